@@ -1,0 +1,62 @@
+//! Benchmarks that print figures (never timed tests). Each returns one JSON object; the CLI
+//! prints them as JSON lines. Whole-command figures run the real binary as a child process
+//! and read its wall time and peak resident memory from the kernel (`wait4`).
+
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::render::{RenderConfig, Renderer};
+
+/// The reference pipeline's figures on this machine, quoted by the issue (its renderer needs
+/// gym and a display, which no longer install here): per frame, default dataset, memory.
+pub const REFERENCE_MS_PER_FRAME: f64 = 7.0;
+pub const REFERENCE_DATASET_S: f64 = 165.0;
+pub const REFERENCE_DATASET_MB: f64 = 2200.0;
+
+/// Frames per second of render + preprocess on one thread.
+pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
+    let mut r = Renderer::new(cfg)?;
+    let mut out = vec![0.0f32; cfg.pixels()];
+    for i in 0..frames.min(1000) {
+        r.render(i as f64 * 0.01, &mut out); // warm-up
+    }
+    let t = Instant::now();
+    for i in 0..frames {
+        r.render(std::f64::consts::PI + 0.5 * (i as f64 * 0.37).sin(), &mut out);
+    }
+    let s = t.elapsed().as_secs_f64();
+    let fps = frames as f64 / s;
+    Ok(json!({
+        "bench": "render_preprocess_1_thread",
+        "side": cfg.side, "supersample": cfg.supersample, "frames": frames,
+        "frames_per_s": fps.round(), "us_per_frame": (1e6 / fps * 100.0).round() / 100.0,
+        "vs_reference_x": (REFERENCE_MS_PER_FRAME * 1e-3 * fps).round(),
+    }))
+}
+
+/// Wall time, peak resident memory and exit status of a child process.
+#[derive(Clone, Copy, Debug)]
+pub struct ChildRun {
+    pub wall_s: f64,
+    pub peak_rss_mb: f64,
+    pub success: bool,
+}
+
+pub fn measure(cmd: &mut Command) -> std::io::Result<ChildRun> {
+    let t = Instant::now();
+    let child = cmd.spawn()?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our own unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(ChildRun {
+        wall_s: t.elapsed().as_secs_f64(),
+        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0, // kilobytes on Linux
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    })
+}

@@ -1,0 +1,224 @@
+//! The command line: clap definitions, their conversion into the library's config structs
+//! (validated once there), and dispatch. Nothing else in the library sees clap.
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::Command as Process;
+
+use crate::bench;
+use crate::dataset::{self, DatasetConfig, PixelDataset};
+use crate::output::PendingFile;
+use crate::physics::InitialStateRule;
+use crate::preview::{self, SheetConfig};
+use crate::progress;
+use crate::render::{RenderConfig, Window};
+
+#[derive(Parser, Debug)]
+#[command(name = "pixel-hnn", version, about = "Hamiltonian Neural Networks that learn a pendulum's physics from pixels")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate the pendulum, render its frames and write a pixel dataset (HDF5).
+    Generate(GenerateArgs),
+    /// Write a contact sheet (PNG) of a dataset's frames.
+    Preview(PreviewArgs),
+    /// Measure speed; prints one JSON line per figure.
+    Bench(BenchArgs),
+}
+
+fn defaults() -> DatasetConfig {
+    DatasetConfig::default()
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Where to write the dataset (HDF5); its folder must exist.
+    #[arg(long, default_value = "datasets/pendulum.h5")]
+    pub out: PathBuf,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Seed of the initial states.
+    #[arg(long, default_value_t = defaults().seed, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Number of trials (trajectories).
+    #[arg(long, default_value_t = defaults().trials, allow_negative_numbers = true)]
+    pub trials: usize,
+    /// Frames per trial (a trial of N frames gives N - 3 samples).
+    #[arg(long, default_value_t = defaults().steps, allow_negative_numbers = true)]
+    pub steps: usize,
+    /// Frame side in pixels.
+    #[arg(long, default_value_t = defaults().render.side, allow_negative_numbers = true)]
+    pub side: u32,
+    /// Initial deflection from hanging down must exceed this (radians).
+    #[arg(long, default_value_t = defaults().initial.min_angle, allow_negative_numbers = true)]
+    pub min_angle: f64,
+    /// Initial deflection from hanging down must stay below this (radians; default pi/6).
+    #[arg(long, default_value_t = defaults().initial.max_angle, allow_negative_numbers = true)]
+    pub max_angle: f64,
+    /// Initial angular speed is drawn from U[-thdot-max, thdot-max] (rad/s).
+    #[arg(long, default_value_t = defaults().initial.thdot_max, allow_negative_numbers = true)]
+    pub thdot_max: f64,
+    /// Fraction of trials, taken first, that form the test set.
+    #[arg(long, default_value_t = defaults().test_fraction, allow_negative_numbers = true)]
+    pub test_fraction: f64,
+    /// The scene is drawn at side * supersample pixels before the anti-aliasing downsample.
+    #[arg(long, default_value_t = defaults().render.supersample, allow_negative_numbers = true)]
+    pub supersample: u32,
+    /// World window framed, as x0,x1,y0,y1 (default: the reference's crop).
+    #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
+    pub window: Option<Window>,
+    /// Rendering threads (default: all cores). The data do not depend on it.
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+fn parse_window(s: &str) -> Result<Window, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().map_err(|e| format!("'{x}': {e}")))
+        .collect::<Result<_, _>>()?;
+    match v[..] {
+        [x0, x1, y0, y1] => Ok(Window { x0, x1, y0, y1 }),
+        _ => Err(format!("expected four numbers x0,x1,y0,y1, got {}", v.len())),
+    }
+}
+
+impl GenerateArgs {
+    pub fn to_config(&self) -> DatasetConfig {
+        let d = defaults();
+        DatasetConfig {
+            seed: self.seed,
+            trials: self.trials,
+            steps: self.steps,
+            test_fraction: self.test_fraction,
+            initial: InitialStateRule { min_angle: self.min_angle, max_angle: self.max_angle, thdot_max: self.thdot_max },
+            physics: d.physics,
+            render: RenderConfig {
+                side: self.side,
+                supersample: self.supersample,
+                window: self.window.unwrap_or(d.render.window),
+                ..d.render
+            },
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    /// Dataset to show (HDF5 from `generate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the contact sheet (PNG).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Rows: the first N trials.
+    #[arg(long, default_value_t = SheetConfig::default().trials, allow_negative_numbers = true)]
+    pub trials: usize,
+    /// Columns: N frames of each trial.
+    #[arg(long, default_value_t = SheetConfig::default().frames, allow_negative_numbers = true)]
+    pub frames: usize,
+    /// Steps between the frames shown.
+    #[arg(long, default_value_t = SheetConfig::default().stride, allow_negative_numbers = true)]
+    pub stride: usize,
+    /// Each frame pixel becomes scale x scale screen pixels.
+    #[arg(long, default_value_t = SheetConfig::default().scale, allow_negative_numbers = true)]
+    pub scale: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Frames rendered for the one-thread throughput figure.
+    #[arg(long, default_value_t = 20_000)]
+    pub frames: usize,
+    /// Only the in-process figures (skip the whole-dataset run).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+fn threads_or_all(threads: Option<usize>) -> anyhow::Result<usize> {
+    match threads {
+        Some(0) => bail!("--threads: must be at least 1"),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate(a) => generate(&a),
+        Command::Preview(a) => preview(&a),
+        Command::Bench(a) => bench(&a),
+    }
+}
+
+fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
+    let config = a.to_config();
+    config.validate()?;
+    let threads = threads_or_all(a.threads)?;
+    // Check the target before the work, write it only when complete.
+    let pending = PendingFile::new(&a.out, a.force, "--out")?;
+    let bar = progress::bar(config.trials as u64, "render");
+    let data = dataset::generate(&config, threads, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    data.write_to(pending)?;
+    println!(
+        "wrote {}: {} trials x {} frames of {}x{} ({} test trials, {} samples)",
+        a.out.display(),
+        config.trials,
+        config.steps,
+        config.render.side,
+        config.render.side,
+        config.test_trials(),
+        config.trials * config.samples_per_trial()
+    );
+    Ok(())
+}
+
+fn preview(a: &PreviewArgs) -> anyhow::Result<()> {
+    let cfg = SheetConfig { trials: a.trials, frames: a.frames, stride: a.stride, scale: a.scale };
+    cfg.validate()?;
+    PendingFile::new(&a.out, a.force, "--out")?;
+    let data = PixelDataset::open(&a.data).context("--data")?;
+    let img = preview::contact_sheet(&data, &cfg)?;
+    preview::write_png(&img, &a.out, a.force)?;
+    println!("wrote {} ({}x{} px)", a.out.display(), img.width(), img.height());
+    Ok(())
+}
+
+fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    println!("{}", bench::render_throughput(RenderConfig::default(), a.frames)?);
+    if a.quick {
+        return Ok(());
+    }
+    let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = dir.join("pendulum.h5");
+    let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
+    let threads = threads_or_all(None)?;
+    let run = bench::measure(Process::new(exe).args(["generate", "--out"]).arg(&out).stdout(std::process::Stdio::null()));
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = run.context("running pixel-hnn generate")?;
+    if !run.success {
+        bail!("pixel-hnn generate failed during the benchmark");
+    }
+    let line = serde_json::json!({
+        "bench": "generate_default_dataset", "threads": threads,
+        "wall_s": (run.wall_s * 1000.0).round() / 1000.0,
+        "peak_rss_mb": run.peak_rss_mb.round(),
+        "file_mb": (size as f64 / 1e6 * 10.0).round() / 10.0,
+        "vs_reference_x": (bench::REFERENCE_DATASET_S / run.wall_s).round(),
+        "reference_s": bench::REFERENCE_DATASET_S, "reference_peak_mb": bench::REFERENCE_DATASET_MB,
+    });
+    println!("{line}");
+    Ok(())
+}

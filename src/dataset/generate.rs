@@ -1,0 +1,117 @@
+//! Simulation and rendering of a whole dataset, in parallel over trials. The initial states
+//! are drawn in order from one seeded stream before any rendering, so the result does not
+//! depend on the number of threads.
+
+use super::{DatasetConfig, PixelDataset};
+use crate::error::Result;
+use crate::render::Renderer;
+use crate::rng::Rng;
+
+/// Simulates and renders `config`'s trials on `threads` threads (at least one), calling
+/// `on_trial` once per finished trial (for progress bars).
+pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + Sync)) -> Result<PixelDataset> {
+    config.validate()?;
+    let mut rng = Rng::new(config.seed);
+    let mut states = Vec::with_capacity(config.trials * config.steps);
+    for _ in 0..config.trials {
+        let s0 = config.initial.sample(&mut rng);
+        states.extend(config.physics.trajectory(s0, config.steps));
+    }
+
+    let px = config.render.pixels();
+    let per_trial = config.steps * px;
+    let mut frames = vec![0.0f32; config.trials * per_trial];
+    let threads = threads.clamp(1, config.trials);
+    let block = config.trials.div_ceil(threads);
+    // One renderer per worker, made up front so that a bad setting fails before any work.
+    let renderers = (0..threads).map(|_| Renderer::new(config.render)).collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|scope| {
+        for ((frames, states), mut renderer) in
+            frames.chunks_mut(block * per_trial).zip(states.chunks(block * config.steps)).zip(renderers)
+        {
+            scope.spawn(move || {
+                for (trial_frames, trial_states) in frames.chunks_mut(per_trial).zip(states.chunks(config.steps)) {
+                    for (out, s) in trial_frames.chunks_mut(px).zip(trial_states) {
+                        renderer.render(s.theta, out);
+                    }
+                    on_trial();
+                }
+            });
+        }
+    });
+    Ok(PixelDataset { config: config.clone(), frames, states, path: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::Split;
+
+    fn small() -> DatasetConfig {
+        DatasetConfig { trials: 5, steps: 12, ..DatasetConfig::default() }
+    }
+
+    #[test]
+    fn thread_count_does_not_change_the_data() {
+        let a = generate(&small(), 1, &|| {}).unwrap();
+        let b = generate(&small(), 3, &|| {}).unwrap();
+        assert_eq!(a, b);
+        let c = generate(&DatasetConfig { seed: 1, ..small() }, 1, &|| {}).unwrap();
+        assert_ne!(a.states, c.states);
+    }
+
+    #[test]
+    fn trials_follow_the_simulator_and_frames_follow_the_states() {
+        let cfg = small();
+        let d = generate(&cfg, 2, &|| {}).unwrap();
+        let mut r = Renderer::new(cfg.render).unwrap();
+        let mut f = vec![0.0; d.pixels()];
+        for trial in 0..cfg.trials {
+            let s0 = d.state(trial, 0);
+            let d0 = s0.deflection().abs();
+            assert!(d0 > 0.0 && d0 < std::f64::consts::PI / 6.0);
+            for step in 1..cfg.steps {
+                assert_eq!(d.state(trial, step), cfg.physics.step(d.state(trial, step - 1)));
+            }
+            r.render(d.state(trial, 7).theta, &mut f);
+            assert_eq!(d.frame(trial, 7), &f[..]);
+        }
+    }
+
+    #[test]
+    fn pairs_are_consecutive_frames_with_the_first_frames_label() {
+        let cfg = DatasetConfig { trials: 10, steps: 9, ..DatasetConfig::default() };
+        let d = generate(&cfg, 2, &|| {}).unwrap();
+        assert_eq!(cfg.samples_per_trial(), 6);
+        assert_eq!(cfg.test_trials(), 2);
+        let test = d.pairs(Split::Test);
+        let train = d.pairs(Split::Train);
+        assert_eq!(test.x.size(), vec![12, 2 * 784]);
+        assert_eq!(train.x_next.size(), vec![48, 2 * 784]);
+        assert_eq!(train.labels.size(), vec![48, 2]);
+        // Training sample 7 = trial 3 (the second training trial), k = 1: frames 2, 3, 4.
+        let row = |t: &tch::Tensor, i: i64| Vec::<f32>::try_from(t.get(i)).unwrap();
+        let x = row(&train.x, 7);
+        let xn = row(&train.x_next, 7);
+        assert_eq!(&x[..784], d.frame(3, 2));
+        assert_eq!(&x[784..], d.frame(3, 3));
+        assert_eq!(&xn[..784], d.frame(3, 3));
+        assert_eq!(&xn[784..], d.frame(3, 4));
+        let (q, p) = d.state(3, 2).label();
+        assert_eq!(row(&train.labels, 7), vec![q as f32, p as f32]);
+        // The reference's 200 x 103 gives 100 samples a trial, 4,000 of them for testing.
+        let reference = DatasetConfig::default();
+        assert_eq!(reference.samples_per_trial() * reference.test_trials(), 4000);
+        assert_eq!(reference.samples_per_trial() * reference.trials, 20_000);
+    }
+
+    #[test]
+    fn progress_is_reported_once_per_trial() {
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        generate(&small(), 2, &|| {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(n.into_inner(), 5);
+    }
+}

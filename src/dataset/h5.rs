@@ -1,0 +1,154 @@
+//! The HDF5 file format of a pixel dataset (schema: `datasets/README.md`). Written with
+//! object timestamps off, so the same configuration gives the same file, byte for byte.
+
+use hdf5::types::VarLenUnicode;
+use hdf5::{File, H5Type, Location};
+use std::path::Path;
+
+use super::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
+use crate::error::{Error, Result};
+use crate::output::PendingFile;
+use crate::physics::State;
+
+/// The `format` attribute of every dataset file.
+pub const FORMAT: &str = "pixel-hnn/pendulum-frames";
+/// Bumped whenever the schema changes; readers refuse other versions.
+pub const FORMAT_VERSION: u32 = 1;
+/// gzip level of the frames: level 1 is as small here as 4-9 (frames are mostly zeros after
+/// the shuffle filter) and several times faster.
+const DEFLATE_LEVEL: u8 = 1;
+
+const LABEL_NOTE: &str = "sample k of a trial: x = [frame k+1 | frame k+2], x_next = [frame k+2 | frame k+3], k = 0..steps-4; \
+its label is the state of frame k+1 (the reference labelled it with the state of frame k+3)";
+
+fn text(s: &str) -> VarLenUnicode {
+    s.parse().expect("no NUL in attribute text")
+}
+
+fn put_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
+    loc.new_attr::<T>().create(name)?.write_scalar(value)
+}
+
+pub(super) fn write(data: &PixelDataset, pending: PendingFile) -> Result<()> {
+    write_file(data, pending.path()).map_err(Error::hdf5(pending.target()))?;
+    pending.commit()
+}
+
+fn write_file(data: &PixelDataset, path: &Path) -> hdf5::Result<()> {
+    let c = &data.config;
+    let (t, s, side) = (c.trials, c.steps, c.render.side as usize);
+    let mut builder = File::with_options();
+    builder.fcpl().obj_track_times(false);
+    let file = builder.create(path)?;
+
+    file.new_dataset::<f32>()
+        .shape([t, s, side, side])
+        .chunk([1, s, side, side])
+        .shuffle()
+        .deflate(DEFLATE_LEVEL)
+        .obj_track_times(false)
+        .create("frames")?
+        .write_raw(&data.frames)?;
+    let per_frame = |f: &dyn Fn(&State) -> f64| data.states.iter().map(f).collect::<Vec<f64>>();
+    let columns: [(&str, Vec<f64>); 5] = [
+        ("theta", per_frame(&|s| s.theta)),
+        ("thdot", per_frame(&|s| s.thdot)),
+        ("q", per_frame(&|s| s.label().0)),
+        ("p", per_frame(&|s| s.label().1)),
+        ("energy", per_frame(&|s| s.reference_energy())),
+    ];
+    for (name, values) in columns {
+        file.new_dataset::<f64>().shape([t, s]).obj_track_times(false).create(name)?.write_raw(&values)?;
+    }
+    let is_test: Vec<u8> = (0..t).map(|i| data.is_test(i) as u8).collect();
+    file.new_dataset::<u8>().shape([t]).obj_track_times(false).create("is_test")?.write_raw(&is_test)?;
+
+    put_attr(&file, "format", &text(FORMAT))?;
+    put_attr(&file, "format_version", &FORMAT_VERSION)?;
+    put_attr(&file, "generator", &text(concat!("pixel-hnn ", env!("CARGO_PKG_VERSION"))))?;
+    let json = serde_json::to_string(c).expect("config serialises");
+    put_attr(&file, "config_json", &text(&json))?;
+    for (name, v) in [("seed", c.seed), ("trials", t as u64), ("steps", s as u64), ("side", side as u64)] {
+        put_attr(&file, name, &v)?;
+    }
+    put_attr(&file, "supersample", &(c.render.supersample as u64))?;
+    put_attr(&file, "test_trials", &(c.test_trials() as u64))?;
+    put_attr(&file, "samples_per_trial", &(c.samples_per_trial() as u64))?;
+    put_attr(&file, "first_sample_frame", &(FIRST_SAMPLE_FRAME as u64))?;
+    let floats = [
+        ("test_fraction", c.test_fraction),
+        ("min_angle", c.initial.min_angle),
+        ("max_angle", c.initial.max_angle),
+        ("thdot_max", c.initial.thdot_max),
+        ("g", c.physics.g),
+        ("m", c.physics.m),
+        ("l", c.physics.l),
+        ("dt", c.physics.dt),
+        ("max_speed", c.physics.max_speed),
+    ];
+    for (name, v) in floats {
+        put_attr(&file, name, &v)?;
+    }
+    let w = c.render.window;
+    file.new_attr_builder().with_data(&[w.x0, w.x1, w.y0, w.y1]).create("window")?;
+    put_attr(&file, "pairs", &text(LABEL_NOTE))?;
+    file.close()
+}
+
+pub(super) fn read(path: &Path) -> Result<PixelDataset> {
+    let bad = |msg: String| Error::input(path, msg);
+    if !path.exists() {
+        return Err(bad("no such file; make one with `pixel-hnn generate --out FILE`".into()));
+    }
+    let file = File::open(path).map_err(|e| bad(format!("is not a readable HDF5 file ({e})")))?;
+    let format = file
+        .attr("format")
+        .and_then(|a| a.read_scalar::<VarLenUnicode>())
+        .map_err(|_| bad("is HDF5 but not a pixel-hnn dataset (no 'format' attribute)".into()))?;
+    if format.as_str() != FORMAT {
+        return Err(bad(format!("is a '{format}' file, not a pixel-hnn dataset ('{FORMAT}')")));
+    }
+    let version: u32 = file
+        .attr("format_version")
+        .and_then(|a| a.read_scalar())
+        .map_err(|e| bad(format!("has no readable format_version ({e})")))?;
+    if version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "has format version {version}; this build reads version {FORMAT_VERSION}: regenerate it with `pixel-hnn generate`"
+        )));
+    }
+    let json = file
+        .attr("config_json")
+        .and_then(|a| a.read_scalar::<VarLenUnicode>())
+        .map_err(|e| bad(format!("has no readable config_json ({e})")))?;
+    let config: DatasetConfig =
+        serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
+    config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
+
+    let (t, s, side) = (config.trials, config.steps, config.render.side as usize);
+    let read_dataset = |name: &str, shape: &[usize]| -> Result<hdf5::Dataset> {
+        let ds = file.dataset(name).map_err(|_| bad(format!("lacks the '{name}' dataset")))?;
+        if ds.shape() != shape {
+            return Err(bad(format!("'{name}' has shape {:?}, expected {shape:?}", ds.shape())));
+        }
+        Ok(ds)
+    };
+    let truncated = |name: &str, e: hdf5::Error| bad(format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"));
+    let frames: Vec<f32> = read_dataset("frames", &[t, s, side, side])?
+        .read_raw()
+        .map_err(|e| truncated("frames", e))?;
+    if let Some(v) = frames.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        return Err(bad(format!("'frames' holds {v}, outside [0, 1]")));
+    }
+    let column = |name: &str| -> Result<Vec<f64>> {
+        let v: Vec<f64> = read_dataset(name, &[t, s])?.read_raw().map_err(|e| truncated(name, e))?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(bad(format!("'{name}' holds non-finite values")));
+        }
+        Ok(v)
+    };
+    let theta = column("theta")?;
+    let thdot = column("thdot")?;
+    let states = theta.into_iter().zip(thdot).map(|(theta, thdot)| State { theta, thdot }).collect();
+    Ok(PixelDataset { config, frames, states, path: Some(path.to_path_buf()) })
+}

@@ -1,0 +1,210 @@
+//! Stage 1, the pixel dataset: simulate trials of the pendulum, render every frame, store the
+//! frames once per trial in HDF5 with the true state of every frame, and load them back as
+//! the (pair, next pair) samples the models train on.
+//!
+//! Samples follow the reference (SPEC.md section 3): in a trial of `steps` frames
+//! `f_0 .. f_{steps-1}`, sample `k` (k = 0 .. steps - 4) is the pair `x = [f_{k+1} | f_{k+2}]`
+//! and the next pair `x_next = [f_{k+2} | f_{k+3}]`; 103 frames give 100 samples. The label
+//! of a sample is the true state of the first frame of `x`, `f_{k+1}` (the reference read
+//! its label one environment step after `f_{k+2}`, i.e. the state of `f_{k+3}`).
+//! The schema is documented in `datasets/README.md`.
+
+mod generate;
+mod h5;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+use crate::error::{Error, Result};
+use crate::output::PendingFile;
+use crate::physics::{InitialStateRule, PendulumParams, State};
+use crate::render::RenderConfig;
+
+pub use generate::generate;
+pub use h5::{FORMAT, FORMAT_VERSION};
+
+/// Frames before the first frame of sample 0 (the reference drops `f_0`).
+pub const FIRST_SAMPLE_FRAME: usize = 1;
+/// Frames per sample: `x` uses two, `x_next` one more.
+pub const FRAMES_PER_SAMPLE: usize = 3;
+/// Refuse datasets whose frames would need more memory than this.
+pub const MAX_FRAME_BYTES: u64 = 8 << 30;
+
+/// Everything that determines a dataset; `Default` is the reference's (seed 0, 200 trials of
+/// 103 frames, 28 x 28, deflection in (0, pi/6), first 20% of trials for testing).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetConfig {
+    pub seed: u64,
+    pub trials: usize,
+    /// Frames per trial.
+    pub steps: usize,
+    /// The first `floor(trials * test_fraction)` trials are the test set.
+    pub test_fraction: f64,
+    pub initial: InitialStateRule,
+    pub physics: PendulumParams,
+    pub render: RenderConfig,
+}
+
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        DatasetConfig {
+            seed: 0,
+            trials: 200,
+            steps: 103,
+            test_fraction: 0.2,
+            initial: InitialStateRule::default(),
+            physics: PendulumParams::default(),
+            render: RenderConfig::default(),
+        }
+    }
+}
+
+impl DatasetConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.trials == 0 {
+            return Err(Error::setting("--trials", "must be at least 1 (got 0)"));
+        }
+        let min_steps = FIRST_SAMPLE_FRAME + FRAMES_PER_SAMPLE;
+        if self.steps < min_steps {
+            return Err(Error::setting(
+                "--steps",
+                format!("must be at least {min_steps} frames so that a trial holds one sample (got {})", self.steps),
+            ));
+        }
+        if !(self.test_fraction.is_finite() && (0.0..1.0).contains(&self.test_fraction)) {
+            return Err(Error::setting("--test-fraction", format!("must be in [0, 1) (got {})", self.test_fraction)));
+        }
+        self.initial.validate()?;
+        self.physics.validate()?;
+        self.render.validate()?;
+        let bytes = self.trials as u64 * self.steps as u64 * self.render.pixels() as u64 * 4;
+        if bytes > MAX_FRAME_BYTES {
+            return Err(Error::setting(
+                "--trials/--steps/--side",
+                format!(
+                    "the frames would need {:.1} GiB of memory (limit {} GiB); use fewer trials, steps or a smaller side",
+                    bytes as f64 / (1u64 << 30) as f64,
+                    MAX_FRAME_BYTES >> 30
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn test_trials(&self) -> usize {
+        (self.trials as f64 * self.test_fraction) as usize
+    }
+
+    pub fn samples_per_trial(&self) -> usize {
+        self.steps - FIRST_SAMPLE_FRAME - FRAMES_PER_SAMPLE + 1
+    }
+}
+
+/// A pixel dataset in memory: what `generate` makes and `open` reads back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PixelDataset {
+    pub config: DatasetConfig,
+    /// `[trials, steps, side, side]`, row-major.
+    pub frames: Vec<f32>,
+    /// `[trials, steps]`: the true state of every frame.
+    pub states: Vec<State>,
+    /// Where it was read from, if it was.
+    pub path: Option<PathBuf>,
+}
+
+/// Which trials to take samples from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+    All,
+}
+
+/// Samples as tensors (f32, CPU).
+///
+/// # Shapes
+/// `x`, `x_next`: `[n, 2 * side * side]` (two frames, each flattened row-major);
+/// `labels`: `[n, 2]`, the reference's `(q, p)` of the first frame of `x`;
+/// `energy`: `[n]`, the reference's energy of that state.
+#[derive(Debug)]
+pub struct Pairs {
+    pub x: Tensor,
+    pub x_next: Tensor,
+    pub labels: Tensor,
+    pub energy: Tensor,
+}
+
+impl PixelDataset {
+    /// Reads and validates a dataset written by `write` (see `datasets/README.md`).
+    pub fn open(path: &Path) -> Result<Self> {
+        h5::read(path)
+    }
+
+    /// Writes the dataset to `out` atomically; an existing file only with `force`.
+    pub fn write(&self, out: &Path, force: bool) -> Result<()> {
+        h5::write(self, PendingFile::new(out, force, "--out")?)
+    }
+
+    /// Writes the dataset into a target reserved (and checked) before generation began.
+    pub fn write_to(&self, pending: PendingFile) -> Result<()> {
+        h5::write(self, pending)
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.config.render.pixels()
+    }
+
+    pub fn frame(&self, trial: usize, step: usize) -> &[f32] {
+        let px = self.pixels();
+        let i = trial * self.config.steps + step;
+        &self.frames[i * px..(i + 1) * px]
+    }
+
+    pub fn state(&self, trial: usize, step: usize) -> State {
+        self.states[trial * self.config.steps + step]
+    }
+
+    pub fn is_test(&self, trial: usize) -> bool {
+        trial < self.config.test_trials()
+    }
+
+    pub fn trials_of(&self, split: Split) -> std::ops::Range<usize> {
+        let t = self.config.test_trials();
+        match split {
+            Split::Train => t..self.config.trials,
+            Split::Test => 0..t,
+            Split::All => 0..self.config.trials,
+        }
+    }
+
+    /// The samples of `split`, materialised as tensors.
+    pub fn pairs(&self, split: Split) -> Pairs {
+        let trials = self.trials_of(split);
+        let per = self.config.samples_per_trial();
+        let n = trials.len() * per;
+        let px = self.pixels();
+        let (mut x, mut x_next) = (Vec::with_capacity(n * 2 * px), Vec::with_capacity(n * 2 * px));
+        let (mut labels, mut energy) = (Vec::with_capacity(n * 2), Vec::with_capacity(n));
+        for trial in trials {
+            for k in 0..per {
+                let f = FIRST_SAMPLE_FRAME + k;
+                x.extend_from_slice(self.frame(trial, f));
+                x.extend_from_slice(self.frame(trial, f + 1));
+                x_next.extend_from_slice(self.frame(trial, f + 1));
+                x_next.extend_from_slice(self.frame(trial, f + 2));
+                let s = self.state(trial, f);
+                let (q, p) = s.label();
+                labels.extend_from_slice(&[q as f32, p as f32]);
+                energy.push(s.reference_energy() as f32);
+            }
+        }
+        let n = n as i64;
+        Pairs {
+            x: Tensor::from_slice(&x).view([n, 2 * px as i64]),
+            x_next: Tensor::from_slice(&x_next).view([n, 2 * px as i64]),
+            labels: Tensor::from_slice(&labels).view([n, 2]),
+            energy: Tensor::from_slice(&energy),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Atomic output files: a file is written at a temporary name in its target's folder and
+//! appears at the target only when complete (rename). An error, a panic or a dropped
+//! [`PendingFile`] removes the temporary; nothing half-written is ever at the target.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub struct PendingFile {
+    tmp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    /// Checks that `target` may be written (its folder exists; it does not exist unless
+    /// `force`) and reserves a temporary name beside it. `flag` names the option that chose
+    /// `target`, for the error message.
+    pub fn new(target: &Path, force: bool, flag: &str) -> Result<Self> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| Error::output(target, format!("{flag} must name a file")))?;
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::output(target, format!("folder {} does not exist; create it first", dir.display())));
+        }
+        if target.is_dir() {
+            return Err(Error::output(target, format!("is a folder; {flag} must name a file")));
+        }
+        if target.exists() && !force {
+            return Err(Error::output(target, "already exists; pass --force to overwrite"));
+        }
+        let tmp = dir.join(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
+        // Prove the folder writable now, before any work is done; the temporary is made
+        // again only when the contents are written, so an interrupted run leaves nothing.
+        std::fs::File::create(&tmp)
+            .and_then(|_| std::fs::remove_file(&tmp))
+            .map_err(|e| Error::output(target, format!("cannot write in {}: {e}", dir.display())))?;
+        Ok(PendingFile { tmp, target: target.to_path_buf(), committed: false })
+    }
+
+    /// Where to write the contents.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes the temporary to disk and renames it onto the target.
+    pub fn commit(mut self) -> Result<()> {
+        let f = std::fs::File::open(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub fn write_atomic(target: &Path, bytes: &[u8], force: bool, flag: &str) -> Result<()> {
+    let pending = PendingFile::new(target, force, flag)?;
+    std::fs::write(pending.path(), bytes).map_err(|e| Error::io(target, e))?;
+    pending.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_appears_only_on_commit_and_drop_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.bin");
+        let p = PendingFile::new(&target, false, "--out").unwrap();
+        std::fs::write(p.path(), b"half").unwrap();
+        assert!(!target.exists());
+        drop(p);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary left behind");
+
+        write_atomic(&target, b"whole", false, "--out").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
+        let e = write_atomic(&target, b"again", false, "--out").unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        write_atomic(&target, b"again", true, "--out").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"again");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_missing_folder_is_named() {
+        let e = PendingFile::new(Path::new("/nonexistent-dir/x.h5"), false, "--out").err().unwrap();
+        assert!(e.to_string().contains("/nonexistent-dir does not exist"), "{e}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Contact sheets: a grid of a dataset's frames (one row per trial, every `stride`-th frame
+//! across), scaled up with nearest-neighbour pixels so a person can see them; the rod is
+//! drawn dark on white.
+
+use image::{GrayImage, ImageEncoder, Luma};
+use std::path::Path;
+
+use crate::dataset::PixelDataset;
+use crate::error::{Error, Result};
+use crate::output::PendingFile;
+
+/// `Default`: 8 trials, 8 frames 4 steps apart (0.2 s: a row spans about one swing), x4.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SheetConfig {
+    pub trials: usize,
+    pub frames: usize,
+    pub stride: usize,
+    pub scale: u32,
+}
+
+impl Default for SheetConfig {
+    fn default() -> Self {
+        SheetConfig { trials: 8, frames: 8, stride: 4, scale: 4 }
+    }
+}
+
+const GAP: u32 = 2;
+
+/// Display value of a frame value: the rod (0.5) black, the background (0) white.
+fn shade(v: f32) -> u8 {
+    255 - (v * 510.0).round().clamp(0.0, 255.0) as u8
+}
+
+impl SheetConfig {
+    pub fn validate(&self) -> Result<()> {
+        for (flag, v) in [("--trials", self.trials), ("--frames", self.frames), ("--stride", self.stride)] {
+            if v == 0 {
+                return Err(Error::setting(flag, "must be at least 1"));
+            }
+        }
+        if !(1..=32).contains(&self.scale) {
+            return Err(Error::setting("--scale", format!("must be between 1 and 32 (got {})", self.scale)));
+        }
+        Ok(())
+    }
+}
+
+/// Lays out the sheet; rows and columns beyond what the dataset holds are left out.
+pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<GrayImage> {
+    cfg.validate()?;
+    let rows = cfg.trials.min(data.config.trials);
+    let cols = cfg.frames.min((data.config.steps - 1) / cfg.stride + 1);
+    let side = data.config.render.side;
+    let cell = side * cfg.scale;
+    let (w, h) = (cols as u32 * (cell + GAP) + GAP, rows as u32 * (cell + GAP) + GAP);
+    let mut img = GrayImage::from_pixel(w, h, Luma([200]));
+    for r in 0..rows {
+        for c in 0..cols {
+            let frame = data.frame(r, c * cfg.stride);
+            let (x0, y0) = (GAP + c as u32 * (cell + GAP), GAP + r as u32 * (cell + GAP));
+            for y in 0..cell {
+                for x in 0..cell {
+                    let v = frame[((y / cfg.scale) * side + x / cfg.scale) as usize];
+                    img.put_pixel(x0 + x, y0 + y, Luma([shade(v)]));
+                }
+            }
+        }
+    }
+    Ok(img)
+}
+
+/// Encodes `img` as PNG and writes it atomically.
+pub fn write_png(img: &GrayImage, out: &Path, force: bool) -> Result<()> {
+    let pending = PendingFile::new(out, force, "--out")?;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8)
+        .map_err(|source| Error::Image { path: out.to_path_buf(), source })?;
+    std::fs::write(pending.path(), &bytes).map_err(|e| Error::io(out, e))?;
+    pending.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{generate, DatasetConfig};
+
+    #[test]
+    fn sheet_shows_the_frames_it_names() {
+        let d = generate(&DatasetConfig { trials: 3, steps: 10, ..DatasetConfig::default() }, 1, &|| {}).unwrap();
+        let cfg = SheetConfig { trials: 5, frames: 4, stride: 3, scale: 2 };
+        let img = contact_sheet(&d, &cfg).unwrap();
+        // 3 trials (all there are) x 4 frames (0, 3, 6, 9).
+        assert_eq!((img.width(), img.height()), (4 * (56 + GAP) + GAP, 3 * (56 + GAP) + GAP));
+        // Pixel (y, x) of trial 1's frame 6 sits in row 1, column 2, scaled by 2.
+        let f = d.frame(1, 6);
+        for (y, x) in [(10u32, 13u32), (20, 14), (0, 0)] {
+            let p = img.get_pixel(GAP + 2 * (56 + GAP) + 2 * x + 1, GAP + (56 + GAP) + 2 * y + 1);
+            assert_eq!(p.0[0], shade(f[(y * 28 + x) as usize]));
+        }
+        assert_eq!(shade(0.0), 255);
+        assert_eq!(shade(0.5), 0);
+    }
+}
