@@ -60,3 +60,22 @@ pub fn measure(cmd: &mut Command) -> std::io::Result<ChildRun> {
         success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
     })
 }
+
+/// The default dataset made in-process, timed by phase: simulate + render, then the HDF5
+/// write (the whole command adds libtorch's start-up, ~0.3 s, to these).
+pub fn dataset_phases(threads: usize, dir: &std::path::Path) -> Result<Value> {
+    let cfg = crate::dataset::DatasetConfig::default();
+    let t = Instant::now();
+    let data = crate::dataset::generate(&cfg, threads, &|| {})?;
+    let render_s = t.elapsed().as_secs_f64();
+    let out = dir.join("phases.h5");
+    let t = Instant::now();
+    data.write(&out, true)?;
+    let write_s = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&out);
+    Ok(json!({
+        "bench": "default_dataset_phases", "threads": threads,
+        "render_s": (render_s * 1000.0).round() / 1000.0,
+        "hdf5_write_s": (write_s * 1000.0).round() / 1000.0,
+    }))
+}

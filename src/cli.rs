@@ -201,9 +201,10 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let threads = threads_or_all(None)?;
     let out = dir.join("pendulum.h5");
     let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
-    let threads = threads_or_all(None)?;
+    println!("{}", bench::dataset_phases(threads, &dir)?);
     let run = bench::measure(Process::new(exe).args(["generate", "--out"]).arg(&out).stdout(std::process::Stdio::null()));
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_dir_all(&dir);

@@ -104,12 +104,11 @@ pub struct Renderer {
     axle: Option<Path>,
     rod_paint: Paint<'static>,
     axle_paint: Paint<'static>,
-    stroke: Stroke,
     taps: Taps,
     /// Horizontal pass result, `[hi, side]`.
     rows: Vec<f32>,
-    /// Red minus green of the pixmap, `[hi, hi]`.
-    channel: Vec<f32>,
+    /// Red minus green of one pixmap row, `[hi]`.
+    line: Vec<f32>,
 }
 
 impl Renderer {
@@ -117,12 +116,18 @@ impl Renderer {
         cfg.validate()?;
         let hi = cfg.side * cfg.supersample;
         let pixmap = Pixmap::new(hi, hi).ok_or_else(|| Error::setting("--side", "frame too large to draw"))?;
+        let w = cfg.window;
+        let px_per_unit = (hi as f64 / (w.x1 - w.x0)).max(hi as f64 / (w.y1 - w.y0));
         let rod = {
-            // Along +y from the pivot; each frame rotates it by theta (theta = 0 is up).
+            // The capsule's outline, stroked once (along +y from the pivot, round caps, at
+            // the pixmap's resolution); each frame only rotates it by theta (0 = up).
             let mut pb = PathBuilder::new();
             pb.move_to(0.0, 0.0);
             pb.line_to(0.0, cfg.rod_length as f32);
-            pb.finish().ok_or_else(|| Error::setting("--rod-length", "rod has no length"))?
+            let axis = pb.finish().ok_or_else(|| Error::setting("--rod-length", "rod has no length"))?;
+            let stroke = Stroke { width: cfg.rod_width as f32, line_cap: LineCap::Round, ..Stroke::default() };
+            axis.stroke(&stroke, px_per_unit as f32)
+                .ok_or_else(|| Error::setting("--rod-width", "rod has no width"))?
         };
         let axle = PathBuilder::from_circle(0.0, 0.0, cfg.axle_radius as f32);
         let mut rod_paint = Paint::default();
@@ -131,7 +136,6 @@ impl Renderer {
         let mut axle_paint = Paint::default();
         axle_paint.set_color_rgba8(0, 0, 0, 255);
         axle_paint.anti_alias = true;
-        let stroke = Stroke { width: cfg.rod_width as f32, line_cap: LineCap::Round, ..Stroke::default() };
         let hi = hi as usize;
         Ok(Renderer {
             cfg,
@@ -140,10 +144,9 @@ impl Renderer {
             axle,
             rod_paint,
             axle_paint,
-            stroke,
             taps: Taps::pil_bilinear(hi, cfg.side as usize),
             rows: vec![0.0; hi * cfg.side as usize],
-            channel: vec![0.0; hi * hi],
+            line: vec![0.0; hi],
         })
     }
 
@@ -176,29 +179,39 @@ impl Renderer {
         assert_eq!(out.len(), self.cfg.pixels(), "output buffer must be side * side");
         self.pixmap.fill(Color::WHITE);
         let t = self.transform(theta);
-        self.pixmap.stroke_path(&self.rod, &self.rod_paint, &self.stroke, t, None);
+        self.pixmap.fill_path(&self.rod, &self.rod_paint, FillRule::Winding, t, None);
         if let Some(axle) = &self.axle {
             self.pixmap.fill_path(axle, &self.axle_paint, FillRule::Winding, self.transform(0.0), None);
         }
-        // Opaque pixmap, so premultiplied RGBA equals RGBA. u8 wrap-around as the reference.
-        for (dst, px) in self.channel.iter_mut().zip(self.pixmap.data().chunks_exact(4)) {
-            *dst = px[0].wrapping_sub(px[1]) as f32;
-        }
+        // Only the rod's bounding box can differ from zero (the axle is black: red minus
+        // green is 0 there too), so the filter reads only the rows and columns it covers.
         let hi = self.pixmap.width() as usize;
         let side = self.cfg.side as usize;
-        // Horizontal pass: [hi, hi] -> [hi, side].
-        for (src, dst) in self.channel.chunks_exact(hi).zip(self.rows.chunks_exact_mut(side)) {
+        let (c0, c1, r0, r1) = self.ink_box(t);
+        let data = self.pixmap.data();
+        // Horizontal pass: [hi, hi] -> [hi, side], rows r0..r1 only.
+        self.rows.fill(0.0);
+        for r in r0..r1 {
+            // Opaque pixmap: premultiplied RGBA is RGBA. u8 wrap-around as the reference.
+            let src = &data[(r * hi + c0) * 4..(r * hi + c1) * 4];
+            for (v, px) in self.line[c0..c1].iter_mut().zip(src.chunks_exact(4)) {
+                *v = px[0].wrapping_sub(px[1]) as f32;
+            }
+            let dst = &mut self.rows[r * side..(r + 1) * side];
             for (d, (start, w)) in dst.iter_mut().zip(self.taps.iter()) {
-                *d = w.iter().zip(&src[start..]).map(|(w, v)| w * v).sum();
+                let (lo, end) = (start.max(c0), (start + w.len()).min(c1));
+                if lo < end {
+                    *d = w[lo - start..end - start].iter().zip(&self.line[lo..end]).map(|(w, v)| w * v).sum();
+                }
             }
         }
         // Vertical pass: [hi, side] -> [side, side], then 8-bit as PIL returns it.
         for (oy, (start, w)) in self.taps.iter().enumerate() {
             let dst = &mut out[oy * side..(oy + 1) * side];
             dst.fill(0.0);
-            for (k, wk) in w.iter().enumerate() {
-                let src = &self.rows[(start + k) * side..(start + k + 1) * side];
-                for (d, s) in dst.iter_mut().zip(src) {
+            for r in start.max(r0)..(start + w.len()).min(r1) {
+                let wk = w[r - start];
+                for (d, s) in dst.iter_mut().zip(&self.rows[r * side..(r + 1) * side]) {
                     *d += wk * s;
                 }
             }
@@ -206,6 +219,26 @@ impl Renderer {
                 *d = d.round().clamp(0.0, 255.0) / 255.0;
             }
         }
+    }
+
+    /// Pixmap columns `c0..c1` and rows `r0..r1` that hold the rod drawn with `t`, with a
+    /// margin for anti-aliasing.
+    fn ink_box(&self, t: Transform) -> (usize, usize, usize, usize) {
+        let hi = self.pixmap.width() as f32;
+        let ends = [(0.0f32, 0.0f32), (0.0, self.cfg.rod_length as f32)].map(|(x, y)| {
+            (t.sx * x + t.kx * y + t.tx, t.ky * x + t.sy * y + t.ty)
+        });
+        let w = self.cfg.window;
+        let reach = 0.5 * self.cfg.rod_width * (hi as f64 / (w.x1 - w.x0)).max(hi as f64 / (w.y1 - w.y0));
+        let margin = reach as f32 + 2.0;
+        let clamp = |v: f32| v.clamp(0.0, hi) as usize;
+        let (xs, ys) = (ends.map(|e| e.0), ends.map(|e| e.1));
+        (
+            clamp(xs[0].min(xs[1]) - margin),
+            clamp(xs[0].max(xs[1]) + margin + 1.0),
+            clamp(ys[0].min(ys[1]) - margin),
+            clamp(ys[0].max(ys[1]) + margin + 1.0),
+        )
     }
 }
 
