@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::process::Command as Process;
 
 use crate::bench;
+use crate::device::{self, DeviceChoice};
+use crate::model::FieldKind;
+use crate::train::{Event, RunConfig, RunMode, TrainConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset};
 use crate::output::PendingFile;
 use crate::physics::InitialStateRule;
@@ -27,6 +30,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Write a contact sheet (PNG) of a dataset's frames.
     Preview(PreviewArgs),
+    /// Train the autoencoder jointly with an HNN and/or a baseline latent field.
+    Train(TrainArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
 }
@@ -134,6 +139,87 @@ pub struct PreviewArgs {
     pub scale: u32,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelChoice {
+    Hnn,
+    Baseline,
+    /// Both, from the same seed (identical initial weights and batches).
+    Both,
+}
+
+/// Unset flags take the paper's defaults, or with --resume the run's stored settings.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Dataset (HDF5 from `generate`).
+    #[arg(long, default_value = "datasets/pendulum.h5")]
+    pub data: PathBuf,
+    /// Run folder to write (config, weights, logs, plots, checkpoints).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which latent field(s) to train [default: both].
+    #[arg(long, value_enum)]
+    pub model: Option<ModelChoice>,
+    /// Seed of the weights and the batch draws [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Training steps [default: 10001]. With --resume it may be raised to train longer.
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Batch size, drawn at random each step [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch: Option<usize>,
+    /// Adam learning rate [default: 1e-3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Adam weight decay (L2) [default: 1e-5].
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Log the train loss every N steps [default: 10].
+    #[arg(long, allow_negative_numbers = true)]
+    pub log_every: Option<usize>,
+    /// Log the test loss every N steps [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
+    pub eval_every: Option<usize>,
+    /// Write a checkpoint every N steps [default: 1000].
+    #[arg(long, allow_negative_numbers = true)]
+    pub checkpoint_every: Option<usize>,
+    /// Replace an existing run folder.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue the run in --out from its last checkpoints.
+    #[arg(long)]
+    pub resume: bool,
+    /// Where to train: cpu, cuda, or auto (CUDA when libtorch sees a GPU).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// libtorch threads [default: all cores].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+impl TrainArgs {
+    /// Overlays the given flags on `base`.
+    pub fn to_config(&self, base: TrainConfig) -> TrainConfig {
+        let mut c = base;
+        if let Some(m) = self.model {
+            c.models = match m {
+                ModelChoice::Hnn => vec![FieldKind::Hnn],
+                ModelChoice::Baseline => vec![FieldKind::Baseline],
+                ModelChoice::Both => vec![FieldKind::Hnn, FieldKind::Baseline],
+            };
+        }
+        c.seed = self.seed.unwrap_or(c.seed);
+        c.steps = self.steps.unwrap_or(c.steps);
+        c.batch = self.batch.unwrap_or(c.batch);
+        c.adam.lr = self.lr.unwrap_or(c.adam.lr);
+        c.adam.weight_decay = self.weight_decay.unwrap_or(c.adam.weight_decay);
+        c.log_every = self.log_every.unwrap_or(c.log_every);
+        c.eval_every = self.eval_every.unwrap_or(c.eval_every);
+        c.checkpoint_every = self.checkpoint_every.unwrap_or(c.checkpoint_every);
+        c
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frames rendered for the one-thread throughput figure.
@@ -156,6 +242,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate(a) => generate(&a),
         Command::Preview(a) => preview(&a),
+        Command::Train(a) => train(&a),
         Command::Bench(a) => bench(&a),
     }
 }
@@ -191,6 +278,53 @@ fn preview(a: &PreviewArgs) -> anyhow::Result<()> {
     let img = preview::contact_sheet(&data, &cfg)?;
     preview::write_png(&img, &a.out, a.force)?;
     println!("wrote {} ({}x{} px)", a.out.display(), img.width(), img.height());
+    Ok(())
+}
+
+fn train(a: &TrainArgs) -> anyhow::Result<()> {
+    let (base, mode) = if a.resume {
+        (RunConfig::load(&a.out).context("--resume")?.train, RunMode::Resume)
+    } else {
+        (TrainConfig::default(), RunMode::Fresh { force: a.force })
+    };
+    let cfg = a.to_config(base);
+    cfg.validate()?;
+    let threads = device::set_threads(a.threads)?;
+    let dev = device::resolve(a.device)?;
+    let bars = std::cell::RefCell::new(None::<indicatif::ProgressBar>);
+    let on_event = |e: Event| match e {
+        Event::Start { model, from, total } => {
+            let bar = progress::bar(total as u64, model.name());
+            bar.set_position(from as u64);
+            *bars.borrow_mut() = Some(bar);
+        }
+        Event::Step { .. } => {
+            if let Some(b) = bars.borrow().as_ref() {
+                b.inc(1)
+            }
+        }
+        Event::Done { .. } => {
+            if let Some(b) = bars.borrow_mut().take() {
+                b.finish_and_clear()
+            }
+        }
+    };
+    eprintln!("training on {} with {threads} thread(s) into {}", device::describe(dev), a.out.display());
+    let reports = crate::train::train(&a.out, &a.data, &cfg, dev, mode, &on_event)?;
+    println!("| model | train loss | test loss | ms/step |");
+    println!("|---|---|---|---|");
+    for r in &reports {
+        println!(
+            "| {} | {:.4e} +- {:.2e} | {:.4e} +- {:.2e} | {} |",
+            r.model.name(),
+            r.train.mean,
+            r.train.sem,
+            r.test.mean,
+            r.test.sem,
+            r.ms_per_step.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
+        );
+    }
+    println!("run folder: {}", a.out.display());
     Ok(())
 }
 

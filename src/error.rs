@@ -27,6 +27,10 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     Image { path: PathBuf, source: image::ImageError },
 
+    /// A non-finite loss: training stopped, the last good checkpoint is kept.
+    #[error("training of the {model} model diverged at step {step} (loss = {loss}); {kept}; try a lower --lr")]
+    Diverged { model: &'static str, step: usize, loss: f64, kept: String },
+
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

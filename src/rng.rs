@@ -21,6 +21,36 @@ impl Rng {
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
+
+    /// Uniform integer in `0..m` (multiply-shift; bias below 2^-40 for m < 2^24).
+    pub fn below(&mut self, m: usize) -> usize {
+        ((self.0.next_u64() as u128 * m as u128) >> 64) as usize
+    }
+
+    /// `k` distinct indices from `0..n`, uniformly (Floyd's algorithm; `k <= n`).
+    pub fn distinct(&mut self, n: usize, k: usize) -> Vec<i64> {
+        assert!(k <= n, "cannot draw {k} distinct indices from {n}");
+        let mut taken = vec![false; n];
+        let mut out = Vec::with_capacity(k);
+        for j in n - k..n {
+            let t = self.below(j + 1);
+            let pick = if taken[t] { j } else { t };
+            taken[pick] = true;
+            out.push(pick as i64);
+        }
+        out
+    }
+
+    /// Position in the stream, for checkpoints: `(seed, position)` restores it exactly.
+    pub fn position(&self) -> u128 {
+        self.0.get_word_pos()
+    }
+
+    pub fn at(seed: u64, position: u128) -> Self {
+        let mut r = Rng::new(seed);
+        r.0.set_word_pos(position);
+        r
+    }
 }
 
 #[cfg(test)]
@@ -36,6 +66,30 @@ mod tests {
             assert!((-2.0..3.0).contains(&x));
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn distinct_draws_are_distinct_in_range_and_resumable() {
+        let mut r = Rng::new(5);
+        for _ in 0..50 {
+            let mut v = r.distinct(300, 200);
+            v.sort();
+            v.dedup();
+            assert_eq!(v.len(), 200);
+            assert!(v.iter().all(|&i| (0..300).contains(&i)));
+        }
+        let pos = r.position();
+        let a: Vec<u64> = (0..10).map(|_| r.next_u64()).collect();
+        let mut b = Rng::at(5, pos);
+        assert_eq!(a, (0..10).map(|_| b.next_u64()).collect::<Vec<_>>());
+        // Every index is equally likely: 20,000 draws of 5 from 10, each index ~10,000 times.
+        let mut counts = [0usize; 10];
+        for _ in 0..20_000 {
+            for i in r.distinct(10, 5) {
+                counts[i as usize] += 1;
+            }
+        }
+        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
     }
 
     #[test]

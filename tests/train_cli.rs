@@ -1,0 +1,195 @@
+//! `pixel-hnn train` through the real binary: determinism, resume, checkpoints, divergence,
+//! bad input, and weights that PyTorch loads.
+mod common;
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn bin() -> Command {
+    Command::cargo_bin("pixel-hnn").unwrap()
+}
+
+/// A small dataset: 10 trials x 20 frames (8 training trials, 136 training samples).
+fn dataset(dir: &Path, side: u32) -> PathBuf {
+    let path = dir.join(format!("d{side}.h5"));
+    bin().args(["generate", "--trials", "10", "--steps", "20", "--side", &side.to_string(), "--out"]).arg(&path).assert().success();
+    path
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["train", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
+    if !extra.contains(&"--device") {
+        c.args(["--device", "cpu"]);
+    }
+    if !extra.contains(&"--batch") && !extra.contains(&"--resume") {
+        c.args(["--batch", "32"]);
+    }
+    c
+}
+
+fn read(p: PathBuf) -> Vec<u8> {
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn fails(mut cmd: impl std::borrow::BorrowMut<Command>, needle: &str) {
+    let cmd = cmd.borrow_mut();
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let last = stderr.trim().lines().last().unwrap_or("");
+    assert!(last.starts_with("error: ") && last.contains(needle), "'{needle}' not in: {stderr}");
+}
+
+#[test]
+fn same_seed_same_loss_curve_and_a_complete_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        train(&data, out, &["--steps", "30", "--log-every", "1"]).assert().success().stdout(predicates::str::contains("| hnn |"));
+    }
+    for f in ["log-hnn.jsonl", "log-baseline.jsonl", "hnn.safetensors", "baseline.safetensors"] {
+        assert!(read(a.join(f)) == read(b.join(f)), "{f} differs between two runs of one seed");
+    }
+    assert_ne!(read(a.join("log-hnn.jsonl")), read(a.join("log-baseline.jsonl")));
+    let log = String::from_utf8(read(a.join("log-hnn.jsonl"))).unwrap();
+    assert_eq!(log.lines().count(), 30);
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    for key in ["step", "loss", "ae", "cc", "hnn", "test_loss"] {
+        assert!(first[key].is_number(), "{key} missing from {first}");
+    }
+    let cfg: serde_json::Value = serde_json::from_slice(&read(a.join("config.json"))).unwrap();
+    assert_eq!(cfg["format"], "pixel-hnn/run");
+    assert_eq!(cfg["train"]["adam"]["lr"], 1e-3);
+    assert_eq!(cfg["dataset"]["sha256"].as_str().unwrap().len(), 64);
+    let losses: serde_json::Value = serde_json::from_slice(&read(a.join("final-losses.json"))).unwrap();
+    assert_eq!(losses["models"][0]["test"]["n"], 2 * 17);
+    let png = image::open(a.join("loss-curve.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (800, 500));
+}
+
+#[test]
+fn one_run_of_1000_steps_equals_600_then_resume_400_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let (whole, split) = (dir.path().join("whole"), dir.path().join("split"));
+    let common = ["--model", "hnn", "--checkpoint-every", "200"];
+    train(&data, &whole, &common).args(["--steps", "1000"]).assert().success();
+    train(&data, &split, &common).args(["--steps", "600"]).assert().success();
+    // Only --steps changes; the other settings come from the run's config.json.
+    bin().args(["train", "--device", "cpu", "--resume", "--steps", "1000", "--data"]).arg(&data).arg("--out").arg(&split).assert().success();
+    assert!(read(whole.join("hnn.safetensors")) == read(split.join("hnn.safetensors")), "weights differ");
+    assert!(read(whole.join("log-hnn.jsonl")) == read(split.join("log-hnn.jsonl")), "logs differ");
+    assert!(read(whole.join("checkpoints/hnn.safetensors")) == read(split.join("checkpoints/hnn.safetensors")));
+}
+
+#[test]
+fn a_killed_run_leaves_a_whole_checkpoint_to_resume_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let out = dir.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pixel-hnn"))
+        .args(["train", "--device", "cpu", "--batch", "32", "--model", "hnn", "--steps", "100000", "--checkpoint-every", "3", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ck = out.join("checkpoints/hnn.safetensors");
+    let t = std::time::Instant::now();
+    while !ck.exists() && t.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(150)); // land somewhere in a later write
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ck.exists());
+    // The checkpoint loads (a torn file would not): resume, asking for fewer steps than done.
+    bin().args(["train", "--device", "cpu", "--resume", "--steps", "1", "--data"]).arg(&data).arg("--out").arg(&out).assert().success();
+    assert!(out.join("hnn.safetensors").exists());
+}
+
+#[test]
+fn divergence_stops_naming_the_step_and_keeps_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let out = dir.path().join("run");
+    fails(train(&data, &out, &["--model", "baseline", "--lr", "1e12", "--steps", "500", "--checkpoint-every", "1"]), "diverged at step");
+    assert!(out.join("checkpoints/baseline.safetensors").exists());
+    assert!(!out.join("baseline.safetensors").exists(), "no final weights after divergence");
+}
+
+#[test]
+fn bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let run = dir.path().join("run");
+    fails(train(&dir.path().join("nope.h5"), &run, &[]), "nope.h5: no such file");
+    let text = dir.path().join("text.h5");
+    std::fs::write(&text, "hello").unwrap();
+    fails(train(&text, &run, &[]), "text.h5: is not a readable HDF5 file");
+    fails(train(&data, &run, &["--steps", "0"]), "--steps");
+    fails(train(&data, &run, &["--batch", "500"]), "--batch: 500 exceeds the 136 training samples");
+    fails(train(&data, &run, &["--lr", "-1"]), "--lr");
+    fails(bin().args(["train", "--resume", "--data"]).arg(&data).arg("--out").arg(dir.path().join("none")), "--resume");
+    if !Path::new("/proc/driver/nvidia/version").exists() {
+        fails(train(&data, &run, &["--device", "cuda"]), "--device");
+    }
+    assert!(!run.exists(), "nothing may be written for bad input");
+
+    train(&data, &run, &["--model", "hnn", "--steps", "5"]).assert().success();
+    let before = read(run.join("hnn.safetensors"));
+    fails(train(&data, &run, &["--model", "hnn", "--steps", "5"]), "already exists; pass --force");
+    fails(train(&data, &run, &["--model", "hnn", "--steps", "8", "--resume", "--batch", "16"]), "train.batch: 32 -> 16");
+    assert_eq!(read(run.join("hnn.safetensors")), before);
+
+    // A checkpoint of another architecture (16 x 16 frames) in a 28 x 28 run.
+    let data16 = dataset(dir.path(), 16);
+    let run16 = dir.path().join("run16");
+    train(&data16, &run16, &["--model", "hnn", "--steps", "5"]).assert().success();
+    std::fs::copy(run16.join("checkpoints/hnn.safetensors"), run.join("checkpoints/hnn.safetensors")).unwrap();
+    fails(train(&data, &run, &["--resume", "--steps", "8"]), "another architecture or frame size");
+}
+
+const TORCH_CHECK: &str = r#"
+import sys, json, h5py, torch
+from safetensors.torch import load_file
+w = load_file(sys.argv[1])
+assert w["ae.enc.l1.weight"].shape == (200, 1568) and w["field.l3.weight"].shape == (2, 200)
+assert "field.l3.bias" not in w
+f = h5py.File(sys.argv[2])
+fr = torch.from_numpy(f["frames"][0, 1:3]).reshape(1, -1)    # the first test sample's x
+lin = lambda x, n: x @ w[n + ".weight"].T + w[n + ".bias"]
+h = torch.relu(lin(fr, "ae.enc.l1"))
+h = h + torch.relu(lin(h, "ae.enc.l2"))
+h = h + torch.relu(lin(h, "ae.enc.l3"))
+print(json.dumps(lin(h, "ae.enc.l4")[0].tolist()))
+"#;
+
+#[test]
+fn weights_load_in_pytorch_and_encode_the_same_latent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let run = dir.path().join("run");
+    train(&data, &run, &["--model", "hnn", "--steps", "20"]).assert().success();
+    let out = std::process::Command::new(common::venv_python())
+        .args(["-c", TORCH_CHECK])
+        .arg(run.join("hnn.safetensors"))
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let torch_z: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
+
+    let cfg = pixel_hnn::train::RunConfig::load(&run).unwrap();
+    let model = pixel_hnn::train::load_model(&run, &cfg, pixel_hnn::model::FieldKind::Hnn, tch::Device::Cpu).unwrap();
+    let ds = pixel_hnn::dataset::PixelDataset::open(&data).unwrap();
+    let x = ds.pairs(pixel_hnn::dataset::Split::Test).x.narrow(0, 0, 1);
+    let z = model.ae.encode(&x);
+    for (i, tz) in torch_z.iter().enumerate() {
+        let ours = z.double_value(&[0, i as i64]);
+        assert!((ours - tz).abs() < 1e-5 * tz.abs().max(1.0), "latent {i}: ours {ours}, PyTorch {tz}");
+    }
+}
