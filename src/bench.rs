@@ -36,7 +36,18 @@ pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
     }))
 }
 
-/// Wall time, peak resident memory and exit status of a child process.
+/// Peak resident memory of this process's own address space (`VmHWM`), in MB. Unlike a
+/// child's `ru_maxrss`, it does not count the parent's pages held between spawn and exec.
+pub fn own_peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Wall time, peak resident memory and exit status of a child process. `peak_rss_mb` is
+/// the kernel's `ru_maxrss`, which also counts the parent's memory shared until exec; use
+/// [`own_peak_rss_mb`] reported by the child for the child's own figure.
 #[derive(Clone, Copy, Debug)]
 pub struct ChildRun {
     pub wall_s: f64,
@@ -78,4 +89,33 @@ pub fn dataset_phases(threads: usize, dir: &std::path::Path) -> Result<Value> {
         "render_s": (render_s * 1000.0).round() / 1000.0,
         "hdf5_write_s": (write_s * 1000.0).round() / 1000.0,
     }))
+}
+
+/// Milliseconds per training step (batch 200 of the default frame pairs, after 20 warm-up
+/// steps) of this project's step, on the CPU with `threads` libtorch threads.
+pub fn train_step_ms(kind: crate::model::FieldKind, threads: usize, steps: usize) -> Value {
+    use crate::model::{LossWeights, Model, ModelConfig};
+    use tch::{Device, Kind, Tensor};
+    tch::set_num_threads(threads as i32);
+    let model = Model::new(ModelConfig::default(), kind, 0, Device::Cpu);
+    let mut adam = crate::optim::Adam::new(model.named_parameters(), Default::default());
+    tch::manual_seed(0);
+    let data = Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5;
+    let data_next = Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5;
+    let mut rng = crate::rng::Rng::new(0);
+    let w = LossWeights::default();
+    let mut step = || {
+        let idx = Tensor::from_slice(&rng.distinct(4000, 200));
+        crate::train::step_on(&model, &mut adam, &data.index_select(0, &idx), &data_next.index_select(0, &idx), &w);
+    };
+    for _ in 0..20 {
+        step();
+    }
+    let t = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
+    json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "threads": threads, "steps": steps,
+           "ms_per_step": (ms * 1000.0).round() / 1000.0})
 }

@@ -81,6 +81,9 @@ pub struct GenerateArgs {
     /// Rendering threads (default: all cores). The data do not depend on it.
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    /// Print this process's peak memory as JSON on stderr when done (for `bench`).
+    #[arg(long, hide = true)]
+    pub print_peak_memory: bool,
 }
 
 fn parse_window(s: &str) -> Result<Window, String> {
@@ -228,6 +231,15 @@ pub struct BenchArgs {
     /// Only the in-process figures (skip the whole-dataset run).
     #[arg(long)]
     pub quick: bool,
+    /// Training steps timed per model and thread count.
+    #[arg(long, default_value_t = 200)]
+    pub train_steps: usize,
+    /// The reference training step in PyTorch, timed in the same run (skipped if absent).
+    #[arg(long, default_value = "../shared/peer/reference_train_step.py")]
+    pub peer: PathBuf,
+    /// Python that runs --peer (the project venv's has torch 2.11).
+    #[arg(long, default_value = ".venv/bin/python")]
+    pub python: PathBuf,
 }
 
 fn threads_or_all(threads: Option<usize>) -> anyhow::Result<usize> {
@@ -267,6 +279,9 @@ fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
         config.test_trials(),
         config.trials * config.samples_per_trial()
     );
+    if a.print_peak_memory {
+        eprintln!("{}", serde_json::json!({"peak_rss_mb": bench::own_peak_rss_mb()}));
+    }
     Ok(())
 }
 
@@ -328,30 +343,77 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Our training step and the PyTorch peer's, interleaved per thread count so that both see
+/// the same machine load; prints the ratio.
+fn bench_training(a: &BenchArgs) -> anyhow::Result<()> {
+    for threads in [1usize, 2] {
+        for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+            let ours = bench::train_step_ms(kind, threads, a.train_steps);
+            println!("{ours}");
+            if !a.peer.exists() || !a.python.exists() {
+                println!("{}", serde_json::json!({"bench": "train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", a.peer.display(), a.python.display())}));
+                continue;
+            }
+            let out = Process::new(&a.python)
+                .arg(&a.peer)
+                .args(["--threads", &threads.to_string(), "--steps", &a.train_steps.to_string(), "--model", kind.name()])
+                .output()
+                .with_context(|| format!("running {}", a.peer.display()))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).next() else {
+                bail!("{} printed no figure: {}", a.peer.display(), String::from_utf8_lossy(&out.stderr));
+            };
+            println!("{peer}");
+            if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
+                println!("{}", serde_json::json!({"bench": "train_step_ratio", "model": kind.name(), "threads": threads,
+                    "peer_over_ours": (p / o * 100.0).round() / 100.0}));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     println!("{}", bench::render_throughput(RenderConfig::default(), a.frames)?);
     if a.quick {
         return Ok(());
     }
+    bench_training(a)?;
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let threads = threads_or_all(None)?;
     let out = dir.join("pendulum.h5");
     let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
     println!("{}", bench::dataset_phases(threads, &dir)?);
-    let run = bench::measure(Process::new(exe).args(["generate", "--out"]).arg(&out).stdout(std::process::Stdio::null()));
-    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    let _ = std::fs::remove_dir_all(&dir);
-    let run = run.context("running pixel-hnn generate")?;
-    if !run.success {
-        bail!("pixel-hnn generate failed during the benchmark");
+    // Three runs: this machine is shared, so report the median and the best.
+    let (mut walls, mut peaks, mut size) = (vec![], vec![], 0);
+    for _ in 0..3 {
+        let run = bench::measure(
+            Process::new(&exe)
+                .args(["generate", "--force", "--print-peak-memory", "--out"])
+                .arg(&out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(dir.join("stderr.txt"))?),
+        )
+        .context("running pixel-hnn generate")?;
+        let reported = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+        if !run.success {
+            let _ = std::fs::remove_dir_all(&dir);
+            bail!("pixel-hnn generate failed during the benchmark: {reported}");
+        }
+        size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        walls.push(run.wall_s);
+        peaks.extend(reported.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64()));
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    walls.sort_by(f64::total_cmp);
+    let ms = |s: f64| (s * 1000.0).round() / 1000.0;
     let line = serde_json::json!({
-        "bench": "generate_default_dataset", "threads": threads,
-        "wall_s": (run.wall_s * 1000.0).round() / 1000.0,
-        "peak_rss_mb": run.peak_rss_mb.round(),
+        "bench": "generate_default_dataset", "threads": threads, "runs": walls.len(),
+        "wall_s_median": ms(walls[1]), "wall_s_best": ms(walls[0]),
+        "peak_rss_mb": peaks.iter().cloned().fold(f64::NAN, f64::max).round(),
         "file_mb": (size as f64 / 1e6 * 10.0).round() / 10.0,
-        "vs_reference_x": (bench::REFERENCE_DATASET_S / run.wall_s).round(),
+        "vs_reference_x": (bench::REFERENCE_DATASET_S / walls[1]).round(),
         "reference_s": bench::REFERENCE_DATASET_S, "reference_peak_mb": bench::REFERENCE_DATASET_MB,
     });
     println!("{line}");

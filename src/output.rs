@@ -76,6 +76,16 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool, flag: &str) -> Res
     pending.commit()
 }
 
+/// Encodes raw pixels (`color` layout, row-major) as PNG and writes them atomically.
+pub fn write_png(raw: &[u8], width: u32, height: u32, color: image::ExtendedColorType, out: &Path, force: bool) -> Result<()> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(raw, width, height, color)
+        .map_err(|source| Error::Image { path: out.to_path_buf(), source })?;
+    write_atomic(out, &bytes, force, "--out")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

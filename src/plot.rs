@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Once;
 
 use crate::error::{Error, Result};
-use crate::output::PendingFile;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -116,14 +115,7 @@ pub fn write(plot: &LinePlot, out: &Path) -> Result<()> {
 }
 
 pub fn write_rgb_png(img: &image::RgbImage, out: &Path) -> Result<()> {
-    use image::ImageEncoder;
-    let pending = PendingFile::new(out, true, "--out")?;
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
-        .map_err(|source| Error::Image { path: out.to_path_buf(), source })?;
-    std::fs::write(pending.path(), &bytes).map_err(|e| Error::io(out, e))?;
-    pending.commit()
+    crate::output::write_png(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8, out, true)
 }
 
 #[cfg(test)]

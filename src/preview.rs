@@ -2,12 +2,11 @@
 //! across), scaled up with nearest-neighbour pixels so a person can see them; the rod is
 //! drawn dark on white.
 
-use image::{GrayImage, ImageEncoder, Luma};
+use image::{GrayImage, Luma};
 use std::path::Path;
 
 use crate::dataset::PixelDataset;
 use crate::error::{Error, Result};
-use crate::output::PendingFile;
 
 /// `Default`: 8 trials, 8 frames 4 steps apart (0.2 s: a row spans about one swing), x4.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,13 +70,7 @@ pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<GrayImage
 
 /// Encodes `img` as PNG and writes it atomically.
 pub fn write_png(img: &GrayImage, out: &Path, force: bool) -> Result<()> {
-    let pending = PendingFile::new(out, force, "--out")?;
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8)
-        .map_err(|source| Error::Image { path: out.to_path_buf(), source })?;
-    std::fs::write(pending.path(), &bytes).map_err(|e| Error::io(out, e))?;
-    pending.commit()
+    crate::output::write_png(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8, out, force)
 }
 
 #[cfg(test)]

@@ -400,6 +400,20 @@ fn mean_of(t: &Tensor) -> f64 {
     t.mean(None::<tch::Kind>).double_value(&[])
 }
 
+/// One training step on a batch: loss, double backward, and (if the loss is finite) the
+/// Adam update. Returns the batch loss and its per-sample terms.
+pub fn step_on(model: &Model, adam: &mut Adam, x: &Tensor, x_next: &Tensor, w: &LossWeights) -> (f64, crate::model::LossTerms) {
+    let terms = model.loss_terms(x, x_next, true);
+    let loss = terms.total(w).mean(None::<tch::Kind>);
+    adam.zero_grad();
+    loss.backward();
+    let value = loss.double_value(&[]);
+    if value.is_finite() {
+        adam.step();
+    }
+    (value, terms)
+}
+
 fn train_model(
     dir: &Path,
     run: &RunConfig,
@@ -431,11 +445,7 @@ fn train_model(
     for step in start..cfg.steps {
         let t0 = Instant::now();
         let idx = Tensor::from_slice(&rng.distinct(n_train, cfg.batch)).to_device(device);
-        let terms = model.loss_terms(&train.x.index_select(0, &idx), &train.x_next.index_select(0, &idx), true);
-        let loss = terms.total(&cfg.loss).mean(None::<tch::Kind>);
-        adam.zero_grad();
-        loss.backward();
-        let value = loss.double_value(&[]);
+        let (value, terms) = step_on(&model, &mut adam, &train.x.index_select(0, &idx), &train.x_next.index_select(0, &idx), &cfg.loss);
         if !value.is_finite() {
             let kept = match last_checkpoint {
                 Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", checkpoint_path(dir, kind).display()),
@@ -443,7 +453,6 @@ fn train_model(
             };
             return Err(Error::Diverged { model: kind.name(), step, loss: value, kept });
         }
-        adam.step();
         step_time += t0.elapsed().as_secs_f64();
         timed_steps += 1;
         if step % cfg.log_every == 0 || step % cfg.eval_every == 0 {
