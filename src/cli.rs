@@ -8,6 +8,8 @@ use std::process::Command as Process;
 
 use crate::bench;
 use crate::device::{self, DeviceChoice};
+use crate::evaluate::EvalConfig;
+use crate::integrate::Method;
 use crate::model::FieldKind;
 use crate::train::{Event, RunConfig, RunMode, TrainConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset};
@@ -32,6 +34,8 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Train the autoencoder jointly with an HNN and/or a baseline latent field.
     Train(TrainArgs),
+    /// Score a run's models as the paper's Table 1 (and more); writes RUN/metrics.json.
+    Evaluate(EvaluateArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
 }
@@ -223,6 +227,86 @@ impl TrainArgs {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IntegratorChoice {
+    /// Adaptive Dormand-Prince 5(4) (--rtol, --atol): the reference's.
+    Rk45,
+    /// Fixed-step classic Runge-Kutta (--dt).
+    Rk4,
+    /// Fixed-step implicit midpoint, symplectic (--dt).
+    Midpoint,
+}
+
+/// The fresh test trajectories and the integrator; defaults are the reference's protocol.
+#[derive(Args, Debug)]
+pub struct ProtocolArgs {
+    /// Seed of the trajectory scored as the paper did.
+    #[arg(long, default_value_t = EvalConfig::default().seed, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Frames simulated per trajectory (at least --frames + 3).
+    #[arg(long, default_value_t = EvalConfig::default().steps, allow_negative_numbers = true)]
+    pub steps: usize,
+    /// Initial deflection of the trajectories exceeds this (radians; default pi/11).
+    #[arg(long, default_value_t = EvalConfig::default().min_angle, allow_negative_numbers = true)]
+    pub min_angle: f64,
+    /// ... and stays below this (radians; default pi/10).
+    #[arg(long, default_value_t = EvalConfig::default().max_angle, allow_negative_numbers = true)]
+    pub max_angle: f64,
+    /// Rollout length in frames.
+    #[arg(long, default_value_t = EvalConfig::default().frames, allow_negative_numbers = true)]
+    pub frames: usize,
+    /// Integrator of the latent field.
+    #[arg(long, value_enum, default_value_t = IntegratorChoice::Rk45)]
+    pub integrator: IntegratorChoice,
+    /// Relative tolerance of rk45.
+    #[arg(long, default_value_t = 1e-3)]
+    pub rtol: f64,
+    /// Absolute tolerance of rk45.
+    #[arg(long, default_value_t = 1e-6)]
+    pub atol: f64,
+    /// Step of rk4 and midpoint, in frames.
+    #[arg(long, default_value_t = 0.25)]
+    pub dt: f64,
+    /// Seeds of the trajectories averaged beyond the paper, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = EvalConfig::default().seeds)]
+    pub seeds: Vec<u64>,
+}
+
+impl ProtocolArgs {
+    pub fn to_config(&self) -> EvalConfig {
+        let method = match self.integrator {
+            IntegratorChoice::Rk45 => Method::Rk45 { rtol: self.rtol, atol: self.atol },
+            IntegratorChoice::Rk4 => Method::Rk4 { dt: self.dt },
+            IntegratorChoice::Midpoint => Method::ImplicitMidpoint { dt: self.dt },
+        };
+        EvalConfig {
+            seed: self.seed,
+            steps: self.steps,
+            min_angle: self.min_angle,
+            max_angle: self.max_angle,
+            frames: self.frames,
+            method,
+            seeds: self.seeds.clone(),
+            vpt_threshold: EvalConfig::default().vpt_threshold,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Run folder written by `train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Where to evaluate: cpu, cuda, or auto.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// libtorch threads [default: all cores].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frames rendered for the one-thread throughput figure.
@@ -255,6 +339,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(a) => generate(&a),
         Command::Preview(a) => preview(&a),
         Command::Train(a) => train(&a),
+        Command::Evaluate(a) => evaluate(&a),
         Command::Bench(a) => bench(&a),
     }
 }
@@ -370,6 +455,18 @@ fn bench_training(a: &BenchArgs) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
+    let cfg = a.protocol.to_config();
+    device::set_threads(a.threads)?;
+    let dev = device::resolve(a.device)?;
+    let metrics = crate::evaluate::evaluate_run(&a.run, &cfg, dev)?;
+    let json = serde_json::json!({"protocol": cfg, "models": metrics});
+    crate::output::write_atomic(&a.run.join("metrics.json"), serde_json::to_string_pretty(&json)?.as_bytes(), true, "--run")?;
+    print!("{}", crate::evaluate::markdown_table(&metrics, &cfg));
+    println!("wrote {}", a.run.join("metrics.json").display());
     Ok(())
 }
 

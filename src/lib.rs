@@ -18,6 +18,7 @@ pub mod cli;
 pub mod dataset;
 pub mod device;
 pub mod error;
+pub mod evaluate;
 pub mod integrate;
 pub mod model;
 pub mod optim;

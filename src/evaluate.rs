@@ -1,0 +1,388 @@
+//! Stage 3, latent rollouts and the paper's evaluation (SPEC.md sections 6-7).
+//!
+//! A fresh test trajectory is simulated and rendered like the dataset; the first pair
+//! `x_0 = [f_1 | f_2]` is encoded, the learned latent field is integrated, and every latent
+//! is decoded to a pair of frames. For the energy metric the decoded pairs are encoded
+//! again, **each model with its own encoder** (the reference used the HNN's encoder for the
+//! baseline too: a bug), mapped to `(q, p)` by an affine map fitted on the training set, and
+//! their energy `1.9 (1 - cos q) + p^2` compared with the true energy of frame `i + 1`.
+//!
+//! Rollout point `i` is frame time `i` (integer frames): predicted pair `i` is compared with
+//! the true pair `[f_{i+1} | f_{i+2}]`. (The reference reported 200 points spread over
+//! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
+
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+use tch::{Device, Kind, Tensor};
+
+use crate::dataset::{DatasetConfig, PixelDataset, Split, FIRST_SAMPLE_FRAME};
+use crate::error::{Error, Result};
+use crate::integrate::{self, Method};
+use crate::model::{FieldKind, Model};
+use crate::physics::{reference_energy, InitialStateRule, State};
+use crate::render::Renderer;
+use crate::rng::Rng;
+use crate::train::MeanSem;
+
+/// The evaluation protocol; `Default` is the reference's energy protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    /// Seed of the fresh trajectory scored as the paper did.
+    pub seed: u64,
+    /// Frames simulated for each fresh trajectory.
+    pub steps: usize,
+    /// Initial deflection window of the fresh trajectories (radians).
+    pub min_angle: f64,
+    pub max_angle: f64,
+    /// Rollout points (frames) scored.
+    pub frames: usize,
+    pub method: Method,
+    /// Seeds of the extra trajectories averaged beyond the paper.
+    pub seeds: Vec<u64>,
+    /// Valid prediction time: first frame whose MSE / mean(gt^2) exceeds this.
+    pub vpt_threshold: f64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            seed: 1,
+            steps: 203,
+            min_angle: PI / 11.0,
+            max_angle: PI / 10.0,
+            frames: 200,
+            method: Method::reference(),
+            seeds: vec![1, 2, 3, 4, 5],
+            vpt_threshold: 0.025,
+        }
+    }
+}
+
+/// The largest rollout accepted (each frame pair is 2 * side^2 floats per model).
+pub const MAX_FRAMES: usize = 100_000;
+
+impl EvalConfig {
+    pub fn validate(&self, side: u32) -> Result<()> {
+        if self.frames == 0 {
+            return Err(Error::setting("--frames", "must be at least 1"));
+        }
+        if self.frames > MAX_FRAMES {
+            let mb = self.frames as f64 * 3.0 * 2.0 * (side * side) as f64 * 4.0 / 1e6;
+            return Err(Error::setting(
+                "--frames",
+                format!("{} frames would need about {mb:.0} MB of frames per trajectory; the limit is {MAX_FRAMES}", self.frames),
+            ));
+        }
+        let need = self.frames + FIRST_SAMPLE_FRAME + 2;
+        if self.steps < need {
+            return Err(Error::setting("--steps", format!("must be at least --frames + 3 = {need} (got {})", self.steps)));
+        }
+        InitialStateRule { min_angle: self.min_angle, max_angle: self.max_angle, thdot_max: 1.0 }.validate()?;
+        Ok(())
+    }
+}
+
+/// A simulated and rendered test trajectory.
+pub struct Trajectory {
+    pub states: Vec<State>,
+    /// `[steps, side * side]`
+    pub frames: Vec<f32>,
+    pub pixels: usize,
+}
+
+impl Trajectory {
+    /// One trajectory drawn like the dataset's (same physics, renderer and speed rule) but
+    /// from `seed` and its own deflection window.
+    pub fn simulate(data: &DatasetConfig, cfg: &EvalConfig, seed: u64) -> Result<Self> {
+        let rule = InitialStateRule { min_angle: cfg.min_angle, max_angle: cfg.max_angle, thdot_max: data.initial.thdot_max };
+        let s0 = rule.sample(&mut Rng::new(seed));
+        let states = data.physics.trajectory(s0, cfg.steps);
+        let mut r = Renderer::new(data.render)?;
+        let px = data.render.pixels();
+        let mut frames = vec![0.0; cfg.steps * px];
+        for (s, out) in states.iter().zip(frames.chunks_mut(px)) {
+            r.render(s.theta, out);
+        }
+        Ok(Trajectory { states, frames, pixels: px })
+    }
+
+    pub fn frame(&self, i: usize) -> &[f32] {
+        &self.frames[i * self.pixels..(i + 1) * self.pixels]
+    }
+
+    /// Pair `i` as the loader forms it: `[f_{i+1} | f_{i+2}]`, shape `[1, 2 * px]`.
+    pub fn pair(&self, i: usize) -> Tensor {
+        let f = FIRST_SAMPLE_FRAME + i;
+        Tensor::cat(&[Tensor::from_slice(self.frame(f)), Tensor::from_slice(self.frame(f + 1))], 0).view([1, -1])
+    }
+
+    /// True energy of pair `i` (state of its first frame).
+    pub fn energy(&self, i: usize) -> f64 {
+        self.states[FIRST_SAMPLE_FRAME + i].reference_energy()
+    }
+}
+
+/// A latent trajectory and its decoded frames.
+pub struct Rollout {
+    /// `[n][latent_dim]`
+    pub latents: Vec<Vec<f64>>,
+    /// `[n, input_dim]` on the CPU
+    pub decoded: Tensor,
+}
+
+/// Integrates the model's latent field from `enc(x0)` and reports frame times `0..n`.
+pub fn rollout(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<Rollout> {
+    let device = model.vs.device();
+    let z0: Vec<f64> = Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
+    let d = z0.len() as i64;
+    let field = |_t: f64, y: &[f64], dy: &mut [f64]| {
+        let z = Tensor::from_slice(y).to_kind(Kind::Float).view([1, d]).to_device(device);
+        let f = model.field.time_derivative(&z, false).detach().to_device(Device::Cpu).to_kind(Kind::Double);
+        f.view([-1]).copy_data(dy, dy.len());
+    };
+    let t_eval: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let latents = integrate::solve(field, &z0, &t_eval, method)
+        .map_err(|e| Error::setting("--method", format!("the {} rollout failed: {e}", model.field.kind().name())))?;
+    let flat: Vec<f32> = latents.iter().flatten().map(|&v| v as f32).collect();
+    let z = Tensor::from_slice(&flat).view([n as i64, d]).to_device(device);
+    let decoded = tch::no_grad(|| model.ae.decode(&z)).to_device(Device::Cpu);
+    Ok(Rollout { latents, decoded })
+}
+
+/// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LatentMap {
+    /// `[2][latent_dim + 1]`: each row `(a_1 .. a_d, b)`.
+    pub rows: Vec<Vec<f64>>,
+    /// Coefficient of determination of `q` and `p` on the training set.
+    pub r2_train: [f64; 2],
+    pub r2_test: [f64; 2],
+}
+
+fn encode_all(model: &Model, x: &Tensor) -> Vec<Vec<f64>> {
+    let z = tch::no_grad(|| model.ae.encode(&x.to_device(model.vs.device()))).to_device(Device::Cpu).to_kind(Kind::Double);
+    let d = z.size()[1] as usize;
+    let flat: Vec<f64> = Vec::try_from(z.view([-1])).expect("latents");
+    flat.chunks(d).map(|c| c.to_vec()).collect()
+}
+
+fn labels_of(t: &Tensor) -> Vec<[f64; 2]> {
+    let flat: Vec<f64> = Vec::try_from(t.to_kind(Kind::Double).view([-1])).expect("labels");
+    flat.chunks(2).map(|c| [c[0], c[1]]).collect()
+}
+
+/// Solves the normal equations of a least-squares fit (small, dense; Gaussian elimination
+/// with partial pivoting).
+fn least_squares(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let k = x[0].len();
+    let mut m = vec![vec![0.0; k + 1]; k];
+    for (row, &t) in x.iter().zip(y) {
+        for i in 0..k {
+            for j in 0..k {
+                m[i][j] += row[i] * row[j];
+            }
+            m[i][k] += row[i] * t;
+        }
+    }
+    for c in 0..k {
+        let p = (c..k).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs())).unwrap();
+        m.swap(c, p);
+        for r in 0..k {
+            if r != c && m[c][c] != 0.0 {
+                let f = m[r][c] / m[c][c];
+                for j in c..=k {
+                    m[r][j] -= f * m[c][j];
+                }
+            }
+        }
+    }
+    (0..k).map(|i| if m[i][i] != 0.0 { m[i][k] / m[i][i] } else { 0.0 }).collect()
+}
+
+impl LatentMap {
+    pub fn fit(model: &Model, data: &PixelDataset) -> Self {
+        let (train, test) = (data.pairs(Split::Train), data.pairs(Split::Test));
+        let aug = |z: Vec<Vec<f64>>| z.into_iter().map(|mut r| { r.push(1.0); r }).collect::<Vec<_>>();
+        let (ztr, zte) = (aug(encode_all(model, &train.x)), aug(encode_all(model, &test.x)));
+        let (ltr, lte) = (labels_of(&train.labels), labels_of(&test.labels));
+        let rows: Vec<Vec<f64>> = (0..2).map(|c| least_squares(&ztr, &ltr.iter().map(|l| l[c]).collect::<Vec<_>>())).collect();
+        let map = LatentMap { rows, r2_train: [0.0; 2], r2_test: [0.0; 2] };
+        let r2 = |z: &[Vec<f64>], l: &[[f64; 2]]| -> [f64; 2] {
+            [0, 1].map(|c| {
+                let mean = l.iter().map(|v| v[c]).sum::<f64>() / l.len() as f64;
+                let (mut res, mut tot) = (0.0, 0.0);
+                for (zr, lv) in z.iter().zip(l) {
+                    let pred: f64 = zr.iter().zip(&map.rows[c]).map(|(a, b)| a * b).sum();
+                    res += (lv[c] - pred).powi(2);
+                    tot += (lv[c] - mean).powi(2);
+                }
+                1.0 - res / tot
+            })
+        };
+        let (r2_train, r2_test) = (r2(&ztr, &ltr), r2(&zte, &lte));
+        LatentMap { r2_train, r2_test, ..map }
+    }
+
+    pub fn apply(&self, z: &[f64]) -> (f64, f64) {
+        let row = |r: &Vec<f64>| z.iter().zip(r).map(|(a, b)| a * b).sum::<f64>() + r[z.len()];
+        (row(&self.rows[0]), row(&self.rows[1]))
+    }
+}
+
+/// What one model's rollout of one trajectory scores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrajectoryScore {
+    pub seed: u64,
+    /// Mean over the rollout of (H_true - H_predicted)^2.
+    pub energy_mse: f64,
+    /// The reference's +-: std of the means of 5 contiguous chunks / sqrt(5).
+    pub energy_mse_pm: f64,
+    /// Mean over the horizon of the per-frame pixel MSE of the decoded first frame.
+    pub pixel_mse: f64,
+    /// Frames until the per-frame MSE / mean(gt^2) first exceeds the threshold.
+    pub valid_prediction_time: usize,
+    pub true_energy: Vec<f64>,
+    pub predicted_energy: Vec<f64>,
+    pub pixel_mse_per_frame: Vec<f64>,
+}
+
+pub fn score(model: &Model, map: &LatentMap, traj: &Trajectory, roll: &Rollout, cfg: &EvalConfig, seed: u64) -> TrajectoryScore {
+    let n = roll.latents.len();
+    let px = traj.pixels;
+    let re = encode_all(model, &roll.decoded);
+    let predicted: Vec<f64> = re.iter().map(|z| { let (q, p) = map.apply(z); reference_energy(q, p) }).collect();
+    let truth: Vec<f64> = (0..n).map(|i| traj.energy(i)).collect();
+    let sq: Vec<f64> = truth.iter().zip(&predicted).map(|(a, b)| (a - b).powi(2)).collect();
+    let chunks: Vec<f64> = sq.chunks(n.div_ceil(5).max(1)).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
+    let chunk_stats = MeanSem::of(&chunks);
+    let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1])).expect("decoded frames");
+    let mut per_frame = Vec::with_capacity(n);
+    let mut vpt = n;
+    for i in 0..n {
+        let gt = traj.frame(FIRST_SAMPLE_FRAME + i);
+        let pred = &decoded[i * 2 * px..i * 2 * px + px];
+        let mse = gt.iter().zip(pred).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / px as f64;
+        let power = gt.iter().map(|a| (*a as f64).powi(2)).sum::<f64>() / px as f64;
+        if vpt == n && mse / power > cfg.vpt_threshold {
+            vpt = i;
+        }
+        per_frame.push(mse);
+    }
+    TrajectoryScore {
+        seed,
+        energy_mse: sq.iter().sum::<f64>() / n as f64,
+        energy_mse_pm: chunk_stats.sem,
+        pixel_mse: per_frame.iter().sum::<f64>() / n as f64,
+        valid_prediction_time: vpt,
+        true_energy: truth,
+        predicted_energy: predicted,
+        pixel_mse_per_frame: per_frame,
+    }
+}
+
+/// Everything `evaluate` reports for one model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelMetrics {
+    pub model: FieldKind,
+    pub train_loss: MeanSem,
+    pub test_loss: MeanSem,
+    /// The paper's metric, on the `seed` trajectory.
+    pub energy_mse: f64,
+    pub energy_mse_pm: f64,
+    /// Mean and standard deviation over the `seeds` trajectories.
+    pub energy_mse_seeds_mean: f64,
+    pub energy_mse_seeds_std: f64,
+    pub pixel_mse: f64,
+    pub valid_prediction_time: f64,
+    pub map: LatentMap,
+    pub trajectories: Vec<TrajectoryScore>,
+}
+
+pub fn evaluate_model(model: &Model, data: &PixelDataset, cfg: &EvalConfig, loss: &crate::model::LossWeights) -> Result<ModelMetrics> {
+    let map = LatentMap::fit(model, data);
+    let train_loss = MeanSem::of(&crate::train::per_sample_losses(model, &move_pairs(data.pairs(Split::Train), model), loss));
+    let test_loss = MeanSem::of(&crate::train::per_sample_losses(model, &move_pairs(data.pairs(Split::Test), model), loss));
+    let mut seeds = vec![cfg.seed];
+    seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
+    let mut scores = Vec::new();
+    for &seed in &seeds {
+        let traj = Trajectory::simulate(&data.config, cfg, seed)?;
+        let roll = rollout(model, &traj.pair(0), cfg.frames, cfg.method)?;
+        scores.push(score(model, &map, &traj, &roll, cfg, seed));
+    }
+    let over: Vec<&TrajectoryScore> = scores.iter().filter(|s| cfg.seeds.contains(&s.seed)).collect();
+    let e: Vec<f64> = over.iter().map(|s| s.energy_mse).collect();
+    let stats = MeanSem::of(&e);
+    let first = &scores[0];
+    Ok(ModelMetrics {
+        model: model.field.kind(),
+        train_loss,
+        test_loss,
+        energy_mse: first.energy_mse,
+        energy_mse_pm: first.energy_mse_pm,
+        energy_mse_seeds_mean: stats.mean,
+        energy_mse_seeds_std: stats.sem * (e.len() as f64).sqrt(),
+        pixel_mse: over.iter().map(|s| s.pixel_mse).sum::<f64>() / over.len().max(1) as f64,
+        valid_prediction_time: over.iter().map(|s| s.valid_prediction_time as f64).sum::<f64>() / over.len().max(1) as f64,
+        map,
+        trajectories: scores,
+    })
+}
+
+fn move_pairs(p: crate::dataset::Pairs, model: &Model) -> crate::dataset::Pairs {
+    let d = model.vs.device();
+    crate::dataset::Pairs { x: p.x.to_device(d), x_next: p.x_next.to_device(d), labels: p.labels, energy: p.energy }
+}
+
+/// The paper's Table 1, pixel pendulum row (SPEC.md section 6): (baseline, HNN).
+pub const PAPER_TRAIN_LOSS: (f64, f64) = (1.7731e-4, 1.8683e-4);
+pub const PAPER_TEST_LOSS: (f64, f64) = (1.7306e-4, 1.8451e-4);
+pub const PAPER_ENERGY_MSE: (f64, f64) = (9.2748e-3, 1.5315e-4);
+
+/// Loads a run's models and dataset and evaluates every model in it.
+pub fn evaluate_run(run_dir: &std::path::Path, cfg: &EvalConfig, device: Device) -> Result<Vec<ModelMetrics>> {
+    let run = crate::train::RunConfig::load(run_dir)?;
+    cfg.validate(run.dataset.config.render.side)?;
+    let data_path = &run.dataset.path;
+    let data = PixelDataset::open(data_path)?;
+    if crate::train::sha256_file(data_path)? != run.dataset.sha256 {
+        return Err(Error::input(data_path, "changed since the run was trained (SHA-256 differs); regenerate it with the run's settings"));
+    }
+    let mut out = Vec::new();
+    for &kind in &run.train.models {
+        let model = crate::train::load_model(run_dir, &run, kind, device)?;
+        out.push(evaluate_model(&model, &data, cfg, &run.train.loss)?);
+    }
+    Ok(out)
+}
+
+fn sci(v: f64) -> String {
+    format!("{v:.3e}")
+}
+
+/// The metrics as a markdown table beside the paper's values.
+pub fn markdown_table(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
+    let get = |k: FieldKind| metrics.iter().find(|m| m.model == k);
+    let cell = |k: FieldKind, f: &dyn Fn(&ModelMetrics) -> String| get(k).map(f).unwrap_or_else(|| "-".into());
+    let both = |f: &dyn Fn(&ModelMetrics) -> String| format!("{} | {}", cell(FieldKind::Baseline, f), cell(FieldKind::Hnn, f));
+    let mut t = String::new();
+    t += "| pixel pendulum | baseline | HNN | paper baseline | paper HNN |\n|---|---|---|---|---|\n";
+    t += &format!("| train loss | {} | {} +- 2.42e-06 | {} +- 2.42e-06 |\n", both(&|m| format!("{} +- {:.2e}", sci(m.train_loss.mean), m.train_loss.sem)), sci(PAPER_TRAIN_LOSS.0), sci(PAPER_TRAIN_LOSS.1));
+    t += &format!("| test loss | {} | {} +- 3.24e-06 | {} +- 3.34e-06 |\n", both(&|m| format!("{} +- {:.2e}", sci(m.test_loss.mean), m.test_loss.sem)), sci(PAPER_TEST_LOSS.0), sci(PAPER_TEST_LOSS.1));
+    t += &format!("| energy MSE (seed {}) | {} | {} +- 1.14e-03 | {} +- 8.42e-06 |\n", cfg.seed, both(&|m| format!("{} +- {:.2e}", sci(m.energy_mse), m.energy_mse_pm)), sci(PAPER_ENERGY_MSE.0), sci(PAPER_ENERGY_MSE.1));
+    let seeds = cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    t += &format!("| energy MSE (seeds {seeds}: mean, std) | {} | - | - |\n", both(&|m| format!("{} ({:.1e})", sci(m.energy_mse_seeds_mean), m.energy_mse_seeds_std)));
+    t += &format!("| pixel MSE over {} frames | {} | - | - |\n", cfg.frames, both(&|m| sci(m.pixel_mse)));
+    t += &format!("| valid prediction time (frames, threshold {}) | {} | - | - |\n", cfg.vpt_threshold, both(&|m| format!("{:.1}", m.valid_prediction_time)));
+    t += &format!("| R^2 of latent -> (q, p), test set | {} | - | - |\n", both(&|m| format!("{:.3}, {:.3}", m.map.r2_test[0], m.map.r2_test[1])));
+    if let (Some(b), Some(h)) = (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
+        t += &format!(
+            "\nEnergy MSE ratio baseline / HNN: {:.1}x on seed {} ({:.1}x on the mean of seeds {seeds}); the paper: {:.0}x.\n",
+            b.energy_mse / h.energy_mse,
+            cfg.seed,
+            b.energy_mse_seeds_mean / h.energy_mse_seeds_mean,
+            PAPER_ENERGY_MSE.0 / PAPER_ENERGY_MSE.1
+        );
+    }
+    t
+}
