@@ -34,6 +34,8 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Train the autoencoder jointly with an HNN and/or a baseline latent field.
     Train(TrainArgs),
+    /// Roll the learned dynamics out from a fresh trajectory and draw it (RUN/rollout/).
+    Rollout(RolloutArgs),
     /// Score a run's models as the paper's Table 1 (and more); writes RUN/metrics.json.
     Evaluate(EvaluateArgs),
     /// Measure speed; prints one JSON line per figure.
@@ -308,6 +310,27 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RolloutArgs {
+    /// Run folder written by `train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Folder for the pictures [default: RUN/rollout]; replaced if it exists.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Each frame pixel becomes scale x scale pixels.
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
+    pub scale: u32,
+    /// The sheet shows every k-th frame.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
+    pub every: usize,
+    /// Where to run the models: cpu, cuda, or auto.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frames rendered for the one-thread throughput figure.
     #[arg(long, default_value_t = 20_000)]
@@ -340,6 +363,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Preview(a) => preview(&a),
         Command::Train(a) => train(&a),
         Command::Evaluate(a) => evaluate(&a),
+        Command::Rollout(a) => rollout(&a),
         Command::Bench(a) => bench(&a),
     }
 }
@@ -467,6 +491,17 @@ fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     crate::output::write_atomic(&a.run.join("metrics.json"), serde_json::to_string_pretty(&json)?.as_bytes(), true, "--run")?;
     print!("{}", crate::evaluate::markdown_table(&metrics, &cfg));
     println!("wrote {}", a.run.join("metrics.json").display());
+    Ok(())
+}
+
+fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
+    let cfg = a.protocol.to_config();
+    let dev = device::resolve(a.device)?;
+    let out = a.out.clone().unwrap_or_else(|| crate::rollout::default_out(&a.run));
+    let layout = crate::rollout::Layout { scale: a.scale, every: a.every };
+    let summary = crate::rollout::write_rollout(&a.run, &cfg, layout, &out, dev)?;
+    println!("{}", serde_json::to_string(&summary["models"])?);
+    println!("wrote {} (comparison.gif, sheet.png, energy.png, phase-space.png, frames/)", out.display());
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub mod preview;
 pub mod progress;
 pub mod render;
 pub mod rng;
+pub mod rollout;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -114,6 +114,80 @@ pub fn write(plot: &LinePlot, out: &Path) -> Result<()> {
     write_rgb_png(&img, out)
 }
 
+/// A white strip `width x height` with `labels` drawn in black at their x offsets,
+/// as gray bytes (row-major).
+pub fn label_strip(width: u32, height: u32, labels: &[(u32, &str)]) -> std::result::Result<Vec<u8>, String> {
+    register_font();
+    let mut buf = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let style = TextStyle::from(("sans-serif", (height as f64 * 0.6) as i32).into_font()).color(&BLACK);
+        for (x, text) in labels {
+            root.draw_text(text, &style, (*x as i32 + 4, (height as f64 * 0.15) as i32)).map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(buf.chunks_exact(3).map(|p| p[0]).collect())
+}
+
+/// A banded heatmap of `value(x, y)` on a grid (bands show as contours) with points on top.
+pub struct Heatmap<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub x: (f64, f64),
+    pub y: (f64, f64),
+    /// `[ny][nx]`, row 0 at y.0.
+    pub values: &'a [Vec<f64>],
+    pub bands: usize,
+    pub points: &'a [(f64, f64)],
+}
+
+fn band_color(t: f64) -> RGBColor {
+    // A perceptually ordered ramp (dark blue -> teal -> yellow).
+    let stops = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let s = t.clamp(0.0, 1.0) * (stops.len() - 1) as f64;
+    let (i, f) = ((s.floor() as usize).min(stops.len() - 2), s - s.floor().min((stops.len() - 2) as f64));
+    let lerp = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
+    RGBColor(lerp(stops[i].0, stops[i + 1].0), lerp(stops[i].1, stops[i + 1].1), lerp(stops[i].2, stops[i + 1].2))
+}
+
+pub fn heatmap(h: &Heatmap) -> std::result::Result<image::RgbImage, String> {
+    register_font();
+    let (w, hgt) = (700u32, 620u32);
+    let mut buf = vec![255u8; (w * hgt * 3) as usize];
+    let (lo, hi) = h.values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, hgt)).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(h.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(60)
+            .build_cartesian_2d(h.x.0..h.x.1, h.y.0..h.y.1)
+            .map_err(|e| err(&e))?;
+        chart.configure_mesh().disable_mesh().x_desc(h.x_label).y_desc(h.y_label).label_style(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        let (ny, nx) = (h.values.len(), h.values[0].len());
+        let (dx, dy) = ((h.x.1 - h.x.0) / nx as f64, (h.y.1 - h.y.0) / ny as f64);
+        let band = |v: f64| ((v - lo) / (hi - lo).max(1e-300) * h.bands as f64).floor().min(h.bands as f64 - 1.0) / (h.bands as f64 - 1.0).max(1.0);
+        chart
+            .draw_series(h.values.iter().enumerate().flat_map(|(j, row)| {
+                row.iter().enumerate().map(move |(i, v)| {
+                    let (x0, y0) = (h.x.0 + i as f64 * dx, h.y.0 + j as f64 * dy);
+                    Rectangle::new([(x0, y0), (x0 + dx, y0 + dy)], band_color(band(*v)).filled())
+                })
+            }))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(h.points.iter().map(|&(x, y)| Circle::new((x, y), 1, RGBColor(220, 50, 47).filled())))
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(image::RgbImage::from_raw(w, hgt, buf).expect("w * h * 3"))
+}
+
 pub fn write_rgb_png(img: &image::RgbImage, out: &Path) -> Result<()> {
     crate::output::write_png(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8, out, true)
 }

@@ -26,7 +26,7 @@ impl Default for SheetConfig {
 const GAP: u32 = 2;
 
 /// Display value of a frame value: the rod (0.5) black, the background (0) white.
-fn shade(v: f32) -> u8 {
+pub(crate) fn shade(v: f32) -> u8 {
     255 - (v * 510.0).round().clamp(0.0, 255.0) as u8
 }
 

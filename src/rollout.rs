@@ -1,0 +1,218 @@
+//! Stage 3b, pictures of the learned dynamics: the latent rollout of a fresh trajectory
+//! decoded to frames, beside the ground truth (SPEC.md section 7). Writes into one folder,
+//! built under a temporary name and renamed into place when complete:
+//!
+//! | file | what |
+//! |---|---|
+//! | `frames/{truth,hnn,baseline}/NNNN.png` | every frame, scaled up |
+//! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time (20 fps) |
+//! | `sheet.png` | every k-th frame, one labelled row each |
+//! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)) |
+//! | `phase-space.png` | the HNN's learned H over the latent plane (bands are level sets), training latents on top |
+//! | `rollout.json` | the trajectory's settings and each model's energy MSE, pixel MSE, VPT |
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+use crate::dataset::{PixelDataset, Split, FIRST_SAMPLE_FRAME};
+use crate::error::{Error, Result};
+use crate::evaluate::{rollout, score, EvalConfig, LatentMap, Trajectory};
+use crate::model::FieldKind;
+use crate::output::write_png;
+use crate::plot;
+use crate::preview::shade;
+use crate::train::{load_model, RunConfig};
+
+/// Pictures' layout; `Default`: frames x4, every 10th frame on the sheet.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub scale: u32,
+    pub every: usize,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout { scale: 4, every: 10 }
+    }
+}
+
+struct Panel {
+    name: String,
+    /// `[n][side * side]`
+    frames: Vec<Vec<f32>>,
+}
+
+fn scaled(frame: &[f32], side: u32, scale: u32) -> Vec<u8> {
+    let w = side * scale;
+    (0..w * w).map(|i| shade(frame[(((i / w) / scale) * side + (i % w) / scale) as usize])).collect()
+}
+
+/// Writes the pictures for `run_dir` into `out` (replaced if it exists); returns a summary.
+pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Path, device: Device) -> Result<serde_json::Value> {
+    let run = RunConfig::load(run_dir)?;
+    let side = run.dataset.config.render.side;
+    cfg.validate(side)?;
+    if !(1..=16).contains(&layout.scale) || layout.every == 0 {
+        return Err(Error::setting("--scale/--every", "scale must be 1..=16 and every at least 1"));
+    }
+    let data = PixelDataset::open(&run.dataset.path)?;
+    let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
+    let n = cfg.frames;
+    let mut panels =
+        vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
+    let mut energy = vec![plot::Series {
+        name: "true".into(),
+        points: (0..n).map(|i| (i as f64, traj.energy(i))).collect(),
+    }];
+    let mut summary = serde_json::Map::new();
+    let mut phase = None;
+    for &kind in &run.train.models {
+        let model = load_model(run_dir, &run, kind, device)?;
+        let map = LatentMap::fit(&model, &data);
+        let roll = rollout(&model, &traj.pair(0), n, cfg.method)?;
+        let s = score(&model, &map, &traj, &roll, cfg, cfg.seed);
+        let px = traj.pixels;
+        let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
+        let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
+        panels.push(Panel { name: kind.name().into(), frames });
+        energy.push(plot::Series { name: kind.name().into(), points: s.predicted_energy.iter().enumerate().map(|(i, e)| (i as f64, *e)).collect() });
+        summary.insert(
+            kind.name().into(),
+            json!({"energy_mse": s.energy_mse, "energy_mse_pm": s.energy_mse_pm, "pixel_mse": s.pixel_mse, "valid_prediction_time": s.valid_prediction_time}),
+        );
+        if kind == FieldKind::Hnn {
+            phase = Some(phase_space(&model, &data)?);
+        }
+    }
+
+    let tmp = out.with_file_name(format!(".{}.{}.partial", out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
+    let result = (|| -> Result<()> {
+        let _ = std::fs::remove_dir_all(&tmp);
+        for p in &panels {
+            let dir = tmp.join("frames").join(&p.name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;
+            for (i, f) in p.frames.iter().enumerate() {
+                let w = side * layout.scale;
+                write_png(&scaled(f, side, layout.scale), w, w, image::ExtendedColorType::L8, &dir.join(format!("{i:04}.png")), true)?;
+            }
+        }
+        write_gif(&panels, side, layout.scale, &tmp.join("comparison.gif"))?;
+        write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;
+        let title = format!("Energy along the rollout (seed {}, re-encoded and mapped to (q, p))", cfg.seed);
+        plot::write(&plot::LinePlot { title: &title, x_label: "frame", y_label: "1.9 (1 - cos q) + p^2", log_y: false, series: &energy }, &tmp.join("energy.png"))?;
+        if let Some(img) = &phase {
+            plot::write_rgb_png(img, &tmp.join("phase-space.png"))?;
+        }
+        let json = json!({"protocol": cfg, "models": summary, "frames": n});
+        std::fs::write(tmp.join("rollout.json"), serde_json::to_string_pretty(&json).unwrap()).map_err(|e| Error::io(&tmp, e))?;
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result?;
+    Ok(json!({"out": out, "models": summary}))
+}
+
+const GAP: u32 = 4;
+const HEADER: u32 = 24;
+
+fn write_gif(panels: &[Panel], side: u32, scale: u32, path: &Path) -> Result<()> {
+    let cell = side * scale;
+    let (w, h) = (panels.len() as u32 * (cell + GAP) + GAP, HEADER + cell + GAP);
+    let labels: Vec<(u32, &str)> = panels.iter().enumerate().map(|(i, p)| (GAP + i as u32 * (cell + GAP), p.name.as_str())).collect();
+    let header = plot::label_strip(w, HEADER, &labels).map_err(|e| Error::output(path, e))?;
+    let palette: Vec<u8> = (0..=255u8).flat_map(|g| [g, g, g]).collect();
+    let mut bytes = Vec::new();
+    {
+        let err = |e: gif::EncodingError| Error::output(path, format!("GIF encoding failed: {e}"));
+        let mut enc = gif::Encoder::new(&mut bytes, w as u16, h as u16, &palette).map_err(err)?;
+        enc.set_repeat(gif::Repeat::Infinite).map_err(err)?;
+        for i in 0..panels[0].frames.len() {
+            let mut px = vec![200u8; (w * h) as usize];
+            px[..header.len()].copy_from_slice(&header);
+            for (k, p) in panels.iter().enumerate() {
+                let img = scaled(&p.frames[i], side, scale);
+                let x0 = GAP + k as u32 * (cell + GAP);
+                for y in 0..cell {
+                    let row = ((HEADER + y) * w + x0) as usize;
+                    px[row..row + cell as usize].copy_from_slice(&img[(y * cell) as usize..((y + 1) * cell) as usize]);
+                }
+            }
+            let mut frame = gif::Frame::from_indexed_pixels(w as u16, h as u16, px, None);
+            frame.delay = 5; // 50 ms: one simulation step
+            enc.write_frame(&frame).map_err(err)?;
+        }
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Result<()> {
+    let scale = (layout.scale).clamp(1, 3);
+    let cell = side * scale;
+    let cols: Vec<usize> = (0..panels[0].frames.len()).step_by(layout.every).collect();
+    let label_w = 110;
+    let (w, h) = (label_w + cols.len() as u32 * (cell + 2) + 2, panels.len() as u32 * (cell + 2) + 2);
+    let mut px = vec![200u8; (w * h) as usize];
+    for (r, p) in panels.iter().enumerate() {
+        let y0 = 2 + r as u32 * (cell + 2);
+        let label = plot::label_strip(label_w, 22.min(cell), &[(0, p.name.as_str())]).map_err(|e| Error::output(path, e))?;
+        for y in 0..22.min(cell) {
+            let row = ((y0 + y) * w) as usize;
+            px[row..row + label_w as usize].copy_from_slice(&label[(y * label_w) as usize..((y + 1) * label_w) as usize]);
+        }
+        for (c, &i) in cols.iter().enumerate() {
+            let img = scaled(&p.frames[i], side, scale);
+            let x0 = label_w + 2 + c as u32 * (cell + 2);
+            for y in 0..cell {
+                let row = ((y0 + y) * w + x0) as usize;
+                px[row..row + cell as usize].copy_from_slice(&img[(y * cell) as usize..((y + 1) * cell) as usize]);
+            }
+        }
+    }
+    write_png(&px, w, h, image::ExtendedColorType::L8, path, true)
+}
+
+/// The HNN's H on a grid over the training latents' extent, with those latents.
+fn phase_space(model: &crate::model::Model, data: &PixelDataset) -> Result<image::RgbImage> {
+    let x = data.pairs(Split::Train).x.to_device(model.vs.device());
+    let z = tch::no_grad(|| model.ae.encode(&x)).to_device(Device::Cpu).to_kind(Kind::Double);
+    let zs: Vec<f64> = Vec::try_from(z.view([-1]))?;
+    let pts: Vec<(f64, f64)> = zs.chunks(2).step_by((zs.len() / 2 / 3000).max(1)).map(|c| (c[0], c[1])).collect();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for &(a, b) in &pts {
+        (x0, x1, y0, y1) = (x0.min(a), x1.max(a), y0.min(b), y1.max(b));
+    }
+    let (mx, my) = (0.15 * (x1 - x0).max(1e-6), 0.15 * (y1 - y0).max(1e-6));
+    let (x0, x1, y0, y1) = (x0 - mx, x1 + mx, y0 - my, y1 + my);
+    let g = 120;
+    let grid: Vec<f32> = (0..g * g)
+        .flat_map(|k| {
+            let (i, j) = (k % g, k / g);
+            [(x0 + (i as f64 + 0.5) * (x1 - x0) / g as f64) as f32, (y0 + (j as f64 + 0.5) * (y1 - y0) / g as f64) as f32]
+        })
+        .collect();
+    let zg = Tensor::from_slice(&grid).view([(g * g) as i64, 2]).to_device(model.vs.device());
+    let h: Vec<f64> = Vec::try_from(tch::no_grad(|| model.field.hamiltonian(&zg)).to_device(Device::Cpu).to_kind(Kind::Double))?;
+    let values: Vec<Vec<f64>> = h.chunks(g).map(|r| r.to_vec()).collect();
+    plot::heatmap(&plot::Heatmap {
+        title: "HNN: learned H over the latent plane (bands = level sets), training latents",
+        x_label: "latent q",
+        y_label: "latent p",
+        x: (x0, x1),
+        y: (y0, y1),
+        values: &values,
+        bands: 14,
+        points: &pts,
+    })
+    .map_err(|e| Error::output("phase-space.png", e))
+}
+
+/// The default folder of a run's rollout pictures.
+pub fn default_out(run_dir: &Path) -> PathBuf {
+    run_dir.join("rollout")
+}
