@@ -38,6 +38,9 @@ pub enum Command {
     Rollout(RolloutArgs),
     /// Score a run's models as the paper's Table 1 (and more); writes RUN/metrics.json.
     Evaluate(EvaluateArgs),
+    /// The whole pipeline on defaults: generate, train both models, evaluate, roll out,
+    /// and write RUN/REPORT.md.
+    Demo(DemoArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
 }
@@ -331,6 +334,22 @@ pub struct RolloutArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Run folder (replaced if it is a run folder already).
+    #[arg(long, default_value = "runs/demo")]
+    pub out: PathBuf,
+    /// Dataset to write (replaced) [default: datasets/pendulum.h5, or OUT.h5 beside the run folder with --quick].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A one-minute look: 30 trials of 40 frames, 300 training steps, 60-frame rollouts.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where to train: cpu, cuda, or auto.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frames rendered for the one-thread throughput figure.
     #[arg(long, default_value_t = 20_000)]
@@ -364,6 +383,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train(&a),
         Command::Evaluate(a) => evaluate(&a),
         Command::Rollout(a) => rollout(&a),
+        Command::Demo(a) => demo(&a),
         Command::Bench(a) => bench(&a),
     }
 }
@@ -502,6 +522,45 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let summary = crate::rollout::write_rollout(&a.run, &cfg, layout, &out, dev)?;
     println!("{}", serde_json::to_string(&summary["models"])?);
     println!("wrote {} (comparison.gif, sheet.png, energy.png, phase-space.png, frames/)", out.display());
+    Ok(())
+}
+
+fn demo(a: &DemoArgs) -> anyhow::Result<()> {
+    use clap::Parser as _;
+    let data = a.data.clone().unwrap_or_else(|| if a.quick { a.out.with_extension("h5") } else { PathBuf::from("datasets/pendulum.h5") });
+    if let Some(dir) = data.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let (data_s, out_s) = (data.display().to_string(), a.out.display().to_string());
+    let dev = match a.device {
+        DeviceChoice::Cpu => "cpu",
+        DeviceChoice::Cuda => "cuda",
+        DeviceChoice::Auto => "auto",
+    };
+    let quick_data: &[&str] = if a.quick { &["--trials", "30", "--steps", "40"] } else { &[] };
+    let quick_train: &[&str] = if a.quick { &["--steps", "300", "--batch", "100", "--eval-every", "100"] } else { &[] };
+    let quick_eval: &[&str] = if a.quick { &["--frames", "60", "--steps", "63", "--seeds", "1,2"] } else { &[] };
+    let parse = |args: Vec<&str>| Cli::try_parse_from(std::iter::once("pixel-hnn").chain(args)).map(|c| c.command);
+    let mut timings = vec![];
+    let mut stage = |name: &str, cmd: Command| -> anyhow::Result<()> {
+        eprintln!("demo: {name}");
+        let t = std::time::Instant::now();
+        run(Cli { command: cmd })?;
+        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+    stage("generate", parse([&["generate", "--force", "--out", &data_s][..], quick_data].concat())?)?;
+    stage("train", parse([&["train", "--force", "--data", &data_s, "--out", &out_s, "--device", dev][..], quick_train].concat())?)?;
+    let preview = a.out.join("dataset-preview.png");
+    stage("preview", parse(vec!["preview", "--force", "--data", &data_s, "--out", preview.to_str().unwrap_or("dataset-preview.png")])?)?;
+    let eval_args = [&["--run", &out_s, "--device", dev][..], quick_eval].concat();
+    stage("evaluate", parse([&["evaluate"][..], &eval_args].concat())?)?;
+    stage("rollout", parse([&["rollout"][..], &eval_args].concat())?)?;
+    let Command::Evaluate(ev) = parse([&["evaluate"][..], &eval_args].concat())? else { unreachable!() };
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.out.join("metrics.json"))?)?;
+    let models: Vec<crate::evaluate::ModelMetrics> = serde_json::from_value(metrics["models"].clone())?;
+    crate::report::write_report(&a.out, &models, &ev.protocol.to_config(), &timings, Some("dataset-preview.png"))?;
+    println!("demo: report {}", a.out.join("REPORT.md").display());
     Ok(())
 }
 

@@ -78,6 +78,18 @@ impl EvalConfig {
             return Err(Error::setting("--steps", format!("must be at least --frames + 3 = {need} (got {})", self.steps)));
         }
         InitialStateRule { min_angle: self.min_angle, max_angle: self.max_angle, thdot_max: 1.0 }.validate()?;
+        match self.method {
+            Method::Rk45 { rtol, atol } => {
+                if !(rtol > 0.0 && rtol < 1.0 && atol > 0.0 && atol.is_finite()) {
+                    return Err(Error::setting("--rtol/--atol", format!("need 0 < rtol < 1 and atol > 0 (got {rtol}, {atol})")));
+                }
+            }
+            Method::Rk4 { dt } | Method::ImplicitMidpoint { dt } => {
+                if !(1e-3..=10.0).contains(&dt) {
+                    return Err(Error::setting("--dt", format!("must be between 0.001 and 10 frames (got {dt})")));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -142,7 +154,7 @@ pub fn rollout(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<R
     };
     let t_eval: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let latents = integrate::solve(field, &z0, &t_eval, method)
-        .map_err(|e| Error::setting("--method", format!("the {} rollout failed: {e}", model.field.kind().name())))?;
+        .map_err(|e| Error::setting("--integrator", format!("the {} rollout failed: {e}", model.field.kind().name())))?;
     let flat: Vec<f32> = latents.iter().flatten().map(|&v| v as f32).collect();
     let z = Tensor::from_slice(&flat).view([n as i64, d]).to_device(device);
     let decoded = tch::no_grad(|| model.ae.decode(&z)).to_device(Device::Cpu);
@@ -385,4 +397,33 @@ pub fn markdown_table(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_squares_recovers_an_exact_affine_map() {
+        let mut rng = Rng::new(4);
+        let x: Vec<Vec<f64>> = (0..50).map(|_| vec![rng.uniform(-1.0, 1.0), rng.uniform(-2.0, 2.0), 1.0]).collect();
+        let y: Vec<f64> = x.iter().map(|r| 0.7 * r[0] - 1.3 * r[1] + 0.25).collect();
+        let w = least_squares(&x, &y);
+        for (a, b) in w.iter().zip([0.7, -1.3, 0.25]) {
+            assert!((a - b).abs() < 1e-12, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn protocol_settings_are_checked_naming_the_flag() {
+        let bad = |c: EvalConfig, flag: &str| assert!(c.validate(28).unwrap_err().to_string().starts_with(flag), "{flag}");
+        bad(EvalConfig { frames: 0, ..Default::default() }, "--frames");
+        bad(EvalConfig { frames: 10_000_000, steps: 10_000_003, ..Default::default() }, "--frames");
+        bad(EvalConfig { frames: 201, ..Default::default() }, "--steps");
+        bad(EvalConfig { method: Method::Rk4 { dt: 1e-9 }, ..Default::default() }, "--dt");
+        bad(EvalConfig { method: Method::Rk45 { rtol: 0.0, atol: 1e-6 }, ..Default::default() }, "--rtol");
+        assert!(EvalConfig::default().validate(28).is_ok());
+        let msg = EvalConfig { frames: 10_000_000, steps: 10_000_003, ..Default::default() }.validate(28).unwrap_err().to_string();
+        assert!(msg.contains("MB"), "says what memory it would need: {msg}");
+    }
 }

@@ -120,9 +120,12 @@ pub fn rk4_step<F: FnMut(f64, &[f64], &mut [f64])>(f: &mut F, t: f64, y: &[f64],
     Ok((0..y.len()).map(|i| y[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])).collect())
 }
 
-/// One implicit midpoint step, solved by fixed-point iteration to round-off.
+/// One implicit midpoint step, solved by fixed-point iteration to round-off: until the
+/// update is below 1e-14 of the state, or stops shrinking once below 1e-6 of it (a field
+/// evaluated in f32 cannot agree with itself to more digits than that).
 pub fn midpoint_step<F: FnMut(f64, &[f64], &mut [f64])>(f: &mut F, t: f64, y: &[f64], h: f64) -> Result<Vec<f64>> {
     let mut next = axpy(y, h, &eval(f, t, y));
+    let mut last_change = f64::INFINITY;
     for _ in 0..100 {
         let mid: Vec<f64> = y.iter().zip(&next).map(|(a, b)| 0.5 * (a + b)).collect();
         let cand = axpy(y, h, &eval(f, t + h / 2.0, &mid));
@@ -132,9 +135,10 @@ pub fn midpoint_step<F: FnMut(f64, &[f64], &mut [f64])>(f: &mut F, t: f64, y: &[
         if !next.iter().all(|v| v.is_finite()) {
             return Err(IntegrateError::NonFinite { t });
         }
-        if change <= 1e-14 * scale {
+        if change <= 1e-14 * scale || (change >= last_change && change <= 1e-6 * scale) {
             return Ok(next);
         }
+        last_change = change;
     }
     Err(IntegrateError::NoConvergence { t })
 }

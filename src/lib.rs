@@ -28,6 +28,7 @@ pub mod plot;
 pub mod preview;
 pub mod progress;
 pub mod render;
+pub mod report;
 pub mod rng;
 pub mod rollout;
 pub mod train;

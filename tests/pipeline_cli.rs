@@ -1,0 +1,92 @@
+//! The whole pipeline through the real binary: `demo --quick` end to end, then `evaluate`
+//! and `rollout` on its run, and their bad input.
+mod common;
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn bin() -> Command {
+    Command::cargo_bin("pixel-hnn").unwrap()
+}
+
+fn fails(cmd: &mut Command, needle: &str) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let last = stderr.trim().lines().last().unwrap_or("");
+    assert!(last.starts_with("error: ") && last.contains(needle), "'{needle}' not in: {stderr}");
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+#[test]
+fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("demo");
+    bin().args(["demo", "--quick", "--device", "cpu", "--out"]).arg(&run).assert().success().stdout(predicates::str::contains("REPORT.md"));
+
+    let report = std::fs::read_to_string(run.join("REPORT.md")).unwrap();
+    for needle in ["| energy MSE (seed 1) |", "paper HNN", "rollout/comparison.gif", "## Timings"] {
+        assert!(report.contains(needle), "REPORT.md lacks {needle}");
+    }
+    for f in ["rollout/comparison.gif", "rollout/sheet.png", "rollout/energy.png", "rollout/phase-space.png", "loss-curve.png", "dataset-preview.png"] {
+        let p = run.join(f);
+        assert!(p.exists(), "{f} missing");
+        image::open(&p).unwrap_or_else(|e| panic!("{f} does not decode: {e}"));
+    }
+    for panel in ["truth", "hnn", "baseline"] {
+        assert_eq!(std::fs::read_dir(run.join("rollout/frames").join(panel)).unwrap().count(), 60, "{panel} frames");
+    }
+    let gif = std::fs::File::open(run.join("rollout/comparison.gif")).unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(gif)).unwrap();
+    use image::AnimationDecoder;
+    assert_eq!(frames.into_frames().count(), 60);
+
+    let m = json(&run.join("metrics.json"));
+    let models = m["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for model in models {
+        for key in ["energy_mse", "energy_mse_seeds_mean", "pixel_mse", "valid_prediction_time"] {
+            assert!(model[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0), "{key} in {}", model["model"]);
+        }
+        assert_eq!(model["trajectories"][0]["true_energy"].as_array().unwrap().len(), 60);
+        // The true energy of a pendulum under symplectic Euler barely moves.
+        let e: Vec<f64> = model["trajectories"][0]["true_energy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let (lo, hi) = e.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        assert!(hi - lo < 0.3 * hi, "true energy {lo}..{hi}");
+    }
+
+    // evaluate and rollout again on the same run: same seed, same metrics.
+    let before = json(&run.join("metrics.json"));
+    bin().args(["evaluate", "--device", "cpu", "--frames", "60", "--steps", "63", "--seeds", "1,2", "--run"]).arg(&run).assert().success();
+    let after = json(&run.join("metrics.json"));
+    assert_eq!(before["models"][0]["energy_mse"], after["models"][0]["energy_mse"]);
+    bin().args(["rollout", "--device", "cpu", "--frames", "30", "--steps", "33", "--integrator", "midpoint", "--run"]).arg(&run).assert().success();
+    assert_eq!(std::fs::read_dir(run.join("rollout/frames/hnn")).unwrap().count(), 30);
+
+    // Bad input: each a clear error, nothing half-written.
+    let ev = |args: &[&str]| {
+        let mut c = bin();
+        c.args(["evaluate", "--device", "cpu", "--run"]).arg(&run).args(args);
+        c
+    };
+    fails(&mut ev(&["--frames", "0"]), "--frames");
+    fails(&mut ev(&["--frames", "50000000", "--steps", "50000003"]), "MB");
+    fails(&mut ev(&["--dt", "1e-9", "--integrator", "rk4", "--frames", "60", "--steps", "63"]), "--dt");
+    let out = dir.path().join("pictures");
+    fails(bin().args(["rollout", "--device", "cpu", "--frames", "0", "--run"]).arg(&run).arg("--out").arg(&out), "--frames");
+    assert!(!out.exists(), "rollout left a folder behind");
+    fails(bin().args(["evaluate", "--run"]).arg(dir.path().join("nothing")), "no such run folder");
+    // Incomplete run: no weights.
+    let incomplete = dir.path().join("incomplete");
+    std::fs::create_dir(&incomplete).unwrap();
+    std::fs::copy(run.join("config.json"), incomplete.join("config.json")).unwrap();
+    fails(bin().args(["evaluate", "--device", "cpu", "--run"]).arg(&incomplete), "hnn.safetensors: missing");
+    // Another format version.
+    let mut cfg = json(&run.join("config.json"));
+    cfg["format_version"] = 99.into();
+    std::fs::write(incomplete.join("config.json"), cfg.to_string()).unwrap();
+    fails(bin().args(["rollout", "--run"]).arg(&incomplete), "format version 99");
+}
