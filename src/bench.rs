@@ -119,3 +119,33 @@ pub fn train_step_ms(kind: crate::model::FieldKind, threads: usize, steps: usize
     json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "threads": threads, "steps": steps,
            "ms_per_step": (ms * 1000.0).round() / 1000.0})
 }
+
+/// The reference's notebook: 37 ms per 100 frames for the HNN's latent rollout (RK45,
+/// rtol 1e-3, atol 1e-6) and 77 s / 2.4 GB for its whole analysis, on this machine.
+pub const REFERENCE_ROLLOUT_MS_PER_100: f64 = 37.0;
+pub const REFERENCE_EVALUATE_S: f64 = 77.0;
+
+/// Latent rollout + decode of `frames` frames per model of a run (RK45 at the reference's
+/// tolerances), best of `repeats`, on the CPU.
+pub fn rollout_ms(run_dir: &std::path::Path, frames: usize, repeats: usize) -> Result<Vec<Value>> {
+    use crate::evaluate::{rollout, EvalConfig, Trajectory};
+    let run = crate::train::RunConfig::load(run_dir)?;
+    let cfg = EvalConfig { frames, steps: frames + 3, ..EvalConfig::default() };
+    let traj = Trajectory::simulate(&run.dataset.config, &cfg, cfg.seed)?;
+    let mut out = vec![];
+    for &kind in &run.train.models {
+        let model = crate::train::load_model(run_dir, &run, kind, tch::Device::Cpu)?;
+        let x0 = traj.pair(0);
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            rollout(&model, &x0, frames, cfg.method)?;
+            best = best.min(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let per100 = best / frames as f64 * 100.0;
+        out.push(json!({"bench": "latent_rollout_decode", "model": kind.name(), "frames": frames, "integrator": "rk45 rtol 1e-3 atol 1e-6",
+            "ms": (best * 100.0).round() / 100.0, "ms_per_100_frames": (per100 * 100.0).round() / 100.0,
+            "vs_reference_x": ((REFERENCE_ROLLOUT_MS_PER_100 / per100) * 10.0).round() / 10.0}));
+    }
+    Ok(out)
+}

@@ -310,6 +310,9 @@ pub struct EvaluateArgs {
     /// libtorch threads [default: all cores].
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    /// Print this process's peak memory as JSON on stderr when done (for `bench`).
+    #[arg(long, hide = true)]
+    pub print_peak_memory: bool,
 }
 
 #[derive(Args, Debug)]
@@ -366,6 +369,9 @@ pub struct BenchArgs {
     /// Python that runs --peer (the project venv's has torch 2.11).
     #[arg(long, default_value = ".venv/bin/python")]
     pub python: PathBuf,
+    /// A trained run for the rollout and evaluate figures (skipped if absent).
+    #[arg(long, default_value = "runs/demo")]
+    pub run: PathBuf,
 }
 
 fn threads_or_all(threads: Option<usize>) -> anyhow::Result<usize> {
@@ -511,6 +517,9 @@ fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     crate::output::write_atomic(&a.run.join("metrics.json"), serde_json::to_string_pretty(&json)?.as_bytes(), true, "--run")?;
     print!("{}", crate::evaluate::markdown_table(&metrics, &cfg));
     println!("wrote {}", a.run.join("metrics.json").display());
+    if a.print_peak_memory {
+        eprintln!("{}", serde_json::json!({"peak_rss_mb": bench::own_peak_rss_mb()}));
+    }
     Ok(())
 }
 
@@ -564,12 +573,44 @@ fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rollout + decode per model, and `evaluate` as a whole command, on a trained run.
+fn bench_evaluation(a: &BenchArgs) -> anyhow::Result<()> {
+    if !a.run.join("config.json").exists() {
+        println!("{}", serde_json::json!({"bench": "evaluate", "skipped": format!("no trained run at {} (scripts/demo makes runs/demo)", a.run.display())}));
+        return Ok(());
+    }
+    tch::set_num_threads(1);
+    for line in bench::rollout_ms(&a.run, 200, 5)? {
+        println!("{line}");
+    }
+    let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
+    let err = std::env::temp_dir().join(format!("pixel-hnn-bench-eval-{}.txt", std::process::id()));
+    let run = bench::measure(
+        Process::new(exe)
+            .args(["evaluate", "--device", "cpu", "--print-peak-memory", "--run"])
+            .arg(&a.run)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err)?),
+    )?;
+    let reported = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    if !run.success {
+        bail!("pixel-hnn evaluate failed during the benchmark: {reported}");
+    }
+    let peak = reported.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64());
+    println!("{}", serde_json::json!({"bench": "evaluate_command", "run": a.run, "wall_s": (run.wall_s * 100.0).round() / 100.0,
+        "peak_rss_mb": peak.map(|p| p.round()), "reference_s": bench::REFERENCE_EVALUATE_S, "reference_peak_mb": 2400,
+        "vs_reference_x": (bench::REFERENCE_EVALUATE_S / run.wall_s).round()}));
+    Ok(())
+}
+
 fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     println!("{}", bench::render_throughput(RenderConfig::default(), a.frames)?);
     if a.quick {
         return Ok(());
     }
     bench_training(a)?;
+    bench_evaluation(a)?;
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let threads = threads_or_all(None)?;

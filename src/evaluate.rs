@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::{DatasetConfig, PixelDataset, Split, FIRST_SAMPLE_FRAME};
+use crate::dataset::{DatasetConfig, Pairs, PixelDataset, Split, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldKind, Model};
@@ -147,11 +147,8 @@ pub fn rollout(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<R
     let device = model.vs.device();
     let z0: Vec<f64> = Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
     let d = z0.len() as i64;
-    let field = |_t: f64, y: &[f64], dy: &mut [f64]| {
-        let z = Tensor::from_slice(y).to_kind(Kind::Float).view([1, d]).to_device(device);
-        let f = model.field.time_derivative(&z, false).detach().to_device(Device::Cpu).to_kind(Kind::Double);
-        f.view([-1]).copy_data(dy, dy.len());
-    };
+    let native = crate::model::NativeField::new(&model.field);
+    let field = |_t: f64, y: &[f64], dy: &mut [f64]| native.eval(y, dy);
     let t_eval: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let latents = integrate::solve(field, &z0, &t_eval, method)
         .map_err(|e| Error::setting("--integrator", format!("the {} rollout failed: {e}", model.field.kind().name())))?;
@@ -212,8 +209,8 @@ fn least_squares(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
 }
 
 impl LatentMap {
-    pub fn fit(model: &Model, data: &PixelDataset) -> Self {
-        let (train, test) = (data.pairs(Split::Train), data.pairs(Split::Test));
+    /// Fits on `train` and scores R^2 on `train` and `test` (the dataset's pairs).
+    pub fn fit(model: &Model, train: &Pairs, test: &Pairs) -> Self {
         let aug = |z: Vec<Vec<f64>>| z.into_iter().map(|mut r| { r.push(1.0); r }).collect::<Vec<_>>();
         let (ztr, zte) = (aug(encode_all(model, &train.x)), aug(encode_all(model, &test.x)));
         let (ltr, lte) = (labels_of(&train.labels), labels_of(&test.labels));
@@ -310,10 +307,11 @@ pub struct ModelMetrics {
     pub trajectories: Vec<TrajectoryScore>,
 }
 
-pub fn evaluate_model(model: &Model, data: &PixelDataset, cfg: &EvalConfig, loss: &crate::model::LossWeights) -> Result<ModelMetrics> {
-    let map = LatentMap::fit(model, data);
-    let train_loss = MeanSem::of(&crate::train::per_sample_losses(model, &move_pairs(data.pairs(Split::Train), model), loss));
-    let test_loss = MeanSem::of(&crate::train::per_sample_losses(model, &move_pairs(data.pairs(Split::Test), model), loss));
+/// Scores one model; `train` and `test` are the dataset's pairs on the model's device.
+pub fn evaluate_model(model: &Model, data: &PixelDataset, train: &Pairs, test: &Pairs, cfg: &EvalConfig, loss: &crate::model::LossWeights) -> Result<ModelMetrics> {
+    let map = LatentMap::fit(model, train, test);
+    let train_loss = MeanSem::of(&crate::train::per_sample_losses(model, train, loss));
+    let test_loss = MeanSem::of(&crate::train::per_sample_losses(model, test, loss));
     let mut seeds = vec![cfg.seed];
     seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
     let mut scores = Vec::new();
@@ -341,10 +339,6 @@ pub fn evaluate_model(model: &Model, data: &PixelDataset, cfg: &EvalConfig, loss
     })
 }
 
-fn move_pairs(p: crate::dataset::Pairs, model: &Model) -> crate::dataset::Pairs {
-    let d = model.vs.device();
-    crate::dataset::Pairs { x: p.x.to_device(d), x_next: p.x_next.to_device(d), labels: p.labels, energy: p.energy }
-}
 
 /// The paper's Table 1, pixel pendulum row (SPEC.md section 6): (baseline, HNN).
 pub const PAPER_TRAIN_LOSS: (f64, f64) = (1.7731e-4, 1.8683e-4);
@@ -360,10 +354,11 @@ pub fn evaluate_run(run_dir: &std::path::Path, cfg: &EvalConfig, device: Device)
     if crate::train::sha256_file(data_path)? != run.dataset.sha256 {
         return Err(Error::input(data_path, "changed since the run was trained (SHA-256 differs); regenerate it with the run's settings"));
     }
+    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
     let mut out = Vec::new();
     for &kind in &run.train.models {
         let model = crate::train::load_model(run_dir, &run, kind, device)?;
-        out.push(evaluate_model(&model, &data, cfg, &run.train.loss)?);
+        out.push(evaluate_model(&model, &data, &train, &test, cfg, &run.train.loss)?);
     }
     Ok(out)
 }

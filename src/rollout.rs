@@ -67,9 +67,10 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
     }];
     let mut summary = serde_json::Map::new();
     let mut phase = None;
+    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
     for &kind in &run.train.models {
         let model = load_model(run_dir, &run, kind, device)?;
-        let map = LatentMap::fit(&model, &data);
+        let map = LatentMap::fit(&model, &train, &test);
         let roll = rollout(&model, &traj.pair(0), n, cfg.method)?;
         let s = score(&model, &map, &traj, &roll, cfg, cfg.seed);
         let px = traj.pixels;
@@ -82,7 +83,7 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
             json!({"energy_mse": s.energy_mse, "energy_mse_pm": s.energy_mse_pm, "pixel_mse": s.pixel_mse, "valid_prediction_time": s.valid_prediction_time}),
         );
         if kind == FieldKind::Hnn {
-            phase = Some(phase_space(&model, &data)?);
+            phase = Some(phase_space(&model, &train)?);
         }
     }
 
@@ -178,9 +179,8 @@ fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Resu
 }
 
 /// The HNN's H on a grid over the training latents' extent, with those latents.
-fn phase_space(model: &crate::model::Model, data: &PixelDataset) -> Result<image::RgbImage> {
-    let x = data.pairs(Split::Train).x.to_device(model.vs.device());
-    let z = tch::no_grad(|| model.ae.encode(&x)).to_device(Device::Cpu).to_kind(Kind::Double);
+fn phase_space(model: &crate::model::Model, train: &crate::dataset::Pairs) -> Result<image::RgbImage> {
+    let z = tch::no_grad(|| model.ae.encode(&train.x)).to_device(Device::Cpu).to_kind(Kind::Double);
     let zs: Vec<f64> = Vec::try_from(z.view([-1]))?;
     let pts: Vec<(f64, f64)> = zs.chunks(2).step_by((zs.len() / 2 / 3000).max(1)).map(|c| (c[0], c[1])).collect();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);

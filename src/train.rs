@@ -199,10 +199,6 @@ pub fn per_sample_losses(model: &Model, pairs: &Pairs, w: &LossWeights) -> Vec<f
     out
 }
 
-fn pairs_to(p: Pairs, device: Device) -> Pairs {
-    Pairs { x: p.x.to_device(device), x_next: p.x_next.to_device(device), labels: p.labels, energy: p.energy }
-}
-
 /// Trains every model of `cfg` on the dataset at `data_path` into `run_dir`.
 pub fn train(
     run_dir: &Path,
@@ -227,8 +223,8 @@ pub fn train(
         return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", cfg.batch)));
     }
     prepare_run_dir(run_dir, &run, mode)?;
-    let train = pairs_to(data.pairs(Split::Train), device);
-    let test = pairs_to(data.pairs(Split::Test), device);
+    let train = data.pairs(Split::Train).to_device(device);
+    let test = data.pairs(Split::Test).to_device(device);
     drop(data);
 
     let mut reports = Vec::new();

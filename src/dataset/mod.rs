@@ -135,6 +135,13 @@ pub struct Pairs {
     pub energy: Tensor,
 }
 
+impl Pairs {
+    /// The same samples with `x` and `x_next` on `device` (labels stay on the CPU).
+    pub fn to_device(self, device: tch::Device) -> Pairs {
+        Pairs { x: self.x.to_device(device), x_next: self.x_next.to_device(device), ..self }
+    }
+}
+
 impl PixelDataset {
     /// Reads and validates a dataset written by `write` (see `datasets/README.md`).
     pub fn open(path: &Path) -> Result<Self> {
