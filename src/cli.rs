@@ -41,6 +41,10 @@ pub enum Command {
     /// The whole pipeline on defaults: generate, train both models, evaluate, roll out,
     /// and write RUN/REPORT.md.
     Demo(DemoArgs),
+    /// A coordinate-space task of Table 1 (rows 1-4): data, HNN and baseline, metrics.
+    Coords(CoordsArgs),
+    /// Print Table 1 from the run folders under --runs, beside the paper's values.
+    Table(TableArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
 }
@@ -352,6 +356,40 @@ pub struct DemoArgs {
     pub device: DeviceChoice,
 }
 
+/// Unset flags take the reference's settings for the task.
+#[derive(Args, Debug)]
+pub struct CoordsArgs {
+    #[arg(long, value_enum)]
+    pub task: crate::coords::Task,
+    /// Run folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing run folder.
+    #[arg(long)]
+    pub force: bool,
+    /// The real pendulum's measurements (real_pend_h_1.txt), for --task real-pendulum.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Training steps [default: the task's, 2000 or 10000].
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Trajectories (orbits) to simulate [default: the task's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub trajectories: Option<usize>,
+    /// libtorch threads [default: all cores].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct TableArgs {
+    /// Folder whose sub-folders are runs (pixel runs with metrics.json, coords runs).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+}
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frames rendered for the one-thread throughput figure.
@@ -390,6 +428,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(a) => evaluate(&a),
         Command::Rollout(a) => rollout(&a),
         Command::Demo(a) => demo(&a),
+        Command::Coords(a) => coords(&a),
+        Command::Table(a) => table(&a),
         Command::Bench(a) => bench(&a),
     }
 }
@@ -601,6 +641,59 @@ fn bench_evaluation(a: &BenchArgs) -> anyhow::Result<()> {
     println!("{}", serde_json::json!({"bench": "evaluate_command", "run": a.run, "wall_s": (run.wall_s * 100.0).round() / 100.0,
         "peak_rss_mb": peak.map(|p| p.round()), "reference_s": bench::REFERENCE_EVALUATE_S, "reference_peak_mb": 2400,
         "vs_reference_x": (bench::REFERENCE_EVALUATE_S / run.wall_s).round()}));
+    Ok(())
+}
+
+fn coords(a: &CoordsArgs) -> anyhow::Result<()> {
+    let mut cfg = crate::coords::TaskConfig::reference(a.task);
+    cfg.data = a.data.clone();
+    cfg.seed = a.seed.unwrap_or(cfg.seed);
+    cfg.steps = a.steps.unwrap_or(cfg.steps);
+    cfg.trajectories = a.trajectories.unwrap_or(cfg.trajectories);
+    cfg.validate()?;
+    device::set_threads(a.threads)?;
+    let t = std::time::Instant::now();
+    let metrics = crate::coords::run_task(&cfg, &a.out, a.force)?;
+    println!("{}", crate::coords::TABLE_HEADER);
+    println!("{}", crate::coords::table_row(a.task, &metrics));
+    println!("wrote {} in {:.1} s", a.out.display(), t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn table(a: &TableArgs) -> anyhow::Result<()> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&a.runs)
+        .with_context(|| format!("--runs {}", a.runs.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("metrics.json").exists())
+        .collect();
+    dirs.sort();
+    println!("{}", crate::coords::TABLE_HEADER);
+    let mut rows = 0;
+    for dir in &dirs {
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json"))?)?;
+        if let (Some(task), Some(models)) = (m.get("task"), m.get("models")) {
+            let task: crate::coords::Task = serde_json::from_value(task.clone())?;
+            let models: Vec<crate::coords::TaskMetrics> = serde_json::from_value(models.clone())?;
+            println!("{}  <- {}", crate::coords::table_row(task, &models), dir.display());
+            rows += 1;
+        } else if let Some(models) = m.get("models") {
+            let models: Vec<crate::evaluate::ModelMetrics> = serde_json::from_value(models.clone())?;
+            let get = |k: FieldKind| models.iter().find(|x| x.model == k);
+            if let (Some(b), Some(h)) = (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
+                let (pt, pe, pn) = (crate::evaluate::PAPER_TRAIN_LOSS, crate::evaluate::PAPER_TEST_LOSS, crate::evaluate::PAPER_ENERGY_MSE);
+                println!(
+                    "| pixel pendulum (x1e3) | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.0}x | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |  <- {}",
+                    b.train_loss.mean * 1e3, h.train_loss.mean * 1e3, b.test_loss.mean * 1e3, h.test_loss.mean * 1e3,
+                    b.energy_mse * 1e3, h.energy_mse * 1e3, b.energy_mse / h.energy_mse,
+                    pt.0 * 1e3, pt.1 * 1e3, pe.0 * 1e3, pe.1 * 1e3, pn.0 * 1e3, pn.1 * 1e3, dir.display()
+                );
+                rows += 1;
+            }
+        }
+    }
+    if rows == 0 {
+        bail!("--runs {}: no evaluated runs found (run `pixel-hnn evaluate` or `pixel-hnn coords`)", a.runs.display());
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod coords;
 pub mod dataset;
 pub mod device;
 pub mod error;

@@ -116,8 +116,9 @@ impl Autoencoder {
     }
 }
 
-/// A learned vector field on the latent space: an MLP `latent -> hidden -> hidden -> latent`
-/// with tanh, no bias on its last layer, read as an HNN or a baseline.
+/// A learned vector field on the latent space: an MLP `d -> hidden -> hidden -> out` with
+/// tanh and no bias on its last layer, read as an HNN (`out = 2`, H the second output) or a
+/// baseline (`out = d`). Works in any even dimension `d`.
 #[derive(Debug)]
 pub struct LatentField {
     kind: FieldKind,
@@ -132,7 +133,9 @@ impl LatentField {
             kind,
             l1: linear(p / "l1", c.latent_dim, c.field_hidden, true),
             l2: linear(p / "l2", c.field_hidden, c.field_hidden, true),
-            l3: linear(p / "l3", c.field_hidden, c.latent_dim, false),
+            // The reference's HNN MLP has two outputs (H is the second) in any dimension;
+            // the baseline's has one per coordinate.
+            l3: linear(p / "l3", c.field_hidden, if kind == FieldKind::Hnn { 2 } else { c.latent_dim }, false),
         }
     }
 

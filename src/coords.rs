@@ -1,0 +1,571 @@
+//! Stage 4, the paper's four coordinate-space tasks (Table 1 rows 1-4; SPEC.md section 8):
+//! an HNN and a baseline MLP learn time derivatives directly from coordinates.
+//!
+//! | task | H | data |
+//! |---|---|---|
+//! | spring | `q^2 + p^2` | 50 trajectories x 30 points on [0, 3], radius U[0.1, 1], noise sd 0.1 on (q, p) |
+//! | pendulum | `3 (1 - cos q) + p^2` | 50 x 45 points on [0, 3], radius U[1.3, 2.3], noise 0.1 |
+//! | real-pendulum | `2.4 (1 - cos q) + p^2` (the reference's) | Schmidt & Lipson's measurements, forward differences |
+//! | two-body | `sum |p_i|^2 / 2 - 1 / r` (G = m = 1) | 1,000 near-circular orbits x 50 points on [0, 20] |
+//!
+//! Trajectories come from RK45 at rtol 1e-10; derivatives are the true field's at the clean
+//! states (noise goes on the states only, as the reference). Splits follow the reference:
+//! spring and pendulum train on the first half of the trajectories, two-body tests on the
+//! first 20% of the orbits, the real pendulum trains on the first 80% of the rows. Energy:
+//! the learned field is integrated (RK45, rtol 1e-9) from clean test initial states over
+//! [0, 20] (200 points; two-body 50), the MSE of the true H along the rollout against the
+//! true trajectory's, averaged over the test trajectories (+- s.e.m.); the real pendulum's
+//! rollout starts at the first test row and spans the measured test segment.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::integrate::{self, Method};
+use crate::model::{FieldKind, LatentField, ModelConfig, NativeField};
+use crate::optim::{Adam, AdamConfig};
+use crate::rng::Rng;
+use crate::train::MeanSem;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    Spring,
+    Pendulum,
+    RealPendulum,
+    TwoBody,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Spring => "spring",
+            Task::Pendulum => "pendulum",
+            Task::RealPendulum => "real-pendulum",
+            Task::TwoBody => "two-body",
+        }
+    }
+
+    pub fn dim(self) -> usize {
+        if self == Task::TwoBody {
+            8
+        } else {
+            2
+        }
+    }
+
+    /// The task's energy (SPEC.md section 8).
+    pub fn energy(self, x: &[f64]) -> f64 {
+        match self {
+            Task::Spring => x[0] * x[0] + x[1] * x[1],
+            Task::Pendulum => 3.0 * (1.0 - x[0].cos()) + x[1] * x[1],
+            Task::RealPendulum => 2.4 * (1.0 - x[0].cos()) + x[1] * x[1],
+            Task::TwoBody => {
+                let (dx, dy) = (x[0] - x[1], x[2] - x[3]);
+                0.5 * (x[4] * x[4] + x[5] * x[5] + x[6] * x[6] + x[7] * x[7]) - 1.0 / (dx * dx + dy * dy).sqrt()
+            }
+        }
+    }
+
+    /// The true time derivative (not for the real pendulum, whose field is unknown).
+    pub fn field(self, x: &[f64], dx: &mut [f64]) {
+        match self {
+            Task::Spring => {
+                dx[0] = 2.0 * x[1];
+                dx[1] = -2.0 * x[0];
+            }
+            Task::Pendulum => {
+                dx[0] = 2.0 * x[1];
+                dx[1] = -3.0 * x[0].sin();
+            }
+            Task::RealPendulum => unreachable!("the real pendulum has no analytic field"),
+            Task::TwoBody => {
+                // (qx1, qx2, qy1, qy2, px1, px2, py1, py2), unit masses, G = 1.
+                let (rx, ry) = (x[1] - x[0], x[3] - x[2]);
+                let r3 = (rx * rx + ry * ry).powf(1.5);
+                dx[..4].copy_from_slice(&x[4..8]);
+                dx[4] = rx / r3;
+                dx[5] = -rx / r3;
+                dx[6] = ry / r3;
+                dx[7] = -ry / r3;
+            }
+        }
+    }
+}
+
+/// A task's settings; [`TaskConfig::reference`] gives the paper's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskConfig {
+    pub task: Task,
+    pub seed: u64,
+    pub trajectories: usize,
+    pub points: usize,
+    pub t_end: f64,
+    pub radius: (f64, f64),
+    pub noise: f64,
+    pub steps: usize,
+    /// `None`: full batch.
+    pub batch: Option<usize>,
+    pub adam: AdamConfig,
+    pub hidden: i64,
+    /// Test trajectories rolled out for the energy metric (all, up to this many).
+    pub energy_trajectories: usize,
+    /// Their horizon and number of points (the simulated tasks; the real pendulum uses its
+    /// measured test segment).
+    pub energy_t_end: f64,
+    pub energy_points: usize,
+    /// The measured data (real pendulum).
+    pub data: Option<PathBuf>,
+}
+
+impl TaskConfig {
+    pub fn reference(task: Task) -> Self {
+        let adam = |wd| AdamConfig { weight_decay: wd, ..AdamConfig::default() };
+        let base = TaskConfig {
+            task,
+            seed: 0,
+            trajectories: 50,
+            points: 30,
+            t_end: 3.0,
+            radius: (0.1, 1.0),
+            noise: 0.1,
+            steps: 2000,
+            batch: None,
+            adam: adam(1e-4),
+            hidden: 200,
+            energy_trajectories: 25,
+            energy_t_end: 20.0,
+            energy_points: 200,
+            data: None,
+        };
+        match task {
+            Task::Spring => base,
+            Task::Pendulum => TaskConfig { points: 45, radius: (1.3, 2.3), ..base },
+            Task::RealPendulum => TaskConfig { trajectories: 1, points: 0, noise: 0.0, adam: adam(1e-5), energy_trajectories: 1, ..base },
+            Task::TwoBody => TaskConfig {
+                trajectories: 1000,
+                points: 50,
+                t_end: 20.0,
+                radius: (0.5, 1.5),
+                noise: 0.0,
+                steps: 10_000,
+                batch: Some(200),
+                adam: adam(0.0),
+                energy_trajectories: 20,
+                energy_points: 50,
+                ..base
+            },
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.task == Task::RealPendulum {
+            match &self.data {
+                None => return Err(Error::setting("--data", "the real-pendulum task reads the measurements: pass --data real_pend_h_1.txt")),
+                Some(p) if !p.exists() => return Err(Error::input(p, "no such file (the real pendulum's measurements)")),
+                _ => {}
+            }
+        } else if self.trajectories < 2 || self.points < 2 {
+            return Err(Error::setting("--trajectories/--points", "need at least 2 trajectories of 2 points"));
+        }
+        if self.steps == 0 {
+            return Err(Error::setting("--steps", "must be at least 1"));
+        }
+        if self.batch == Some(0) {
+            return Err(Error::setting("--batch", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Samples and trajectories of a task.
+///
+/// # Shapes
+/// `x`, `dx`: `[n, d]` row-major.
+pub struct TaskData {
+    pub d: usize,
+    pub x: Vec<f64>,
+    pub dx: Vec<f64>,
+    pub test_x: Vec<f64>,
+    pub test_dx: Vec<f64>,
+    /// Clean test trajectories `(times, states [points, d])` for the energy metric.
+    pub test_trajectories: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+fn normal(rng: &mut Rng) -> f64 {
+    // Box-Muller; 1 - U keeps the logarithm finite.
+    let (u, v) = (1.0 - rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0));
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+}
+
+fn simulate(task: Task, y0: &[f64], t: &[f64]) -> Result<Vec<f64>> {
+    let ys = integrate::solve(|_t, y: &[f64], dy: &mut [f64]| task.field(y, dy), y0, t, Method::Rk45 { rtol: 1e-10, atol: 1e-12 })
+        .map_err(|e| Error::setting("--task", format!("simulating {}: {e}", task.name())))?;
+    Ok(ys.concat())
+}
+
+/// The task's initial states, drawn as the reference does.
+fn initial_state(cfg: &TaskConfig, rng: &mut Rng) -> Vec<f64> {
+    let (lo, hi) = cfg.radius;
+    match cfg.task {
+        Task::TwoBody => {
+            let pos = [rng.uniform(lo, hi), rng.uniform(lo, hi)];
+            let r = (pos[0] * pos[0] + pos[1] * pos[1]).sqrt();
+            let k = (1.0 + 0.05 * normal(rng)) / (2.0 * r.powf(1.5));
+            let vel = [-pos[1] * k, pos[0] * k];
+            // Body 2 mirrors body 1 through the origin.
+            vec![pos[0], -pos[0], pos[1], -pos[1], vel[0], -vel[0], vel[1], -vel[1]]
+        }
+        _ => {
+            let mut y = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+            let norm = (y[0] * y[0] + y[1] * y[1]).sqrt().max(1e-12);
+            let radius = rng.uniform(lo, hi);
+            y.iter_mut().for_each(|v| *v *= radius / norm);
+            y.to_vec()
+        }
+    }
+}
+
+pub fn make_data(cfg: &TaskConfig) -> Result<TaskData> {
+    cfg.validate()?;
+    if cfg.task == Task::RealPendulum {
+        return real_pendulum(cfg.data.as_deref().expect("validated"));
+    }
+    let d = cfg.task.dim();
+    let mut rng = Rng::new(cfg.seed);
+    let t: Vec<f64> = (0..cfg.points).map(|i| cfg.t_end * i as f64 / (cfg.points - 1) as f64).collect();
+    let n_test = match cfg.task {
+        Task::TwoBody => cfg.trajectories / 5,
+        _ => cfg.trajectories - cfg.trajectories / 2,
+    };
+    let t_energy: Vec<f64> = (0..cfg.energy_points).map(|i| cfg.energy_t_end * i as f64 / (cfg.energy_points.max(2) - 1) as f64).collect();
+    let mut out = TaskData { d, x: vec![], dx: vec![], test_x: vec![], test_dx: vec![], test_trajectories: vec![] };
+    for k in 0..cfg.trajectories {
+        let y0 = initial_state(cfg, &mut rng);
+        let states = simulate(cfg.task, &y0, &t)?;
+        let mut derivs = vec![0.0; states.len()];
+        for (s, ds) in states.chunks(d).zip(derivs.chunks_mut(d)) {
+            cfg.task.field(s, ds);
+        }
+        let noisy: Vec<f64> = states.iter().map(|v| v + cfg.noise * normal(&mut rng)).collect();
+        let is_test = match cfg.task {
+            Task::TwoBody => k < n_test,
+            _ => k >= cfg.trajectories - n_test,
+        };
+        if is_test {
+            out.test_x.extend(noisy);
+            out.test_dx.extend(derivs);
+            if out.test_trajectories.len() < cfg.energy_trajectories {
+                out.test_trajectories.push((t_energy.clone(), simulate(cfg.task, &y0, &t_energy)?));
+            }
+        } else {
+            out.x.extend(noisy);
+            out.dx.extend(derivs);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses Schmidt & Lipson's `real_pend_h_1.txt`: a header line, then rows of
+/// (trial, time s, angle rad, angular velocity rad/s).
+pub fn read_real_pendulum(path: &Path) -> Result<Vec<[f64; 4]>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, format!("cannot be read ({e})")))?;
+    let mut rows = vec![];
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let vals: Vec<f64> = line
+            .split_whitespace()
+            .map(|v| v.parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::input(path, format!("line {}: not a number ({e})", i + 1)))?;
+        if vals.len() != 4 || vals.iter().any(|v| !v.is_finite()) {
+            return Err(Error::input(path, format!("line {}: expected 4 finite numbers (trial, t, angle, velocity), got {}", i + 1, vals.len())));
+        }
+        rows.push([vals[0], vals[1], vals[2], vals[3]]);
+    }
+    if rows.len() < 10 {
+        return Err(Error::input(path, format!("holds {} rows; the real-pendulum task needs at least 10", rows.len())));
+    }
+    if rows.windows(2).any(|w| w[1][1] <= w[0][1]) {
+        return Err(Error::input(path, "times must increase from row to row"));
+    }
+    Ok(rows)
+}
+
+fn real_pendulum(path: &Path) -> Result<TaskData> {
+    let rows = read_real_pendulum(path)?;
+    // Forward differences, the state at the left end (the reference's).
+    let n = rows.len() - 1;
+    let mut x = Vec::with_capacity(2 * n);
+    let mut dx = Vec::with_capacity(2 * n);
+    for w in rows.windows(2) {
+        let dt = w[1][1] - w[0][1];
+        x.extend([w[0][2], w[0][3]]);
+        dx.extend([(w[1][2] - w[0][2]) / dt, (w[1][3] - w[0][3]) / dt]);
+    }
+    let split = (n as f64 * 0.8) as usize;
+    let t: Vec<f64> = rows[split..n].iter().map(|r| r[1] - rows[split][1]).collect();
+    let states: Vec<f64> = rows[split..n].iter().flat_map(|r| [r[2], r[3]]).collect();
+    Ok(TaskData {
+        d: 2,
+        test_x: x[2 * split..].to_vec(),
+        test_dx: dx[2 * split..].to_vec(),
+        x: x[..2 * split].to_vec(),
+        dx: dx[..2 * split].to_vec(),
+        test_trajectories: vec![(t, states)],
+    })
+}
+
+/// What a trained model scores on a task.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskMetrics {
+    pub model: FieldKind,
+    pub train_loss: MeanSem,
+    pub test_loss: MeanSem,
+    pub energy_mse: MeanSem,
+}
+
+fn tensor(v: &[f64], d: usize) -> Tensor {
+    Tensor::from_slice(v).to_kind(Kind::Float).view([-1, d as i64])
+}
+
+/// Per-sample mean squared error of the field's derivatives.
+fn per_sample(field: &LatentField, x: &Tensor, dx: &Tensor) -> Vec<f64> {
+    let err = (field.time_derivative(x, false) - dx).square().mean_dim(1, false, None::<Kind>);
+    Vec::try_from(err.detach().to_kind(Kind::Double)).expect("1-D")
+}
+
+/// Trains one model on the task; returns the field and its log of (step, train, test) loss.
+pub fn train_field(cfg: &TaskConfig, data: &TaskData, kind: FieldKind) -> Result<(nn::VarStore, LatentField, Vec<(usize, f64, f64)>)> {
+    let d = data.d;
+    tch::manual_seed(cfg.seed as i64);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mc = ModelConfig { input_dim: 0, ae_hidden: 0, latent_dim: d as i64, field_hidden: cfg.hidden };
+    let field = LatentField::new(&(vs.root() / "field"), &mc, kind);
+    let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut adam = Adam::new(params, cfg.adam);
+    let (x, dx) = (tensor(&data.x, d), tensor(&data.dx, d));
+    let (tx, tdx) = (tensor(&data.test_x, d), tensor(&data.test_dx, d));
+    let n = x.size()[0] as usize;
+    let mut rng = Rng::new(cfg.seed);
+    let mut log = vec![];
+    for step in 0..cfg.steps {
+        let (bx, bdx) = match cfg.batch {
+            Some(b) if b < n => {
+                let idx = Tensor::from_slice(&rng.distinct(n, b));
+                (x.index_select(0, &idx), dx.index_select(0, &idx))
+            }
+            _ => (x.shallow_clone(), dx.shallow_clone()),
+        };
+        let bx = bx.set_requires_grad(true);
+        let loss = (field.time_derivative(&bx, true) - bdx).square().mean(None::<Kind>);
+        adam.zero_grad();
+        loss.backward();
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            return Err(Error::Diverged { model: kind.name(), step, loss: value, kept: "nothing was written".into() });
+        }
+        adam.step();
+        if step % 100 == 0 || step + 1 == cfg.steps {
+            let test = per_sample(&field, &tx, &tdx);
+            log.push((step, value, test.iter().sum::<f64>() / test.len().max(1) as f64));
+        }
+    }
+    Ok((vs, field, log))
+}
+
+/// Loss and energy metrics of a trained field; the rollouts are returned for plotting.
+pub fn score(cfg: &TaskConfig, data: &TaskData, field: &LatentField) -> Result<(TaskMetrics, Vec<Vec<f64>>)> {
+    let d = data.d;
+    let train_loss = MeanSem::of(&per_sample(field, &tensor(&data.x, d), &tensor(&data.dx, d)));
+    let test_loss = MeanSem::of(&per_sample(field, &tensor(&data.test_x, d), &tensor(&data.test_dx, d)));
+    let native = NativeField::new(field);
+    let mut mses = vec![];
+    let mut rollouts = vec![];
+    for (t, states) in &data.test_trajectories {
+        let pred = integrate::solve(|_t, y: &[f64], dy: &mut [f64]| native.eval(y, dy), &states[..d], t, Method::Rk45 { rtol: 1e-9, atol: 1e-12 })
+            .map_err(|e| Error::setting("--task", format!("the {} rollout of {} failed: {e}", field.kind().name(), cfg.task.name())))?;
+        let mse = pred
+            .iter()
+            .zip(states.chunks(d))
+            .map(|(p, s)| (cfg.task.energy(p) - cfg.task.energy(s)).powi(2))
+            .sum::<f64>()
+            / pred.len() as f64;
+        mses.push(mse);
+        rollouts.push(pred.concat());
+    }
+    Ok((TaskMetrics { model: field.kind(), train_loss, test_loss, energy_mse: MeanSem::of(&mses) }, rollouts))
+}
+
+/// The paper's Table 1 rows 1-4 (x1e3; two-body x1e6): (train, test, energy) for (baseline, HNN).
+pub fn paper_row(task: Task) -> [(f64, f64); 3] {
+    match task {
+        Task::Spring => [(37.0, 37.0), (37.0, 36.0), (170.0, 0.38)],
+        Task::Pendulum => [(33.0, 33.0), (35.0, 36.0), (42.0, 25.0)],
+        Task::RealPendulum => [(2.7, 9.2), (2.2, 6.0), (390.0, 14.0)],
+        Task::TwoBody => [(33.0, 3.0), (30.0, 2.8), (6.3e4, 39.0)],
+    }
+}
+
+/// The table's unit of a task: 1e3, or 1e6 for two-body.
+pub fn scale(task: Task) -> f64 {
+    if task == Task::TwoBody {
+        1e6
+    } else {
+        1e3
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_trajectories_conserve_the_analytic_energy() {
+        for task in [Task::Spring, Task::Pendulum, Task::TwoBody] {
+            let cfg = TaskConfig { trajectories: 6, noise: 0.0, ..TaskConfig::reference(task) };
+            let data = make_data(&cfg).unwrap();
+            for (_, states) in &data.test_trajectories {
+                let e: Vec<f64> = states.chunks(task.dim()).map(|s| task.energy(s)).collect();
+                let drift = e.iter().map(|v| (v - e[0]).abs()).fold(0.0, f64::max);
+                assert!(drift < 1e-7 * e[0].abs().max(1.0), "{task:?}: energy drifts by {drift}");
+            }
+        }
+    }
+
+    #[test]
+    fn fields_are_the_symplectic_gradients_of_their_energies() {
+        let mut rng = Rng::new(2);
+        for task in [Task::Spring, Task::Pendulum, Task::TwoBody] {
+            let d = task.dim();
+            let x: Vec<f64> = (0..d).map(|_| rng.uniform(0.3, 1.2) * if rng.uniform(0.0, 1.0) < 0.5 { -1.0 } else { 1.0 }).collect();
+            let x = if task == Task::TwoBody { initial_state(&TaskConfig::reference(task), &mut rng) } else { x };
+            let mut f = vec![0.0; d];
+            task.field(&x, &mut f);
+            let h = 1e-6;
+            for j in 0..d {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[j] += h;
+                down[j] -= h;
+                let g = (task.energy(&up) - task.energy(&down)) / (2.0 * h);
+                // dq/dt = dH/dp, dp/dt = -dH/dq
+                let expect_index = if j < d / 2 { j + d / 2 } else { j - d / 2 };
+                let expect = if j < d / 2 { -g } else { g };
+                assert!((f[expect_index] - expect).abs() < 1e-6, "{task:?} coordinate {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_real_data_parser_reads_the_shared_file_and_names_bad_lines() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real_pend_h_1.txt");
+        let rows = read_real_pendulum(&path).unwrap();
+        assert_eq!(rows.len(), 556);
+        assert_eq!(rows[0][1], 5.0);
+        let data = real_pendulum(&path).unwrap();
+        assert_eq!(data.x.len() / 2, 444); // 80% of the 555 differences
+        assert!((data.dx[0] - (rows[1][2] - rows[0][2]) * 6.0).abs() < 1e-9);
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.txt");
+        std::fs::write(&bad, "%o v\n0 5.0 1.0 0.5\n0 5.1 abc 0.5\n").unwrap();
+        assert!(read_real_pendulum(&bad).unwrap_err().to_string().contains("line 3: not a number"));
+        std::fs::write(&bad, "%o v\n0 5.0 1.0\n").unwrap();
+        assert!(read_real_pendulum(&bad).unwrap_err().to_string().contains("line 2: expected 4"));
+    }
+}
+
+pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
+
+/// Makes the data, trains both models from one seed, scores them, and writes the run folder:
+/// `config.json`, `{hnn,baseline}.safetensors`, `log-{model}.jsonl`, `metrics.json`,
+/// `energy.png` and `trajectory.png` (first test trajectory: truth, HNN, baseline).
+pub fn run_task(cfg: &TaskConfig, out: &Path, force: bool) -> Result<Vec<TaskMetrics>> {
+    cfg.validate()?;
+    if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+        if !force {
+            return Err(Error::output(out, "already exists; pass --force to replace it"));
+        }
+        if !out.join("config.json").exists() {
+            return Err(Error::output(out, "exists and is not a pixel-hnn run folder; refusing to replace it"));
+        }
+    }
+    let data = make_data(cfg)?;
+    let mut results = vec![];
+    let mut trained = vec![];
+    for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+        let (vs, field, log) = train_field(cfg, &data, kind)?;
+        let (metrics, rollouts) = score(cfg, &data, &field)?;
+        results.push(metrics);
+        trained.push((kind, vs, log, rollouts));
+    }
+    // Everything is computed; now write the folder under a temporary name and swap it in.
+    let tmp = out.with_file_name(format!(".{}.{}.partial", out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
+    let write = || -> Result<()> {
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(out, format!("cannot create the run folder ({e})")))?;
+        let config = serde_json::json!({"format": COORDS_FORMAT, "format_version": 1, "task": cfg});
+        std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(&config).unwrap()).map_err(|e| Error::io(&tmp, e))?;
+        for (kind, vs, log, _) in &trained {
+            vs.save(tmp.join(format!("{}.safetensors", kind.name())))?;
+            let lines: String = log.iter().map(|(s, tr, te)| format!("{}\n", serde_json::json!({"step": s, "loss": tr, "test_loss": te}))).collect();
+            std::fs::write(tmp.join(format!("log-{}.jsonl", kind.name())), lines).map_err(|e| Error::io(&tmp, e))?;
+        }
+        let metrics = serde_json::json!({"task": cfg.task, "models": results});
+        std::fs::write(tmp.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap()).map_err(|e| Error::io(&tmp, e))?;
+        if let Some((t, states)) = data.test_trajectories.first() {
+            let d = data.d;
+            let mut energy = vec![crate::plot::Series { name: "true".into(), points: t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, cfg.task.energy(s))).collect() }];
+            let mut paths = vec![crate::plot::Series { name: "true".into(), points: states.chunks(d).map(|s| (s[0], s[d / 2])).collect() }];
+            for (kind, _, _, rollouts) in &trained {
+                let r = &rollouts[0];
+                energy.push(crate::plot::Series { name: kind.name().into(), points: t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, cfg.task.energy(s))).collect() });
+                paths.push(crate::plot::Series { name: kind.name().into(), points: r.chunks(d).map(|s| (s[0], s[d / 2])).collect() });
+            }
+            let title = format!("{}: energy along a test rollout", cfg.task.name());
+            crate::plot::write(&crate::plot::LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy }, &tmp.join("energy.png"))?;
+            let title = format!("{}: test trajectory (first q against first p)", cfg.task.name());
+            crate::plot::write(&crate::plot::LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths }, &tmp.join("trajectory.png"))?;
+        }
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+    };
+    let r = write();
+    if r.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    r?;
+    Ok(results)
+}
+
+/// One row of Table 1 as markdown: ours (baseline, HNN) beside the paper's, in its units.
+pub fn table_row(task: Task, m: &[TaskMetrics]) -> String {
+    let s = scale(task);
+    let get = |k: FieldKind| m.iter().find(|x| x.model == k);
+    let f = |k: FieldKind, pick: &dyn Fn(&TaskMetrics) -> &MeanSem| get(k).map(|x| format!("{:.3}", pick(x).mean * s)).unwrap_or("-".into());
+    let p = paper_row(task);
+    let ratio = match (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
+        (Some(b), Some(h)) => format!("{:.0}x", b.energy_mse.mean / h.energy_mse.mean),
+        _ => "-".into(),
+    };
+    format!(
+        "| {} (x1e{}) | {} / {} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} |",
+        task.name(),
+        s.log10() as i32,
+        f(FieldKind::Baseline, &|x| &x.train_loss),
+        f(FieldKind::Hnn, &|x| &x.train_loss),
+        f(FieldKind::Baseline, &|x| &x.test_loss),
+        f(FieldKind::Hnn, &|x| &x.test_loss),
+        f(FieldKind::Baseline, &|x| &x.energy_mse),
+        f(FieldKind::Hnn, &|x| &x.energy_mse),
+        ratio,
+        p[0].0, p[0].1, p[1].0, p[1].1, p[2].0, p[2].1
+    )
+}
+
+pub const TABLE_HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|";

@@ -1,0 +1,55 @@
+//! The coordinate tasks through the real binary, in quick versions, and `table`.
+mod common;
+
+use assert_cmd::Command;
+
+fn bin() -> Command {
+    Command::cargo_bin("pixel-hnn").unwrap()
+}
+
+#[test]
+fn each_task_runs_quickly_and_table_collects_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::shared("data/real_pend_h_1.txt");
+    for task in ["spring", "pendulum", "real-pendulum", "two-body"] {
+        let out = dir.path().join(task);
+        let mut c = bin();
+        c.args(["coords", "--task", task, "--steps", "40", "--trajectories", "10", "--out"]).arg(&out);
+        if task == "real-pendulum" {
+            c.arg("--data").arg(&data);
+        }
+        c.assert().success().stdout(predicates::str::contains(format!("| {task} (x1e")));
+        for f in ["config.json", "metrics.json", "hnn.safetensors", "baseline.safetensors", "log-hnn.jsonl", "energy.png", "trajectory.png"] {
+            assert!(out.join(f).exists(), "{task}: {f} missing");
+        }
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+        for model in m["models"].as_array().unwrap() {
+            for key in ["train_loss", "test_loss", "energy_mse"] {
+                let v = model[key]["mean"].as_f64().unwrap();
+                assert!(v.is_finite() && v >= 0.0, "{task} {key} = {v}");
+            }
+        }
+    }
+    let table = bin().args(["table", "--runs"]).arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success());
+    for task in ["spring", "pendulum", "real-pendulum", "two-body"] {
+        assert!(text.contains(&format!("| {task} (x1e")), "table lacks {task}: {text}");
+    }
+}
+
+#[test]
+fn the_real_pendulum_needs_its_data_and_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().args(["coords", "--task", "real-pendulum", "--out"]).arg(dir.path().join("r")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: --data") && err.trim().lines().count() == 1, "{err}");
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "%o v\n0 1 2 three\n").unwrap();
+    let out = bin().args(["coords", "--task", "real-pendulum", "--data"]).arg(&bad).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.txt: line 2: not a number"));
+    assert!(!dir.path().join("r").exists());
+    let out = bin().args(["table", "--runs"]).arg(dir.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no evaluated runs found"));
+}
