@@ -410,6 +410,12 @@ pub struct BenchArgs {
     /// A trained run for the rollout and evaluate figures (skipped if absent).
     #[arg(long, default_value = "runs/demo")]
     pub run: PathBuf,
+    /// The real pendulum's measurements, for the coordinate tasks' figures.
+    #[arg(long, default_value = "../shared/data/real_pend_h_1.txt")]
+    pub real_data: PathBuf,
+    /// Skip the coordinate tasks' full runs (about 2 minutes).
+    #[arg(long)]
+    pub skip_coords: bool,
 }
 
 fn threads_or_all(threads: Option<usize>) -> anyhow::Result<usize> {
@@ -667,33 +673,55 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
         .filter(|p| p.join("metrics.json").exists())
         .collect();
     dirs.sort();
-    println!("{}", crate::coords::TABLE_HEADER);
-    let mut rows = 0;
+    // (paper order, line): spring, pendulum, real pendulum, two-body, pixel pendulum.
+    let mut rows: Vec<(usize, String)> = vec![];
     for dir in &dirs {
         let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json"))?)?;
         if let (Some(task), Some(models)) = (m.get("task"), m.get("models")) {
             let task: crate::coords::Task = serde_json::from_value(task.clone())?;
             let models: Vec<crate::coords::TaskMetrics> = serde_json::from_value(models.clone())?;
-            println!("{}  <- {}", crate::coords::table_row(task, &models), dir.display());
-            rows += 1;
+            rows.push((task as usize, format!("{}  <- {}", crate::coords::table_row(task, &models), dir.display())));
         } else if let Some(models) = m.get("models") {
             let models: Vec<crate::evaluate::ModelMetrics> = serde_json::from_value(models.clone())?;
             let get = |k: FieldKind| models.iter().find(|x| x.model == k);
             if let (Some(b), Some(h)) = (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
                 let (pt, pe, pn) = (crate::evaluate::PAPER_TRAIN_LOSS, crate::evaluate::PAPER_TEST_LOSS, crate::evaluate::PAPER_ENERGY_MSE);
-                println!(
+                rows.push((4, format!(
                     "| pixel pendulum (x1e3) | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.0}x | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |  <- {}",
                     b.train_loss.mean * 1e3, h.train_loss.mean * 1e3, b.test_loss.mean * 1e3, h.test_loss.mean * 1e3,
                     b.energy_mse * 1e3, h.energy_mse * 1e3, b.energy_mse / h.energy_mse,
                     pt.0 * 1e3, pt.1 * 1e3, pe.0 * 1e3, pe.1 * 1e3, pn.0 * 1e3, pn.1 * 1e3, dir.display()
-                );
-                rows += 1;
+                )));
             }
         }
     }
-    if rows == 0 {
+    rows.sort_by_key(|r| r.0);
+    println!("{}", crate::coords::TABLE_HEADER);
+    for (_, line) in &rows {
+        println!("{line}");
+    }
+    if rows.is_empty() {
         bail!("--runs {}: no evaluated runs found (run `pixel-hnn evaluate` or `pixel-hnn coords`)", a.runs.display());
     }
+    Ok(())
+}
+
+/// Wall time of each coordinate task's full default run (data, both models, evaluation).
+fn bench_coords(a: &BenchArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
+    let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-coords-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for task in ["spring", "pendulum", "real-pendulum", "two-body"] {
+        let mut cmd = Process::new(&exe);
+        cmd.args(["coords", "--force", "--task", task, "--out"]).arg(dir.join(task)).stdout(std::process::Stdio::null());
+        if task == "real-pendulum" {
+            cmd.arg("--data").arg(&a.real_data);
+        }
+        let run = bench::measure(&mut cmd)?;
+        println!("{}", serde_json::json!({"bench": "coords_task_full_run", "task": task, "ok": run.success,
+            "wall_s": (run.wall_s * 10.0).round() / 10.0, "goal_s": 30}));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -704,6 +732,9 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     }
     bench_training(a)?;
     bench_evaluation(a)?;
+    if !a.skip_coords {
+        bench_coords(a)?;
+    }
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let threads = threads_or_all(None)?;
