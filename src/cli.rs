@@ -378,7 +378,7 @@ pub struct CoordsArgs {
     /// Trajectories (orbits) to simulate [default: the task's].
     #[arg(long, allow_negative_numbers = true)]
     pub trajectories: Option<usize>,
-    /// libtorch threads [default: all cores].
+    /// libtorch threads [default: all cores; 1 per model for two-body, whose models train at once].
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
@@ -657,7 +657,7 @@ fn coords(a: &CoordsArgs) -> anyhow::Result<()> {
     cfg.steps = a.steps.unwrap_or(cfg.steps);
     cfg.trajectories = a.trajectories.unwrap_or(cfg.trajectories);
     cfg.validate()?;
-    device::set_threads(a.threads)?;
+    device::set_threads(Some(a.threads.unwrap_or(cfg.default_threads())))?;
     let t = std::time::Instant::now();
     let metrics = crate::coords::run_task(&cfg, &a.out, a.force)?;
     println!("{}", crate::coords::TABLE_HEADER);
