@@ -545,20 +545,17 @@ pub fn run_task(cfg: &TaskConfig, out: &Path, force: bool) -> Result<Vec<TaskMet
         results.push(metrics);
         trained.push((kind, vs, log, rollouts));
     }
-    // Everything is computed; now write the folder under a temporary name and swap it in.
-    let tmp = out.with_file_name(format!(".{}.{}.partial", out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
-    let write = || -> Result<()> {
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(out, format!("cannot create the run folder ({e})")))?;
+    // Everything is computed; now the folder is written whole or not at all.
+    crate::output::write_dir_atomic(out, |tmp| {
         let config = serde_json::json!({"format": COORDS_FORMAT, "format_version": 1, "task": cfg});
-        std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(&config).unwrap()).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(&config).unwrap()).map_err(|e| Error::io(tmp, e))?;
         for (kind, vs, log, _) in &trained {
             vs.save(tmp.join(format!("{}.safetensors", kind.name())))?;
             let lines: String = log.iter().map(|(s, tr, te)| format!("{}\n", serde_json::json!({"step": s, "loss": tr, "test_loss": te}))).collect();
-            std::fs::write(tmp.join(format!("log-{}.jsonl", kind.name())), lines).map_err(|e| Error::io(&tmp, e))?;
+            std::fs::write(tmp.join(format!("log-{}.jsonl", kind.name())), lines).map_err(|e| Error::io(tmp, e))?;
         }
         let metrics = serde_json::json!({"task": cfg.task, "models": results});
-        std::fs::write(tmp.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap()).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::write(tmp.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap()).map_err(|e| Error::io(tmp, e))?;
         if let Some((t, states)) = data.test_trajectories.first() {
             let d = data.d;
             let mut energy = vec![crate::plot::Series { name: "true".into(), points: t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, cfg.task.energy(s))).collect() }];
@@ -573,16 +570,8 @@ pub fn run_task(cfg: &TaskConfig, out: &Path, force: bool) -> Result<Vec<TaskMet
             let title = format!("{}: test trajectory (first q against first p)", cfg.task.name());
             crate::plot::write(&crate::plot::LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths }, &tmp.join("trajectory.png"))?;
         }
-        if out.exists() {
-            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
-        }
-        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
-    };
-    let r = write();
-    if r.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    r?;
+        Ok(())
+    })?;
     Ok(results)
 }
 

@@ -76,6 +76,27 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool, flag: &str) -> Res
     pending.commit()
 }
 
+/// Builds a folder atomically: `fill` writes into a temporary folder beside `out`, which
+/// then replaces `out` (an existing `out` is removed first). On error the temporary folder
+/// is removed and `out` is left as it was.
+pub fn write_dir_atomic(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = out.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(out, format!("cannot create {} ({e})", tmp.display())))?;
+        fill(&tmp)?;
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
 /// Encodes raw pixels (`color` layout, row-major) as PNG and writes them atomically.
 pub fn write_png(raw: &[u8], width: u32, height: u32, color: image::ExtendedColorType, out: &Path, force: bool) -> Result<()> {
     use image::ImageEncoder;
@@ -107,6 +128,21 @@ mod tests {
         write_atomic(&target, b"again", true, "--out").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"again");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_folder_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pictures");
+        write_dir_atomic(&out, |tmp| std::fs::write(tmp.join("a.txt"), "1").map_err(|e| Error::io(tmp, e))).unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "1");
+        let e = write_dir_atomic(&out, |tmp| {
+            std::fs::write(tmp.join("b.txt"), "2").unwrap();
+            Err(Error::output(tmp, "failed half-way"))
+        });
+        assert!(e.is_err());
+        assert!(out.join("a.txt").exists() && !out.join("b.txt").exists(), "the old folder must stay as it was");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary folder left behind");
     }
 
     #[test]

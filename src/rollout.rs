@@ -87,9 +87,7 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
         }
     }
 
-    let tmp = out.with_file_name(format!(".{}.{}.partial", out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
-    let result = (|| -> Result<()> {
-        let _ = std::fs::remove_dir_all(&tmp);
+    crate::output::write_dir_atomic(out, |tmp| {
         for p in &panels {
             let dir = tmp.join("frames").join(&p.name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;
@@ -106,16 +104,8 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
             plot::write_rgb_png(img, &tmp.join("phase-space.png"))?;
         }
         let json = json!({"protocol": cfg, "models": summary, "frames": n});
-        std::fs::write(tmp.join("rollout.json"), serde_json::to_string_pretty(&json).unwrap()).map_err(|e| Error::io(&tmp, e))?;
-        if out.exists() {
-            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
-        }
-        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result?;
+        std::fs::write(tmp.join("rollout.json"), serde_json::to_string_pretty(&json).unwrap()).map_err(|e| Error::io(tmp, e))
+    })?;
     Ok(json!({"out": out, "models": summary}))
 }
 
