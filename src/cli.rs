@@ -683,15 +683,8 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
             rows.push((task as usize, format!("{}  <- {}", crate::coords::table_row(task, &models), dir.display())));
         } else if let Some(models) = m.get("models") {
             let models: Vec<crate::evaluate::ModelMetrics> = serde_json::from_value(models.clone())?;
-            let get = |k: FieldKind| models.iter().find(|x| x.model == k);
-            if let (Some(b), Some(h)) = (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
-                let (pt, pe, pn) = (crate::evaluate::PAPER_TRAIN_LOSS, crate::evaluate::PAPER_TEST_LOSS, crate::evaluate::PAPER_ENERGY_MSE);
-                rows.push((4, format!(
-                    "| pixel pendulum (x1e3) | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.0}x | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |  <- {}",
-                    b.train_loss.mean * 1e3, h.train_loss.mean * 1e3, b.test_loss.mean * 1e3, h.test_loss.mean * 1e3,
-                    b.energy_mse * 1e3, h.energy_mse * 1e3, b.energy_mse / h.energy_mse,
-                    pt.0 * 1e3, pt.1 * 1e3, pe.0 * 1e3, pe.1 * 1e3, pn.0 * 1e3, pn.1 * 1e3, dir.display()
-                )));
+            if let Some(row) = crate::evaluate::table_row(&models) {
+                rows.push((4, format!("{row}  <- {}", dir.display())));
             }
         }
     }

@@ -363,6 +363,20 @@ pub fn evaluate_run(run_dir: &std::path::Path, cfg: &EvalConfig, device: Device)
     Ok(out)
 }
 
+/// The pixel pendulum's row of Table 1 in the layout of `coords::TABLE_HEADER` (x1e3), if
+/// both models were evaluated.
+pub fn table_row(models: &[ModelMetrics]) -> Option<String> {
+    let get = |k: FieldKind| models.iter().find(|x| x.model == k);
+    let (b, h) = (get(FieldKind::Baseline)?, get(FieldKind::Hnn)?);
+    let (pt, pe, pn) = (PAPER_TRAIN_LOSS, PAPER_TEST_LOSS, PAPER_ENERGY_MSE);
+    Some(format!(
+        "| pixel pendulum (x1e3) | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.0}x | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+        b.train_loss.mean * 1e3, h.train_loss.mean * 1e3, b.test_loss.mean * 1e3, h.test_loss.mean * 1e3,
+        b.energy_mse * 1e3, h.energy_mse * 1e3, b.energy_mse / h.energy_mse,
+        pt.0 * 1e3, pt.1 * 1e3, pe.0 * 1e3, pe.1 * 1e3, pn.0 * 1e3, pn.1 * 1e3
+    ))
+}
+
 fn sci(v: f64) -> String {
     format!("{v:.3e}")
 }
