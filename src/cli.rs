@@ -279,6 +279,9 @@ pub struct ProtocolArgs {
     /// Seeds of the trajectories averaged beyond the paper, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = EvalConfig::default().seeds)]
     pub seeds: Vec<u64>,
+    /// How the latent -> (q, p) map is fitted: least squares, or the reference's Adam.
+    #[arg(long, value_enum, default_value_t = crate::evaluate::MapFit::Lstsq)]
+    pub map_fit: crate::evaluate::MapFit,
 }
 
 impl ProtocolArgs {
@@ -297,6 +300,7 @@ impl ProtocolArgs {
             method,
             seeds: self.seeds.clone(),
             vpt_threshold: EvalConfig::default().vpt_threshold,
+            map_fit: self.map_fit,
         }
     }
 }

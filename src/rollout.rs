@@ -70,7 +70,7 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
     let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
     for &kind in &run.train.models {
         let model = load_model(run_dir, &run, kind, device)?;
-        let map = LatentMap::fit(&model, &train, &test);
+        let map = LatentMap::fit(&model, &train, &test, cfg.map_fit);
         let roll = rollout(&model, &traj.pair(0), n, cfg.method)?;
         let s = score(&model, &map, &traj, &roll, cfg, cfg.seed);
         let px = traj.pixels;
