@@ -1,6 +1,6 @@
 //! Benchmarks that print figures (never timed tests). Each returns one JSON object; the CLI
 //! prints them as JSON lines. Whole-command figures run the real binary as a child process
-//! and read its wall time and peak resident memory from the kernel (`wait4`).
+//! and read its wall time, and the peak memory the child reports of itself (`--print-peak-memory`).
 
 use serde_json::{json, Value};
 use std::process::Command;
@@ -45,31 +45,38 @@ pub fn own_peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Wall time, peak resident memory and exit status of a child process. `peak_rss_mb` is
-/// the kernel's `ru_maxrss`, which also counts the parent's memory shared until exec; use
-/// [`own_peak_rss_mb`] reported by the child for the child's own figure.
-#[derive(Clone, Copy, Debug)]
-pub struct ChildRun {
-    pub wall_s: f64,
-    pub peak_rss_mb: f64,
-    pub success: bool,
+/// The line a command run with `--print-peak-memory` writes on stderr when done; [`measure`]
+/// reads it back.
+pub fn peak_memory_line() -> String {
+    json!({"peak_rss_mb": own_peak_rss_mb()}).to_string()
 }
 
+/// Wall time, exit status and stderr of a child process, and the peak memory it reported
+/// with [`peak_memory_line`] (none if it did not).
+#[derive(Clone, Debug)]
+pub struct ChildRun {
+    pub wall_s: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub success: bool,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion with its stderr in a scratch file. (The child's peak memory is
+/// taken from its own report: after `posix_spawn` its `ru_maxrss` also counts the parent's
+/// pages, 281 MB reported here for a 196 MB process.)
 pub fn measure(cmd: &mut Command) -> std::io::Result<ChildRun> {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let err_path = std::env::temp_dir().join(format!("pixel-hnn-bench-{}-{n}.stderr", std::process::id()));
+    cmd.stderr(std::fs::File::create(&err_path)?);
     let t = Instant::now();
-    let child = cmd.spawn()?;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our own unreaped child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ChildRun {
-        wall_s: t.elapsed().as_secs_f64(),
-        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0, // kilobytes on Linux
-        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-    })
+    let status = cmd.status();
+    let wall_s = t.elapsed().as_secs_f64();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
+    let peak_rss_mb =
+        stderr.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64());
+    Ok(ChildRun { wall_s, peak_rss_mb, success: status?.success(), stderr })
 }
 
 /// The default dataset made in-process, timed by phase: simulate + render, then the HDF5

@@ -465,7 +465,7 @@ fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
         config.trials * config.samples_per_trial()
     );
     if a.print_peak_memory {
-        eprintln!("{}", serde_json::json!({"peak_rss_mb": bench::own_peak_rss_mb()}));
+        eprintln!("{}", bench::peak_memory_line());
     }
     Ok(())
 }
@@ -568,7 +568,7 @@ fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     print!("{}", crate::evaluate::markdown_table(&metrics, &cfg));
     println!("wrote {}", a.run.join("metrics.json").display());
     if a.print_peak_memory {
-        eprintln!("{}", serde_json::json!({"peak_rss_mb": bench::own_peak_rss_mb()}));
+        eprintln!("{}", bench::peak_memory_line());
     }
     Ok(())
 }
@@ -634,20 +634,13 @@ fn bench_evaluation(a: &BenchArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     let exe = std::env::current_exe().context("locating the pixel-hnn binary")?;
-    let err = std::env::temp_dir().join(format!("pixel-hnn-bench-eval-{}.txt", std::process::id()));
     let run = bench::measure(
-        Process::new(exe)
-            .args(["evaluate", "--device", "cpu", "--print-peak-memory", "--run"])
-            .arg(&a.run)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&err)?),
+        Process::new(exe).args(["evaluate", "--device", "cpu", "--print-peak-memory", "--run"]).arg(&a.run).stdout(std::process::Stdio::null()),
     )?;
-    let reported = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
     if !run.success {
-        bail!("pixel-hnn evaluate failed during the benchmark: {reported}");
+        bail!("pixel-hnn evaluate failed during the benchmark: {}", run.stderr.trim());
     }
-    let peak = reported.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64());
+    let peak = run.peak_rss_mb;
     println!("{}", serde_json::json!({"bench": "evaluate_command", "run": a.run, "wall_s": (run.wall_s * 100.0).round() / 100.0,
         "peak_rss_mb": peak.map(|p| p.round()), "reference_s": bench::REFERENCE_EVALUATE_S, "reference_peak_mb": 2400,
         "vs_reference_x": (bench::REFERENCE_EVALUATE_S / run.wall_s).round()}));
@@ -742,21 +735,16 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let (mut walls, mut peaks, mut size) = (vec![], vec![], 0);
     for _ in 0..3 {
         let run = bench::measure(
-            Process::new(&exe)
-                .args(["generate", "--force", "--print-peak-memory", "--out"])
-                .arg(&out)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(dir.join("stderr.txt"))?),
+            Process::new(&exe).args(["generate", "--force", "--print-peak-memory", "--out"]).arg(&out).stdout(std::process::Stdio::null()),
         )
         .context("running pixel-hnn generate")?;
-        let reported = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
         if !run.success {
             let _ = std::fs::remove_dir_all(&dir);
-            bail!("pixel-hnn generate failed during the benchmark: {reported}");
+            bail!("pixel-hnn generate failed during the benchmark: {}", run.stderr.trim());
         }
         size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
         walls.push(run.wall_s);
-        peaks.extend(reported.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64()));
+        peaks.extend(run.peak_rss_mb);
     }
     let _ = std::fs::remove_dir_all(&dir);
     walls.sort_by(f64::total_cmp);
