@@ -395,16 +395,32 @@ pub const PAPER_TRAIN_LOSS: (f64, f64) = (1.7731e-4, 1.8683e-4);
 pub const PAPER_TEST_LOSS: (f64, f64) = (1.7306e-4, 1.8451e-4);
 pub const PAPER_ENERGY_MSE: (f64, f64) = (9.2748e-3, 1.5315e-4);
 
+/// A trained run opened for scoring: its config, its dataset (checked to be the one it was
+/// trained on) and the dataset's samples on `device`.
+pub struct OpenRun {
+    pub run: crate::train::RunConfig,
+    pub data: PixelDataset,
+    pub train: Pairs,
+    pub test: Pairs,
+}
+
+impl OpenRun {
+    pub fn open(run_dir: &std::path::Path, cfg: &EvalConfig, device: Device) -> Result<Self> {
+        let run = crate::train::RunConfig::load(run_dir)?;
+        cfg.validate(run.dataset.config.render.side)?;
+        let data_path = &run.dataset.path;
+        let data = PixelDataset::open(data_path)?;
+        if crate::train::sha256_file(data_path)? != run.dataset.sha256 {
+            return Err(Error::input(data_path, "changed since the run was trained (SHA-256 differs); regenerate it with the run's settings"));
+        }
+        let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
+        Ok(OpenRun { run, data, train, test })
+    }
+}
+
 /// Loads a run's models and dataset and evaluates every model in it.
 pub fn evaluate_run(run_dir: &std::path::Path, cfg: &EvalConfig, device: Device) -> Result<Vec<ModelMetrics>> {
-    let run = crate::train::RunConfig::load(run_dir)?;
-    cfg.validate(run.dataset.config.render.side)?;
-    let data_path = &run.dataset.path;
-    let data = PixelDataset::open(data_path)?;
-    if crate::train::sha256_file(data_path)? != run.dataset.sha256 {
-        return Err(Error::input(data_path, "changed since the run was trained (SHA-256 differs); regenerate it with the run's settings"));
-    }
-    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
+    let OpenRun { run, data, train, test } = OpenRun::open(run_dir, cfg, device)?;
     let mut out = Vec::new();
     for &kind in &run.train.models {
         let model = crate::train::load_model(run_dir, &run, kind, device)?;

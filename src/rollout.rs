@@ -15,14 +15,14 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::{PixelDataset, Split, FIRST_SAMPLE_FRAME};
+use crate::dataset::FIRST_SAMPLE_FRAME;
 use crate::error::{Error, Result};
-use crate::evaluate::{rollout, score, EvalConfig, LatentMap, Trajectory};
+use crate::evaluate::{rollout, score, EvalConfig, LatentMap, OpenRun, Trajectory};
 use crate::model::FieldKind;
 use crate::output::write_png;
 use crate::plot;
 use crate::preview::shade;
-use crate::train::{load_model, RunConfig};
+use crate::train::load_model;
 
 /// Pictures' layout; `Default`: frames x4, every 10th frame on the sheet.
 #[derive(Clone, Copy, Debug)]
@@ -50,13 +50,11 @@ fn scaled(frame: &[f32], side: u32, scale: u32) -> Vec<u8> {
 
 /// Writes the pictures for `run_dir` into `out` (replaced if it exists); returns a summary.
 pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Path, device: Device) -> Result<serde_json::Value> {
-    let run = RunConfig::load(run_dir)?;
-    let side = run.dataset.config.render.side;
-    cfg.validate(side)?;
     if !(1..=16).contains(&layout.scale) || layout.every == 0 {
         return Err(Error::setting("--scale/--every", "scale must be 1..=16 and every at least 1"));
     }
-    let data = PixelDataset::open(&run.dataset.path)?;
+    let OpenRun { run, data, train, test } = OpenRun::open(run_dir, cfg, device)?;
+    let side = run.dataset.config.render.side;
     let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
     let n = cfg.frames;
     let mut panels =
@@ -67,7 +65,6 @@ pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Pat
     }];
     let mut summary = serde_json::Map::new();
     let mut phase = None;
-    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
     for &kind in &run.train.models {
         let model = load_model(run_dir, &run, kind, device)?;
         let map = LatentMap::fit(&model, &train, &test, cfg.map_fit);

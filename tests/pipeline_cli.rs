@@ -89,4 +89,10 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     cfg["format_version"] = 99.into();
     std::fs::write(incomplete.join("config.json"), cfg.to_string()).unwrap();
     fails(bin().args(["rollout", "--run"]).arg(&incomplete), "format version 99");
+    // The dataset regenerated since training: both commands refuse it, naming the file.
+    let data = dir.path().join("demo.h5");
+    bin().args(["generate", "--force", "--seed", "5", "--trials", "30", "--steps", "40", "--out"]).arg(&data).assert().success();
+    fails(bin().args(["evaluate", "--device", "cpu", "--run"]).arg(&run), "demo.h5: changed since the run was trained");
+    fails(bin().args(["rollout", "--device", "cpu", "--out"]).arg(&out).arg("--run").arg(&run), "demo.h5: changed since the run was trained");
+    assert!(!out.exists(), "rollout left a folder behind");
 }
