@@ -222,6 +222,18 @@ pub fn train(
     if cfg.batch > n_train {
         return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", cfg.batch)));
     }
+    if mode == RunMode::Resume {
+        for &kind in &cfg.models {
+            if let Some(done) = checkpoint_step(run_dir, kind)? {
+                if done > cfg.steps {
+                    return Err(Error::setting(
+                        "--steps",
+                        format!("the {} model's checkpoint has done {done} steps; a resumed run may raise --steps, not lower it below that", kind.name()),
+                    ));
+                }
+            }
+        }
+    }
     prepare_run_dir(run_dir, &run, mode)?;
     let train = data.pairs(Split::Train).to_device(device);
     let test = data.pairs(Split::Test).to_device(device);
@@ -365,6 +377,17 @@ fn save_checkpoint(dir: &Path, kind: FieldKind, model: &Model, adam: &Adam, ck: 
     write_tensors(&checkpoint_path(dir, kind), &t)
 }
 
+/// Steps done by a model's checkpoint, if the run has one.
+pub fn checkpoint_step(dir: &Path, kind: FieldKind) -> Result<Option<usize>> {
+    let path = checkpoint_path(dir, kind);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let t = read_tensors(&path)?;
+    let step = t.get("train.step").ok_or_else(|| Error::input(&path, "lacks 'train.step'"))?;
+    Ok(Some(step.int64_value(&[0]) as usize))
+}
+
 fn load_checkpoint(dir: &Path, kind: FieldKind, model: &Model, adam: &mut Adam) -> Result<Option<Checkpoint>> {
     let path = checkpoint_path(dir, kind);
     if !path.exists() {
@@ -425,7 +448,7 @@ fn train_model(
     let mut rng = Rng::new(cfg.seed);
     let mut start = 0;
     if let Some(ck) = load_checkpoint(dir, kind, &model, &mut adam)? {
-        start = ck.step.min(cfg.steps);
+        start = ck.step; // train() refused checkpoints past cfg.steps
         rng = Rng::at(cfg.seed, ck.rng_position);
     }
     truncate_log(&log_path(dir, kind), start)?;

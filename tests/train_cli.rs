@@ -106,9 +106,13 @@ fn a_killed_run_leaves_a_whole_checkpoint_to_resume_from() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(ck.exists());
-    // The checkpoint loads (a torn file would not): resume, asking for fewer steps than done.
-    bin().args(["train", "--device", "cpu", "--resume", "--steps", "1", "--data"]).arg(&data).arg("--out").arg(&out).assert().success();
+    // The checkpoint loads (a torn file would not): resume it for 3 more steps.
+    let done = pixel_hnn::train::checkpoint_step(&out, pixel_hnn::model::FieldKind::Hnn).unwrap().unwrap();
+    let more = (done + 3).to_string();
+    bin().args(["train", "--device", "cpu", "--resume", "--steps", &more, "--data"]).arg(&data).arg("--out").arg(&out).assert().success();
     assert!(out.join("hnn.safetensors").exists());
+    // Lowering --steps below what the checkpoint has done is refused, naming the flag.
+    fails(bin().args(["train", "--device", "cpu", "--resume", "--steps", "1", "--data"]).arg(&data).arg("--out").arg(&out), "--steps: the hnn model's checkpoint has done");
 }
 
 #[test]
