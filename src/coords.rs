@@ -515,14 +515,7 @@ pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
 /// `energy.png` and `trajectory.png` (first test trajectory: truth, HNN, baseline).
 pub fn run_task(cfg: &TaskConfig, out: &Path, force: bool) -> Result<Vec<TaskMetrics>> {
     cfg.validate()?;
-    if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-        if !force {
-            return Err(Error::output(out, "already exists; pass --force to replace it"));
-        }
-        if !out.join("config.json").exists() {
-            return Err(Error::output(out, "exists and is not a pixel-hnn run folder; refusing to replace it"));
-        }
-    }
+    crate::output::check_run_folder(out, force, "")?;
     let data = make_data(cfg)?;
     let built: Vec<_> = [FieldKind::Hnn, FieldKind::Baseline].map(|k| build_field(cfg, data.d, k)).into_iter().collect();
     let one = |(vs, field): (nn::VarStore, LatentField)| -> Result<_> {

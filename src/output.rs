@@ -76,6 +76,23 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool, flag: &str) -> Res
     pending.commit()
 }
 
+/// Checks that the run folder `dir` may be written: absent or empty, or else a run folder
+/// (it holds `config.json`) with `force`. `or_else` is appended to the "pass --force" advice.
+/// Returns whether a previous run is there to replace. An unreadable folder counts as
+/// non-empty.
+pub fn check_run_folder(dir: &Path, force: bool, or_else: &str) -> Result<bool> {
+    let occupied = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
+    if occupied {
+        if !force {
+            return Err(Error::output(dir, format!("already exists; pass --force to replace it{or_else}")));
+        }
+        if !dir.join("config.json").exists() {
+            return Err(Error::output(dir, "exists and is not a pixel-hnn run folder; refusing to replace it"));
+        }
+    }
+    Ok(occupied)
+}
+
 /// Builds a folder atomically: `fill` writes into a temporary folder beside `out`, which
 /// then replaces `out` (an existing `out` is removed first). On error the temporary folder
 /// is removed and `out` is left as it was.

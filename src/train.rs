@@ -267,18 +267,8 @@ fn prepare_run_dir(dir: &Path, run: &RunConfig, mode: RunMode) -> Result<()> {
             write_atomic(&dir.join("config.json"), serde_json::to_string_pretty(run).unwrap().as_bytes(), true, "--out")
         }
         RunMode::Fresh { force } => {
-            if dir.exists() {
-                let is_run = dir.join("config.json").exists();
-                let empty = dir.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
-                if !empty {
-                    if !force {
-                        return Err(Error::output(dir, "already exists; pass --force to replace it or --resume to continue it"));
-                    }
-                    if !is_run {
-                        return Err(Error::output(dir, "exists and is not a pixel-hnn run folder; refusing to replace it"));
-                    }
-                    std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
+            if crate::output::check_run_folder(dir, force, " or --resume to continue it")? {
+                std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
             std::fs::create_dir_all(dir.join("checkpoints"))
                 .map_err(|e| Error::output(dir, format!("cannot create the run folder ({e})")))?;

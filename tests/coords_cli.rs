@@ -30,6 +30,10 @@ fn each_task_runs_quickly_and_table_collects_them() {
             }
         }
     }
+    // An existing run is replaced only with --force.
+    let again = bin().args(["coords", "--task", "spring", "--out"]).arg(dir.path().join("spring")).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("spring: already exists; pass --force to replace it"));
     let table = bin().args(["table", "--runs"]).arg(dir.path()).output().unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(table.status.success());
