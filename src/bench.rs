@@ -1,12 +1,16 @@
-//! Benchmarks that print figures (never timed tests). Each returns one JSON object; the CLI
-//! prints them as JSON lines. Whole-command figures run the real binary as a child process
-//! and read its wall time, and the peak memory the child reports of itself (`--print-peak-memory`).
+//! Benchmarks that print figures (never timed tests): `pixel-hnn bench` runs [`run`], which
+//! hands one JSON object per figure to its caller. Whole-command figures run the real binary
+//! as a child process and take its wall time and its peak memory, read from the kernel
+//! just before the child exits (see [`measure`]).
 
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::choice::Choice;
+use crate::error::{Error, Result};
+use crate::model::FieldKind;
 use crate::render::{RenderConfig, Renderer};
 
 /// The reference pipeline's figures on this machine, quoted by the issue (its renderer needs
@@ -14,6 +18,66 @@ use crate::render::{RenderConfig, Renderer};
 pub const REFERENCE_MS_PER_FRAME: f64 = 7.0;
 pub const REFERENCE_DATASET_S: f64 = 165.0;
 pub const REFERENCE_DATASET_MB: f64 = 2200.0;
+/// The reference's notebook: 37 ms per 100 frames for the HNN's latent rollout (RK45,
+/// rtol 1e-3, atol 1e-6) and 77 s / 2.4 GB for its whole analysis, on this machine.
+pub const REFERENCE_ROLLOUT_MS_PER_100: f64 = 37.0;
+pub const REFERENCE_EVALUATE_S: f64 = 77.0;
+pub const REFERENCE_EVALUATE_MB: f64 = 2400.0;
+
+/// What `pixel-hnn bench` measures; `Default` is every figure, with the peers and the
+/// trained run where the repository keeps them.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Frames rendered for the one-thread throughput figure.
+    pub frames: usize,
+    /// Only the in-process figures.
+    pub quick: bool,
+    /// Training steps timed per model and thread count.
+    pub train_steps: usize,
+    /// The reference training step in PyTorch, timed in the same run (skipped if absent).
+    pub peer: PathBuf,
+    /// Python that runs the peer.
+    pub python: PathBuf,
+    /// A trained run for the rollout and evaluate figures (skipped if absent).
+    pub run: PathBuf,
+    /// The real pendulum's measurements, for the coordinate tasks' figures.
+    pub real_data: PathBuf,
+    pub skip_coords: bool,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            frames: 20_000,
+            quick: false,
+            train_steps: 200,
+            peer: "../shared/peer/reference_train_step.py".into(),
+            python: ".venv/bin/python".into(),
+            run: "runs/demo".into(),
+            real_data: "../shared/data/real_pend_h_1.txt".into(),
+            skip_coords: false,
+        }
+    }
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (v * k).round() / k
+}
+
+/// Every figure, in order, each handed to `emit` as soon as it is measured.
+pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    emit(render_throughput(RenderConfig::default(), cfg.frames)?);
+    if cfg.quick {
+        return Ok(());
+    }
+    training(cfg, emit)?;
+    evaluation(cfg, emit)?;
+    if !cfg.skip_coords {
+        coords(cfg, emit)?;
+    }
+    dataset(emit)
+}
 
 /// Frames per second of render + preprocess on one thread.
 pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
@@ -31,89 +95,125 @@ pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
     Ok(json!({
         "bench": "render_preprocess_1_thread",
         "side": cfg.side, "supersample": cfg.supersample, "frames": frames,
-        "frames_per_s": fps.round(), "us_per_frame": (1e6 / fps * 100.0).round() / 100.0,
+        "frames_per_s": fps.round(), "us_per_frame": round(1e6 / fps, 2),
         "vs_reference_x": (REFERENCE_MS_PER_FRAME * 1e-3 * fps).round(),
     }))
 }
 
-/// Peak resident memory of this process's own address space (`VmHWM`), in MB. Unlike a
-/// child's `ru_maxrss`, it does not count the parent's pages held between spawn and exec.
-pub fn own_peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// The line a command run with `--print-peak-memory` writes on stderr when done; [`measure`]
-/// reads it back.
-pub fn peak_memory_line() -> String {
-    json!({"peak_rss_mb": own_peak_rss_mb()}).to_string()
-}
-
-/// Wall time, exit status and stderr of a child process, and the peak memory it reported
-/// with [`peak_memory_line`] (none if it did not).
+/// Wall time, exit status and stderr of a child process, and its peak resident memory.
 #[derive(Clone, Debug)]
 pub struct ChildRun {
     pub wall_s: f64,
+    /// The child's own `VmHWM`, read as it exits; `None` where the kernel refused to let
+    /// this process trace its child.
     pub peak_rss_mb: Option<f64>,
     pub success: bool,
     pub stderr: String,
 }
 
-/// Runs `cmd` to completion with its stderr in a scratch file. (The child's peak memory is
-/// taken from its own report: after `posix_spawn` its `ru_maxrss` also counts the parent's
-/// pages, 281 MB reported here for a 196 MB process.)
+/// Runs `cmd` to completion with its stderr in a scratch file, and reads the child's peak
+/// memory (`VmHWM` in `/proc/PID/status`) at the moment it exits: the child is traced
+/// (`PTRACE_O_TRACEEXIT`) so that it stops before its memory is released. A child's
+/// `ru_maxrss` would not do: after `posix_spawn` it also counts the parent's pages (281 MB
+/// reported here for a 196 MB process).
 pub fn measure(cmd: &mut Command) -> std::io::Result<ChildRun> {
+    use std::os::unix::process::CommandExt;
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let err_path = std::env::temp_dir().join(format!("pixel-hnn-bench-{}-{n}.stderr", std::process::id()));
     cmd.stderr(std::fs::File::create(&err_path)?);
+    // SAFETY: ptrace(PTRACE_TRACEME) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::ptrace(libc::PTRACE_TRACEME, 0, std::ptr::null_mut::<libc::c_void>(), std::ptr::null_mut::<libc::c_void>());
+            Ok(())
+        });
+    }
     let t = Instant::now();
-    let status = cmd.status();
+    let child = cmd.spawn()?;
+    let (success, peak_rss_mb) = follow_traced(child.id() as libc::pid_t)?;
     let wall_s = t.elapsed().as_secs_f64();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&err_path);
-    let peak_rss_mb =
-        stderr.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| v["peak_rss_mb"].as_f64());
-    Ok(ChildRun { wall_s, peak_rss_mb, success: status?.success(), stderr })
+    Ok(ChildRun { wall_s, peak_rss_mb, success, stderr })
 }
 
-/// The default dataset made in-process, timed by phase: simulate + render, then the HDF5
-/// write (the whole command adds libtorch's start-up, ~0.3 s, to these).
-pub fn dataset_phases(threads: usize, dir: &std::path::Path) -> Result<Value> {
-    let cfg = crate::dataset::DatasetConfig::default();
-    let t = Instant::now();
-    let data = crate::dataset::generate(&cfg, threads, &|| {})?;
-    let render_s = t.elapsed().as_secs_f64();
-    let out = dir.join("phases.h5");
-    let t = Instant::now();
-    data.write(&out, true)?;
-    let write_s = t.elapsed().as_secs_f64();
-    let _ = std::fs::remove_file(&out);
-    Ok(json!({
-        "bench": "default_dataset_phases", "threads": threads,
-        "render_s": (render_s * 1000.0).round() / 1000.0,
-        "hdf5_write_s": (write_s * 1000.0).round() / 1000.0,
-    }))
+fn peak_of(pid: libc::pid_t) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Waits for a child that called `PTRACE_TRACEME`, passing its signals on, and reads its
+/// peak memory at its exit stop; reaps it. Returns (exited with 0, peak MB).
+fn follow_traced(pid: libc::pid_t) -> std::io::Result<(bool, Option<f64>)> {
+    let wait = |status: &mut libc::c_int| -> std::io::Result<()> {
+        loop {
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            if unsafe { libc::waitpid(pid, status, 0) } >= 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    };
+    // SAFETY (all ptrace calls): requests on our own traced child, stopped where required.
+    let cont = |sig: libc::c_int| unsafe {
+        libc::ptrace(libc::PTRACE_CONT, pid, std::ptr::null_mut::<libc::c_void>(), sig as usize as *mut libc::c_void);
+    };
+    let mut status = 0;
+    wait(&mut status)?;
+    let mut traced = false;
+    if libc::WIFSTOPPED(status) {
+        // The stop after exec: ask to stop again at exit (and to die with us); later execs
+        // (a launcher script's) stop as events rather than as SIGTRAP.
+        let opts = (libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL) as usize;
+        traced =
+            unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, std::ptr::null_mut::<libc::c_void>(), opts as *mut libc::c_void) } == 0;
+        cont(0);
+    }
+    let mut peak = None;
+    loop {
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            return Ok((ok, if traced { peak } else { None }));
+        }
+        wait(&mut status)?;
+        if libc::WIFSTOPPED(status) {
+            if status >> 8 == (libc::SIGTRAP | (libc::PTRACE_EVENT_EXIT << 8)) {
+                peak = peak_of(pid);
+                cont(0);
+            } else if status >> 16 != 0 {
+                cont(0); // another ptrace event (exec)
+            } else {
+                cont(libc::WSTOPSIG(status));
+            }
+        }
+    }
 }
 
 /// Milliseconds per training step (batch 200 of the default frame pairs, after 20 warm-up
 /// steps) of this project's step, on the CPU with `threads` libtorch threads.
-pub fn train_step_ms(kind: crate::model::FieldKind, threads: usize, steps: usize) -> Value {
-    use crate::model::{LossWeights, Model, ModelConfig};
+pub fn train_step_ms(kind: FieldKind, threads: usize, steps: usize) -> Value {
+    use crate::dataset::Pairs;
+    use crate::model::{Model, ModelConfig};
+    use crate::train::{Objective, PixelObjective};
     use tch::{Device, Kind, Tensor};
-    tch::set_num_threads(threads as i32);
+    crate::device::set_libtorch_threads(threads);
     let model = Model::new(ModelConfig::default(), kind, 0, Device::Cpu);
     let mut adam = crate::optim::Adam::new(model.named_parameters(), Default::default());
-    tch::manual_seed(0);
-    let data = Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5;
-    let data_next = Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5;
+    let random = |seed: i64| crate::model::seeded(seed as u64, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5);
+    let empty = || Tensor::zeros([0], (Kind::Float, Device::Cpu));
+    let train = Pairs { x: random(0), x_next: random(1), labels: empty(), energy: empty() };
+    let test = Pairs { x: empty(), x_next: empty(), labels: empty(), energy: empty() };
+    let objective = PixelObjective { model: &model, train: &train, test: &test, loss: Default::default() };
     let mut rng = crate::rng::Rng::new(0);
-    let w = LossWeights::default();
     let mut step = || {
-        let idx = Tensor::from_slice(&rng.distinct(4000, 200));
-        crate::train::step_on(&model, &mut adam, &data.index_select(0, &idx), &data_next.index_select(0, &idx), &w);
+        let idx = Tensor::from_slice(&rng.distinct(objective.train_len(), 200));
+        crate::train::step(&objective, &mut adam, Some(&idx));
     };
     for _ in 0..20 {
         step();
@@ -124,24 +224,54 @@ pub fn train_step_ms(kind: crate::model::FieldKind, threads: usize, steps: usize
     }
     let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
     json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "threads": threads, "steps": steps,
-           "ms_per_step": (ms * 1000.0).round() / 1000.0})
+           "ms_per_step": round(ms, 3)})
 }
 
-/// The reference's notebook: 37 ms per 100 frames for the HNN's latent rollout (RK45,
-/// rtol 1e-3, atol 1e-6) and 77 s / 2.4 GB for its whole analysis, on this machine.
-pub const REFERENCE_ROLLOUT_MS_PER_100: f64 = 37.0;
-pub const REFERENCE_EVALUATE_S: f64 = 77.0;
+/// Our training step and the PyTorch peer's, interleaved per thread count so that both see
+/// the same machine load, with the ratio.
+fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    for threads in [1usize, 2] {
+        for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+            let ours = train_step_ms(kind, threads, cfg.train_steps);
+            emit(ours.clone());
+            if !cfg.peer.exists() || !cfg.python.exists() {
+                emit(
+                    json!({"bench": "train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer.display(), cfg.python.display())}),
+                );
+                continue;
+            }
+            let out = Command::new(&cfg.python)
+                .arg(&cfg.peer)
+                .args(["--threads", &threads.to_string(), "--steps", &cfg.train_steps.to_string(), "--model", kind.name()])
+                .output()
+                .map_err(|e| Error::io(&cfg.peer, e))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
+                return Err(Error::input(&cfg.peer, format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            };
+            emit(peer.clone());
+            if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
+                emit(json!({"bench": "train_step_ratio", "model": kind.name(), "threads": threads, "peer_over_ours": round(p / o, 2)}));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::io("pixel-hnn", e))
+}
 
 /// Latent rollout + decode of `frames` frames per model of a run (RK45 at the reference's
 /// tolerances), best of `repeats`, on the CPU.
-pub fn rollout_ms(run_dir: &std::path::Path, frames: usize, repeats: usize) -> Result<Vec<Value>> {
+pub fn rollout_ms(run_dir: &Path, frames: usize, repeats: usize) -> Result<Vec<Value>> {
     use crate::evaluate::{rollout, EvalConfig, Trajectory};
-    let run = crate::train::RunConfig::load(run_dir)?;
+    let run = crate::run::PixelRun::open(run_dir)?;
     let cfg = EvalConfig { frames, steps: frames + 3, ..EvalConfig::default() };
-    let traj = Trajectory::simulate(&run.dataset.config, &cfg, cfg.seed)?;
+    let traj = Trajectory::simulate(&run.config.dataset.config, &cfg, cfg.seed)?;
     let mut out = vec![];
-    for &kind in &run.train.models {
-        let model = crate::train::load_model(run_dir, &run, kind, tch::Device::Cpu)?;
+    for &kind in &run.config.train.models {
+        let model = run.load_model(kind, tch::Device::Cpu)?;
         let x0 = traj.pair(0);
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
@@ -150,9 +280,115 @@ pub fn rollout_ms(run_dir: &std::path::Path, frames: usize, repeats: usize) -> R
             best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
         let per100 = best / frames as f64 * 100.0;
-        out.push(json!({"bench": "latent_rollout_decode", "model": kind.name(), "frames": frames, "integrator": "rk45 rtol 1e-3 atol 1e-6",
-            "ms": (best * 100.0).round() / 100.0, "ms_per_100_frames": (per100 * 100.0).round() / 100.0,
-            "vs_reference_x": ((REFERENCE_ROLLOUT_MS_PER_100 / per100) * 10.0).round() / 10.0}));
+        out.push(
+            json!({"bench": "latent_rollout_decode", "model": kind.name(), "frames": frames, "integrator": "rk45 rtol 1e-3 atol 1e-6",
+            "ms": round(best, 2), "ms_per_100_frames": round(per100, 2),
+            "vs_reference_x": round(REFERENCE_ROLLOUT_MS_PER_100 / per100, 1)}),
+        );
     }
     Ok(out)
+}
+
+/// Rollout + decode per model, and `evaluate` as a whole command, on a trained run.
+fn evaluation(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    if !cfg.run.join(crate::run::CONFIG).exists() {
+        emit(json!({"bench": "evaluate", "skipped": format!("no trained run at {} (scripts/demo makes runs/demo)", cfg.run.display())}));
+        return Ok(());
+    }
+    crate::device::set_libtorch_threads(1);
+    for line in rollout_ms(&cfg.run, 200, 5)? {
+        emit(line);
+    }
+    let run =
+        measure(Command::new(exe()?).args(["evaluate", "--device", "cpu", "--run"]).arg(&cfg.run).stdout(std::process::Stdio::null()))
+            .map_err(|e| Error::io("pixel-hnn evaluate", e))?;
+    if !run.success {
+        return Err(Error::input(&cfg.run, format!("pixel-hnn evaluate failed during the benchmark: {}", run.stderr.trim())));
+    }
+    emit(json!({"bench": "evaluate_command", "run": cfg.run, "wall_s": round(run.wall_s, 2),
+        "peak_rss_mb": run.peak_rss_mb.map(|p| p.round()), "reference_s": REFERENCE_EVALUATE_S, "reference_peak_mb": REFERENCE_EVALUATE_MB,
+        "vs_reference_x": (REFERENCE_EVALUATE_S / run.wall_s).round()}));
+    Ok(())
+}
+
+/// Wall time of each coordinate task's full default run (data, both models, evaluation).
+fn coords(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-coords-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    for task in crate::coords::Task::ALL {
+        let mut cmd = Command::new(exe()?);
+        cmd.args(["coords", "--force", "--task", task.name(), "--out"]).arg(dir.join(task.name())).stdout(std::process::Stdio::null());
+        if *task == crate::coords::Task::RealPendulum {
+            cmd.arg("--data").arg(&cfg.real_data);
+        }
+        let run = measure(&mut cmd).map_err(|e| Error::io("pixel-hnn coords", e))?;
+        emit(
+            json!({"bench": "coords_task_full_run", "task": task.name(), "ok": run.success, "wall_s": round(run.wall_s, 1), "goal_s": 30}),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The default dataset made in-process, timed by phase (simulate + render, then the HDF5
+/// write), then `generate` as a whole command three times (median and best: this machine is
+/// shared), with its peak memory and file size.
+fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let threads = crate::device::threads(None)?;
+    let cfg = crate::dataset::DatasetConfig::default();
+    let t = Instant::now();
+    let data = crate::dataset::generate(&cfg, threads, &|| {})?;
+    let render_s = t.elapsed().as_secs_f64();
+    let phases = dir.join("phases.h5");
+    let t = Instant::now();
+    data.write(&phases, true)?;
+    let write_s = t.elapsed().as_secs_f64();
+    drop(data);
+    let _ = std::fs::remove_file(&phases);
+    emit(json!({"bench": "default_dataset_phases", "threads": threads, "render_s": round(render_s, 3), "hdf5_write_s": round(write_s, 3)}));
+
+    let out = dir.join("pendulum.h5");
+    let (mut walls, mut peaks, mut size) = (vec![], vec![], 0);
+    for _ in 0..3 {
+        let run = measure(Command::new(exe()?).args(["generate", "--force", "--out"]).arg(&out).stdout(std::process::Stdio::null()))
+            .map_err(|e| Error::io("pixel-hnn generate", e))?;
+        if !run.success {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(Error::input(&out, format!("pixel-hnn generate failed during the benchmark: {}", run.stderr.trim())));
+        }
+        size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        walls.push(run.wall_s);
+        peaks.extend(run.peak_rss_mb);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    walls.sort_by(f64::total_cmp);
+    emit(json!({
+        "bench": "generate_default_dataset", "threads": threads, "runs": walls.len(),
+        "wall_s_median": round(walls[1], 3), "wall_s_best": round(walls[0], 3),
+        "peak_rss_mb": peaks.iter().cloned().fold(f64::NAN, f64::max).round(),
+        "file_mb": round(size as f64 / 1e6, 1),
+        "vs_reference_x": (REFERENCE_DATASET_S / walls[1]).round(),
+        "reference_s": REFERENCE_DATASET_S, "reference_peak_mb": REFERENCE_DATASET_MB,
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_childs_peak_memory_is_its_own() {
+        // python allocating ~120 MB and exiting: its peak is read at exit, and is not this
+        // test process's (which holds libtorch).
+        let script = "b = bytearray(120 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\n";
+        let run = measure(Command::new("python3").args(["-c", script])).unwrap();
+        assert!(run.success, "{}", run.stderr);
+        let peak = run.peak_rss_mb.expect("the child could be traced");
+        assert!((120.0..200.0).contains(&peak), "peak {peak} MB");
+        let failing = measure(Command::new("python3").args(["-c", "import sys; sys.exit(3)"])).unwrap();
+        assert!(!failing.success);
+    }
 }

@@ -19,16 +19,19 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
-use crate::model::{FieldKind, LatentField, ModelConfig, NativeField};
-use crate::optim::{Adam, AdamConfig};
+use crate::model::{FieldConfig, FieldKind, LatentField, LossTerms, NativeField};
+use crate::optim::AdamConfig;
+use crate::paper;
 use crate::rng::Rng;
-use crate::train::MeanSem;
+use crate::stats::MeanSem;
+use crate::train::{LoopConfig, Objective};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Task {
     Spring,
@@ -37,13 +40,36 @@ pub enum Task {
     TwoBody,
 }
 
-impl Task {
-    pub fn name(self) -> &'static str {
+impl Choice for Task {
+    const ALL: &'static [Self] = &[Task::Spring, Task::Pendulum, Task::RealPendulum, Task::TwoBody];
+
+    fn name(self) -> &'static str {
         match self {
             Task::Spring => "spring",
             Task::Pendulum => "pendulum",
             Task::RealPendulum => "real-pendulum",
             Task::TwoBody => "two-body",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Task::Spring => "ideal mass-spring, H = q^2 + p^2",
+            Task::Pendulum => "ideal pendulum, H = 3 (1 - cos q) + p^2",
+            Task::RealPendulum => "Schmidt & Lipson's measured pendulum (needs --data)",
+            Task::TwoBody => "two bodies under gravity, 8-D",
+        }
+    }
+}
+
+impl Task {
+    /// This task's row of the paper's Table 1.
+    pub fn paper_row(self) -> paper::Row {
+        match self {
+            Task::Spring => paper::Row::Spring,
+            Task::Pendulum => paper::Row::Pendulum,
+            Task::RealPendulum => paper::Row::RealPendulum,
+            Task::TwoBody => paper::Row::TwoBody,
         }
     }
 
@@ -166,19 +192,31 @@ impl TaskConfig {
         self.batch.is_some()
     }
 
-    /// libtorch threads that suit [`train_concurrently`](Self::train_concurrently).
-    pub fn default_threads(&self) -> usize {
-        if self.train_concurrently() {
-            1
-        } else {
-            crate::device::default_threads()
+    /// The loop's settings: batches as configured, the losses logged every 100 steps and at
+    /// the last, no checkpoints (a task trains in seconds).
+    pub fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            seed: self.seed,
+            steps: self.steps,
+            batch: self.batch,
+            log_every: 100,
+            eval_every: 100,
+            checkpoint_every: None,
+            log_last: true,
         }
+    }
+
+    /// The task's latent field sizes.
+    pub fn field(&self, d: usize) -> FieldConfig {
+        FieldConfig { dim: d as i64, hidden: self.hidden }
     }
 
     pub fn validate(&self) -> Result<()> {
         if self.task == Task::RealPendulum {
             match &self.data {
-                None => return Err(Error::setting("--data", "the real-pendulum task reads the measurements: pass --data real_pend_h_1.txt")),
+                None => {
+                    return Err(Error::setting("--data", "the real-pendulum task reads the measurements: pass --data real_pend_h_1.txt"))
+                }
                 Some(p) if !p.exists() => return Err(Error::input(p, "no such file (the real pendulum's measurements)")),
                 _ => {}
             }
@@ -217,7 +255,7 @@ fn normal(rng: &mut Rng) -> f64 {
 
 fn simulate(task: Task, y0: &[f64], t: &[f64]) -> Result<Vec<f64>> {
     let ys = integrate::solve(|_t, y: &[f64], dy: &mut [f64]| task.field(y, dy), y0, t, Method::Rk45 { rtol: 1e-10, atol: 1e-12 })
-        .map_err(|e| Error::setting("--task", format!("simulating {}: {e}", task.name())))?;
+        .map_err(Error::integration(format!("simulating the {} task", task.name())))?;
     Ok(ys.concat())
 }
 
@@ -298,7 +336,10 @@ pub fn read_real_pendulum(path: &Path) -> Result<Vec<[f64; 4]>> {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::input(path, format!("line {}: not a number ({e})", i + 1)))?;
         if vals.len() != 4 || vals.iter().any(|v| !v.is_finite()) {
-            return Err(Error::input(path, format!("line {}: expected 4 finite numbers (trial, t, angle, velocity), got {}", i + 1, vals.len())));
+            return Err(Error::input(
+                path,
+                format!("line {}: expected 4 finite numbers (trial, t, angle, velocity), got {}", i + 1, vals.len()),
+            ));
         }
         rows.push([vals[0], vals[1], vals[2], vals[3]]);
     }
@@ -335,15 +376,6 @@ fn real_pendulum(path: &Path) -> Result<TaskData> {
     })
 }
 
-/// What a trained model scores on a task.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TaskMetrics {
-    pub model: FieldKind,
-    pub train_loss: MeanSem,
-    pub test_loss: MeanSem,
-    pub energy_mse: MeanSem,
-}
-
 fn tensor(v: &[f64], d: usize) -> Tensor {
     Tensor::from_slice(v).to_kind(Kind::Float).view([-1, d as i64])
 }
@@ -354,58 +386,59 @@ fn per_sample(field: &LatentField, x: &Tensor, dx: &Tensor) -> Vec<f64> {
     Vec::try_from(err.detach().to_kind(Kind::Double)).expect("1-D")
 }
 
-/// A field with its weights drawn from the task's seed (libtorch's generator is global, so
-/// fields are built one after another; training can then run concurrently).
-pub fn build_field(cfg: &TaskConfig, d: usize, kind: FieldKind) -> (nn::VarStore, LatentField) {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-    tch::manual_seed(cfg.seed as i64);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let mc = ModelConfig { input_dim: 0, ae_hidden: 0, latent_dim: d as i64, field_hidden: cfg.hidden };
-    let field = LatentField::new(&(vs.root() / "field"), &mc, kind);
-    (vs, field)
+/// A coordinate task as the training loop sees it: the field's derivatives against the
+/// true ones, squared error.
+pub struct CoordsObjective<'a> {
+    pub field: &'a LatentField,
+    x: Tensor,
+    dx: Tensor,
+    test_x: Tensor,
+    test_dx: Tensor,
 }
 
-/// Trains one model on the task; returns the field and its log of (step, train, test) loss.
-pub fn train_field(cfg: &TaskConfig, data: &TaskData, kind: FieldKind) -> Result<(nn::VarStore, LatentField, Vec<(usize, f64, f64)>)> {
-    let (vs, field) = build_field(cfg, data.d, kind);
-    train_built(cfg, data, vs, field)
-}
-
-/// The training loop of a built field.
-pub fn train_built(cfg: &TaskConfig, data: &TaskData, vs: nn::VarStore, field: LatentField) -> Result<(nn::VarStore, LatentField, Vec<(usize, f64, f64)>)> {
-    let (d, kind) = (data.d, field.kind());
-    let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut adam = Adam::new(params, cfg.adam);
-    let (x, dx) = (tensor(&data.x, d), tensor(&data.dx, d));
-    let (tx, tdx) = (tensor(&data.test_x, d), tensor(&data.test_dx, d));
-    let n = x.size()[0] as usize;
-    let mut rng = Rng::new(cfg.seed);
-    let mut log = vec![];
-    for step in 0..cfg.steps {
-        let (bx, bdx) = match cfg.batch {
-            Some(b) if b < n => {
-                let idx = Tensor::from_slice(&rng.distinct(n, b));
-                (x.index_select(0, &idx), dx.index_select(0, &idx))
-            }
-            _ => (x.shallow_clone(), dx.shallow_clone()),
-        };
-        let bx = bx.set_requires_grad(true);
-        let loss = (field.time_derivative(&bx, true) - bdx).square().mean(None::<Kind>);
-        adam.zero_grad();
-        loss.backward();
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return Err(Error::Diverged { model: kind.name(), step, loss: value, kept: "nothing was written".into() });
-        }
-        adam.step();
-        if step % 100 == 0 || step + 1 == cfg.steps {
-            let test = per_sample(&field, &tx, &tdx);
-            log.push((step, value, test.iter().sum::<f64>() / test.len().max(1) as f64));
+impl<'a> CoordsObjective<'a> {
+    pub fn new(field: &'a LatentField, data: &TaskData) -> Self {
+        let d = data.d;
+        CoordsObjective {
+            field,
+            x: tensor(&data.x, d),
+            dx: tensor(&data.dx, d),
+            test_x: tensor(&data.test_x, d),
+            test_dx: tensor(&data.test_dx, d),
         }
     }
-    Ok((vs, field, log))
+}
+
+impl Objective for CoordsObjective<'_> {
+    fn name(&self) -> &'static str {
+        self.field.kind().name()
+    }
+    fn train_len(&self) -> usize {
+        self.x.size()[0] as usize
+    }
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+    fn batch_loss(&self, idx: Option<&Tensor>) -> (Tensor, Option<LossTerms>) {
+        let (bx, bdx) = match idx {
+            Some(i) => (self.x.index_select(0, i), self.dx.index_select(0, i)),
+            None => (self.x.shallow_clone(), self.dx.shallow_clone()),
+        };
+        ((self.field.time_derivative(&bx, true) - bdx).square().mean(None::<Kind>), None)
+    }
+    fn test_loss(&self) -> f64 {
+        let test = per_sample(self.field, &self.test_x, &self.test_dx);
+        test.iter().sum::<f64>() / test.len().max(1) as f64
+    }
+}
+
+/// What a trained model scores on a task.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskMetrics {
+    pub model: FieldKind,
+    pub train_loss: MeanSem,
+    pub test_loss: MeanSem,
+    pub energy_mse: MeanSem,
 }
 
 /// Loss and energy metrics of a trained field; the rollouts are returned for plotting.
@@ -417,13 +450,10 @@ pub fn score(cfg: &TaskConfig, data: &TaskData, field: &LatentField) -> Result<(
     let mut mses = vec![];
     let mut rollouts = vec![];
     for (t, states) in &data.test_trajectories {
-        let pred = integrate::solve(|_t, y: &[f64], dy: &mut [f64]| native.eval(y, dy), &states[..d], t, Method::Rk45 { rtol: 1e-9, atol: 1e-12 })
-            .map_err(|e| Error::setting("--task", format!("the {} rollout of {} failed: {e}", field.kind().name(), cfg.task.name())))?;
-        let mse = pred
-            .iter()
-            .zip(states.chunks(d))
-            .map(|(p, s)| (cfg.task.energy(p) - cfg.task.energy(s)).powi(2))
-            .sum::<f64>()
+        let pred =
+            integrate::solve(|_t, y: &[f64], dy: &mut [f64]| native.eval(y, dy), &states[..d], t, Method::Rk45 { rtol: 1e-9, atol: 1e-12 })
+                .map_err(Error::integration(format!("the {} rollout of the {} task", field.kind().name(), cfg.task.name())))?;
+        let mse = pred.iter().zip(states.chunks(d)).map(|(p, s)| (cfg.task.energy(p) - cfg.task.energy(s)).powi(2)).sum::<f64>()
             / pred.len() as f64;
         mses.push(mse);
         rollouts.push(pred.concat());
@@ -431,23 +461,25 @@ pub fn score(cfg: &TaskConfig, data: &TaskData, field: &LatentField) -> Result<(
     Ok((TaskMetrics { model: field.kind(), train_loss, test_loss, energy_mse: MeanSem::of(&mses) }, rollouts))
 }
 
-/// The paper's Table 1 rows 1-4 (x1e3; two-body x1e6): (train, test, energy) for (baseline, HNN).
-pub fn paper_row(task: Task) -> [(f64, f64); 3] {
-    match task {
-        Task::Spring => [(37.0, 37.0), (37.0, 36.0), (170.0, 0.38)],
-        Task::Pendulum => [(33.0, 33.0), (35.0, 36.0), (42.0, 25.0)],
-        Task::RealPendulum => [(2.7, 9.2), (2.2, 6.0), (390.0, 14.0)],
-        Task::TwoBody => [(33.0, 3.0), (30.0, 2.8), (6.3e4, 39.0)],
+/// `energy.png` and `trajectory.png` of a run: the first test trajectory, true and as each
+/// model rolls it out (`rollouts[k]`: the model's rollouts, first trajectory first).
+pub fn draw_pictures(cfg: &TaskConfig, data: &TaskData, rollouts: &[(FieldKind, Vec<Vec<f64>>)], dir: &Path) -> Result<()> {
+    use crate::plot::{self, LinePlot, Series};
+    let Some((t, states)) = data.test_trajectories.first() else { return Ok(()) };
+    let d = data.d;
+    let task = cfg.task;
+    let mut energy =
+        vec![Series { name: "true".into(), points: t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect() }];
+    let mut paths = vec![Series { name: "true".into(), points: states.chunks(d).map(|s| (s[0], s[d / 2])).collect() }];
+    for (kind, rolls) in rollouts {
+        let r = &rolls[0];
+        energy.push(Series { name: kind.name().into(), points: t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect() });
+        paths.push(Series { name: kind.name().into(), points: r.chunks(d).map(|s| (s[0], s[d / 2])).collect() });
     }
-}
-
-/// The table's unit of a task: 1e3, or 1e6 for two-body.
-pub fn scale(task: Task) -> f64 {
-    if task == Task::TwoBody {
-        1e6
-    } else {
-        1e3
-    }
+    let title = format!("{}: energy along a test rollout", task.name());
+    plot::write(&LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy }, &dir.join("energy.png"))?;
+    let title = format!("{}: test trajectory (first q against first p)", task.name());
+    plot::write(&LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths }, &dir.join("trajectory.png"))
 }
 
 #[cfg(test)]
@@ -507,90 +539,3 @@ mod tests {
         assert!(read_real_pendulum(&bad).unwrap_err().to_string().contains("line 2: expected 4"));
     }
 }
-
-pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
-
-/// Makes the data, trains both models from one seed, scores them, and writes the run folder:
-/// `config.json`, `{hnn,baseline}.safetensors`, `log-{model}.jsonl`, `metrics.json`,
-/// `energy.png` and `trajectory.png` (first test trajectory: truth, HNN, baseline).
-pub fn run_task(cfg: &TaskConfig, out: &Path, force: bool) -> Result<Vec<TaskMetrics>> {
-    cfg.validate()?;
-    crate::output::check_run_folder(out, force, "")?;
-    let data = make_data(cfg)?;
-    let built: Vec<_> = [FieldKind::Hnn, FieldKind::Baseline].map(|k| build_field(cfg, data.d, k)).into_iter().collect();
-    let one = |(vs, field): (nn::VarStore, LatentField)| -> Result<_> {
-        let (vs, field, log) = train_built(cfg, &data, vs, field)?;
-        let (metrics, rollouts) = score(cfg, &data, &field)?;
-        Ok((field.kind(), vs, log, rollouts, metrics))
-    };
-    let outcomes: Vec<Result<_>> = if cfg.train_concurrently() {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = built.into_iter().map(|b| scope.spawn(|| one(b))).collect();
-            handles.into_iter().map(|h| h.join().expect("training thread panicked")).collect()
-        })
-    } else {
-        built.into_iter().map(one).collect()
-    };
-    let mut results = vec![];
-    let mut trained = vec![];
-    for o in outcomes {
-        let (kind, vs, log, rollouts, metrics) = o?;
-        results.push(metrics);
-        trained.push((kind, vs, log, rollouts));
-    }
-    // Everything is computed; now the folder is written whole or not at all.
-    crate::output::write_dir_atomic(out, |tmp| {
-        let config = serde_json::json!({"format": COORDS_FORMAT, "format_version": 1, "task": cfg});
-        std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(&config).unwrap()).map_err(|e| Error::io(tmp, e))?;
-        for (kind, vs, log, _) in &trained {
-            vs.save(tmp.join(format!("{}.safetensors", kind.name())))?;
-            let lines: String = log.iter().map(|(s, tr, te)| format!("{}\n", serde_json::json!({"step": s, "loss": tr, "test_loss": te}))).collect();
-            std::fs::write(tmp.join(format!("log-{}.jsonl", kind.name())), lines).map_err(|e| Error::io(tmp, e))?;
-        }
-        let metrics = serde_json::json!({"task": cfg.task, "models": results});
-        std::fs::write(tmp.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap()).map_err(|e| Error::io(tmp, e))?;
-        if let Some((t, states)) = data.test_trajectories.first() {
-            let d = data.d;
-            let mut energy = vec![crate::plot::Series { name: "true".into(), points: t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, cfg.task.energy(s))).collect() }];
-            let mut paths = vec![crate::plot::Series { name: "true".into(), points: states.chunks(d).map(|s| (s[0], s[d / 2])).collect() }];
-            for (kind, _, _, rollouts) in &trained {
-                let r = &rollouts[0];
-                energy.push(crate::plot::Series { name: kind.name().into(), points: t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, cfg.task.energy(s))).collect() });
-                paths.push(crate::plot::Series { name: kind.name().into(), points: r.chunks(d).map(|s| (s[0], s[d / 2])).collect() });
-            }
-            let title = format!("{}: energy along a test rollout", cfg.task.name());
-            crate::plot::write(&crate::plot::LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy }, &tmp.join("energy.png"))?;
-            let title = format!("{}: test trajectory (first q against first p)", cfg.task.name());
-            crate::plot::write(&crate::plot::LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths }, &tmp.join("trajectory.png"))?;
-        }
-        Ok(())
-    })?;
-    Ok(results)
-}
-
-/// One row of Table 1 as markdown: ours (baseline, HNN) beside the paper's, in its units.
-pub fn table_row(task: Task, m: &[TaskMetrics]) -> String {
-    let s = scale(task);
-    let get = |k: FieldKind| m.iter().find(|x| x.model == k);
-    let f = |k: FieldKind, pick: &dyn Fn(&TaskMetrics) -> &MeanSem| get(k).map(|x| format!("{:.3}", pick(x).mean * s)).unwrap_or("-".into());
-    let p = paper_row(task);
-    let ratio = match (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
-        (Some(b), Some(h)) => format!("{:.0}x", b.energy_mse.mean / h.energy_mse.mean),
-        _ => "-".into(),
-    };
-    format!(
-        "| {} (x1e{}) | {} / {} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} |",
-        task.name(),
-        s.log10() as i32,
-        f(FieldKind::Baseline, &|x| &x.train_loss),
-        f(FieldKind::Hnn, &|x| &x.train_loss),
-        f(FieldKind::Baseline, &|x| &x.test_loss),
-        f(FieldKind::Hnn, &|x| &x.test_loss),
-        f(FieldKind::Baseline, &|x| &x.energy_mse),
-        f(FieldKind::Hnn, &|x| &x.energy_mse),
-        ratio,
-        p[0].0, p[0].1, p[1].0, p[1].1, p[2].0, p[2].1
-    )
-}
-
-pub const TABLE_HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|";

@@ -9,13 +9,33 @@ use tch::Device;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     Cpu,
     Cuda,
     /// CUDA when libtorch sees a GPU, else CPU.
     Auto,
+}
+
+impl crate::choice::Choice for DeviceChoice {
+    const ALL: &'static [Self] = &[DeviceChoice::Cpu, DeviceChoice::Cuda, DeviceChoice::Auto];
+
+    fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+            DeviceChoice::Auto => "auto",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "the CPU",
+            DeviceChoice::Cuda => "the first CUDA GPU (error if there is none)",
+            DeviceChoice::Auto => "CUDA when libtorch sees a GPU, else the CPU",
+        }
+    }
 }
 
 /// True when an NVIDIA driver is installed (checked without loading CUDA).
@@ -50,7 +70,10 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device> {
                 return Err(Error::setting("--device", "cuda asked for, but this machine has no NVIDIA driver; use --device cpu"));
             }
             if !load_torch_cuda() {
-                return Err(Error::setting("--device", "cuda asked for, but libtorch_cuda.so could not be loaded (set LD_LIBRARY_PATH to torch's lib folder)"));
+                return Err(Error::setting(
+                    "--device",
+                    "cuda asked for, but libtorch_cuda.so could not be loaded (set LD_LIBRARY_PATH to torch's lib folder)",
+                ));
             }
             if !tch::Cuda::is_available() {
                 return Err(Error::setting("--device", "cuda asked for, but libtorch sees no CUDA device; use --device cpu"));
@@ -67,21 +90,27 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device> {
     }
 }
 
-/// Sets libtorch's intra-op threads. `None` keeps `default_threads()`.
-pub fn set_threads(threads: Option<usize>) -> Result<usize> {
-    let n = match threads {
-        Some(0) => return Err(Error::setting("--threads", "must be at least 1")),
-        Some(n) => n,
-        None => default_threads(),
-    };
-    tch::set_num_threads(n as i32);
+/// The one rule for a thread count: `--threads N` (at least 1), or all cores when not told.
+/// On this 2-core machine 2 threads beat 1 on a training step (see README "Figures").
+pub fn threads(requested: Option<usize>) -> Result<usize> {
+    match requested {
+        Some(0) => Err(Error::setting("--threads", "must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+    }
+}
+
+/// Resolves `--threads` and gives libtorch that many intra-op threads.
+pub fn set_threads(requested: Option<usize>) -> Result<usize> {
+    let n = threads(requested)?;
+    set_libtorch_threads(n);
     Ok(n)
 }
 
-/// libtorch threads when not told: all cores. On this 2-core machine 2 threads beat 1 on
-/// a training step (see README "Figures"); `--threads` overrides.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+/// Gives libtorch `n` intra-op threads (for the calling thread: OpenMP's setting is per
+/// thread).
+pub fn set_libtorch_threads(n: usize) {
+    tch::set_num_threads(n as i32);
 }
 
 pub fn describe(d: Device) -> String {

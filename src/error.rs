@@ -27,6 +27,18 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     Image { path: PathBuf, source: image::ImageError },
 
+    /// An integration that could not be carried out (a rollout, a simulation).
+    #[error("{what}: {source}")]
+    Integration { what: String, source: crate::integrate::IntegrateError },
+
+    /// A plot or picture that could not be drawn.
+    #[error("{}: {source}", path.display())]
+    Plot { path: PathBuf, source: crate::plot::PlotError },
+
+    /// A checkpoint whose optimiser state does not fit the model.
+    #[error("{}: {source}", path.display())]
+    Optim { path: PathBuf, source: crate::optim::OptimError },
+
     /// A non-finite loss: training stopped, the last good checkpoint is kept.
     #[error("training of the {model} model diverged at step {step} (loss = {loss}); {kept}; try a lower --lr")]
     Diverged { model: &'static str, step: usize, loss: f64, kept: String },
@@ -49,6 +61,14 @@ impl Error {
     }
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+    pub(crate) fn integration(what: impl Into<String>) -> impl FnOnce(crate::integrate::IntegrateError) -> Self {
+        let what = what.into();
+        move |source| Error::Integration { what, source }
+    }
+    pub(crate) fn plot(path: impl Into<PathBuf>) -> impl FnOnce(crate::plot::PlotError) -> Self {
+        let path = path.into();
+        move |source| Error::Plot { path, source }
     }
     pub(crate) fn hdf5(path: impl Into<PathBuf>) -> impl FnOnce(hdf5::Error) -> Self {
         let path = path.into();

@@ -1,19 +1,27 @@
 //! pixel-hnn: the pixel-pendulum experiment of "Hamiltonian Neural Networks" (Greydanus,
 //! Dzamba, Yosinski, NeurIPS 2019), as a Rust pipeline on libtorch.
 //!
-//! One module per pipeline stage:
+//! One module per pipeline stage, lower floors first:
 //! - [`physics`]: the classic-control pendulum the frames come from;
 //! - [`render`]: states to preprocessed frames;
 //! - [`dataset`]: generate, store (HDF5) and load the pixel dataset;
 //! - [`preview`]: contact sheets of a dataset;
 //! - [`model`]: the autoencoder and the latent fields (HNN, baseline);
-//! - [`train`]: joint training, run folders, checkpoints ([`optim`]: Adam);
+//! - [`train`]: the one training loop ([`optim`]: Adam);
+//! - [`integrate`]: ODE integrators; [`evaluate`]: rollouts and the paper's metrics;
+//! - [`coords`]: the coordinate-space tasks (Table 1 rows 1-4);
+//! - [`run`]: the run folder, every file in it typed;
+//! - [`rollout`]: pictures of the learned dynamics; [`report`]: REPORT.md;
+//! - [`paper`]: the paper's numbers; [`table`]: Table 1 from run folders;
+//! - [`pipeline`]: the commands as library functions (`demo` among them);
 //! - [`bench`]: speed figures.
 //!
-//! [`cli`] turns the command line into configs; [`output`] writes files atomically;
-//! [`plot`] draws PNG plots; [`device`] picks CPU or CUDA.
+//! [`cli`] turns the command line into configs and calls [`pipeline`]; [`output`] writes
+//! files atomically; [`plot`] draws PNG plots; [`device`] picks CPU or CUDA and threads;
+//! [`stats`] holds the small statistics; [`rng`] the one seeded random source.
 
 pub mod bench;
+pub mod choice;
 pub mod cli;
 pub mod coords;
 pub mod dataset;
@@ -24,7 +32,9 @@ pub mod integrate;
 pub mod model;
 pub mod optim;
 pub mod output;
+pub mod paper;
 pub mod physics;
+pub mod pipeline;
 pub mod plot;
 pub mod preview;
 pub mod progress;
@@ -32,6 +42,9 @@ pub mod render;
 pub mod report;
 pub mod rng;
 pub mod rollout;
+pub mod run;
+pub mod stats;
+pub mod table;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
 
+pub use crate::choice::Choice;
+
 /// Which latent vector field the model learns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     /// `dz/dt = (dH/dp, -dH/dq)` with `H` the second output of the MLP.
@@ -20,11 +22,20 @@ pub enum FieldKind {
     Baseline,
 }
 
-impl FieldKind {
-    pub fn name(self) -> &'static str {
+impl Choice for FieldKind {
+    const ALL: &'static [Self] = &[FieldKind::Hnn, FieldKind::Baseline];
+
+    fn name(self) -> &'static str {
         match self {
             FieldKind::Hnn => "hnn",
             FieldKind::Baseline => "baseline",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            FieldKind::Hnn => "the symplectic gradient of a learned H",
+            FieldKind::Baseline => "the MLP's outputs used directly as dz/dt",
         }
     }
 }
@@ -44,6 +55,18 @@ impl ModelConfig {
     pub fn for_side(side: u32) -> Self {
         ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: 2, field_hidden: 200 }
     }
+
+    /// The latent field's part of the sizes.
+    pub fn field(&self) -> FieldConfig {
+        FieldConfig { dim: self.latent_dim, hidden: self.field_hidden }
+    }
+}
+
+/// Sizes of a latent field: its dimension `d` (even: `q` and `p` halves) and hidden width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldConfig {
+    pub dim: i64,
+    pub hidden: i64,
 }
 
 impl Default for ModelConfig {
@@ -54,11 +77,8 @@ impl Default for ModelConfig {
 
 fn linear(p: nn::Path, fan_in: i64, fan_out: i64, bias: bool) -> nn::Linear {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    let cfg = nn::LinearConfig {
-        ws_init: nn::Init::Orthogonal { gain: 1.0 },
-        bs_init: Some(nn::Init::Uniform { lo: -bound, up: bound }),
-        bias,
-    };
+    let cfg =
+        nn::LinearConfig { ws_init: nn::Init::Orthogonal { gain: 1.0 }, bs_init: Some(nn::Init::Uniform { lo: -bound, up: bound }), bias };
     nn::linear(p, fan_in, fan_out, cfg)
 }
 
@@ -128,14 +148,14 @@ pub struct LatentField {
 }
 
 impl LatentField {
-    pub fn new(p: &nn::Path, c: &ModelConfig, kind: FieldKind) -> Self {
+    pub fn new(p: &nn::Path, c: FieldConfig, kind: FieldKind) -> Self {
         LatentField {
             kind,
-            l1: linear(p / "l1", c.latent_dim, c.field_hidden, true),
-            l2: linear(p / "l2", c.field_hidden, c.field_hidden, true),
+            l1: linear(p / "l1", c.dim, c.hidden, true),
+            l2: linear(p / "l2", c.hidden, c.hidden, true),
             // The reference's HNN MLP has two outputs (H is the second) in any dimension;
             // the baseline's has one per coordinate.
-            l3: linear(p / "l3", c.field_hidden, if kind == FieldKind::Hnn { 2 } else { c.latent_dim }, false),
+            l3: linear(p / "l3", c.hidden, if kind == FieldKind::Hnn { 2 } else { c.dim }, false),
         }
     }
 
@@ -264,6 +284,33 @@ impl NativeField {
     }
 }
 
+/// Runs `draw` with libtorch's global generator seeded with `seed`, holding it so that no
+/// other thread's weights are drawn in between: the one place weights are seeded.
+pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    draw()
+}
+
+/// A latent field alone in its own variable store (the coordinate tasks), its weights
+/// drawn from `seed`.
+pub fn field_alone(c: FieldConfig, kind: FieldKind, seed: u64) -> (nn::VarStore, LatentField) {
+    seeded(seed, || {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let field = LatentField::new(&(vs.root() / "field"), c, kind);
+        (vs, field)
+    })
+}
+
+/// Parameters of a variable store in a fixed order (sorted by name), for the optimiser and
+/// checkpoints.
+pub fn sorted_parameters(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
 /// An autoencoder and a latent field in one variable store.
 pub struct Model {
     pub vs: nn::VarStore,
@@ -277,22 +324,18 @@ impl Model {
     /// the autoencoder first, then the field, so an HNN and a baseline made from the same
     /// seed start from identical weights.
     pub fn new(config: ModelConfig, kind: FieldKind, seed: u64, device: tch::Device) -> Self {
-        // libtorch's generator is global: hold it while seeding and drawing the weights.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-        tch::manual_seed(seed as i64);
-        let vs = nn::VarStore::new(device);
-        let root = vs.root();
-        let ae = Autoencoder::new(&(&root / "ae"), &config);
-        let field = LatentField::new(&(&root / "field"), &config, kind);
-        Model { vs, config, ae, field }
+        seeded(seed, || {
+            let vs = nn::VarStore::new(device);
+            let root = vs.root();
+            let ae = Autoencoder::new(&(&root / "ae"), &config);
+            let field = LatentField::new(&(&root / "field"), config.field(), kind);
+            Model { vs, config, ae, field }
+        })
     }
 
     /// Parameters in a fixed order (sorted by name), for the optimiser and checkpoints.
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        sorted_parameters(&self.vs)
     }
 }
 
@@ -445,7 +488,11 @@ mod tests {
             let g = p.grad().double_value(&[1, 0]);
             let eps = 1e-5;
             let orig = p.double_value(&[1, 0]);
-            let set = |p: &mut Tensor, v: f64| tch::no_grad(|| { let _ = p.get(1).get(0).fill_(v); });
+            let set = |p: &mut Tensor, v: f64| {
+                tch::no_grad(|| {
+                    let _ = p.get(1).get(0).fill_(v);
+                })
+            };
             set(&mut p, orig + eps);
             let up = loss(&m).double_value(&[]);
             set(&mut p, orig - eps);

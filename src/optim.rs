@@ -21,6 +21,28 @@ impl Default for AdamConfig {
     }
 }
 
+impl AdamConfig {
+    pub fn validate(&self) -> crate::error::Result<()> {
+        use crate::error::Error;
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::setting("--lr", format!("must be a positive number (got {})", self.lr)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::setting("--weight-decay", format!("must be >= 0 (got {})", self.weight_decay)));
+        }
+        Ok(())
+    }
+}
+
+/// A checkpointed optimiser state that does not fit the parameters.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptimError {
+    #[error("lacks '{0}'")]
+    Missing(String),
+    #[error("'{name}' has shape {found:?}, the parameter {expected:?}")]
+    Shape { name: String, found: Vec<i64>, expected: Vec<i64> },
+}
+
 pub struct Adam {
     cfg: AdamConfig,
     params: Vec<(String, Tensor)>,
@@ -39,6 +61,11 @@ impl Adam {
 
     pub fn steps_taken(&self) -> i64 {
         self.step
+    }
+
+    /// The parameters it updates, in its order (shallow handles).
+    pub fn parameters(&self) -> Vec<(String, Tensor)> {
+        self.params.iter().map(|(n, p)| (n.clone(), p.shallow_clone())).collect()
     }
 
     pub fn zero_grad(&mut self) {
@@ -80,17 +107,17 @@ impl Adam {
     }
 
     /// Restores a state written by [`state`](Self::state); `get` looks a tensor up by name.
-    pub fn load_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<(), String> {
+    pub fn load_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<(), OptimError> {
         for ((name, p), (m, v)) in self.params.iter().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
             for (slot, key) in [(m, format!("adam.m.{name}")), (v, format!("adam.v.{name}"))] {
-                let t = get(&key).ok_or_else(|| format!("missing {key}"))?;
+                let t = get(&key).ok_or_else(|| OptimError::Missing(key.clone()))?;
                 if t.size() != p.size() {
-                    return Err(format!("{key} has shape {:?}, the model {:?}", t.size(), p.size()));
+                    return Err(OptimError::Shape { name: key, found: t.size(), expected: p.size() });
                 }
                 tch::no_grad(|| slot.copy_(&t));
             }
         }
-        let step = get("adam.step").ok_or("missing adam.step")?;
+        let step = get("adam.step").ok_or_else(|| OptimError::Missing("adam.step".into()))?;
         self.step = step.int64_value(&[0]);
         Ok(())
     }

@@ -17,9 +17,7 @@ impl PendingFile {
     /// `force`) and reserves a temporary name beside it. `flag` names the option that chose
     /// `target`, for the error message.
     pub fn new(target: &Path, force: bool, flag: &str) -> Result<Self> {
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::output(target, format!("{flag} must name a file")))?;
+        let name = target.file_name().ok_or_else(|| Error::output(target, format!("{flag} must name a file")))?;
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -76,23 +74,6 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool, flag: &str) -> Res
     pending.commit()
 }
 
-/// Checks that the run folder `dir` may be written: absent or empty, or else a run folder
-/// (it holds `config.json`) with `force`. `or_else` is appended to the "pass --force" advice.
-/// Returns whether a previous run is there to replace. An unreadable folder counts as
-/// non-empty.
-pub fn check_run_folder(dir: &Path, force: bool, or_else: &str) -> Result<bool> {
-    let occupied = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
-    if occupied {
-        if !force {
-            return Err(Error::output(dir, format!("already exists; pass --force to replace it{or_else}")));
-        }
-        if !dir.join("config.json").exists() {
-            return Err(Error::output(dir, "exists and is not a pixel-hnn run folder; refusing to replace it"));
-        }
-    }
-    Ok(occupied)
-}
-
 /// Builds a folder atomically: `fill` writes into a temporary folder beside `out`, which
 /// then replaces `out` (an existing `out` is removed first). On error the temporary folder
 /// is removed and `out` is left as it was.
@@ -114,12 +95,15 @@ pub fn write_dir_atomic(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> R
     result
 }
 
-/// Encodes raw pixels (`color` layout, row-major) as PNG and writes them atomically.
-pub fn write_png(raw: &[u8], width: u32, height: u32, color: image::ExtendedColorType, out: &Path, force: bool) -> Result<()> {
+/// Encodes an image (gray or RGB, 8-bit) as PNG and writes it atomically: the one PNG writer.
+pub fn write_png<P>(img: &image::ImageBuffer<P, Vec<u8>>, out: &Path, force: bool) -> Result<()>
+where
+    P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
+{
     use image::ImageEncoder;
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(raw, width, height, color)
+        .write_image(img.as_raw(), img.width(), img.height(), P::COLOR_TYPE)
         .map_err(|source| Error::Image { path: out.to_path_buf(), source })?;
     write_atomic(out, &bytes, force, "--out")
 }

@@ -142,10 +142,7 @@ impl InitialStateRule {
             return Err(Error::setting("--max-angle", format!("must be <= pi radians (got {hi})")));
         }
         if lo >= hi {
-            return Err(Error::setting(
-                "--min-angle",
-                format!("must be below --max-angle (got {lo} >= {hi})"),
-            ));
+            return Err(Error::setting("--min-angle", format!("must be below --max-angle (got {lo} >= {hi})")));
         }
         if !(self.thdot_max.is_finite() && self.thdot_max >= 0.0) {
             return Err(Error::setting("--thdot-max", "must be a number >= 0"));

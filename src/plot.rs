@@ -7,6 +7,17 @@ use std::sync::Once;
 
 use crate::error::{Error, Result};
 
+/// A drawing that plotters could not complete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlotError {
+    #[error("drawing the {what} failed: {message}")]
+    Draw { what: &'static str, message: String },
+}
+
+fn draw_err(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> PlotError {
+    move |e| PlotError::Draw { what, message: e.to_string() }
+}
+
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
@@ -41,7 +52,7 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// Draws the plot into an 800 x 500 RGB buffer.
-pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, String> {
+pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, PlotError> {
     register_font();
     let (w, h) = (800u32, 500u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
@@ -57,15 +68,16 @@ pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, String> {
         y0 = y0.min(y);
         y1 = y1.max(y);
     }
-    if !(x0 < x1) {
+    // No finite point leaves x0 = +inf > x1 = -inf.
+    if x0 >= x1 {
         (x0, x1) = (x0.min(0.0), x0.max(0.0) + 1.0);
     }
-    if !(y0 < y1) {
+    if y0 >= y1 {
         (y0, y1) = if plot.log_y { (1e-6, 1.0) } else { (y0.min(0.0), y0.max(0.0) + 1.0) };
     }
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let err = draw_err("line plot");
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut builder = ChartBuilder::on(&root);
         builder.caption(plot.title, ("sans-serif", 22)).margin(12).x_label_area_size(42).y_label_area_size(72);
@@ -110,22 +122,23 @@ pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, String> {
 
 /// Renders and writes the plot as PNG, atomically.
 pub fn write(plot: &LinePlot, out: &Path) -> Result<()> {
-    let img = render(plot).map_err(|e| Error::output(out, format!("plotting failed: {e}")))?;
-    write_rgb_png(&img, out)
+    let img = render(plot).map_err(Error::plot(out))?;
+    crate::output::write_png(&img, out, true)
 }
 
 /// A white strip `width x height` with `labels` drawn in black at their x offsets,
 /// as gray bytes (row-major).
-pub fn label_strip(width: u32, height: u32, labels: &[(u32, &str)]) -> std::result::Result<Vec<u8>, String> {
+pub fn label_strip(width: u32, height: u32, labels: &[(u32, &str)]) -> std::result::Result<Vec<u8>, PlotError> {
     register_font();
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
         let style = TextStyle::from(("sans-serif", (height as f64 * 0.6) as i32).into_font()).color(&BLACK);
+        let err = draw_err("labels");
         for (x, text) in labels {
-            root.draw_text(text, &style, (*x as i32 + 4, (height as f64 * 0.15) as i32)).map_err(|e| e.to_string())?;
+            root.draw_text(text, &style, (*x as i32 + 4, (height as f64 * 0.15) as i32)).map_err(|e| err(&e))?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| err(&e))?;
     }
     Ok(buf.chunks_exact(3).map(|p| p[0]).collect())
 }
@@ -152,14 +165,14 @@ fn band_color(t: f64) -> RGBColor {
     RGBColor(lerp(stops[i].0, stops[i + 1].0), lerp(stops[i].1, stops[i + 1].1), lerp(stops[i].2, stops[i + 1].2))
 }
 
-pub fn heatmap(h: &Heatmap) -> std::result::Result<image::RgbImage, String> {
+pub fn heatmap(h: &Heatmap) -> std::result::Result<image::RgbImage, PlotError> {
     register_font();
     let (w, hgt) = (700u32, 620u32);
     let mut buf = vec![255u8; (w * hgt * 3) as usize];
     let (lo, hi) = h.values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, hgt)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let err = draw_err("heatmap");
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(h.title, ("sans-serif", 20))
@@ -168,10 +181,19 @@ pub fn heatmap(h: &Heatmap) -> std::result::Result<image::RgbImage, String> {
             .y_label_area_size(60)
             .build_cartesian_2d(h.x.0..h.x.1, h.y.0..h.y.1)
             .map_err(|e| err(&e))?;
-        chart.configure_mesh().disable_mesh().x_desc(h.x_label).y_desc(h.y_label).label_style(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(h.x_label)
+            .y_desc(h.y_label)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
         let (ny, nx) = (h.values.len(), h.values[0].len());
         let (dx, dy) = ((h.x.1 - h.x.0) / nx as f64, (h.y.1 - h.y.0) / ny as f64);
-        let band = |v: f64| ((v - lo) / (hi - lo).max(1e-300) * h.bands as f64).floor().min(h.bands as f64 - 1.0) / (h.bands as f64 - 1.0).max(1.0);
+        let band = |v: f64| {
+            ((v - lo) / (hi - lo).max(1e-300) * h.bands as f64).floor().min(h.bands as f64 - 1.0) / (h.bands as f64 - 1.0).max(1.0)
+        };
         chart
             .draw_series(h.values.iter().enumerate().flat_map(|(j, row)| {
                 row.iter().enumerate().map(move |(i, v)| {
@@ -180,16 +202,10 @@ pub fn heatmap(h: &Heatmap) -> std::result::Result<image::RgbImage, String> {
                 })
             }))
             .map_err(|e| err(&e))?;
-        chart
-            .draw_series(h.points.iter().map(|&(x, y)| Circle::new((x, y), 1, RGBColor(220, 50, 47).filled())))
-            .map_err(|e| err(&e))?;
+        chart.draw_series(h.points.iter().map(|&(x, y)| Circle::new((x, y), 1, RGBColor(220, 50, 47).filled()))).map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
     }
     Ok(image::RgbImage::from_raw(w, hgt, buf).expect("w * h * 3"))
-}
-
-pub fn write_rgb_png(img: &image::RgbImage, out: &Path) -> Result<()> {
-    crate::output::write_png(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8, out, true)
 }
 
 #[cfg(test)]

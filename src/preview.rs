@@ -2,11 +2,9 @@
 //! across), scaled up with nearest-neighbour pixels so a person can see them; the rod is
 //! drawn dark on white.
 
-use image::{GrayImage, Luma};
-use std::path::Path;
-
 use crate::dataset::PixelDataset;
 use crate::error::{Error, Result};
+use image::{GrayImage, Luma};
 
 /// `Default`: 8 trials, 8 frames 4 steps apart (0.2 s: a row spans about one swing), x4.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,11 +64,6 @@ pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<GrayImage
         }
     }
     Ok(img)
-}
-
-/// Encodes `img` as PNG and writes it atomically.
-pub fn write_png(img: &GrayImage, out: &Path, force: bool) -> Result<()> {
-    crate::output::write_png(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8, out, force)
 }
 
 #[cfg(test)]

@@ -52,14 +52,7 @@ pub struct RenderConfig {
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        RenderConfig {
-            side: 28,
-            supersample: 4,
-            window: Window::default(),
-            rod_length: 1.0,
-            rod_width: 0.2,
-            axle_radius: 0.05,
-        }
+        RenderConfig { side: 28, supersample: 4, window: Window::default(), rod_length: 1.0, rod_width: 0.2, axle_radius: 0.05 }
     }
 }
 
@@ -126,8 +119,7 @@ impl Renderer {
             pb.line_to(0.0, cfg.rod_length as f32);
             let axis = pb.finish().ok_or_else(|| Error::setting("--rod-length", "rod has no length"))?;
             let stroke = Stroke { width: cfg.rod_width as f32, line_cap: LineCap::Round, ..Stroke::default() };
-            axis.stroke(&stroke, px_per_unit as f32)
-                .ok_or_else(|| Error::setting("--rod-width", "rod has no width"))?
+            axis.stroke(&stroke, px_per_unit as f32).ok_or_else(|| Error::setting("--rod-width", "rod has no width"))?
         };
         let axle = PathBuilder::from_circle(0.0, 0.0, cfg.axle_radius as f32);
         let mut rod_paint = Paint::default();
@@ -160,14 +152,7 @@ impl Renderer {
         let hi = self.pixmap.width() as f64;
         let (kx, ky) = (hi / (w.x1 - w.x0), hi / (w.y1 - w.y0));
         let (s, c) = theta.sin_cos();
-        Transform::from_row(
-            (kx * c) as f32,
-            (-ky * s) as f32,
-            (-kx * s) as f32,
-            (-ky * c) as f32,
-            (-kx * w.x0) as f32,
-            (ky * w.y1) as f32,
-        )
+        Transform::from_row((kx * c) as f32, (-ky * s) as f32, (-kx * s) as f32, (-ky * c) as f32, (-kx * w.x0) as f32, (ky * w.y1) as f32)
     }
 
     /// Renders the pendulum at the environment angle `theta` (0 = up) into `out`.
@@ -225,9 +210,8 @@ impl Renderer {
     /// margin for anti-aliasing.
     fn ink_box(&self, t: Transform) -> (usize, usize, usize, usize) {
         let hi = self.pixmap.width() as f32;
-        let ends = [(0.0f32, 0.0f32), (0.0, self.cfg.rod_length as f32)].map(|(x, y)| {
-            (t.sx * x + t.kx * y + t.tx, t.ky * x + t.sy * y + t.ty)
-        });
+        let ends =
+            [(0.0f32, 0.0f32), (0.0, self.cfg.rod_length as f32)].map(|(x, y)| (t.sx * x + t.kx * y + t.tx, t.ky * x + t.sy * y + t.ty));
         let w = self.cfg.window;
         let reach = 0.5 * self.cfg.rod_width * (hi as f64 / (w.x1 - w.x0)).max(hi as f64 / (w.y1 - w.y0));
         let margin = reach as f32 + 2.0;

@@ -1,29 +1,39 @@
 //! `REPORT.md` of a run: the metrics table beside the paper's values, the settings, the
 //! timings of each stage, and links to every picture.
 
-use std::path::Path;
-
+use crate::choice::Choice;
 use crate::error::Result;
-use crate::evaluate::{markdown_table, EvalConfig, ModelMetrics};
 use crate::output::write_atomic;
-use crate::train::RunConfig;
+use crate::rollout::Layout;
+use crate::run::{PixelMetrics, PixelRun, REPORT};
+use crate::table::pixel_markdown;
 
-/// Writes `RUN/REPORT.md`; `timings` are (stage, seconds); `preview` is the dataset's contact
-/// sheet, relative to the run folder, if one was made.
-pub fn write_report(run_dir: &Path, metrics: &[ModelMetrics], eval: &EvalConfig, timings: &[(String, f64)], preview: Option<&str>) -> Result<()> {
-    let run = RunConfig::load(run_dir)?;
-    let d = &run.dataset.config;
-    let t = &run.train;
+/// Writes `RUN/REPORT.md` from the run's config and metrics, and the rollout pictures made
+/// with `layout`; `timings` are (stage, seconds); `preview` is the dataset's contact sheet,
+/// relative to the run folder, if one was made.
+pub fn write_report(
+    run: &PixelRun,
+    metrics: &PixelMetrics,
+    layout: Layout,
+    timings: &[(String, f64)],
+    preview: Option<&str>,
+) -> Result<()> {
+    let eval = &metrics.protocol;
+    let d = &run.config.dataset.config;
+    let t = &run.config.train;
     let mut s = String::new();
     s += "# pixel-hnn report\n\n";
     s += "The pixel-pendulum experiment of \"Hamiltonian Neural Networks\" (Greydanus, Dzamba, Yosinski, 2019), Table 1 row \"Pixel pendulum\".\n\n";
     s += "## Metrics\n\n";
-    s += &markdown_table(metrics, eval);
-    s += "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by a least-squares affine map fitted on the training latents, `1.9 (1 - cos q) + p^2` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Details: `metrics.json`.\n\n";
+    s += &pixel_markdown(&metrics.models, eval);
+    s += &format!(
+        "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `1.9 (1 - cos q) + p^2` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Details: `metrics.json`.\n\n",
+        eval.map_fit.describe()
+    );
     s += "## Pictures\n\n";
     s += "| | |\n|---|---|\n";
     s += "| ground truth, HNN, baseline | ![comparison](rollout/comparison.gif) |\n";
-    s += "| every 10th frame | ![sheet](rollout/sheet.png) |\n";
+    s += &format!("| every {} | ![sheet](rollout/sheet.png) |\n", every_kth(layout.every));
     s += "| energy over time | ![energy](rollout/energy.png) |\n";
     s += "| learned phase space (HNN) | ![phase space](rollout/phase-space.png) |\n";
     s += "| training loss | ![loss](loss-curve.png) |\n";
@@ -33,23 +43,93 @@ pub fn write_report(run_dir: &Path, metrics: &[ModelMetrics], eval: &EvalConfig,
     s += "\nEvery frame as PNG: `rollout/frames/{truth,hnn,baseline}/`.\n\n## Settings\n\n";
     s += &format!(
         "- dataset `{}` (SHA-256 {}): {} trials x {} frames, {}x{} px, seed {}, deflection in ({:.4}, {:.4}) rad, first {} trials for testing\n",
-        run.dataset.path.display(), &run.dataset.sha256[..12], d.trials, d.steps, d.render.side, d.render.side, d.seed,
+        run.config.dataset.path.display(), &run.config.dataset.sha256[..12], d.trials, d.steps, d.render.side, d.render.side, d.seed,
         d.initial.min_angle, d.initial.max_angle, d.test_trials()
     );
     s += &format!(
         "- training: {} steps, batch {}, Adam lr {:e}, weight decay {:e}, seed {}, models {}\n",
-        t.steps, t.batch, t.adam.lr, t.adam.weight_decay, t.seed,
+        t.steps,
+        t.batch,
+        t.adam.lr,
+        t.adam.weight_decay,
+        t.seed,
         t.models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
     s += &format!(
         "- evaluation: trajectory seed {} ({} frames, deflection in ({:.4}, {:.4})), {} rollout frames, integrator {:?}, extra seeds {:?}\n",
         eval.seed, eval.steps, eval.min_angle, eval.max_angle, eval.frames, eval.method, eval.seeds
     );
+    s += &format!("- latent -> (q, p) map: {} (`--map-fit {}`)\n", eval.map_fit.describe(), eval.map_fit.name());
     if !timings.is_empty() {
         s += "\n## Timings (this machine)\n\n| stage | seconds |\n|---|---|\n";
         for (stage, secs) in timings {
             s += &format!("| {stage} | {secs:.1} |\n");
         }
     }
-    write_atomic(&run_dir.join("REPORT.md"), s.as_bytes(), true, "--out")
+    write_atomic(&run.path(REPORT), s.as_bytes(), true, "--out")
+}
+
+/// "frame", "2nd frame", "10th frame".
+fn every_kth(k: usize) -> String {
+    let suffix = match (k % 10, k % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    if k == 1 {
+        "frame".into()
+    } else {
+        format!("{k}{suffix} frame")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::DatasetConfig;
+    use crate::evaluate::{EvalConfig, MapFit};
+    use crate::model::ModelConfig;
+    use crate::run::{DatasetRef, RunConfig};
+    use crate::train::TrainConfig;
+
+    #[test]
+    fn the_report_says_how_the_map_was_fitted_and_which_frames_the_sheet_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DatasetRef { path: "d.h5".into(), sha256: "0".repeat(64), config: DatasetConfig::default() };
+        let run =
+            PixelRun::create(&dir.path().join("run"), RunConfig::new(TrainConfig::default(), ModelConfig::default(), data), false).unwrap();
+        for (fit, every, says) in
+            [(MapFit::Lstsq, 10, ["least-squares", "every 10th frame"]), (MapFit::Adam, 5, ["fitted by Adam", "every 5th frame"])]
+        {
+            let metrics = PixelMetrics { models: vec![], protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() } };
+            write_report(&run, &metrics, Layout { scale: 4, every }, &[], None).unwrap();
+            let text = std::fs::read_to_string(run.path(REPORT)).unwrap();
+            for needle in says {
+                assert!(text.contains(needle), "{needle} missing:\n{text}");
+            }
+            assert_eq!(text.contains("least-squares"), fit == MapFit::Lstsq);
+        }
+    }
+
+    #[test]
+    fn ordinals_read_as_english() {
+        let names: Vec<String> = [1, 2, 3, 4, 10, 11, 12, 21, 22, 113].iter().map(|&k| super::every_kth(k)).collect();
+        assert_eq!(
+            names,
+            [
+                "frame",
+                "2nd frame",
+                "3rd frame",
+                "4th frame",
+                "10th frame",
+                "11th frame",
+                "12th frame",
+                "21st frame",
+                "22nd frame",
+                "113th frame"
+            ]
+        );
+    }
 }

@@ -9,23 +9,24 @@
 //! | `sheet.png` | every k-th frame, one labelled row each |
 //! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)) |
 //! | `phase-space.png` | the HNN's learned H over the latent plane (bands are level sets), training latents on top |
-//! | `rollout.json` | the trajectory's settings and each model's energy MSE, pixel MSE, VPT |
+//! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT |
 
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use image::{GrayImage, RgbImage};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::FIRST_SAMPLE_FRAME;
+use crate::choice::Choice;
+use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
-use crate::evaluate::{rollout, score, EvalConfig, LatentMap, OpenRun, Trajectory};
-use crate::model::FieldKind;
+use crate::evaluate::{rollout, score, EvalConfig, LatentMap, Trajectory};
+use crate::model::{FieldKind, Model};
 use crate::output::write_png;
 use crate::plot;
 use crate::preview::shade;
-use crate::train::load_model;
 
 /// Pictures' layout; `Default`: frames x4, every 10th frame on the sheet.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Layout {
     pub scale: u32,
     pub every: usize,
@@ -37,73 +38,120 @@ impl Default for Layout {
     }
 }
 
+impl Layout {
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=16).contains(&self.scale) {
+            return Err(Error::setting("--scale", format!("must be between 1 and 16 (got {})", self.scale)));
+        }
+        if self.every == 0 {
+            return Err(Error::setting("--every", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What one model's rollout scored (also in `rollout.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRollout {
+    pub model: FieldKind,
+    pub energy_mse: f64,
+    pub energy_mse_pm: f64,
+    pub pixel_mse: f64,
+    pub valid_prediction_time: usize,
+}
+
+/// `rollout/rollout.json`: the trajectory's settings and what each model scored on it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RolloutSummary {
+    pub protocol: EvalConfig,
+    pub layout: Layout,
+    pub frames: usize,
+    pub models: Vec<ModelRollout>,
+}
+
+/// A trained model with the latent map its energies are read through.
+pub struct Mapped<'a> {
+    pub model: &'a Model,
+    pub map: &'a LatentMap,
+}
+
 struct Panel {
     name: String,
     /// `[n][side * side]`
     frames: Vec<Vec<f32>>,
 }
 
-fn scaled(frame: &[f32], side: u32, scale: u32) -> Vec<u8> {
+fn scaled(frame: &[f32], side: u32, scale: u32) -> GrayImage {
     let w = side * scale;
-    (0..w * w).map(|i| shade(frame[(((i / w) / scale) * side + (i % w) / scale) as usize])).collect()
+    GrayImage::from_fn(w, w, |x, y| image::Luma([shade(frame[((y / scale) * side + x / scale) as usize])]))
 }
 
-/// Writes the pictures for `run_dir` into `out` (replaced if it exists); returns a summary.
-pub fn write_rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: &Path, device: Device) -> Result<serde_json::Value> {
-    if !(1..=16).contains(&layout.scale) || layout.every == 0 {
-        return Err(Error::setting("--scale/--every", "scale must be 1..=16 and every at least 1"));
-    }
-    let OpenRun { run, data, train, test } = OpenRun::open(run_dir, cfg, device)?;
-    let side = run.dataset.config.render.side;
+/// Rolls each model out from the `cfg.seed` trajectory and writes the pictures into `out`
+/// (replaced if it exists); `train` are the dataset's training pairs (for the phase-space
+/// plot's latents).
+pub fn write_rollout(
+    data: &PixelDataset,
+    train: &Pairs,
+    models: &[Mapped],
+    cfg: &EvalConfig,
+    layout: Layout,
+    out: &Path,
+) -> Result<RolloutSummary> {
+    layout.validate()?;
+    let side = data.config.render.side;
     let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
     let n = cfg.frames;
-    let mut panels =
-        vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
-    let mut energy = vec![plot::Series {
-        name: "true".into(),
-        points: (0..n).map(|i| (i as f64, traj.energy(i))).collect(),
-    }];
-    let mut summary = serde_json::Map::new();
+    let mut panels = vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
+    let mut energy = vec![plot::Series { name: "true".into(), points: (0..n).map(|i| (i as f64, traj.energy(i))).collect() }];
+    let mut scores = vec![];
     let mut phase = None;
-    for &kind in &run.train.models {
-        let model = load_model(run_dir, &run, kind, device)?;
-        let map = LatentMap::fit(&model, &train, &test, cfg.map_fit);
-        let roll = rollout(&model, &traj.pair(0), n, cfg.method)?;
-        let s = score(&model, &map, &traj, &roll, cfg, cfg.seed);
+    for Mapped { model, map } in models {
+        let kind = model.field.kind();
+        let roll = rollout(model, &traj.pair(0), n, cfg.method)?;
+        let s = score(model, map, &traj, &roll, cfg, cfg.seed);
         let px = traj.pixels;
         let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
         let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
         panels.push(Panel { name: kind.name().into(), frames });
-        energy.push(plot::Series { name: kind.name().into(), points: s.predicted_energy.iter().enumerate().map(|(i, e)| (i as f64, *e)).collect() });
-        summary.insert(
-            kind.name().into(),
-            json!({"energy_mse": s.energy_mse, "energy_mse_pm": s.energy_mse_pm, "pixel_mse": s.pixel_mse, "valid_prediction_time": s.valid_prediction_time}),
-        );
+        energy.push(plot::Series {
+            name: kind.name().into(),
+            points: s.predicted_energy.iter().enumerate().map(|(i, e)| (i as f64, *e)).collect(),
+        });
+        scores.push(ModelRollout {
+            model: kind,
+            energy_mse: s.energy_mse,
+            energy_mse_pm: s.energy_mse_pm,
+            pixel_mse: s.pixel_mse,
+            valid_prediction_time: s.valid_prediction_time,
+        });
         if kind == FieldKind::Hnn {
-            phase = Some(phase_space(&model, &train)?);
+            phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
         }
     }
+    let summary = RolloutSummary { protocol: cfg.clone(), layout, frames: n, models: scores };
 
     crate::output::write_dir_atomic(out, |tmp| {
         for p in &panels {
             let dir = tmp.join("frames").join(&p.name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;
             for (i, f) in p.frames.iter().enumerate() {
-                let w = side * layout.scale;
-                write_png(&scaled(f, side, layout.scale), w, w, image::ExtendedColorType::L8, &dir.join(format!("{i:04}.png")), true)?;
+                write_png(&scaled(f, side, layout.scale), &dir.join(format!("{i:04}.png")), true)?;
             }
         }
         write_gif(&panels, side, layout.scale, &tmp.join("comparison.gif"))?;
         write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;
         let title = format!("Energy along the rollout (seed {}, re-encoded and mapped to (q, p))", cfg.seed);
-        plot::write(&plot::LinePlot { title: &title, x_label: "frame", y_label: "1.9 (1 - cos q) + p^2", log_y: false, series: &energy }, &tmp.join("energy.png"))?;
+        plot::write(
+            &plot::LinePlot { title: &title, x_label: "frame", y_label: "1.9 (1 - cos q) + p^2", log_y: false, series: &energy },
+            &tmp.join("energy.png"),
+        )?;
         if let Some(img) = &phase {
-            plot::write_rgb_png(img, &tmp.join("phase-space.png"))?;
+            write_png(img, &tmp.join("phase-space.png"), true)?;
         }
-        let json = json!({"protocol": cfg, "models": summary, "frames": n});
-        std::fs::write(tmp.join("rollout.json"), serde_json::to_string_pretty(&json).unwrap()).map_err(|e| Error::io(tmp, e))
+        let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+        std::fs::write(tmp.join("rollout.json"), text).map_err(|e| Error::io(tmp, e))
     })?;
-    Ok(json!({"out": out, "models": summary}))
+    Ok(summary)
 }
 
 const GAP: u32 = 4;
@@ -113,7 +161,7 @@ fn write_gif(panels: &[Panel], side: u32, scale: u32, path: &Path) -> Result<()>
     let cell = side * scale;
     let (w, h) = (panels.len() as u32 * (cell + GAP) + GAP, HEADER + cell + GAP);
     let labels: Vec<(u32, &str)> = panels.iter().enumerate().map(|(i, p)| (GAP + i as u32 * (cell + GAP), p.name.as_str())).collect();
-    let header = plot::label_strip(w, HEADER, &labels).map_err(|e| Error::output(path, e))?;
+    let header = plot::label_strip(w, HEADER, &labels).map_err(Error::plot(path))?;
     let palette: Vec<u8> = (0..=255u8).flat_map(|g| [g, g, g]).collect();
     let mut bytes = Vec::new();
     {
@@ -128,7 +176,7 @@ fn write_gif(panels: &[Panel], side: u32, scale: u32, path: &Path) -> Result<()>
                 let x0 = GAP + k as u32 * (cell + GAP);
                 for y in 0..cell {
                     let row = ((HEADER + y) * w + x0) as usize;
-                    px[row..row + cell as usize].copy_from_slice(&img[(y * cell) as usize..((y + 1) * cell) as usize]);
+                    px[row..row + cell as usize].copy_from_slice(&img.as_raw()[(y * cell) as usize..((y + 1) * cell) as usize]);
                 }
             }
             let mut frame = gif::Frame::from_indexed_pixels(w as u16, h as u16, px, None);
@@ -148,7 +196,7 @@ fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Resu
     let mut px = vec![200u8; (w * h) as usize];
     for (r, p) in panels.iter().enumerate() {
         let y0 = 2 + r as u32 * (cell + 2);
-        let label = plot::label_strip(label_w, 22.min(cell), &[(0, p.name.as_str())]).map_err(|e| Error::output(path, e))?;
+        let label = plot::label_strip(label_w, 22.min(cell), &[(0, p.name.as_str())]).map_err(Error::plot(path))?;
         for y in 0..22.min(cell) {
             let row = ((y0 + y) * w) as usize;
             px[row..row + label_w as usize].copy_from_slice(&label[(y * label_w) as usize..((y + 1) * label_w) as usize]);
@@ -158,17 +206,17 @@ fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Resu
             let x0 = label_w + 2 + c as u32 * (cell + 2);
             for y in 0..cell {
                 let row = ((y0 + y) * w + x0) as usize;
-                px[row..row + cell as usize].copy_from_slice(&img[(y * cell) as usize..((y + 1) * cell) as usize]);
+                px[row..row + cell as usize].copy_from_slice(&img.as_raw()[(y * cell) as usize..((y + 1) * cell) as usize]);
             }
         }
     }
-    write_png(&px, w, h, image::ExtendedColorType::L8, path, true)
+    write_png(&GrayImage::from_raw(w, h, px).expect("w * h pixels"), path, true)
 }
 
 /// The HNN's H on a grid over the training latents' extent, with those latents.
-fn phase_space(model: &crate::model::Model, train: &crate::dataset::Pairs) -> Result<image::RgbImage> {
+fn phase_space(model: &Model, train: &Pairs) -> std::result::Result<RgbImage, plot::PlotError> {
     let z = tch::no_grad(|| model.ae.encode(&train.x)).to_device(Device::Cpu).to_kind(Kind::Double);
-    let zs: Vec<f64> = Vec::try_from(z.view([-1]))?;
+    let zs: Vec<f64> = Vec::try_from(z.view([-1])).expect("latents");
     let pts: Vec<(f64, f64)> = zs.chunks(2).step_by((zs.len() / 2 / 3000).max(1)).map(|c| (c[0], c[1])).collect();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for &(a, b) in &pts {
@@ -184,7 +232,8 @@ fn phase_space(model: &crate::model::Model, train: &crate::dataset::Pairs) -> Re
         })
         .collect();
     let zg = Tensor::from_slice(&grid).view([(g * g) as i64, 2]).to_device(model.vs.device());
-    let h: Vec<f64> = Vec::try_from(tch::no_grad(|| model.field.hamiltonian(&zg)).to_device(Device::Cpu).to_kind(Kind::Double))?;
+    let h: Vec<f64> =
+        Vec::try_from(tch::no_grad(|| model.field.hamiltonian(&zg)).to_device(Device::Cpu).to_kind(Kind::Double)).expect("H values");
     let values: Vec<Vec<f64>> = h.chunks(g).map(|r| r.to_vec()).collect();
     plot::heatmap(&plot::Heatmap {
         title: "HNN: learned H over the latent plane (bands = level sets), training latents",
@@ -196,10 +245,4 @@ fn phase_space(model: &crate::model::Model, train: &crate::dataset::Pairs) -> Re
         bands: 14,
         points: &pts,
     })
-    .map_err(|e| Error::output("phase-space.png", e))
-}
-
-/// The default folder of a run's rollout pictures.
-pub fn default_out(run_dir: &Path) -> PathBuf {
-    run_dir.join("rollout")
 }

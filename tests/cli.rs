@@ -1,12 +1,8 @@
 //! The real binary, end to end: generate, preview, determinism, and bad input.
 mod common;
 
-use assert_cmd::Command;
+use common::{bin, fails_cleanly as fails, listing};
 use std::path::Path;
-
-fn bin() -> Command {
-    Command::cargo_bin("pixel-hnn").unwrap()
-}
 
 const SMALL: [&str; 4] = ["--trials", "4", "--steps", "12"];
 
@@ -14,30 +10,12 @@ fn generate(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     bin().args(["generate", "--out"]).arg(out).args(SMALL).args(extra).assert()
 }
 
-/// Runs a failing command; checks it exits 1 with one `error:` line naming `needle`, and
-/// that `dir` holds exactly the files it held before.
-fn fails(cmd: &mut Command, needle: &str, dir: &Path) {
-    let before = listing(dir);
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains(needle), "'{needle}' not in: {stderr}");
-    assert_eq!(listing(dir), before, "files changed in {}", dir.display());
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn generate_then_preview_writes_a_dataset_and_a_viewable_png() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("p.h5");
-    generate(&data, &[]).success().stdout(predicates::str::contains("4 trials x 12 frames"));
+    let said = String::from_utf8_lossy(&generate(&data, &[]).success().get_output().stdout).into_owned();
+    assert!(said.contains("4 trials x 12 frames"), "{said}");
     let sheet = dir.path().join("sheet.png");
     bin().args(["preview", "--data"]).arg(&data).arg("--out").arg(&sheet).args(["--trials", "3", "--scale", "2"]).assert().success();
     let img = image::open(&sheet).unwrap().to_luma8();

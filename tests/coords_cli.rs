@@ -1,11 +1,7 @@
 //! The coordinate tasks through the real binary, in quick versions, and `table`.
 mod common;
 
-use assert_cmd::Command;
-
-fn bin() -> Command {
-    Command::cargo_bin("pixel-hnn").unwrap()
-}
+use common::{bin, succeeds};
 
 #[test]
 fn each_task_runs_quickly_and_table_collects_them() {
@@ -18,8 +14,10 @@ fn each_task_runs_quickly_and_table_collects_them() {
         if task == "real-pendulum" {
             c.arg("--data").arg(&data);
         }
-        c.assert().success().stdout(predicates::str::contains(format!("| {task} (x1e")));
-        for f in ["config.json", "metrics.json", "hnn.safetensors", "baseline.safetensors", "log-hnn.jsonl", "energy.png", "trajectory.png"] {
+        let said = succeeds(c);
+        assert!(said.contains(&format!("| {task} (x1e")), "{said}");
+        for f in ["config.json", "metrics.json", "hnn.safetensors", "baseline.safetensors", "log-hnn.jsonl", "energy.png", "trajectory.png"]
+        {
             assert!(out.join(f).exists(), "{task}: {f} missing");
         }
         let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
@@ -51,7 +49,8 @@ fn the_real_pendulum_needs_its_data_and_names_the_flag() {
     assert!(err.starts_with("error: --data") && err.trim().lines().count() == 1, "{err}");
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "%o v\n0 1 2 three\n").unwrap();
-    let out = bin().args(["coords", "--task", "real-pendulum", "--data"]).arg(&bad).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    let out =
+        bin().args(["coords", "--task", "real-pendulum", "--data"]).arg(&bad).arg("--out").arg(dir.path().join("r")).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.txt: line 2: not a number"));
     assert!(!dir.path().join("r").exists());
     let out = bin().args(["table", "--runs"]).arg(dir.path()).output().unwrap();

@@ -2,36 +2,28 @@
 //! and `rollout` on its run, and their bad input.
 mod common;
 
-use assert_cmd::Command;
-use std::path::Path;
-
-fn bin() -> Command {
-    Command::cargo_bin("pixel-hnn").unwrap()
-}
-
-fn fails(cmd: &mut Command, needle: &str) {
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let last = stderr.trim().lines().last().unwrap_or("");
-    assert!(last.starts_with("error: ") && last.contains(needle), "'{needle}' not in: {stderr}");
-}
-
-fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
-}
+use common::{bin, fails, read_json as json, succeeds};
 
 #[test]
 fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("demo");
-    bin().args(["demo", "--quick", "--device", "cpu", "--out"]).arg(&run).assert().success().stdout(predicates::str::contains("REPORT.md"));
+    let said = succeeds(bin().args(["demo", "--quick", "--device", "cpu", "--out"]).arg(&run));
+    assert!(said.contains("REPORT.md"), "{said}");
+    assert!(!said.lines().any(|l| l.trim_start().starts_with('{')), "JSON goes to files, not stdout: {said}");
 
     let report = std::fs::read_to_string(run.join("REPORT.md")).unwrap();
     for needle in ["| energy MSE (seed 1) |", "paper HNN", "rollout/comparison.gif", "## Timings"] {
         assert!(report.contains(needle), "REPORT.md lacks {needle}");
     }
-    for f in ["rollout/comparison.gif", "rollout/sheet.png", "rollout/energy.png", "rollout/phase-space.png", "loss-curve.png", "dataset-preview.png"] {
+    for f in [
+        "rollout/comparison.gif",
+        "rollout/sheet.png",
+        "rollout/energy.png",
+        "rollout/phase-space.png",
+        "loss-curve.png",
+        "dataset-preview.png",
+    ] {
         let p = run.join(f);
         assert!(p.exists(), "{f} missing");
         image::open(&p).unwrap_or_else(|e| panic!("{f} does not decode: {e}"));
@@ -44,7 +36,7 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     use image::AnimationDecoder;
     assert_eq!(frames.into_frames().count(), 60);
 
-    let m = json(&run.join("metrics.json"));
+    let m = json(run.join("metrics.json"));
     let models = m["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for model in models {
@@ -59,12 +51,37 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     }
 
     // evaluate and rollout again on the same run: same seed, same metrics.
-    let before = json(&run.join("metrics.json"));
+    let before = json(run.join("metrics.json"));
     bin().args(["evaluate", "--device", "cpu", "--frames", "60", "--steps", "63", "--seeds", "1,2", "--run"]).arg(&run).assert().success();
-    let after = json(&run.join("metrics.json"));
+    let after = json(run.join("metrics.json"));
     assert_eq!(before["models"][0]["energy_mse"], after["models"][0]["energy_mse"]);
-    bin().args(["rollout", "--device", "cpu", "--frames", "30", "--steps", "33", "--integrator", "midpoint", "--run"]).arg(&run).assert().success();
+    bin()
+        .args(["rollout", "--device", "cpu", "--frames", "30", "--steps", "33", "--integrator", "midpoint", "--run"])
+        .arg(&run)
+        .assert()
+        .success();
     assert_eq!(std::fs::read_dir(run.join("rollout/frames/hnn")).unwrap().count(), 30);
+
+    // rollout reads each model's latent map from metrics.json rather than fitting it again:
+    // with the stored maps set to zero every predicted energy is H(0, 0) = 0, so the energy
+    // error is the mean square of the true energies.
+    let mut m = json(run.join("metrics.json"));
+    for model in m["models"].as_array_mut().unwrap() {
+        for row in model["map"]["rows"].as_array_mut().unwrap() {
+            *row = serde_json::json!([0.0, 0.0, 0.0]);
+        }
+    }
+    std::fs::write(run.join("metrics.json"), m.to_string()).unwrap();
+    let said = succeeds(bin().args(["rollout", "--device", "cpu", "--frames", "60", "--steps", "63", "--run"]).arg(&run));
+    assert!(said.contains("hnn: energy MSE") && !said.contains('{'), "a short human summary: {said}");
+    let rolled = json(run.join("rollout/rollout.json"));
+    let truth: Vec<f64> =
+        m["models"][0]["trajectories"][0]["true_energy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let expect = truth.iter().map(|e| e * e).sum::<f64>() / truth.len() as f64;
+    for model in rolled["models"].as_array().unwrap() {
+        let got = model["energy_mse"].as_f64().unwrap();
+        assert!((got - expect).abs() < 1e-12 * expect, "{}: {got} vs {expect}", model["model"]);
+    }
 
     // Bad input: each a clear error, nothing half-written.
     let ev = |args: &[&str]| {
@@ -85,7 +102,7 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     std::fs::copy(run.join("config.json"), incomplete.join("config.json")).unwrap();
     fails(bin().args(["evaluate", "--device", "cpu", "--run"]).arg(&incomplete), "hnn.safetensors: missing");
     // Another format version.
-    let mut cfg = json(&run.join("config.json"));
+    let mut cfg = json(run.join("config.json"));
     cfg["format_version"] = 99.into();
     std::fs::write(incomplete.join("config.json"), cfg.to_string()).unwrap();
     fails(bin().args(["rollout", "--run"]).arg(&incomplete), "format version 99");
@@ -93,6 +110,9 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     let data = dir.path().join("demo.h5");
     bin().args(["generate", "--force", "--seed", "5", "--trials", "30", "--steps", "40", "--out"]).arg(&data).assert().success();
     fails(bin().args(["evaluate", "--device", "cpu", "--run"]).arg(&run), "demo.h5: changed since the run was trained");
-    fails(bin().args(["rollout", "--device", "cpu", "--out"]).arg(&out).arg("--run").arg(&run), "demo.h5: changed since the run was trained");
+    fails(
+        bin().args(["rollout", "--device", "cpu", "--out"]).arg(&out).arg("--run").arg(&run),
+        "demo.h5: changed since the run was trained",
+    );
     assert!(!out.exists(), "rollout left a folder behind");
 }

@@ -3,11 +3,8 @@
 mod common;
 
 use assert_cmd::Command;
+use common::{bin, fails, succeeds};
 use std::path::{Path, PathBuf};
-
-fn bin() -> Command {
-    Command::cargo_bin("pixel-hnn").unwrap()
-}
 
 /// A small dataset: 10 trials x 20 frames (8 training trials, 136 training samples).
 fn dataset(dir: &Path, side: u32) -> PathBuf {
@@ -32,22 +29,14 @@ fn read(p: PathBuf) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn fails(mut cmd: impl std::borrow::BorrowMut<Command>, needle: &str) {
-    let cmd = cmd.borrow_mut();
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let last = stderr.trim().lines().last().unwrap_or("");
-    assert!(last.starts_with("error: ") && last.contains(needle), "'{needle}' not in: {stderr}");
-}
-
 #[test]
 fn same_seed_same_loss_curve_and_a_complete_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path(), 28);
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        train(&data, out, &["--steps", "30", "--log-every", "1"]).assert().success().stdout(predicates::str::contains("| hnn |"));
+        let said = succeeds(train(&data, out, &["--steps", "30", "--log-every", "1"]));
+        assert!(said.contains("| hnn |"), "{said}");
     }
     for f in ["log-hnn.jsonl", "log-baseline.jsonl", "hnn.safetensors", "baseline.safetensors"] {
         assert!(read(a.join(f)) == read(b.join(f)), "{f} differs between two runs of one seed");
@@ -78,7 +67,13 @@ fn one_run_of_1000_steps_equals_600_then_resume_400_bit_for_bit() {
     train(&data, &whole, &common).args(["--steps", "1000"]).assert().success();
     train(&data, &split, &common).args(["--steps", "600"]).assert().success();
     // Only --steps changes; the other settings come from the run's config.json.
-    bin().args(["train", "--device", "cpu", "--resume", "--steps", "1000", "--data"]).arg(&data).arg("--out").arg(&split).assert().success();
+    bin()
+        .args(["train", "--device", "cpu", "--resume", "--steps", "1000", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&split)
+        .assert()
+        .success();
     assert!(read(whole.join("hnn.safetensors")) == read(split.join("hnn.safetensors")), "weights differ");
     assert!(read(whole.join("log-hnn.jsonl")) == read(split.join("log-hnn.jsonl")), "logs differ");
     assert!(read(whole.join("checkpoints/hnn.safetensors")) == read(split.join("checkpoints/hnn.safetensors")));
@@ -107,12 +102,41 @@ fn a_killed_run_leaves_a_whole_checkpoint_to_resume_from() {
     child.wait().unwrap();
     assert!(ck.exists());
     // The checkpoint loads (a torn file would not): resume it for 3 more steps.
-    let done = pixel_hnn::train::checkpoint_step(&out, pixel_hnn::model::FieldKind::Hnn).unwrap().unwrap();
+    let done = pixel_hnn::run::PixelRun::open(&out).unwrap().checkpoint_step(pixel_hnn::model::FieldKind::Hnn).unwrap().unwrap();
     let more = (done + 3).to_string();
     bin().args(["train", "--device", "cpu", "--resume", "--steps", &more, "--data"]).arg(&data).arg("--out").arg(&out).assert().success();
     assert!(out.join("hnn.safetensors").exists());
     // Lowering --steps below what the checkpoint has done is refused, naming the flag.
-    fails(bin().args(["train", "--device", "cpu", "--resume", "--steps", "1", "--data"]).arg(&data).arg("--out").arg(&out), "--steps: the hnn model's checkpoint has done");
+    fails(
+        bin().args(["train", "--device", "cpu", "--resume", "--steps", "1", "--data"]).arg(&data).arg("--out").arg(&out),
+        "--steps: the hnn model's checkpoint has done",
+    );
+}
+
+#[test]
+fn resume_takes_every_setting_from_the_run_and_names_what_changed_in_one_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28); // not datasets/pendulum.h5
+    let out = dir.path().join("run");
+    train(&data, &out, &["--model", "hnn", "--steps", "4", "--lr", "2e-3", "--log-every", "1"]).assert().success();
+    // No --data, --lr, --batch or --log-every: all from the run folder; only --steps given.
+    bin().args(["train", "--device", "cpu", "--resume", "--steps", "6", "--out"]).arg(&out).assert().success();
+    let log = String::from_utf8(read(out.join("log-hnn.jsonl"))).unwrap();
+    assert_eq!(log.lines().count(), 6, "every step of 0..6 logged: {log}");
+    let cfg = common::read_json(out.join("config.json"));
+    assert_eq!((cfg["train"]["steps"].as_u64(), cfg["train"]["adam"]["lr"].as_f64()), (Some(6), Some(2e-3)));
+    // Another dataset: refused, naming what differs, in one short line.
+    let other = dir.path().join("other.h5");
+    bin().args(["generate", "--trials", "12", "--steps", "20", "--out"]).arg(&other).assert().success();
+    let err = fails(
+        bin().args(["train", "--device", "cpu", "--resume", "--steps", "8", "--lr", "1e-3", "--data"]).arg(&other).arg("--out").arg(&out),
+        "--resume",
+    );
+    let line = err.trim().lines().last().unwrap();
+    for needle in ["dataset.config.trials: 10 -> 12", "dataset.sha256", "train.adam.lr: 0.002 -> 0.001"] {
+        assert!(line.contains(needle), "{needle} not in {line}");
+    }
+    assert!(line.len() < 400, "{} characters: {line}", line.len());
 }
 
 #[test]
@@ -187,8 +211,8 @@ fn weights_load_in_pytorch_and_encode_the_same_latent() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let torch_z: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
 
-    let cfg = pixel_hnn::train::RunConfig::load(&run).unwrap();
-    let model = pixel_hnn::train::load_model(&run, &cfg, pixel_hnn::model::FieldKind::Hnn, tch::Device::Cpu).unwrap();
+    let opened = pixel_hnn::run::PixelRun::open(&run).unwrap();
+    let model = opened.load_model(pixel_hnn::model::FieldKind::Hnn, tch::Device::Cpu).unwrap();
     let ds = pixel_hnn::dataset::PixelDataset::open(&data).unwrap();
     let x = ds.pairs(pixel_hnn::dataset::Split::Test).x.narrow(0, 0, 1);
     let z = model.ae.encode(&x);

@@ -26,8 +26,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
     // One renderer per worker, made up front so that a bad setting fails before any work.
     let renderers = (0..threads).map(|_| Renderer::new(config.render)).collect::<Result<Vec<_>>>()?;
     std::thread::scope(|scope| {
-        for ((frames, states), mut renderer) in
-            frames.chunks_mut(block * per_trial).zip(states.chunks(block * config.steps)).zip(renderers)
+        for ((frames, states), mut renderer) in frames.chunks_mut(block * per_trial).zip(states.chunks(block * config.steps)).zip(renderers)
         {
             scope.spawn(move || {
                 for (trial_frames, trial_states) in frames.chunks_mut(per_trial).zip(states.chunks(config.steps)) {

@@ -118,14 +118,7 @@ fn write_compressed_chunks(ds: &hdf5::Dataset, frames: &[f32], chunk_len: usize)
         // SAFETY: a valid dataset id, an offset of the dataset's rank, and a buffer of
         // `bytes.len()` bytes; filter mask 0 = every filter of the pipeline was applied.
         let status = hdf5::sync::sync(|| unsafe {
-            hdf5_sys::h5d::H5Dwrite_chunk(
-                ds.id(),
-                hdf5_sys::h5p::H5P_DEFAULT,
-                0,
-                offset.as_ptr(),
-                bytes.len(),
-                bytes.as_ptr().cast(),
-            )
+            hdf5_sys::h5d::H5Dwrite_chunk(ds.id(), hdf5_sys::h5p::H5P_DEFAULT, 0, offset.as_ptr(), bytes.len(), bytes.as_ptr().cast())
         });
         if status < 0 {
             return Err(hdf5::Error::from(format!("H5Dwrite_chunk failed on chunk {i}")));
@@ -162,10 +155,8 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
     if format.as_str() != FORMAT {
         return Err(bad(format!("is a '{format}' file, not a pixel-hnn dataset ('{FORMAT}')")));
     }
-    let version: u32 = file
-        .attr("format_version")
-        .and_then(|a| a.read_scalar())
-        .map_err(|e| bad(format!("has no readable format_version ({e})")))?;
+    let version: u32 =
+        file.attr("format_version").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable format_version ({e})")))?;
     if version != FORMAT_VERSION {
         return Err(bad(format!(
             "has format version {version}; this build reads version {FORMAT_VERSION}: regenerate it with `pixel-hnn generate`"
@@ -175,8 +166,7 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         .attr("config_json")
         .and_then(|a| a.read_scalar::<VarLenUnicode>())
         .map_err(|e| bad(format!("has no readable config_json ({e})")))?;
-    let config: DatasetConfig =
-        serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
+    let config: DatasetConfig = serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
     config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
 
     let (t, s, side) = (config.trials, config.steps, config.render.side as usize);
@@ -188,9 +178,7 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         Ok(ds)
     };
     let truncated = |name: &str, e: hdf5::Error| bad(format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"));
-    let frames: Vec<f32> = read_dataset("frames", &[t, s, side, side])?
-        .read_raw()
-        .map_err(|e| truncated("frames", e))?;
+    let frames: Vec<f32> = read_dataset("frames", &[t, s, side, side])?.read_raw().map_err(|e| truncated("frames", e))?;
     if let Some(v) = frames.iter().find(|v| !(0.0..=1.0).contains(*v)) {
         return Err(bad(format!("'frames' holds {v}, outside [0, 1]")));
     }

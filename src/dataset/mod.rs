@@ -24,6 +24,9 @@ use crate::render::RenderConfig;
 pub use generate::generate;
 pub use h5::{FORMAT, FORMAT_VERSION};
 
+/// Where `generate` writes and `train` reads when not told.
+pub const DEFAULT_PATH: &str = "datasets/pendulum.h5";
+
 /// Frames before the first frame of sample 0 (the reference drops `f_0`).
 pub const FIRST_SAMPLE_FRAME: usize = 1;
 /// Frames per sample: `x` uses two, `x_next` one more.

@@ -1,6 +1,13 @@
-// Shared helpers for the integration tests.
+// Shared helpers for the integration tests: the real binary, failure checks, files.
 #![allow(dead_code)]
-use std::path::PathBuf;
+use assert_cmd::Command;
+use std::borrow::BorrowMut;
+use std::path::{Path, PathBuf};
+
+/// The `pixel-hnn` binary of this build.
+pub fn bin() -> Command {
+    Command::cargo_bin("pixel-hnn").unwrap()
+}
 
 pub fn shared(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
@@ -12,7 +19,42 @@ pub fn venv_python() -> PathBuf {
     p
 }
 
-pub fn read_json(path: PathBuf) -> serde_json::Value {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn succeeds(mut cmd: impl BorrowMut<Command>) -> String {
+    let out = cmd.borrow_mut().output().unwrap();
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail: exit 1, its last stderr line `error: ...` containing
+/// `needle`. Returns stderr.
+pub fn fails(mut cmd: impl BorrowMut<Command>, needle: &str) -> String {
+    let out = cmd.borrow_mut().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let last = stderr.trim().lines().last().unwrap_or("");
+    assert!(last.starts_with("error: ") && last.contains(needle), "'{needle}' not in: {stderr}");
+    stderr
+}
+
+/// Like [`fails`], and the error is the only line on stderr, and `dir` holds exactly the
+/// files it held before.
+pub fn fails_cleanly(cmd: impl BorrowMut<Command>, needle: &str, dir: &Path) {
+    let before = listing(dir);
+    let stderr = fails(cmd, needle);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
+    assert_eq!(listing(dir), before, "files changed in {}", dir.display());
+}
+
+/// The names in a folder, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
 }

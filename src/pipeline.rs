@@ -1,0 +1,363 @@
+//! The pipeline's commands as library functions: each takes its configs, calls the stages
+//! and reads or writes run folders through [`crate::run`]. The CLI turns flags into these
+//! configs and calls one of them; `demo` chains them directly, as `scripts/demo` runs it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::Device;
+
+use crate::choice::Choice;
+use crate::coords::{self, CoordsObjective, TaskConfig};
+use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
+use crate::error::{Error, Result};
+use crate::evaluate::{evaluate_model, EvalConfig, LatentMap};
+use crate::model::{self, FieldKind, Model, ModelConfig};
+use crate::optim::Adam;
+use crate::output::PendingFile;
+use crate::plot;
+use crate::preview::{self, SheetConfig};
+use crate::rollout::{self, Layout, Mapped, RolloutSummary};
+use crate::run::{
+    self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
+};
+use crate::stats::MeanSem;
+use crate::train::{self, MemoryLog, PixelObjective, TrainConfig, TrainOverrides};
+
+/// Progress reports for the caller's bars and messages; every method does nothing unless
+/// overridden (the library never prints). Trials are reported from rendering threads.
+pub trait Observer: Sync {
+    /// A `demo` stage begins.
+    fn stage(&self, _name: &str) {}
+    /// One trial of a dataset was rendered.
+    fn trial_rendered(&self) {}
+    /// A model's training starts at step `from` of `total`, takes a step, or is done.
+    fn training(&self, _event: TrainEvent) {}
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent {
+    Start { model: FieldKind, from: usize, total: usize },
+    Step { model: FieldKind },
+    Done { model: FieldKind },
+}
+
+/// Simulates, renders and writes a pixel dataset to `out` (checked before the work, written
+/// whole when done).
+pub fn generate(cfg: &DatasetConfig, out: &Path, force: bool, threads: usize, obs: &dyn Observer) -> Result<PixelDataset> {
+    cfg.validate()?;
+    let pending = PendingFile::new(out, force, "--out")?;
+    let data = dataset::generate(cfg, threads, &|| obs.trial_rendered())?;
+    data.write_to(pending)?;
+    Ok(data)
+}
+
+/// Writes a contact sheet of the dataset at `data` to `out`; returns its size in pixels.
+pub fn preview(data: &Path, out: &Path, force: bool, cfg: &SheetConfig) -> Result<(u32, u32)> {
+    cfg.validate()?;
+    PendingFile::new(out, force, "--out")?;
+    let data = PixelDataset::open(data).map_err(|e| Error::setting("--data", e.to_string()))?;
+    let img = preview::contact_sheet(&data, cfg)?;
+    crate::output::write_png(&img, out, force)?;
+    Ok((img.width(), img.height()))
+}
+
+/// A `train` command: a new run, or the continuation of one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainRequest {
+    /// The run folder.
+    pub out: PathBuf,
+    /// The dataset; `None`: [`dataset::DEFAULT_PATH`] for a new run, the run's own when
+    /// resuming.
+    pub data: Option<PathBuf>,
+    /// Settings over the paper's (a new run) or over the run's stored ones (resuming).
+    pub overrides: TrainOverrides,
+    /// Continue the run in `out` from its checkpoints.
+    pub resume: bool,
+    /// Replace an existing run folder (a new run).
+    pub force: bool,
+}
+
+/// Trains every model of the run (see [`TrainRequest`]) and writes the run folder.
+pub fn train(req: &TrainRequest, device: Device, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
+    let (run, data) = if req.resume { resume_run(req)? } else { new_run(req)? };
+    let cfg = run.config.train.clone();
+    let train = data.pairs(Split::Train).to_device(device);
+    let test = data.pairs(Split::Test).to_device(device);
+    drop(data);
+
+    let mut losses = Vec::new();
+    for &kind in &cfg.models {
+        let model = Model::new(run.config.model, kind, cfg.seed, device);
+        let mut adam = Adam::new(model.named_parameters(), cfg.adam);
+        let from = run.restore(&model, &mut adam)?;
+        let mut recorder = run.recorder(kind, from.map_or(0, |p| p.step))?;
+        obs.training(TrainEvent::Start { model: kind, from: from.map_or(0, |p| p.step), total: cfg.steps });
+        let objective = PixelObjective { model: &model, train: &train, test: &test, loss: cfg.loss };
+        let fitted =
+            train::fit(&objective, &mut adam, &cfg.loop_config(), from, &mut recorder, &|| obs.training(TrainEvent::Step { model: kind }))?;
+        run.save_model(&model)?;
+        losses.push(ModelLosses {
+            model: kind,
+            train: MeanSem::of(&train::per_sample_losses(&model, &train, &cfg.loss)),
+            test: MeanSem::of(&train::per_sample_losses(&model, &test, &cfg.loss)),
+            ms_per_step: fitted.ms_per_step,
+        });
+        obs.training(TrainEvent::Done { model: kind });
+    }
+    FinalLosses::new(losses.clone()).save(&run.dir)?;
+    write_loss_curve(&run)?;
+    Ok(losses)
+}
+
+fn check_batch(cfg: &TrainConfig, data: &PixelDataset) -> Result<()> {
+    let n_train = data.config.samples_per_trial() * data.trials_of(Split::Train).len();
+    if cfg.batch > n_train {
+        return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", cfg.batch)));
+    }
+    Ok(())
+}
+
+fn new_run(req: &TrainRequest) -> Result<(PixelRun, PixelDataset)> {
+    let cfg = req.overrides.apply(TrainConfig::default());
+    cfg.validate()?;
+    let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
+    let data = PixelDataset::open(&path)?;
+    check_batch(&cfg, &data)?;
+    let config = RunConfig::new(cfg, ModelConfig::for_side(data.config.render.side), DatasetRef::of(&path, data.config.clone())?);
+    Ok((PixelRun::create(&req.out, config, req.force)?, data))
+}
+
+/// Every setting from the run folder, except what a flag overrides; any change but more
+/// steps (or the same dataset at another path) is refused, naming what changed.
+fn resume_run(req: &TrainRequest) -> Result<(PixelRun, PixelDataset)> {
+    let mut run = PixelRun::open(&req.out).map_err(|e| Error::setting("--resume", e.to_string()))?;
+    let cfg = req.overrides.apply(run.config.train.clone());
+    cfg.validate()?;
+    let path = req.data.clone().unwrap_or_else(|| run.config.dataset.path.clone());
+    let data = PixelDataset::open(&path)?;
+    let config = RunConfig::new(cfg.clone(), ModelConfig::for_side(data.config.render.side), DatasetRef::of(&path, data.config.clone())?);
+    let changed: Vec<String> =
+        run.config.differences(&config).into_iter().filter(|d| !d.starts_with("train.steps:") && !d.starts_with("dataset.path:")).collect();
+    if !changed.is_empty() {
+        return Err(Error::setting(
+            "--resume",
+            format!(
+                "{} was trained with other settings ({}); pass the same settings, or train a new run",
+                req.out.display(),
+                changed.join(", ")
+            ),
+        ));
+    }
+    for &kind in &cfg.models {
+        if let Some(done) = run.checkpoint_step(kind)? {
+            if done > cfg.steps {
+                return Err(Error::setting(
+                    "--steps",
+                    format!(
+                        "the {} model's checkpoint has done {done} steps; a resumed run may raise --steps, not lower it below that",
+                        kind.name()
+                    ),
+                ));
+            }
+        }
+    }
+    check_batch(&cfg, &data)?;
+    run.update_config(config)?;
+    Ok((run, data))
+}
+
+fn write_loss_curve(run: &PixelRun) -> Result<()> {
+    let mut series = vec![];
+    for &kind in &run.config.train.models {
+        let log = run.read_log(kind)?;
+        series.push(plot::Series { name: format!("{} train", kind.name()), points: log.iter().map(|l| (l.step as f64, l.loss)).collect() });
+        series.push(plot::Series {
+            name: format!("{} test", kind.name()),
+            points: log.iter().filter_map(|l| Some((l.step as f64, l.test_loss?))).collect(),
+        });
+    }
+    let p = plot::LinePlot { title: "Training loss (ae + cc + 0.1 hnn)", x_label: "step", y_label: "loss", log_y: true, series: &series };
+    plot::write(&p, &run.path(run::LOSS_CURVE))
+}
+
+/// A pixel run with its dataset (checked to be the one it was trained on) and the dataset's
+/// samples on `device`.
+struct Opened {
+    run: PixelRun,
+    data: PixelDataset,
+    train: dataset::Pairs,
+    test: dataset::Pairs,
+}
+
+fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Opened> {
+    let run = PixelRun::open(run_dir)?;
+    cfg.validate(run.config.dataset.config.render.side)?;
+    let data = run.open_dataset()?;
+    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
+    Ok(Opened { run, data, train, test })
+}
+
+/// Scores every model of a pixel run (the paper's Table 1 row and more) and stores the
+/// result as the run's `metrics.json`.
+pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<PixelMetrics> {
+    let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
+    let mut models = Vec::new();
+    for &kind in &run.config.train.models {
+        let model = run.load_model(kind, device)?;
+        models.push(evaluate_model(&model, &data, &train, &test, cfg, &run.config.train.loss)?);
+    }
+    let metrics = PixelMetrics { protocol: cfg.clone(), models };
+    metrics.save(&run.dir)?;
+    Ok(metrics)
+}
+
+/// Draws a pixel run's rollout pictures into `out` (default `RUN/rollout`). Each model's
+/// latent map is the one `evaluate` stored when it was fitted the same way, else fitted now.
+pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<(PathBuf, RolloutSummary)> {
+    layout.validate()?;
+    let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
+    let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
+    let mut models = vec![];
+    for &kind in &run.config.train.models {
+        let model = run.load_model(kind, device)?;
+        let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind)) {
+            Some(m) => m.map.clone(),
+            None => LatentMap::fit(&model, &train, &test, cfg.map_fit),
+        };
+        models.push((model, map));
+    }
+    let mapped: Vec<Mapped> = models.iter().map(|(model, map)| Mapped { model, map }).collect();
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
+    let summary = rollout::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
+    Ok((out, summary))
+}
+
+/// A coordinate task: its data, an HNN and a baseline from one seed, their scores, and the
+/// run folder, written whole. `threads` are split among the models trained at once.
+pub fn coords(cfg: &TaskConfig, out: &Path, force: bool, threads: usize) -> Result<CoordsMetrics> {
+    cfg.validate()?;
+    run::check_replaceable(out, force, "")?;
+    let data = coords::make_data(cfg)?;
+    let concurrent = cfg.train_concurrently();
+    crate::device::set_libtorch_threads(if concurrent { (threads / 2).max(1) } else { threads });
+    let built: Vec<_> =
+        [FieldKind::Hnn, FieldKind::Baseline].into_iter().map(|k| model::field_alone(cfg.field(data.d), k, cfg.seed)).collect();
+    let one = |(vs, field): (tch::nn::VarStore, model::LatentField)| -> Result<_> {
+        let mut adam = Adam::new(model::sorted_parameters(&vs), cfg.adam);
+        let mut log = MemoryLog::default();
+        train::fit(&CoordsObjective::new(&field, &data), &mut adam, &cfg.loop_config(), None, &mut log, &|| {})?;
+        let (metrics, rollouts) = coords::score(cfg, &data, &field)?;
+        Ok((field.kind(), vs, log.0, rollouts, metrics))
+    };
+    let outcomes: Vec<Result<_>> = if concurrent {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = built.into_iter().map(|b| scope.spawn(|| one(b))).collect();
+            handles.into_iter().map(|h| h.join().expect("training thread panicked")).collect()
+        })
+    } else {
+        built.into_iter().map(one).collect()
+    };
+    let (mut trained, mut results) = (vec![], vec![]);
+    for o in outcomes {
+        let (kind, vs, log, rollouts, metrics) = o?;
+        results.push(metrics);
+        trained.push((kind, vs, log, rollouts));
+    }
+    let metrics = CoordsMetrics { task: cfg.task, models: results };
+    let fields: Vec<TrainedField> = trained.iter().map(|(kind, vs, log, _)| TrainedField { kind: *kind, vs, log }).collect();
+    let rollouts: Vec<(FieldKind, Vec<Vec<f64>>)> = trained.iter().map(|(k, _, _, r)| (*k, r.clone())).collect();
+    CoordsRun::write(out, cfg, &fields, &metrics, |dir| coords::draw_pictures(cfg, &data, &rollouts, dir))?;
+    Ok(metrics)
+}
+
+/// The whole pipeline on one run folder: `Default`-like settings from [`DemoConfig::new`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoConfig {
+    pub out: PathBuf,
+    /// The dataset written (replaced).
+    pub data: PathBuf,
+    pub dataset: DatasetConfig,
+    pub train: TrainOverrides,
+    pub eval: EvalConfig,
+    pub layout: Layout,
+    pub sheet: SheetConfig,
+}
+
+impl DemoConfig {
+    /// The paper's settings into `out`, the dataset at `data` (default
+    /// `datasets/pendulum.h5`); `quick`: a one-minute look (30 trials of 40 frames, 300
+    /// training steps, 60-frame rollouts, its dataset `OUT.h5` beside the run folder).
+    pub fn new(out: PathBuf, data: Option<PathBuf>, quick: bool) -> Self {
+        let data = data.unwrap_or_else(|| if quick { out.with_extension("h5") } else { PathBuf::from(dataset::DEFAULT_PATH) });
+        let mut c = DemoConfig {
+            out,
+            data,
+            dataset: DatasetConfig::default(),
+            train: TrainOverrides::default(),
+            eval: EvalConfig::default(),
+            layout: Layout::default(),
+            sheet: SheetConfig::default(),
+        };
+        if quick {
+            c.dataset.trials = 30;
+            c.dataset.steps = 40;
+            c.train = TrainOverrides { steps: Some(300), batch: Some(100), eval_every: Some(100), ..TrainOverrides::default() };
+            c.eval = EvalConfig { frames: 60, steps: 63, seeds: vec![1, 2], ..EvalConfig::default() };
+        }
+        c
+    }
+}
+
+/// What `demo` made.
+pub struct DemoOutcome {
+    pub metrics: PixelMetrics,
+    pub rollout: RolloutSummary,
+    /// (stage, seconds)
+    pub timings: Vec<(String, f64)>,
+    pub report: PathBuf,
+}
+
+/// Generate, train both models, preview, evaluate, roll out and write `REPORT.md`, calling
+/// each stage directly.
+pub fn demo(cfg: &DemoConfig, device: Device, threads: usize, obs: &dyn Observer) -> Result<DemoOutcome> {
+    if let Some(dir) = cfg.data.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, format!("cannot create the dataset's folder ({e})")))?;
+    }
+    let mut timings = vec![];
+    let mut timed = |name: &str, t: Instant| timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+
+    obs.stage("generate");
+    let t = Instant::now();
+    generate(&cfg.dataset, &cfg.data, true, threads, obs)?;
+    timed("generate", t);
+
+    obs.stage("train");
+    let t = Instant::now();
+    let req = TrainRequest { out: cfg.out.clone(), data: Some(cfg.data.clone()), overrides: cfg.train.clone(), resume: false, force: true };
+    train(&req, device, obs)?;
+    timed("train", t);
+
+    obs.stage("preview");
+    let t = Instant::now();
+    let preview_file = "dataset-preview.png";
+    preview(&cfg.data, &cfg.out.join(preview_file), true, &cfg.sheet)?;
+    timed("preview", t);
+
+    obs.stage("evaluate");
+    let t = Instant::now();
+    let metrics = evaluate(&cfg.out, &cfg.eval, device)?;
+    timed("evaluate", t);
+
+    obs.stage("rollout");
+    let t = Instant::now();
+    let (_, rolled) = rollout(&cfg.out, &cfg.eval, cfg.layout, None, device)?;
+    timed("rollout", t);
+
+    let run = PixelRun::open(&cfg.out)?;
+    crate::report::write_report(&run, &metrics, cfg.layout, &timings, Some(preview_file))?;
+    Ok(DemoOutcome { metrics, rollout: rolled, timings, report: run.path(run::REPORT) })
+}

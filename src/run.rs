@@ -1,0 +1,585 @@
+//! The run folder, the thing every later stage reads. This module owns its layout, its
+//! format and version, and the type of every file in it, each with `save` and `load`.
+//!
+//! A pixel run (`format: pixel-hnn/run`, written by `train`, added to by later stages):
+//!
+//! | file | type | what |
+//! |---|---|---|
+//! | `config.json` | [`RunConfig`] | format, every training setting, the dataset's path, SHA-256 and config |
+//! | `{hnn,baseline}.safetensors` | weights | final weights (names like `ae.enc.l1.weight`) |
+//! | `log-{model}.jsonl` | [`LogLine`]s | train loss and its terms every `log_every` steps, test loss every `eval_every` |
+//! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets, mean and s.e.m. |
+//! | `loss-curve.png` | picture | the logged losses |
+//! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
+//! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics, with its latent map |
+//! | `rollout/` | pictures | `rollout` (see [`crate::rollout`]) |
+//! | `REPORT.md` | text | `demo` |
+//!
+//! A coordinate run (`format: pixel-hnn/coords-run`, written whole by `coords`):
+//! `config.json` ([`CoordsRunConfig`]), `{hnn,baseline}.safetensors`, `log-{model}.jsonl`,
+//! `metrics.json` ([`CoordsMetrics`]), `energy.png`, `trajectory.png`.
+//!
+//! [`Run::open`] reads `config.json` alone (a few kB), so listing many runs is cheap; metrics
+//! are read when asked for.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::{Device, Tensor};
+
+use crate::choice::Choice;
+use crate::coords::{Task, TaskConfig, TaskMetrics};
+use crate::dataset::{DatasetConfig, PixelDataset};
+use crate::error::{Error, Result};
+use crate::evaluate::{EvalConfig, ModelMetrics};
+use crate::model::{FieldKind, Model, ModelConfig};
+use crate::optim::Adam;
+use crate::output::{write_atomic, PendingFile};
+use crate::stats::{sha256_file, MeanSem};
+use crate::train::{LogLine, Progress, Recorder, TrainConfig};
+
+pub const CONFIG: &str = "config.json";
+pub const FINAL_LOSSES: &str = "final-losses.json";
+pub const METRICS: &str = "metrics.json";
+pub const LOSS_CURVE: &str = "loss-curve.png";
+pub const CHECKPOINTS: &str = "checkpoints";
+pub const ROLLOUT: &str = "rollout";
+pub const REPORT: &str = "REPORT.md";
+
+pub const PIXEL_FORMAT: &str = "pixel-hnn/run";
+pub const PIXEL_FORMAT_VERSION: u32 = 1;
+pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
+pub const COORDS_FORMAT_VERSION: u32 = 1;
+
+pub fn weights_file(kind: FieldKind) -> String {
+    format!("{}.safetensors", kind.name())
+}
+
+pub fn log_file(kind: FieldKind) -> String {
+    format!("log-{}.jsonl", kind.name())
+}
+
+/// A file of a run folder stored as JSON, at `NAME` in the folder.
+pub trait JsonFile: Serialize + DeserializeOwned {
+    const NAME: &'static str;
+
+    /// Writes `DIR/NAME` atomically (replacing it).
+    fn save(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("run files serialise");
+        write_atomic(&dir.join(Self::NAME), text.as_bytes(), true, "--out")
+    }
+
+    /// Reads `DIR/NAME`, naming the file in any error.
+    fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(Self::NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::input(&path, format!("cannot be read ({e})")))?;
+        serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("is corrupt ({e})")))
+    }
+
+    /// Like [`load`](Self::load), or `None` when the file does not exist.
+    fn load_if_present(dir: &Path) -> Result<Option<Self>> {
+        if dir.join(Self::NAME).exists() {
+            Self::load(dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The dataset a run was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub config: DatasetConfig,
+}
+
+impl DatasetRef {
+    /// Describes the dataset at `path` (reading it whole for its SHA-256).
+    pub fn of(path: &Path, config: DatasetConfig) -> Result<Self> {
+        Ok(DatasetRef { path: path.to_path_buf(), sha256: sha256_file(path)?, config })
+    }
+}
+
+/// `config.json` of a pixel run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub format: String,
+    pub format_version: u32,
+    pub train: TrainConfig,
+    pub model: ModelConfig,
+    pub dataset: DatasetRef,
+}
+
+impl JsonFile for RunConfig {
+    const NAME: &'static str = CONFIG;
+}
+
+impl RunConfig {
+    pub fn new(train: TrainConfig, model: ModelConfig, dataset: DatasetRef) -> Self {
+        RunConfig { format: PIXEL_FORMAT.into(), format_version: PIXEL_FORMAT_VERSION, train, model, dataset }
+    }
+
+    /// The settings that differ from `other`, as `train.batch: 32 -> 16` (leaves of the
+    /// JSON; long values such as hashes shortened).
+    pub fn differences(&self, other: &RunConfig) -> Vec<String> {
+        let (a, b) = (serde_json::to_value(self).unwrap(), serde_json::to_value(other).unwrap());
+        let mut out = vec![];
+        leaf_differences("", &a, &b, &mut out);
+        out
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 24 {
+        format!("{}...", s.chars().take(12).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn leaf_differences(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let null = serde_json::Value::Null;
+            for k in keys {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                leaf_differences(&name, x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), out);
+            }
+        }
+        _ if a != b => out.push(format!("{prefix}: {} -> {}", short(a), short(b))),
+        _ => {}
+    }
+}
+
+/// `config.json` of a coordinate run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoordsRunConfig {
+    pub format: String,
+    pub format_version: u32,
+    pub task: TaskConfig,
+}
+
+impl JsonFile for CoordsRunConfig {
+    const NAME: &'static str = CONFIG;
+}
+
+/// What every `config.json` begins with.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    #[serde(default)]
+    format_version: u64,
+}
+
+/// One model's per-sample loss over the whole training and test sets.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelLosses {
+    pub model: FieldKind,
+    pub train: MeanSem,
+    pub test: MeanSem,
+    /// Wall time per training step of the process that finished training.
+    pub ms_per_step: Option<f64>,
+}
+
+/// `final-losses.json` of a pixel run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinalLosses {
+    pub models: Vec<ModelLosses>,
+    pub note: String,
+}
+
+impl JsonFile for FinalLosses {
+    const NAME: &'static str = FINAL_LOSSES;
+}
+
+impl FinalLosses {
+    pub fn new(models: Vec<ModelLosses>) -> Self {
+        let note = "per-sample loss ae + cc + 0.1 hnn over every sample of the set; sem = population std / sqrt(n)";
+        FinalLosses { models, note: note.into() }
+    }
+}
+
+/// `metrics.json` of a pixel run: what `evaluate` measured, and how.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PixelMetrics {
+    pub models: Vec<ModelMetrics>,
+    pub protocol: EvalConfig,
+}
+
+impl JsonFile for PixelMetrics {
+    const NAME: &'static str = METRICS;
+}
+
+/// `metrics.json` of a coordinate run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CoordsMetrics {
+    pub models: Vec<TaskMetrics>,
+    pub task: Task,
+}
+
+impl JsonFile for CoordsMetrics {
+    const NAME: &'static str = METRICS;
+}
+
+/// A run folder of either kind.
+pub enum Run {
+    Pixel(PixelRun),
+    Coords(CoordsRun),
+}
+
+impl Run {
+    /// Opens the run in `dir` by its `config.json`, checking format and version.
+    pub fn open(dir: &Path) -> Result<Run> {
+        if !dir.is_dir() {
+            return Err(Error::input(dir, "no such run folder; make one with `pixel-hnn train --out DIR`"));
+        }
+        let path = dir.join(CONFIG);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::input(&path, format!("cannot be read ({e}); is {} a run folder?", dir.display())))?;
+        let header: Header = serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("is not valid JSON ({e})")))?;
+        let (kind, version) = match header.format.as_deref() {
+            Some(PIXEL_FORMAT) => ("pixel", PIXEL_FORMAT_VERSION),
+            Some(COORDS_FORMAT) => ("coords", COORDS_FORMAT_VERSION),
+            _ => return Err(Error::input(&path, format!("is not a pixel-hnn run config (format '{PIXEL_FORMAT}' or '{COORDS_FORMAT}')"))),
+        };
+        if header.format_version != version as u64 {
+            return Err(Error::input(
+                &path,
+                format!("has run format version {}; this build reads version {version}: train the run again", header.format_version),
+            ));
+        }
+        let corrupt = |e: serde_json::Error| Error::input(&path, format!("is corrupt ({e})"));
+        Ok(match kind {
+            "pixel" => Run::Pixel(PixelRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
+            _ => Run::Coords(CoordsRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        match self {
+            Run::Pixel(r) => &r.dir,
+            Run::Coords(r) => &r.dir,
+        }
+    }
+}
+
+/// Checks that the run folder `dir` may be written: absent or empty, or else a run folder
+/// (it holds `config.json`) with `force`. `or_else` is appended to the "pass --force" advice.
+/// Returns whether a previous run is there to replace. An unreadable folder counts as
+/// non-empty.
+pub fn check_replaceable(dir: &Path, force: bool, or_else: &str) -> Result<bool> {
+    let occupied = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
+    if occupied {
+        if !force {
+            return Err(Error::output(dir, format!("already exists; pass --force to replace it{or_else}")));
+        }
+        if !dir.join(CONFIG).exists() {
+            return Err(Error::output(dir, "exists and is not a pixel-hnn run folder; refusing to replace it"));
+        }
+    }
+    Ok(occupied)
+}
+
+/// A pixel run folder and its configuration.
+pub struct PixelRun {
+    pub dir: PathBuf,
+    pub config: RunConfig,
+}
+
+impl PixelRun {
+    /// Opens a pixel run (a coordinate run is refused, naming the folder).
+    pub fn open(dir: &Path) -> Result<Self> {
+        match Run::open(dir)? {
+            Run::Pixel(r) => Ok(r),
+            Run::Coords(_) => Err(Error::input(dir, "is a coordinate-task run (pixel-hnn coords), not a pixel run")),
+        }
+    }
+
+    /// Makes a new run folder holding `config` (an existing run is replaced only with
+    /// `force`).
+    pub fn create(dir: &Path, config: RunConfig, force: bool) -> Result<Self> {
+        if check_replaceable(dir, force, " or --resume to continue it")? {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::create_dir_all(dir.join(CHECKPOINTS)).map_err(|e| Error::output(dir, format!("cannot create the run folder ({e})")))?;
+        write_atomic(&dir.join(CONFIG), serde_json::to_string_pretty(&config).unwrap().as_bytes(), false, "--out")?;
+        Ok(PixelRun { dir: dir.to_path_buf(), config })
+    }
+
+    /// Stores `config` for a resumed run (which may train longer), and removes what was
+    /// derived from the old weights: metrics, pictures, report.
+    pub fn update_config(&mut self, config: RunConfig) -> Result<()> {
+        config.save(&self.dir)?;
+        self.config = config;
+        for f in [METRICS, REPORT] {
+            let p = self.dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        let pictures = self.dir.join(ROLLOUT);
+        if pictures.exists() {
+            std::fs::remove_dir_all(&pictures).map_err(|e| Error::io(&pictures, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn weights_path(&self, kind: FieldKind) -> PathBuf {
+        self.dir.join(weights_file(kind))
+    }
+
+    pub fn log_path(&self, kind: FieldKind) -> PathBuf {
+        self.dir.join(log_file(kind))
+    }
+
+    pub fn checkpoint_path(&self, kind: FieldKind) -> PathBuf {
+        self.dir.join(CHECKPOINTS).join(weights_file(kind))
+    }
+
+    /// Opens the dataset the run was trained on, refusing one changed since (SHA-256).
+    pub fn open_dataset(&self) -> Result<PixelDataset> {
+        let path = &self.config.dataset.path;
+        let data = PixelDataset::open(path)?;
+        if sha256_file(path)? != self.config.dataset.sha256 {
+            return Err(Error::input(path, "changed since the run was trained (SHA-256 differs); regenerate it with the run's settings"));
+        }
+        Ok(data)
+    }
+
+    /// Loads a model's final weights.
+    pub fn load_model(&self, kind: FieldKind, device: Device) -> Result<Model> {
+        let path = self.weights_path(kind);
+        if !path.exists() {
+            return Err(Error::input(&path, format!("missing: the run has no trained {} model (was training finished?)", kind.name())));
+        }
+        let model = Model::new(self.config.model, kind, self.config.train.seed, device);
+        load_parameters(&model.named_parameters(), &read_tensors(&path)?, "", &path, self.config.model.input_dim)?;
+        Ok(model)
+    }
+
+    /// Writes a model's final weights.
+    pub fn save_model(&self, model: &Model) -> Result<()> {
+        let weights: Vec<(String, Tensor)> = model.named_parameters().into_iter().map(|(n, p)| (n, p.detach())).collect();
+        write_tensors(&self.weights_path(model.field.kind()), &weights)
+    }
+
+    /// Steps done by a model's checkpoint, if the run has one.
+    pub fn checkpoint_step(&self, kind: FieldKind) -> Result<Option<usize>> {
+        let path = self.checkpoint_path(kind);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let t = read_tensors(&path)?;
+        let step = t.get("train.step").ok_or_else(|| Error::input(&path, "lacks 'train.step'"))?;
+        Ok(Some(step.int64_value(&[0]) as usize))
+    }
+
+    /// Restores a model and its optimiser from the model's checkpoint, if there is one.
+    pub fn restore(&self, model: &Model, adam: &mut Adam) -> Result<Option<Progress>> {
+        let path = self.checkpoint_path(model.field.kind());
+        if !path.exists() {
+            return Ok(None);
+        }
+        let t = read_tensors(&path)?;
+        load_parameters(&model.named_parameters(), &t, "model.", &path, model.config.input_dim)?;
+        let device = model.vs.device();
+        adam.load_state(&|k: &str| t.get(k).map(|x| x.to_device(device))).map_err(|source| Error::Optim { path: path.clone(), source })?;
+        let get = |k: &str| t.get(k).ok_or_else(|| Error::input(&path, format!("lacks '{k}'")));
+        let step = get("train.step")?.int64_value(&[0]) as usize;
+        let r = get("train.rng_position")?;
+        let rng_position = ((r.int64_value(&[0]) as u64 as u128) << 64) | r.int64_value(&[1]) as u64 as u128;
+        Ok(Some(Progress { step, rng_position }))
+    }
+
+    /// A recorder for a model's training from step `from`: its log keeps the lines of earlier
+    /// steps (a resumed run logs the rest again), checkpoints go to `checkpoints/`.
+    pub fn recorder(&self, kind: FieldKind, from: usize) -> Result<RunRecorder> {
+        let log_path = self.log_path(kind);
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let kept: String =
+            text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok_and(|v| v.step < from)).map(|l| format!("{l}\n")).collect();
+        write_atomic(&log_path, kept.as_bytes(), true, "--out")?;
+        let log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        Ok(RunRecorder { log, log_path, checkpoint_path: self.checkpoint_path(kind) })
+    }
+
+    /// Reads a model's training log.
+    pub fn read_log(&self, kind: FieldKind) -> Result<Vec<LogLine>> {
+        let path = self.log_path(kind);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        text.lines().map(|l| serde_json::from_str(l).map_err(|e| Error::input(&path, format!("corrupt line ({e})")))).collect()
+    }
+
+    /// The metrics `evaluate` stored, if it ran.
+    pub fn metrics(&self) -> Result<Option<PixelMetrics>> {
+        PixelMetrics::load_if_present(&self.dir)
+    }
+}
+
+/// Writes a model's log lines and checkpoints into its run folder.
+pub struct RunRecorder {
+    log: std::fs::File,
+    log_path: PathBuf,
+    checkpoint_path: PathBuf,
+}
+
+impl Recorder for RunRecorder {
+    fn log(&mut self, line: &LogLine) -> Result<()> {
+        let text = serde_json::to_string(line).expect("log lines serialise");
+        writeln!(self.log, "{text}").map_err(|e| Error::io(&self.log_path, e))
+    }
+
+    fn checkpoint(&mut self, at: Progress, params: &[(String, Tensor)], adam: &Adam) -> Result<()> {
+        self.log.flush().map_err(|e| Error::io(&self.log_path, e))?;
+        let mut t: Vec<(String, Tensor)> = params.iter().map(|(n, p)| (format!("model.{n}"), p.detach())).collect();
+        t.extend(adam.state());
+        t.push(("train.step".into(), Tensor::from_slice(&[at.step as i64])));
+        let pos = at.rng_position;
+        t.push(("train.rng_position".into(), Tensor::from_slice(&[(pos >> 64) as i64, pos as u64 as i64])));
+        write_tensors(&self.checkpoint_path, &t)
+    }
+
+    fn kept(&self, last_checkpoint: Option<usize>) -> String {
+        match last_checkpoint {
+            Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", self.checkpoint_path.display()),
+            None => "no checkpoint had been written yet".to_string(),
+        }
+    }
+}
+
+/// Writes named tensors as safetensors, atomically (moved to the CPU first).
+pub fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let pending = PendingFile::new(path, true, "--out")?;
+    let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu))).collect();
+    Tensor::write_safetensors(&cpu, pending.path())?;
+    pending.commit()
+}
+
+fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let v = Tensor::read_safetensors(path).map_err(|e| Error::input(path, format!("is not a readable safetensors file ({e})")))?;
+    Ok(v.into_iter().collect())
+}
+
+/// Copies weights named like `params` from `tensors` (with `prefix`), checking every name
+/// and shape.
+fn load_parameters(
+    params: &[(String, Tensor)],
+    tensors: &HashMap<String, Tensor>,
+    prefix: &str,
+    file: &Path,
+    input_dim: i64,
+) -> Result<()> {
+    for (name, p) in params {
+        let key = format!("{prefix}{name}");
+        let t =
+            tensors.get(&key).ok_or_else(|| Error::input(file, format!("lacks '{key}': weights of another architecture or model kind")))?;
+        if t.size() != p.size() {
+            return Err(Error::input(
+                file,
+                format!(
+                    "'{key}' has shape {:?} but the model needs {:?} (input {input_dim} = 2 x side^2): weights of another architecture or frame size",
+                    t.size(),
+                    p.size(),
+                ),
+            ));
+        }
+        let mut p = p.shallow_clone();
+        tch::no_grad(|| p.copy_(t));
+    }
+    Ok(())
+}
+
+/// A coordinate run folder and its configuration.
+pub struct CoordsRun {
+    pub dir: PathBuf,
+    pub config: CoordsRunConfig,
+}
+
+/// One trained model of a coordinate run, to be written.
+pub struct TrainedField<'a> {
+    pub kind: FieldKind,
+    pub vs: &'a tch::nn::VarStore,
+    pub log: &'a [LogLine],
+}
+
+impl CoordsRun {
+    /// Writes the whole folder at once (replacing `dir`, which [`check_replaceable`]
+    /// allowed): config, weights, logs, metrics, and what `pictures` draws into it.
+    pub fn write(
+        dir: &Path,
+        task: &TaskConfig,
+        fields: &[TrainedField],
+        metrics: &CoordsMetrics,
+        pictures: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<CoordsRun> {
+        let config = CoordsRunConfig { format: COORDS_FORMAT.into(), format_version: COORDS_FORMAT_VERSION, task: task.clone() };
+        crate::output::write_dir_atomic(dir, |tmp| {
+            config.save(tmp)?;
+            for f in fields {
+                f.vs.save(tmp.join(weights_file(f.kind)))?;
+                let lines: String = f.log.iter().map(|l| format!("{}\n", serde_json::to_string(l).unwrap())).collect();
+                write_atomic(&tmp.join(log_file(f.kind)), lines.as_bytes(), true, "--out")?;
+            }
+            metrics.save(tmp)?;
+            pictures(tmp)
+        })?;
+        Ok(CoordsRun { dir: dir.to_path_buf(), config })
+    }
+
+    pub fn metrics(&self) -> Result<CoordsMetrics> {
+        CoordsMetrics::load(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_the_leaves_that_changed_and_shorten_long_values() {
+        let data = DatasetRef { path: "a.h5".into(), sha256: "0".repeat(64), config: DatasetConfig::default() };
+        let a = RunConfig::new(TrainConfig::default(), ModelConfig::default(), data.clone());
+        let mut b = a.clone();
+        b.train.batch = 16;
+        b.dataset.sha256 = "f".repeat(64);
+        b.dataset.config.trials = 30;
+        let d = a.differences(&b);
+        assert_eq!(
+            d,
+            vec![
+                "dataset.config.trials: 200 -> 30".to_string(),
+                format!("dataset.sha256: {}... -> {}...", "0".repeat(12), "f".repeat(12)),
+                "train.batch: 200 -> 16".to_string(),
+            ]
+        );
+        assert!(a.differences(&a).is_empty());
+    }
+
+    #[test]
+    fn a_folder_that_is_no_run_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Run::open(&dir.path().join("none")).err().unwrap();
+        assert!(e.to_string().contains("no such run folder"), "{e}");
+        std::fs::write(dir.path().join(CONFIG), r#"{"format": "something/else"}"#).unwrap();
+        let e = Run::open(dir.path()).err().unwrap();
+        assert!(e.to_string().contains("is not a pixel-hnn run config"), "{e}");
+        std::fs::write(dir.path().join(CONFIG), r#"{"format": "pixel-hnn/run", "format_version": 99}"#).unwrap();
+        let e = Run::open(dir.path()).err().unwrap();
+        assert!(e.to_string().contains("format version 99"), "{e}");
+    }
+}
