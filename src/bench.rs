@@ -195,36 +195,47 @@ fn follow_traced(pid: libc::pid_t) -> std::io::Result<(bool, Option<f64>)> {
     }
 }
 
-/// Milliseconds per training step (batch 200 of the default frame pairs, after 20 warm-up
-/// steps) of this project's step, on the CPU with `threads` libtorch threads.
-pub fn train_step_ms(kind: FieldKind, threads: usize, steps: usize) -> Value {
+/// Milliseconds per training step of `k` members (1: a single model) on the CPU with
+/// `threads` worker threads: batch 200 of random 28 x 28 frame pairs, after 10 warm-up steps.
+pub fn train_step_ms(kind: FieldKind, k: usize, threads: usize, steps: usize) -> Value {
     use crate::dataset::Pairs;
-    use crate::model::{Model, ModelConfig};
-    use crate::train::{Objective, PixelObjective};
+    use crate::ensemble::Members;
+    use crate::model::ModelConfig;
+    use crate::train::Objective;
     use tch::{Device, Kind, Tensor};
-    crate::device::set_libtorch_threads(threads);
-    let model = Model::new(ModelConfig::default(), kind, 0, Device::Cpu);
-    let mut adam = crate::optim::Adam::new(model.named_parameters(), Default::default());
-    let random = |seed: i64| crate::model::seeded(seed as u64, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5);
+    let random = |seed: u64| crate::model::seeded(seed, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5);
     let empty = || Tensor::zeros([0], (Kind::Float, Device::Cpu));
     let train = Pairs { x: random(0), x_next: random(1), labels: empty(), energy: empty() };
-    let test = Pairs { x: empty(), x_next: empty(), labels: empty(), energy: empty() };
-    let objective = PixelObjective { model: &model, train: &train, test: &test, loss: Default::default() };
-    let mut rng = crate::rng::Rng::new(0);
-    let mut step = || {
-        let idx = Tensor::from_slice(&rng.distinct(objective.train_len(), 200));
-        crate::train::step(&objective, &mut adam, Some(&idx));
+    let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
+    let seeds: Vec<u64> = (0..k as u64).collect();
+    let threads_choice = crate::device::ThreadChoice::fixed(threads);
+    let mut members = Members::new(
+        ModelConfig::default(),
+        kind,
+        &seeds,
+        train,
+        test,
+        Default::default(),
+        Default::default(),
+        200,
+        Device::Cpu,
+        threads_choice,
+    );
+    let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+    let mut step = |s: usize| {
+        let batches: Vec<Option<Vec<i64>>> = rngs.iter_mut().map(|r| Some(r.distinct(4000, 200))).collect();
+        members.step(s, &batches).expect("a benchmark step");
     };
-    for _ in 0..20 {
-        step();
+    for s in 0..10 {
+        step(s);
     }
     let t = Instant::now();
-    for _ in 0..steps {
-        step();
+    for s in 0..steps {
+        step(10 + s);
     }
     let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
-    json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "threads": threads, "steps": steps,
-           "ms_per_step": round(ms, 3)})
+    json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "members": k, "threads": threads, "steps": steps,
+           "ms_per_step": round(ms, 3), "ms_per_member_step": round(ms / k as f64, 3)})
 }
 
 /// Our training step and the PyTorch peer's, interleaved per thread count so that both see
@@ -232,7 +243,7 @@ pub fn train_step_ms(kind: FieldKind, threads: usize, steps: usize) -> Value {
 fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     for threads in [1usize, 2] {
         for kind in [FieldKind::Hnn, FieldKind::Baseline] {
-            let ours = train_step_ms(kind, threads, cfg.train_steps);
+            let ours = train_step_ms(kind, 1, threads, cfg.train_steps);
             emit(ours.clone());
             if !cfg.peer.exists() || !cfg.python.exists() {
                 emit(
@@ -271,7 +282,7 @@ pub fn rollout_ms(run_dir: &Path, frames: usize, repeats: usize) -> Result<Vec<V
     let traj = Trajectory::simulate(&run.config.dataset.config, &cfg, cfg.seed)?;
     let mut out = vec![];
     for &kind in &run.config.train.models {
-        let model = run.load_model(kind, tch::Device::Cpu)?;
+        let model = run.load_model(kind, run.seeds()[0], tch::Device::Cpu)?;
         let x0 = traj.pair(0);
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {

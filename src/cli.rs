@@ -23,7 +23,7 @@ use crate::progress;
 use crate::render::{RenderConfig, Window};
 use crate::rollout::Layout;
 use crate::run::ModelLosses;
-use crate::train::TrainOverrides;
+use crate::train::{Seeds, TrainOverrides};
 
 #[derive(Parser, Debug)]
 #[command(name = "pixel-hnn", version, about = "Hamiltonian Neural Networks that learn a pendulum's physics from pixels")]
@@ -183,8 +183,11 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub model: Option<ModelArg>,
     /// Seed of the weights and the batch draws [default: 0].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "seeds")]
     pub seed: Option<u64>,
+    /// Train a seed ensemble: one member per seed, all at once, e.g. 0-31 or 0,3,7 (at most 1024).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seeds: Option<String>,
     /// Training steps [default: 10001]. With --resume it may be raised to train longer.
     #[arg(long, allow_negative_numbers = true)]
     pub steps: Option<usize>,
@@ -221,18 +224,22 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub fn to_request(&self) -> TrainRequest {
+    pub fn to_request(&self) -> crate::Result<TrainRequest> {
         let models = self.model.map(|m| match m {
             ModelArg::Hnn => vec![FieldKind::Hnn],
             ModelArg::Baseline => vec![FieldKind::Baseline],
             ModelArg::Both => vec![FieldKind::Hnn, FieldKind::Baseline],
         });
-        TrainRequest {
+        let seeds = match (&self.seeds, self.seed) {
+            (Some(text), _) => Some(Seeds::parse(text)?),
+            (None, seed) => seed.map(|s| vec![s]),
+        };
+        Ok(TrainRequest {
             out: self.out.clone(),
             data: self.data.clone(),
             overrides: TrainOverrides {
                 models,
-                seed: self.seed,
+                seeds,
                 steps: self.steps,
                 batch: self.batch,
                 lr: self.lr,
@@ -243,7 +250,7 @@ impl TrainArgs {
             },
             resume: self.resume,
             force: self.force,
-        }
+        })
     }
 }
 
@@ -548,27 +555,33 @@ fn preview(a: &PreviewArgs) -> anyhow::Result<()> {
 }
 
 fn print_losses(losses: &[ModelLosses]) {
-    println!("| model | train loss | test loss | ms/step |");
-    println!("|---|---|---|---|");
+    let ensemble = losses.iter().any(|l| l.seed != losses[0].seed);
+    println!("| model |{} train loss | test loss | ms/step |", if ensemble { " seed |" } else { "" });
+    println!("|---|{}---|---|---|", if ensemble { "---|" } else { "" });
     for r in losses {
-        println!(
-            "| {} | {:.4e} +- {:.2e} | {:.4e} +- {:.2e} | {} |",
-            r.model.name(),
-            r.train.mean,
-            r.train.sem,
-            r.test.mean,
-            r.test.sem,
-            r.ms_per_step.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
-        );
+        let seed = if ensemble { format!(" {} |", r.seed) } else { String::new() };
+        match r.diverged {
+            Some(d) => println!("| {} |{seed} diverged at step {} | - | - |", r.model.name(), d.step),
+            None => println!(
+                "| {} |{seed} {:.4e} +- {:.2e} | {:.4e} +- {:.2e} | {} |",
+                r.model.name(),
+                r.train.mean,
+                r.train.sem,
+                r.test.mean,
+                r.test.sem,
+                r.ms_per_step.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
+            ),
+        }
     }
 }
 
 fn train(a: &TrainArgs) -> anyhow::Result<()> {
-    let req = a.to_request();
-    let threads = device::set_threads(a.threads)?;
+    let req = a.to_request()?;
+    let threads = device::threads(a.threads)?;
     let dev = device::resolve(a.device)?;
-    eprintln!("training on {} with {threads} thread(s) into {}", device::describe(dev), a.out.display());
-    let losses = pipeline::train(&req, dev, &Bars::default())?;
+    let how = if a.threads.is_some() || threads == 1 { format!("{threads} thread(s)") } else { format!("up to {threads} threads") };
+    eprintln!("training on {} with {how} into {}", device::describe(dev), a.out.display());
+    let losses = pipeline::train(&req, dev, a.threads, &Bars::default())?;
     print_losses(&losses);
     println!("run folder: {}", a.out.display());
     Ok(())
@@ -605,10 +618,10 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
 
 fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     let cfg = DemoConfig::new(a.out.clone(), a.data.clone(), a.quick);
-    let threads = device::set_threads(None)?;
+    device::set_threads(None)?;
     let dev = device::resolve(a.device)?;
     let bars = Bars { stages: true, ..Bars::default() };
-    let outcome = pipeline::demo(&cfg, dev, threads, &bars)?;
+    let outcome = pipeline::demo(&cfg, dev, None, &bars)?;
     print!("{}", crate::table::pixel_markdown(&outcome.metrics.models, &outcome.metrics.protocol));
     let total: f64 = outcome.timings.iter().map(|t| t.1).sum();
     println!("demo: {:.0} s; report {}", total, outcome.report.display());

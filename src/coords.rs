@@ -29,7 +29,7 @@ use crate::optim::AdamConfig;
 use crate::paper;
 use crate::rng::Rng;
 use crate::stats::MeanSem;
-use crate::train::{LoopConfig, Objective};
+use crate::train::{AutogradLoss, LoopConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -196,7 +196,7 @@ impl TaskConfig {
     /// the last, no checkpoints (a task trains in seconds).
     pub fn loop_config(&self) -> LoopConfig {
         LoopConfig {
-            seed: self.seed,
+            seeds: vec![self.seed],
             steps: self.steps,
             batch: self.batch,
             log_every: 100,
@@ -409,7 +409,7 @@ impl<'a> CoordsObjective<'a> {
     }
 }
 
-impl Objective for CoordsObjective<'_> {
+impl AutogradLoss for CoordsObjective<'_> {
     fn name(&self) -> &'static str {
         self.field.kind().name()
     }

@@ -113,10 +113,185 @@ pub fn set_libtorch_threads(n: usize) {
     tch::set_num_threads(n as i32);
 }
 
+/// How many worker threads a CPU computation uses. `--threads N` fixes N. By default the
+/// choice between all cores and one is measured while training runs: the first
+/// [`PROBE_STEPS`] steps on all cores, as many on one, then the faster goes on, and every
+/// [`PROBE_PERIOD`] steps the other count is measured again. Results do not depend on it
+/// (the work is split the same way whatever the count), so it may change at any step; it
+/// keeps a loaded machine (another process busy on a core) from training slower than one
+/// thread would.
+pub struct ThreadChoice {
+    /// Candidate thread counts with their pools (workers hold libtorch to one thread each).
+    pools: Vec<(usize, rayon::ThreadPool)>,
+    current: usize,
+    /// The candidate being measured instead of `current`, if any.
+    probing: Option<usize>,
+    /// Steps since the last decision.
+    since: usize,
+    /// Whether the first decision has been made.
+    decided: bool,
+    /// The latest step times (seconds) of each candidate, at most [`PROBE_STEPS`].
+    times: Vec<Vec<f64>>,
+}
+
+/// Steps between measurements of the other thread count.
+pub const PROBE_PERIOD: usize = 200;
+/// Steps per measurement.
+pub const PROBE_STEPS: usize = 5;
+
+fn pool(n: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("pixel-hnn-worker-{i}"))
+        .start_handler(|_| set_libtorch_threads(1))
+        .build()
+        .expect("worker threads start")
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+impl ThreadChoice {
+    fn of(counts: &[usize]) -> Self {
+        ThreadChoice {
+            pools: counts.iter().map(|&n| (n, pool(n))).collect(),
+            current: 0,
+            probing: None,
+            since: 0,
+            decided: false,
+            times: vec![vec![]; counts.len()],
+        }
+    }
+
+    /// Exactly `n` worker threads.
+    pub fn fixed(n: usize) -> Self {
+        ThreadChoice::of(&[n])
+    }
+
+    /// `--threads` given: fixed; not given: all cores or one, chosen by measurement.
+    pub fn from_flag(requested: Option<usize>) -> Result<Self> {
+        let n = threads(requested)?;
+        Ok(if requested.is_some() || n == 1 { ThreadChoice::fixed(n) } else { ThreadChoice::of(&[n, 1]) })
+    }
+
+    fn in_use(&self) -> usize {
+        self.probing.unwrap_or(self.current)
+    }
+
+    /// The thread count in use now.
+    pub fn current(&self) -> usize {
+        self.pools[self.in_use()].0
+    }
+
+    /// Runs `f` on the worker threads in use now (rayon's parallel iterators inside it use
+    /// them).
+    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pools[self.in_use()].1.install(f)
+    }
+
+    /// Records a step's wall time and decides which count the next step uses.
+    pub fn observe(&mut self, elapsed: std::time::Duration) {
+        if self.pools.len() < 2 {
+            return;
+        }
+        let who = self.in_use();
+        let times = &mut self.times[who];
+        times.push(elapsed.as_secs_f64());
+        if times.len() > PROBE_STEPS {
+            times.remove(0);
+        }
+        self.since += 1;
+        let other = 1 - self.current;
+        match self.probing {
+            Some(p) if self.times[p].len() >= PROBE_STEPS => {
+                if median(&self.times[p]) < median(&self.times[self.current]) {
+                    self.current = p;
+                }
+                self.probing = None;
+                self.decided = true;
+                self.since = 0;
+                let dropped = 1 - self.current;
+                self.times[dropped].clear();
+            }
+            None if self.times[self.current].len() >= PROBE_STEPS && (!self.decided || self.since >= PROBE_PERIOD) => {
+                self.probing = Some(other);
+                self.since = 0;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Memory free for a computation on `device`, in bytes, where it can be read: the kernel's
+/// `MemAvailable` for the CPU, `cudaMemGetInfo` for a GPU.
+pub fn available_memory(device: Device) -> Option<u64> {
+    match device {
+        Device::Cpu => {
+            let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+        }
+        Device::Cuda(_) => {
+            let name = c"cudaMemGetInfo";
+            // SAFETY: cudaMemGetInfo(size_t*, size_t*) is the CUDA runtime's, loaded with
+            // libtorch_cuda; both pointers are valid for writes.
+            unsafe {
+                let f = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+                if f.is_null() {
+                    return None;
+                }
+                let get: extern "C" fn(*mut usize, *mut usize) -> libc::c_int = std::mem::transmute(f);
+                let (mut free, mut total) = (0usize, 0usize);
+                (get(&mut free, &mut total) == 0).then_some(free as u64)
+            }
+        }
+        _ => None,
+    }
+}
+
 pub fn describe(d: Device) -> String {
     match d {
         Device::Cpu => "cpu".into(),
         Device::Cuda(i) => format!("cuda:{i}"),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_faster_thread_count_is_chosen_and_checked_again_later() {
+        let mut c = ThreadChoice::from_flag(None).unwrap();
+        if c.pools.len() < 2 {
+            return; // a one-core machine has nothing to choose
+        }
+        let all = c.pools[0].0;
+        let run = |c: &mut ThreadChoice, steps: usize, ms_all: u64, ms_one: u64| -> Vec<usize> {
+            (0..steps)
+                .map(|_| {
+                    let used = c.current();
+                    c.observe(Duration::from_millis(if used == 1 { ms_one } else { ms_all }));
+                    used
+                })
+                .collect()
+        };
+        // A loaded machine: all cores take 10 ms a step, one core 5 ms. After the first
+        // measurement one core is used, except for the periodic checks.
+        let used = run(&mut c, 3 * PROBE_PERIOD, 10, 5);
+        let late = &used[2 * PROBE_STEPS..];
+        let on_one = late.iter().filter(|&&n| n == 1).count();
+        assert!(on_one as f64 > 0.95 * late.len() as f64, "{on_one} of {} steps on one thread", late.len());
+        // The load goes away: all cores take 3 ms. The next check finds it.
+        let used = run(&mut c, 3 * PROBE_PERIOD, 3, 5);
+        let late = &used[PROBE_PERIOD + PROBE_STEPS..];
+        let on_all = late.iter().filter(|&&n| n == all).count();
+        assert!(on_all as f64 > 0.95 * late.len() as f64, "{on_all} of {} steps on all cores", late.len());
+        assert_eq!(ThreadChoice::from_flag(Some(1)).unwrap().pools.len(), 1, "--threads fixes the count");
     }
 }

@@ -345,10 +345,13 @@ pub fn score(model: &Model, map: &LatentMap, traj: &Trajectory, roll: &Rollout, 
     }
 }
 
-/// Everything `evaluate` reports for one model.
+/// Everything `evaluate` reports for one model (one member of an ensemble).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelMetrics {
     pub model: FieldKind,
+    /// The member's seed.
+    #[serde(default)]
+    pub seed: u64,
     pub train_loss: MeanSem,
     pub test_loss: MeanSem,
     /// The paper's metric, on the `seed` trajectory.
@@ -361,6 +364,13 @@ pub struct ModelMetrics {
     pub valid_prediction_time: f64,
     pub map: LatentMap,
     pub trajectories: Vec<TrajectoryScore>,
+}
+
+impl ModelMetrics {
+    /// The same metrics, labelled as member `seed`'s.
+    pub fn for_seed(self, seed: u64) -> Self {
+        ModelMetrics { seed, ..self }
+    }
 }
 
 /// Scores one model; `train` and `test` are the dataset's pairs on the model's device.
@@ -389,6 +399,7 @@ pub fn evaluate_model(
     let first = &scores[0];
     Ok(ModelMetrics {
         model: model.field.kind(),
+        seed: 0,
         train_loss,
         test_loss,
         energy_mse: first.energy_mse,

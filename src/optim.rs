@@ -1,9 +1,14 @@
 //! Adam exactly as `torch.optim.Adam` updates (weight decay added to the gradient, as L2),
 //! kept in Rust so that its state (moments and step count) can be checkpointed and a resumed
 //! run continues bit for bit.
+//!
+//! One rule, run two ways: on f32 CPU tensors as one fused pass over each parameter's memory
+//! (read p, g, m, v once, write p, m, v once; parallel over parameters and members), and
+//! elsewhere (CUDA, f64) as tensor operations. Parameters may be stacked members (`[K, ...]`):
+//! a member that is not live keeps its parameters and moments.
 
 use serde::{Deserialize, Serialize};
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// `Default` is the reference's: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-5.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +56,89 @@ pub struct Adam {
     step: i64,
 }
 
+/// The per-step constants of the update.
+#[derive(Clone, Copy)]
+struct Coefficients {
+    b1: f64,
+    b2: f64,
+    wd: f64,
+    eps: f64,
+    /// `lr / (1 - beta1^t)`
+    step_size: f64,
+    /// `sqrt(1 - beta2^t)`
+    bc2_sqrt: f64,
+}
+
+/// One fused pass of the update over a parameter's memory.
+fn fused(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { fused_avx2(c, p, g, m, v) };
+    }
+    fused_portable(c, p, g, m, v)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fused_avx2(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    fused_portable(c, p, g, m, v)
+}
+
+#[inline(always)]
+fn fused_portable(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let (b1, b2, wd, eps) = (c.b1 as f32, c.b2 as f32, c.wd as f32, c.eps as f32);
+    let (step_size, inv_bc2) = (c.step_size as f32, (1.0 / c.bc2_sqrt) as f32);
+    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let g = g + wd * *p;
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
+    }
+}
+
+/// The fused pass with the gradient given as the sum of two shares (a batch computed in
+/// two halves), `g = g0 + g1`, read in that order.
+fn fused2(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { fused2_avx2(c, p, g0, g1, m, v) };
+    }
+    fused2_portable(c, p, g0, g1, m, v)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fused2_avx2(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
+    fused2_portable(c, p, g0, g1, m, v)
+}
+
+#[inline(always)]
+fn fused2_portable(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let (b1, b2, wd, eps) = (c.b1 as f32, c.b2 as f32, c.wd as f32, c.eps as f32);
+    let (step_size, inv_bc2) = (c.step_size as f32, (1.0 / c.bc2_sqrt) as f32);
+    for ((((p, g0), g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let g = (g0 + g1) + wd * *p;
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
+    }
+}
+
+/// A contiguous CPU f32 tensor's elements `[start, start + len)` as a mutable slice.
+///
+/// # Safety
+/// The tensor must be contiguous, on the CPU, f32, hold at least `start + len` elements, and
+/// no other slice of the same elements may be alive.
+unsafe fn slice_of<'a>(t: &Tensor, start: usize, len: usize) -> &'a mut [f32] {
+    std::slice::from_raw_parts_mut((t.data_ptr() as *mut f32).add(start), len)
+}
+
+fn fusable(t: &Tensor) -> bool {
+    t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous()
+}
+
 impl Adam {
     /// `params` in a fixed order (their names key the checkpointed state).
     pub fn new(params: Vec<(String, Tensor)>, cfg: AdamConfig) -> Self {
@@ -74,23 +162,178 @@ impl Adam {
         }
     }
 
-    /// One update from the gradients accumulated in the parameters.
-    pub fn step(&mut self) {
+    fn coefficients(&self) -> Coefficients {
         let c = self.cfg;
-        self.step += 1;
-        let bc1 = 1.0 - c.beta1.powi(self.step as i32);
-        let bc2 = 1.0 - c.beta2.powi(self.step as i32);
-        tch::no_grad(|| {
-            for ((_, p), (m, v)) in self.params.iter_mut().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
+        let t = self.step as i32;
+        Coefficients {
+            b1: c.beta1,
+            b2: c.beta2,
+            wd: c.weight_decay,
+            eps: c.eps,
+            step_size: c.lr / (1.0 - c.beta1.powi(t)),
+            bc2_sqrt: (1.0 - c.beta2.powi(t)).sqrt(),
+        }
+    }
+
+    /// One update from the gradients accumulated in the parameters (autograd).
+    pub fn step(&mut self) {
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).collect();
+        if grads.iter().all(|g| g.defined()) {
+            self.update(&grads, None);
+        } else {
+            self.step += 1;
+            let c = self.coefficients();
+            for (i, g) in grads.iter().enumerate() {
+                if g.defined() {
+                    self.update_tensors(c, i, g, None);
                 }
-                let g = if c.weight_decay != 0.0 { g + &*p * c.weight_decay } else { g };
-                let _ = m.g_mul_scalar_(c.beta1).g_add_(&(&g * (1.0 - c.beta1)));
-                let _ = v.g_mul_scalar_(c.beta2).addcmul_(&(&g * (1.0 - c.beta2)), &g);
-                let denom = v.sqrt() / bc2.sqrt() + c.eps;
-                let _ = p.addcdiv_(&(&*m * (-c.lr / bc1)), &denom);
+            }
+        }
+    }
+
+    /// One update from explicit gradients, shaped like the parameters. For stacked members
+    /// (`[K, ...]`), `live` names those that move; the others keep parameters and moments.
+    pub fn update(&mut self, grads: &[Tensor], live: Option<&[bool]>) {
+        self.step += 1;
+        let c = self.coefficients();
+        let all_fusable = self.params.iter().zip(grads).all(|((_, p), g)| fusable(p) && fusable(g));
+        if all_fusable {
+            let members = live.map_or(1, |l| l.len());
+            let mut jobs = vec![];
+            for (i, g) in grads.iter().enumerate() {
+                let per = self.params[i].1.numel() / members;
+                for k in 0..members {
+                    if live.is_none_or(|l| l[k]) {
+                        jobs.push((
+                            i,
+                            k * per,
+                            per,
+                            g.shallow_clone(),
+                            self.params[i].1.shallow_clone(),
+                            self.m[i].shallow_clone(),
+                            self.v[i].shallow_clone(),
+                        ));
+                    }
+                }
+            }
+            use rayon::prelude::*;
+            jobs.into_par_iter().for_each(|(_, start, len, g, p, m, v)| {
+                // SAFETY: every job owns a distinct range of distinct tensors; all are
+                // contiguous CPU f32 (checked), shaped alike, and outlive the job.
+                unsafe { fused(c, slice_of(&p, start, len), slice_of(&g, start, len), slice_of(&m, start, len), slice_of(&v, start, len)) }
+            });
+        } else {
+            for (i, g) in grads.iter().enumerate() {
+                self.update_tensors(c, i, g, live);
+            }
+        }
+    }
+
+    /// One update of stacked parameters on the CPU from per-member gradients: member `k`'s
+    /// gradients shaped like one member (`[1, ...]` or `[...]`); members not listed keep
+    /// their parameters and moments. Falls back to the tensor operations off the fused path.
+    pub fn update_members(&mut self, members: usize, grads: &[(usize, Vec<Tensor>)]) {
+        let fast = self.params.iter().all(|(_, p)| fusable(p)) && grads.iter().all(|(_, g)| g.iter().all(fusable));
+        if !fast {
+            let mut live = vec![false; members];
+            let full: Vec<Tensor> = (0..self.params.len())
+                .map(|i| {
+                    let mut g = self.params[i].1.zeros_like();
+                    for (k, gk) in grads {
+                        live[*k] = true;
+                        g.get(*k as i64).copy_(&gk[i].view_as(&self.params[i].1.get(0)));
+                    }
+                    let _ = &mut g;
+                    g
+                })
+                .collect();
+            return self.update(&full, Some(&live));
+        }
+        self.step += 1;
+        let c = self.coefficients();
+        let mut jobs = vec![];
+        for (k, gk) in grads {
+            for (i, g) in gk.iter().enumerate() {
+                let per = self.params[i].1.numel() / members;
+                jobs.push((
+                    k * per,
+                    per,
+                    g.shallow_clone(),
+                    self.params[i].1.shallow_clone(),
+                    self.m[i].shallow_clone(),
+                    self.v[i].shallow_clone(),
+                ));
+            }
+        }
+        use rayon::prelude::*;
+        jobs.into_par_iter().for_each(|(start, len, g, p, m, v)| {
+            // SAFETY: each job owns member k's range of parameter i (distinct for distinct
+            // jobs) and its own gradient tensor; all contiguous CPU f32 (checked above).
+            unsafe { fused(c, slice_of(&p, start, len), slice_of(&g, 0, len), slice_of(&m, start, len), slice_of(&v, start, len)) }
+        });
+    }
+
+    /// One update of stacked CPU f32 parameters from flat gradient buffers: member `k`'s
+    /// gradient is the sum of its one or two `shares`, each laid out by `layout` (offset and
+    /// size of each parameter). Members not listed keep their parameters and moments.
+    pub fn update_flat(&mut self, members: usize, layout: &[(usize, usize)], grads: &[(usize, Vec<&[f32]>)]) {
+        assert!(self.params.iter().all(|(_, p)| fusable(p)), "flat updates are for CPU f32 parameters");
+        self.step += 1;
+        let c = self.coefficients();
+        let mut jobs = vec![];
+        for (k, shares) in grads {
+            assert!((1..=2).contains(&shares.len()), "one or two gradient shares");
+            for (i, &(off, size)) in layout.iter().enumerate() {
+                let per = self.params[i].1.numel() / members;
+                assert_eq!(per, size, "the layout fits the parameters");
+                let g: Vec<&[f32]> = shares.iter().map(|s| &s[off..off + size]).collect();
+                jobs.push((
+                    k * per,
+                    per,
+                    g,
+                    self.params[i].1.data_ptr() as usize,
+                    self.m[i].data_ptr() as usize,
+                    self.v[i].data_ptr() as usize,
+                ));
+            }
+        }
+        use rayon::prelude::*;
+        jobs.into_par_iter().for_each(|(start, len, g, p, m, v)| {
+            // SAFETY: each job owns member k's range of parameter i (distinct for distinct
+            // jobs) of contiguous CPU f32 tensors (asserted above) that outlive the call.
+            let slice = |base: usize| unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(start), len) };
+            let (p, m, v) = (slice(p), slice(m), slice(v));
+            match g.as_slice() {
+                [g0] => fused(c, p, g0, m, v),
+                [g0, g1] => fused2(c, p, g0, g1, m, v),
+                _ => unreachable!("one or two shares"),
+            }
+        });
+    }
+
+    /// The update as tensor operations (any device, any float kind).
+    fn update_tensors(&mut self, c: Coefficients, i: usize, g: &Tensor, live: Option<&[bool]>) {
+        let p = &mut self.params[i].1;
+        let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        tch::no_grad(|| {
+            let g = if c.wd != 0.0 { g + &*p * c.wd } else { g.shallow_clone() };
+            let new_m = &*m * c.b1 + &g * (1.0 - c.b1);
+            let new_v = &*v * c.b2 + &g * &g * (1.0 - c.b2);
+            let new_p = &*p - (&new_m * c.step_size) / (new_v.sqrt() / c.bc2_sqrt + c.eps);
+            match live {
+                None => {
+                    m.copy_(&new_m);
+                    v.copy_(&new_v);
+                    p.copy_(&new_p);
+                }
+                Some(live) => {
+                    let mut shape = vec![live.len() as i64];
+                    shape.extend(std::iter::repeat_n(1, p.dim() - 1));
+                    let mask = Tensor::from_slice(live).to_device(p.device()).view(shape.as_slice());
+                    m.copy_(&new_m.where_self(&mask, m));
+                    v.copy_(&new_v.where_self(&mask, v));
+                    p.copy_(&new_p.where_self(&mask, p));
+                }
             }
         });
     }
@@ -101,6 +344,18 @@ impl Adam {
         for ((name, _), (m, v)) in self.params.iter().zip(self.m.iter().zip(&self.v)) {
             out.push((format!("adam.m.{name}"), m.shallow_clone()));
             out.push((format!("adam.v.{name}"), v.shallow_clone()));
+        }
+        out.push(("adam.step".into(), Tensor::from_slice(&[self.step])));
+        out
+    }
+
+    /// Member `k`'s part of the state of stacked parameters, named as [`state`](Self::state)
+    /// names a single model's.
+    pub fn member_state(&self, k: i64) -> Vec<(String, Tensor)> {
+        let mut out = Vec::with_capacity(2 * self.params.len() + 1);
+        for ((name, _), (m, v)) in self.params.iter().zip(self.m.iter().zip(&self.v)) {
+            out.push((format!("adam.m.{name}"), m.get(k)));
+            out.push((format!("adam.v.{name}"), v.get(k)));
         }
         out.push(("adam.step".into(), Tensor::from_slice(&[self.step])));
         out
@@ -120,5 +375,71 @@ impl Adam {
         let step = get("adam.step").ok_or_else(|| OptimError::Missing("adam.step".into()))?;
         self.step = step.int64_value(&[0]);
         Ok(())
+    }
+
+    /// Restores member `k` of stacked parameters from a single model's state (as
+    /// [`member_state`](Self::member_state) wrote it).
+    pub fn load_member_state(&mut self, k: i64, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<(), OptimError> {
+        for ((name, p), (m, v)) in self.params.iter().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
+            for (slot, key) in [(m, format!("adam.m.{name}")), (v, format!("adam.v.{name}"))] {
+                let t = get(&key).ok_or_else(|| OptimError::Missing(key.clone()))?;
+                let expected = p.size()[1..].to_vec();
+                if t.size() != expected {
+                    return Err(OptimError::Shape { name: key, found: t.size(), expected });
+                }
+                tch::no_grad(|| slot.get(k).copy_(&t));
+            }
+        }
+        let step = get("adam.step").ok_or_else(|| OptimError::Missing("adam.step".into()))?;
+        self.step = step.int64_value(&[0]);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(seed: i64, shape: &[i64]) -> Tensor {
+        crate::model::seeded(seed as u64, || Tensor::randn(shape, (Kind::Float, Device::Cpu)))
+    }
+
+    #[test]
+    fn the_fused_pass_equals_the_tensor_operations() {
+        let shape = [3i64, 40, 7];
+        let grads: Vec<Tensor> = (0..5).map(|s| random(10 + s, &shape)).collect();
+        let start = random(1, &shape);
+        let run = |fused: bool| {
+            let p = start.copy();
+            let mut adam = Adam::new(vec![("w".into(), p.shallow_clone())], AdamConfig { lr: 0.01, ..AdamConfig::default() });
+            for g in &grads {
+                if fused {
+                    adam.update(std::slice::from_ref(g), Some(&[true, false, true]));
+                } else {
+                    adam.step += 1;
+                    let c = adam.coefficients();
+                    adam.update_tensors(c, 0, g, Some(&[true, false, true]));
+                }
+            }
+            (p, adam.m[0].copy())
+        };
+        let (pf, mf) = run(true);
+        let (pt, mt) = run(false);
+        let diff = (&pf - &pt).abs().max().double_value(&[]);
+        assert!(pf.allclose(&pt, 1e-6, 2e-6, false), "parameters differ by {diff}");
+        assert!(mf.allclose(&mt, 1e-6, 2e-6, false), "moments differ");
+        // The member that is not live kept its parameters and moments.
+        assert!(pf.get(1).equal(&start.get(1)) && mf.get(1).equal(&Tensor::zeros([40, 7], (Kind::Float, Device::Cpu))));
+        assert!(!pf.get(0).equal(&start.get(0)));
+    }
+
+    #[test]
+    fn one_step_moves_each_parameter_by_about_the_learning_rate() {
+        // At t = 1 the bias-corrected update is lr * g / (|g| + eps) = lr * sign(g).
+        let p = Tensor::from_slice(&[1.0f32, -2.0, 3.0]);
+        let mut adam = Adam::new(vec![("w".into(), p.shallow_clone())], AdamConfig { lr: 0.1, weight_decay: 0.0, ..AdamConfig::default() });
+        adam.update(&[Tensor::from_slice(&[0.5f32, -4.0, 0.0])], None);
+        let got: Vec<f32> = Vec::try_from(&p).unwrap();
+        assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] + 1.9).abs() < 1e-6 && got[2] == 3.0, "{got:?}");
     }
 }

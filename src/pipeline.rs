@@ -4,14 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::Device;
+use tch::{Device, Tensor};
 
 use crate::choice::Choice;
 use crate::coords::{self, CoordsObjective, TaskConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
+use crate::device::{self, ThreadChoice};
+use crate::ensemble::{self, Members};
 use crate::error::{Error, Result};
 use crate::evaluate::{evaluate_model, EvalConfig, LatentMap};
-use crate::model::{self, FieldKind, Model, ModelConfig};
+use crate::model::{self, FieldKind, ModelConfig};
 use crate::optim::Adam;
 use crate::output::PendingFile;
 use crate::plot;
@@ -21,7 +23,7 @@ use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
 };
 use crate::stats::MeanSem;
-use crate::train::{self, MemoryLog, PixelObjective, TrainConfig, TrainOverrides};
+use crate::train::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
 /// overridden (the library never prints). Trials are reported from rendering threads.
@@ -81,31 +83,74 @@ pub struct TrainRequest {
     pub force: bool,
 }
 
-/// Trains every model of the run (see [`TrainRequest`]) and writes the run folder.
-pub fn train(req: &TrainRequest, device: Device, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
-    let (run, data) = if req.resume { resume_run(req)? } else { new_run(req)? };
+/// Trains every model of the run (see [`TrainRequest`]), each as one stack of the run's
+/// members, and writes the run folder. `threads` is `--threads` (see
+/// [`ThreadChoice::from_flag`]).
+pub fn train(req: &TrainRequest, device: Device, threads: Option<usize>, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
+    let (run, data) = if req.resume { resume_run(req, device, threads)? } else { new_run(req, device, threads)? };
     let cfg = run.config.train.clone();
+    run.create_member_dirs()?;
     let train = data.pairs(Split::Train).to_device(device);
     let test = data.pairs(Split::Test).to_device(device);
     drop(data);
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
-        let model = Model::new(run.config.model, kind, cfg.seed, device);
-        let mut adam = Adam::new(model.named_parameters(), cfg.adam);
-        let from = run.restore(&model, &mut adam)?;
-        let mut recorder = run.recorder(kind, from.map_or(0, |p| p.step))?;
-        obs.training(TrainEvent::Start { model: kind, from: from.map_or(0, |p| p.step), total: cfg.steps });
-        let objective = PixelObjective { model: &model, train: &train, test: &test, loss: cfg.loss };
+        let mut members = Members::new(
+            run.config.model,
+            kind,
+            &cfg.seeds,
+            train.shallow(),
+            test.shallow(),
+            cfg.adam,
+            cfg.loss,
+            cfg.batch,
+            device,
+            ThreadChoice::from_flag(threads)?,
+        );
+        let mut from = vec![];
+        for (k, &seed) in cfg.seeds.iter().enumerate() {
+            let ck = run.checkpoint(kind, seed)?;
+            if let Some(ck) = &ck {
+                members.restore(k, &|n: &str| ck.tensors.get(n).map(Tensor::shallow_clone), &ck.path)?;
+            }
+            from.push(ck.map(|c| c.progress));
+        }
+        // A member whose checkpoint is behind the others' diverged in an earlier run.
+        let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
+        let mut recorders: Vec<Box<dyn train::Recorder>> = vec![];
+        for (k, &seed) in cfg.seeds.iter().enumerate() {
+            let behind = start > 0 && from[k].is_none_or(|p| p.step < start);
+            if behind {
+                members.freeze(k, Divergence { step: from[k].map_or(0, |p| p.step), loss: f64::NAN });
+            }
+            recorders.push(Box::new(run.recorder(kind, seed, if behind { usize::MAX } else { start })?));
+        }
+        obs.training(TrainEvent::Start { model: kind, from: start, total: cfg.steps });
         let fitted =
-            train::fit(&objective, &mut adam, &cfg.loop_config(), from, &mut recorder, &|| obs.training(TrainEvent::Step { model: kind }))?;
-        run.save_model(&model)?;
-        losses.push(ModelLosses {
-            model: kind,
-            train: MeanSem::of(&train::per_sample_losses(&model, &train, &cfg.loss)),
-            test: MeanSem::of(&train::per_sample_losses(&model, &test, &cfg.loss)),
-            ms_per_step: fitted.ms_per_step,
-        });
+            train::fit(&mut members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
+        for (k, &seed) in cfg.seeds.iter().enumerate() {
+            if fitted.diverged[k].is_none() {
+                run.save_weights(kind, seed, &members.member_weights(k))?;
+            }
+        }
+        let (tr, te) = {
+            let (tr, te) = members.data();
+            let (tr, te) = (tr.shallow(), te.shallow());
+            (members.per_sample_losses(&tr), members.per_sample_losses(&te))
+        };
+        for (k, &seed) in cfg.seeds.iter().enumerate() {
+            let diverged = fitted.diverged[k];
+            let stats = |l: &[f64]| if diverged.is_some() { MeanSem { mean: f64::NAN, sem: f64::NAN, n: 0 } } else { MeanSem::of(l) };
+            losses.push(ModelLosses {
+                model: kind,
+                seed,
+                train: stats(&tr[k]),
+                test: stats(&te[k]),
+                ms_per_step: fitted.ms_per_step,
+                diverged,
+            });
+        }
         obs.training(TrainEvent::Done { model: kind });
     }
     FinalLosses::new(losses.clone()).save(&run.dir)?;
@@ -121,20 +166,61 @@ fn check_batch(cfg: &TrainConfig, data: &PixelDataset) -> Result<()> {
     Ok(())
 }
 
-fn new_run(req: &TrainRequest) -> Result<(PixelRun, PixelDataset)> {
+/// Refuses an ensemble that would not fit in the device's memory, before anything is written.
+fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, device: Device, threads: Option<usize>) -> Result<()> {
+    let Some(free) = device::available_memory(device) else { return Ok(()) };
+    let workers = device::threads(threads)?;
+    let members: u64 = cfg
+        .models
+        .iter()
+        .map(|&kind| ensemble::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, device, workers))
+        .max()
+        .unwrap_or(0);
+    let samples = (data.config.trials * data.config.samples_per_trial()) as u64;
+    let needed = members + samples * 2 * model.input_dim as u64 * 4;
+    if needed > free {
+        let gb = |b: u64| b as f64 / 1e9;
+        return Err(Error::setting(
+            "--seeds",
+            format!(
+                "{} members need about {:.1} GB on {}, but {:.1} GB is free; train fewer members at once",
+                cfg.seeds.len(),
+                gb(needed),
+                device::describe(device),
+                gb(free)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
     let cfg = req.overrides.apply(TrainConfig::default());
     cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
     check_batch(&cfg, &data)?;
-    let config = RunConfig::new(cfg, ModelConfig::for_side(data.config.render.side), DatasetRef::of(&path, data.config.clone())?);
+    let model = ModelConfig::for_side(data.config.render.side);
+    check_memory(&cfg, &model, &data, device, threads)?;
+    let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
     Ok((PixelRun::create(&req.out, config, req.force)?, data))
 }
 
 /// Every setting from the run folder, except what a flag overrides; any change but more
 /// steps (or the same dataset at another path) is refused, naming what changed.
-fn resume_run(req: &TrainRequest) -> Result<(PixelRun, PixelDataset)> {
+fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
     let mut run = PixelRun::open(&req.out).map_err(|e| Error::setting("--resume", e.to_string()))?;
+    if let Some(seeds) = &req.overrides.seeds {
+        if *seeds != run.config.train.seeds {
+            return Err(Error::setting(
+                "--seeds",
+                format!(
+                    "the run's members are seeds {}; resume them with the same seeds, or leave --seeds out",
+                    Seeds::describe(&run.config.train.seeds)
+                ),
+            ));
+        }
+    }
     let cfg = req.overrides.apply(run.config.train.clone());
     cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| run.config.dataset.path.clone());
@@ -153,32 +239,51 @@ fn resume_run(req: &TrainRequest) -> Result<(PixelRun, PixelDataset)> {
         ));
     }
     for &kind in &cfg.models {
-        if let Some(done) = run.checkpoint_step(kind)? {
-            if done > cfg.steps {
-                return Err(Error::setting(
-                    "--steps",
-                    format!(
-                        "the {} model's checkpoint has done {done} steps; a resumed run may raise --steps, not lower it below that",
-                        kind.name()
-                    ),
-                ));
+        for &seed in &cfg.seeds {
+            if let Some(done) = run.checkpoint(kind, seed)?.map(|c| c.progress.step) {
+                if done > cfg.steps {
+                    return Err(Error::setting(
+                        "--steps",
+                        format!(
+                            "the {} model's checkpoint has done {done} steps; a resumed run may raise --steps, not lower it below that",
+                            kind.name()
+                        ),
+                    ));
+                }
             }
         }
     }
     check_batch(&cfg, &data)?;
+    check_memory(&cfg, &config.model, &data, device, threads)?;
     run.update_config(config)?;
     Ok((run, data))
 }
 
+/// Training losses by step: each model's train and test loss, the median over its members
+/// for an ensemble.
 fn write_loss_curve(run: &PixelRun) -> Result<()> {
+    let median_by_step = |rows: Vec<Vec<(f64, f64)>>| -> Vec<(f64, f64)> {
+        let mut by: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+        for (x, y) in rows.into_iter().flatten() {
+            by.entry(x as u64).or_default().push(y);
+        }
+        by.into_iter()
+            .map(|(x, mut ys)| {
+                ys.sort_by(f64::total_cmp);
+                (x as f64, ys[ys.len() / 2])
+            })
+            .collect()
+    };
+    let ensemble = run.config.train.is_ensemble();
     let mut series = vec![];
     for &kind in &run.config.train.models {
-        let log = run.read_log(kind)?;
-        series.push(plot::Series { name: format!("{} train", kind.name()), points: log.iter().map(|l| (l.step as f64, l.loss)).collect() });
-        series.push(plot::Series {
-            name: format!("{} test", kind.name()),
-            points: log.iter().filter_map(|l| Some((l.step as f64, l.test_loss?))).collect(),
-        });
+        let logs: Vec<Vec<LogLine>> = run.seeds().iter().map(|&s| run.read_log(kind, s)).collect::<Result<_>>()?;
+        let train: Vec<Vec<(f64, f64)>> = logs.iter().map(|log| log.iter().map(|l| (l.step as f64, l.loss)).collect()).collect();
+        let test: Vec<Vec<(f64, f64)>> =
+            logs.iter().map(|log| log.iter().filter_map(|l| Some((l.step as f64, l.test_loss?))).collect()).collect();
+        let suffix = if ensemble { format!(" (median of {})", run.seeds().len()) } else { String::new() };
+        series.push(plot::Series { name: format!("{} train{suffix}", kind.name()), points: median_by_step(train) });
+        series.push(plot::Series { name: format!("{} test{suffix}", kind.name()), points: median_by_step(test) });
     }
     let p = plot::LinePlot { title: "Training loss (ae + cc + 0.1 hnn)", x_label: "step", y_label: "loss", log_y: true, series: &series };
     plot::write(&p, &run.path(run::LOSS_CURVE))
@@ -207,8 +312,13 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let mut models = Vec::new();
     for &kind in &run.config.train.models {
-        let model = run.load_model(kind, device)?;
-        models.push(evaluate_model(&model, &data, &train, &test, cfg, &run.config.train.loss)?);
+        for &seed in run.seeds() {
+            if !run.has_model(kind, seed) && run.config.train.is_ensemble() {
+                continue; // a member that diverged
+            }
+            let model = run.load_model(kind, seed, device)?;
+            models.push(evaluate_model(&model, &data, &train, &test, cfg, &run.config.train.loss)?.for_seed(seed));
+        }
     }
     let metrics = PixelMetrics { protocol: cfg.clone(), models };
     metrics.save(&run.dir)?;
@@ -222,9 +332,10 @@ pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Pa
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
     let mut models = vec![];
+    let seed = run.seeds()[0];
     for &kind in &run.config.train.models {
-        let model = run.load_model(kind, device)?;
-        let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind)) {
+        let model = run.load_model(kind, seed, device)?;
+        let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind && x.seed == seed)) {
             Some(m) => m.map.clone(),
             None => LatentMap::fit(&model, &train, &test, cfg.map_fit),
         };
@@ -237,23 +348,25 @@ pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Pa
 }
 
 /// A coordinate task: its data, an HNN and a baseline from one seed, their scores, and the
-/// run folder, written whole. `threads` are split among the models trained at once.
+/// run folder, written whole. With two `threads` or more both models train at once, each on
+/// its own thread (libtorch held to one thread each, so the results do not depend on it).
 pub fn coords(cfg: &TaskConfig, out: &Path, force: bool, threads: usize) -> Result<CoordsMetrics> {
     cfg.validate()?;
     run::check_replaceable(out, force, "")?;
     let data = coords::make_data(cfg)?;
-    let concurrent = cfg.train_concurrently();
-    crate::device::set_libtorch_threads(if concurrent { (threads / 2).max(1) } else { threads });
+    device::set_libtorch_threads(1);
     let built: Vec<_> =
         [FieldKind::Hnn, FieldKind::Baseline].into_iter().map(|k| model::field_alone(cfg.field(data.d), k, cfg.seed)).collect();
     let one = |(vs, field): (tch::nn::VarStore, model::LatentField)| -> Result<_> {
-        let mut adam = Adam::new(model::sorted_parameters(&vs), cfg.adam);
+        device::set_libtorch_threads(1);
+        let objective = CoordsObjective::new(&field, &data);
+        let mut trainer = Autograd::new(&objective, Adam::new(model::sorted_parameters(&vs), cfg.adam));
         let mut log = MemoryLog::default();
-        train::fit(&CoordsObjective::new(&field, &data), &mut adam, &cfg.loop_config(), None, &mut log, &|| {})?;
+        train::fit(&mut trainer, &cfg.loop_config(), &[None], &mut [Box::new(&mut log) as Box<dyn train::Recorder>], &|| {})?;
         let (metrics, rollouts) = coords::score(cfg, &data, &field)?;
         Ok((field.kind(), vs, log.0, rollouts, metrics))
     };
-    let outcomes: Vec<Result<_>> = if concurrent {
+    let outcomes: Vec<Result<_>> = if threads >= 2 {
         std::thread::scope(|scope| {
             let handles: Vec<_> = built.into_iter().map(|b| scope.spawn(|| one(b))).collect();
             handles.into_iter().map(|h| h.join().expect("training thread panicked")).collect()
@@ -322,8 +435,8 @@ pub struct DemoOutcome {
 }
 
 /// Generate, train both models, preview, evaluate, roll out and write `REPORT.md`, calling
-/// each stage directly.
-pub fn demo(cfg: &DemoConfig, device: Device, threads: usize, obs: &dyn Observer) -> Result<DemoOutcome> {
+/// each stage directly. `threads` is `--threads` (none: all cores, measured while training).
+pub fn demo(cfg: &DemoConfig, device: Device, threads: Option<usize>, obs: &dyn Observer) -> Result<DemoOutcome> {
     if let Some(dir) = cfg.data.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, format!("cannot create the dataset's folder ({e})")))?;
     }
@@ -332,13 +445,13 @@ pub fn demo(cfg: &DemoConfig, device: Device, threads: usize, obs: &dyn Observer
 
     obs.stage("generate");
     let t = Instant::now();
-    generate(&cfg.dataset, &cfg.data, true, threads, obs)?;
+    generate(&cfg.dataset, &cfg.data, true, device::threads(threads)?, obs)?;
     timed("generate", t);
 
     obs.stage("train");
     let t = Instant::now();
     let req = TrainRequest { out: cfg.out.clone(), data: Some(cfg.data.clone()), overrides: cfg.train.clone(), resume: false, force: true };
-    train(&req, device, obs)?;
+    train(&req, device, threads, obs)?;
     timed("train", t);
 
     obs.stage("preview");

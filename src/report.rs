@@ -47,12 +47,13 @@ pub fn write_report(
         d.initial.min_angle, d.initial.max_angle, d.test_trials()
     );
     s += &format!(
-        "- training: {} steps, batch {}, Adam lr {:e}, weight decay {:e}, seed {}, models {}\n",
+        "- training: {} steps, batch {}, Adam lr {:e}, weight decay {:e}, {} {}, models {}\n",
         t.steps,
         t.batch,
         t.adam.lr,
         t.adam.weight_decay,
-        t.seed,
+        if t.is_ensemble() { "seeds" } else { "seed" },
+        crate::train::Seeds::describe(&t.seeds),
         t.models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
     s += &format!(

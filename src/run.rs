@@ -11,6 +11,7 @@
 //! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets, mean and s.e.m. |
 //! | `loss-curve.png` | picture | the logged losses |
 //! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
+//! | `members/seed-N/` | | a seed ensemble's members (`train.seeds` has more than one): each holds the weights, logs and checkpoints above; a single model's are in the run folder itself |
 //! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics, with its latent map |
 //! | `rollout/` | pictures | `rollout` (see [`crate::rollout`]) |
 //! | `REPORT.md` | text | `demo` |
@@ -35,21 +36,24 @@ use crate::dataset::{DatasetConfig, PixelDataset};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, ModelMetrics};
 use crate::model::{FieldKind, Model, ModelConfig};
-use crate::optim::Adam;
 use crate::output::{write_atomic, PendingFile};
 use crate::stats::{sha256_file, MeanSem};
-use crate::train::{LogLine, Progress, Recorder, TrainConfig};
+use crate::train::{Divergence, LogLine, Progress, Recorder, TrainConfig};
 
 pub const CONFIG: &str = "config.json";
 pub const FINAL_LOSSES: &str = "final-losses.json";
 pub const METRICS: &str = "metrics.json";
 pub const LOSS_CURVE: &str = "loss-curve.png";
 pub const CHECKPOINTS: &str = "checkpoints";
+/// An ensemble's members, one folder each (`members/seed-N/`).
+pub const MEMBERS: &str = "members";
 pub const ROLLOUT: &str = "rollout";
 pub const REPORT: &str = "REPORT.md";
 
 pub const PIXEL_FORMAT: &str = "pixel-hnn/run";
-pub const PIXEL_FORMAT_VERSION: u32 = 1;
+/// Version 2 names the members' seeds (`train.seeds`); version 1 runs (`train.seed`) are
+/// read as one-member runs.
+pub const PIXEL_FORMAT_VERSION: u32 = 2;
 pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
 pub const COORDS_FORMAT_VERSION: u32 = 1;
 
@@ -174,6 +178,18 @@ impl JsonFile for CoordsRunConfig {
     const NAME: &'static str = CONFIG;
 }
 
+/// A version-1 pixel run's config as version 2: its one `train.seed` becomes `train.seeds`.
+fn migrate_v1(text: &str) -> serde_json::Result<String> {
+    let mut v: serde_json::Value = serde_json::from_str(text)?;
+    if let Some(train) = v.get_mut("train").and_then(|t| t.as_object_mut()) {
+        if let Some(seed) = train.remove("seed") {
+            train.insert("seeds".into(), serde_json::Value::Array(vec![seed]));
+        }
+    }
+    v["format_version"] = PIXEL_FORMAT_VERSION.into();
+    serde_json::to_string(&v)
+}
+
 /// What every `config.json` begins with.
 #[derive(Deserialize)]
 struct Header {
@@ -182,14 +198,21 @@ struct Header {
     format_version: u64,
 }
 
-/// One model's per-sample loss over the whole training and test sets.
+/// One member's per-sample loss of one model over the whole training and test sets.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelLosses {
     pub model: FieldKind,
+    /// The member's seed.
+    #[serde(default)]
+    pub seed: u64,
     pub train: MeanSem,
     pub test: MeanSem,
-    /// Wall time per training step of the process that finished training.
+    /// Wall time per training step of the process that finished training (all members).
     pub ms_per_step: Option<f64>,
+    /// Where the member's loss stopped being finite (it was frozen there, and has no final
+    /// weights and no losses: `train` and `test` are NaN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
 }
 
 /// `final-losses.json` of a pixel run.
@@ -233,6 +256,7 @@ impl JsonFile for CoordsMetrics {
 }
 
 /// A run folder of either kind.
+#[allow(clippy::large_enum_variant)] // a handful are open at a time
 pub enum Run {
     Pixel(PixelRun),
     Coords(CoordsRun),
@@ -253,12 +277,14 @@ impl Run {
             Some(COORDS_FORMAT) => ("coords", COORDS_FORMAT_VERSION),
             _ => return Err(Error::input(&path, format!("is not a pixel-hnn run config (format '{PIXEL_FORMAT}' or '{COORDS_FORMAT}')"))),
         };
-        if header.format_version != version as u64 {
+        let older_pixel_run = kind == "pixel" && header.format_version == 1;
+        if header.format_version != version as u64 && !older_pixel_run {
             return Err(Error::input(
                 &path,
                 format!("has run format version {}; this build reads version {version}: train the run again", header.format_version),
             ));
         }
+        let text = if older_pixel_run { migrate_v1(&text).map_err(|e| Error::input(&path, format!("is corrupt ({e})")))? } else { text };
         let corrupt = |e: serde_json::Error| Error::input(&path, format!("is corrupt ({e})"));
         Ok(match kind {
             "pixel" => Run::Pixel(PixelRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
@@ -339,16 +365,40 @@ impl PixelRun {
         self.dir.join(name)
     }
 
-    pub fn weights_path(&self, kind: FieldKind) -> PathBuf {
-        self.dir.join(weights_file(kind))
+    /// The seeds of the run's members (one for a single model).
+    pub fn seeds(&self) -> &[u64] {
+        &self.config.train.seeds
     }
 
-    pub fn log_path(&self, kind: FieldKind) -> PathBuf {
-        self.dir.join(log_file(kind))
+    /// Where member `seed`'s files are: the run folder of a single model, `members/seed-N/`
+    /// of an ensemble's.
+    pub fn member_dir(&self, seed: u64) -> PathBuf {
+        if self.config.train.is_ensemble() {
+            self.dir.join(MEMBERS).join(format!("seed-{seed}"))
+        } else {
+            self.dir.clone()
+        }
     }
 
-    pub fn checkpoint_path(&self, kind: FieldKind) -> PathBuf {
-        self.dir.join(CHECKPOINTS).join(weights_file(kind))
+    pub fn weights_path(&self, kind: FieldKind, seed: u64) -> PathBuf {
+        self.member_dir(seed).join(weights_file(kind))
+    }
+
+    pub fn log_path(&self, kind: FieldKind, seed: u64) -> PathBuf {
+        self.member_dir(seed).join(log_file(kind))
+    }
+
+    pub fn checkpoint_path(&self, kind: FieldKind, seed: u64) -> PathBuf {
+        self.member_dir(seed).join(CHECKPOINTS).join(weights_file(kind))
+    }
+
+    /// Makes the members' folders (an ensemble's).
+    pub fn create_member_dirs(&self) -> Result<()> {
+        for &seed in self.seeds() {
+            let dir = self.member_dir(seed).join(CHECKPOINTS);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, format!("cannot create the member's folder ({e})")))?;
+        }
+        Ok(())
     }
 
     /// Opens the dataset the run was trained on, refusing one changed since (SHA-256).
@@ -361,66 +411,58 @@ impl PixelRun {
         Ok(data)
     }
 
-    /// Loads a model's final weights.
-    pub fn load_model(&self, kind: FieldKind, device: Device) -> Result<Model> {
-        let path = self.weights_path(kind);
+    /// Whether member `seed` has final weights of model `kind` (a member that diverged
+    /// has none).
+    pub fn has_model(&self, kind: FieldKind, seed: u64) -> bool {
+        self.weights_path(kind, seed).exists()
+    }
+
+    /// Loads member `seed`'s final weights of model `kind`.
+    pub fn load_model(&self, kind: FieldKind, seed: u64, device: Device) -> Result<Model> {
+        let path = self.weights_path(kind, seed);
         if !path.exists() {
             return Err(Error::input(&path, format!("missing: the run has no trained {} model (was training finished?)", kind.name())));
         }
-        let model = Model::new(self.config.model, kind, self.config.train.seed, device);
+        let model = Model::new(self.config.model, kind, seed, device);
         load_parameters(&model.named_parameters(), &read_tensors(&path)?, "", &path, self.config.model.input_dim)?;
         Ok(model)
     }
 
-    /// Writes a model's final weights.
-    pub fn save_model(&self, model: &Model) -> Result<()> {
-        let weights: Vec<(String, Tensor)> = model.named_parameters().into_iter().map(|(n, p)| (n, p.detach())).collect();
-        write_tensors(&self.weights_path(model.field.kind()), &weights)
+    /// Writes member `seed`'s final weights of model `kind` (named as a single model's).
+    pub fn save_weights(&self, kind: FieldKind, seed: u64, weights: &[(String, Tensor)]) -> Result<()> {
+        write_tensors(&self.weights_path(kind, seed), weights)
     }
 
-    /// Steps done by a model's checkpoint, if the run has one.
-    pub fn checkpoint_step(&self, kind: FieldKind) -> Result<Option<usize>> {
-        let path = self.checkpoint_path(kind);
+    /// A member's checkpoint, if it has one: its tensors (`model.*`, `adam.*`) and progress.
+    pub fn checkpoint(&self, kind: FieldKind, seed: u64) -> Result<Option<Checkpoint>> {
+        let path = self.checkpoint_path(kind, seed);
         if !path.exists() {
             return Ok(None);
         }
-        let t = read_tensors(&path)?;
-        let step = t.get("train.step").ok_or_else(|| Error::input(&path, "lacks 'train.step'"))?;
-        Ok(Some(step.int64_value(&[0]) as usize))
-    }
-
-    /// Restores a model and its optimiser from the model's checkpoint, if there is one.
-    pub fn restore(&self, model: &Model, adam: &mut Adam) -> Result<Option<Progress>> {
-        let path = self.checkpoint_path(model.field.kind());
-        if !path.exists() {
-            return Ok(None);
-        }
-        let t = read_tensors(&path)?;
-        load_parameters(&model.named_parameters(), &t, "model.", &path, model.config.input_dim)?;
-        let device = model.vs.device();
-        adam.load_state(&|k: &str| t.get(k).map(|x| x.to_device(device))).map_err(|source| Error::Optim { path: path.clone(), source })?;
-        let get = |k: &str| t.get(k).ok_or_else(|| Error::input(&path, format!("lacks '{k}'")));
+        let tensors = read_tensors(&path)?;
+        let get = |k: &str| tensors.get(k).ok_or_else(|| Error::input(&path, format!("lacks '{k}'")));
         let step = get("train.step")?.int64_value(&[0]) as usize;
         let r = get("train.rng_position")?;
         let rng_position = ((r.int64_value(&[0]) as u64 as u128) << 64) | r.int64_value(&[1]) as u64 as u128;
-        Ok(Some(Progress { step, rng_position }))
+        Ok(Some(Checkpoint { path, progress: Progress { step, rng_position }, tensors }))
     }
 
-    /// A recorder for a model's training from step `from`: its log keeps the lines of earlier
-    /// steps (a resumed run logs the rest again), checkpoints go to `checkpoints/`.
-    pub fn recorder(&self, kind: FieldKind, from: usize) -> Result<RunRecorder> {
-        let log_path = self.log_path(kind);
+    /// A recorder for member `seed`'s training of model `kind` from step `from`: its log
+    /// keeps the lines of earlier steps (a resumed run logs the rest again), checkpoints go
+    /// to its `checkpoints/`.
+    pub fn recorder(&self, kind: FieldKind, seed: u64, from: usize) -> Result<RunRecorder> {
+        let log_path = self.log_path(kind, seed);
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let kept: String =
             text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok_and(|v| v.step < from)).map(|l| format!("{l}\n")).collect();
         write_atomic(&log_path, kept.as_bytes(), true, "--out")?;
         let log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
-        Ok(RunRecorder { log, log_path, checkpoint_path: self.checkpoint_path(kind) })
+        Ok(RunRecorder { log, log_path, checkpoint_path: self.checkpoint_path(kind, seed) })
     }
 
-    /// Reads a model's training log.
-    pub fn read_log(&self, kind: FieldKind) -> Result<Vec<LogLine>> {
-        let path = self.log_path(kind);
+    /// Reads member `seed`'s training log of model `kind`.
+    pub fn read_log(&self, kind: FieldKind, seed: u64) -> Result<Vec<LogLine>> {
+        let path = self.log_path(kind, seed);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         text.lines().map(|l| serde_json::from_str(l).map_err(|e| Error::input(&path, format!("corrupt line ({e})")))).collect()
     }
@@ -431,7 +473,15 @@ impl PixelRun {
     }
 }
 
-/// Writes a model's log lines and checkpoints into its run folder.
+/// A member's checkpoint as read back.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub progress: Progress,
+    /// `model.NAME`, `adam.m.NAME`, `adam.v.NAME`, `adam.step`, `train.*`.
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// Writes a member's log lines and checkpoints into its folder.
 pub struct RunRecorder {
     log: std::fs::File,
     log_path: PathBuf,
@@ -444,10 +494,9 @@ impl Recorder for RunRecorder {
         writeln!(self.log, "{text}").map_err(|e| Error::io(&self.log_path, e))
     }
 
-    fn checkpoint(&mut self, at: Progress, params: &[(String, Tensor)], adam: &Adam) -> Result<()> {
+    fn checkpoint(&mut self, at: Progress, tensors: &[(String, Tensor)]) -> Result<()> {
         self.log.flush().map_err(|e| Error::io(&self.log_path, e))?;
-        let mut t: Vec<(String, Tensor)> = params.iter().map(|(n, p)| (format!("model.{n}"), p.detach())).collect();
-        t.extend(adam.state());
+        let mut t: Vec<(String, Tensor)> = tensors.iter().map(|(n, p)| (n.clone(), p.detach())).collect();
         t.push(("train.step".into(), Tensor::from_slice(&[at.step as i64])));
         let pos = at.rng_position;
         t.push(("train.rng_position".into(), Tensor::from_slice(&[(pos >> 64) as i64, pos as u64 as i64])));

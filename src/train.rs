@@ -13,14 +13,14 @@ use crate::error::{Error, Result};
 use crate::model::{FieldKind, LossTerms, LossWeights, Model};
 use crate::optim::{Adam, AdamConfig};
 use crate::rng::Rng;
-use crate::stats::MeanSem;
 
 /// Settings of the pixel task's training; `Default` is the reference's (SPEC.md section 5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub models: Vec<FieldKind>,
-    /// Seeds the weights (libtorch) and the batch draws (ChaCha8).
-    pub seed: u64,
+    /// One seed per member: each seeds a member's weights (libtorch) and batch draws
+    /// (ChaCha8). One seed: a single model; more: a seed ensemble trained at once.
+    pub seeds: Vec<u64>,
     pub steps: usize,
     pub batch: usize,
     pub adam: AdamConfig,
@@ -34,7 +34,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             models: vec![FieldKind::Hnn, FieldKind::Baseline],
-            seed: 0,
+            seeds: vec![0],
             steps: 10_001,
             batch: 200,
             adam: AdamConfig::default(),
@@ -51,6 +51,7 @@ impl TrainConfig {
         if self.models.is_empty() {
             return Err(Error::setting("--model", "names no model"));
         }
+        Seeds::check(&self.seeds)?;
         for (flag, v) in [
             ("--steps", self.steps),
             ("--batch", self.batch),
@@ -65,10 +66,15 @@ impl TrainConfig {
         self.adam.validate()
     }
 
+    /// Whether the run is a seed ensemble (more than one member).
+    pub fn is_ensemble(&self) -> bool {
+        self.seeds.len() > 1
+    }
+
     /// The loop's settings for this task.
     pub fn loop_config(&self) -> LoopConfig {
         LoopConfig {
-            seed: self.seed,
+            seeds: self.seeds.clone(),
             steps: self.steps,
             batch: Some(self.batch),
             log_every: self.log_every,
@@ -84,7 +90,7 @@ impl TrainConfig {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainOverrides {
     pub models: Option<Vec<FieldKind>>,
-    pub seed: Option<u64>,
+    pub seeds: Option<Vec<u64>>,
     pub steps: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
@@ -100,7 +106,9 @@ impl TrainOverrides {
         if let Some(m) = &self.models {
             c.models = m.clone();
         }
-        c.seed = self.seed.unwrap_or(c.seed);
+        if let Some(s) = &self.seeds {
+            c.seeds = s.clone();
+        }
         c.steps = self.steps.unwrap_or(c.steps);
         c.batch = self.batch.unwrap_or(c.batch);
         c.adam.lr = self.lr.unwrap_or(c.adam.lr);
@@ -112,11 +120,84 @@ impl TrainOverrides {
     }
 }
 
+/// The largest seed ensemble accepted.
+pub const MAX_MEMBERS: usize = 1024;
+
+/// Seed lists as `--seeds` writes them: `0-31` (a range, both ends included), `0,3,7`, or
+/// both (`0-3,8`).
+pub struct Seeds;
+
+impl Seeds {
+    /// Parses `--seeds`.
+    pub fn parse(text: &str) -> Result<Vec<u64>> {
+        let bad = |m: String| Error::setting("--seeds", m);
+        let mut out = vec![];
+        for item in text.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(bad(format!("'{text}' has an empty item; write e.g. 0-31 or 0,3,7")));
+            }
+            let num = |s: &str| {
+                s.trim().parse::<u64>().map_err(|_| bad(format!("'{s}' is not a seed (a whole number >= 0); write e.g. 0-31 or 0,3,7")))
+            };
+            match item.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (num(a)?, num(b)?);
+                    if b < a {
+                        return Err(bad(format!("the range {a}-{b} is reversed; write {b}-{a}")));
+                    }
+                    if b - a >= MAX_MEMBERS as u64 {
+                        return Err(bad(format!("{a}-{b} names {} seeds; at most {MAX_MEMBERS} members train at once", b - a + 1)));
+                    }
+                    out.extend(a..=b);
+                }
+                None => out.push(num(item)?),
+            }
+        }
+        Seeds::check(&out)?;
+        Ok(out)
+    }
+
+    /// At least one seed, at most [`MAX_MEMBERS`], none twice.
+    pub fn check(seeds: &[u64]) -> Result<()> {
+        if seeds.is_empty() {
+            return Err(Error::setting("--seeds", "names no seed"));
+        }
+        if seeds.len() > MAX_MEMBERS {
+            return Err(Error::setting("--seeds", format!("names {} seeds; at most {MAX_MEMBERS} members train at once", seeds.len())));
+        }
+        let mut sorted = seeds.to_vec();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::setting("--seeds", format!("names seed {} twice", w[0])));
+        }
+        Ok(())
+    }
+
+    /// `0-3,8` for `[0, 1, 2, 3, 8]`.
+    pub fn describe(seeds: &[u64]) -> String {
+        let mut parts: Vec<String> = vec![];
+        let mut i = 0;
+        while i < seeds.len() {
+            let mut j = i;
+            while j + 1 < seeds.len() && seeds[j + 1] == seeds[j] + 1 {
+                j += 1;
+            }
+            parts.push(if j > i + 1 {
+                format!("{}-{}", seeds[i], seeds[j])
+            } else {
+                (i..=j).map(|x| seeds[x].to_string()).collect::<Vec<_>>().join(",")
+            });
+            i = j + 1;
+        }
+        parts.join(",")
+    }
+}
+
 /// Settings of one training loop.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoopConfig {
-    /// Seeds the batch draws.
-    pub seed: u64,
+    /// Seeds of the members' batch draws, one per member.
+    pub seeds: Vec<u64>,
     pub steps: usize,
     /// Samples per step, drawn without replacement each step; `None`: the whole set.
     pub batch: Option<usize>,
@@ -129,19 +210,50 @@ pub struct LoopConfig {
     pub log_last: bool,
 }
 
-/// What a loop trains: a model's loss on a batch of training samples, and on the test set.
+/// A member's batch loss of one step, with its mean terms when the loss has terms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepLoss {
+    pub loss: f64,
+    /// Means over the batch of `(ae, cc, hnn)`.
+    pub terms: Option<[f64; 3]>,
+}
+
+/// Where a member's loss stopped being finite: it was frozen there.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    pub step: usize,
+    pub loss: f64,
+}
+
+/// What a loop trains: `members()` models at once (one for a single model), each on its own
+/// batches, with their optimiser.
 pub trait Objective {
     /// The model's name, for messages.
     fn name(&self) -> &'static str;
+    /// Models trained together.
+    fn members(&self) -> usize {
+        1
+    }
     /// Training samples a batch is drawn from.
     fn train_len(&self) -> usize;
-    /// Where the batch indices must live.
-    fn device(&self) -> Device;
-    /// Mean loss over the training samples `idx` (all of them when `None`), differentiable,
-    /// with the per-sample terms the log reports, if the loss has terms.
-    fn batch_loss(&self, idx: Option<&Tensor>) -> (Tensor, Option<LossTerms>);
-    /// Mean per-sample loss over the test set.
-    fn test_loss(&self) -> f64;
+    /// One training step, numbered `step`: member `k` trains on the samples `batches[k]`
+    /// (all of them when `None`). A member whose loss is not finite is frozen from then on:
+    /// it keeps its parameters and optimiser state.
+    fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()>;
+    /// Every member's batch loss of the last step.
+    fn last(&mut self) -> Vec<StepLoss>;
+    /// The members frozen so far.
+    fn diverged(&mut self) -> Vec<Option<Divergence>>;
+    /// Steps between reads of [`diverged`](Self::diverged): 1 where reading is free (the
+    /// CPU); more where it stalls a queue (a GPU).
+    fn check_every(&self) -> usize {
+        1
+    }
+    /// Every member's mean per-sample loss over the test set.
+    fn test_losses(&mut self) -> Vec<f64>;
+    /// Member `k`'s parameters (`model.NAME`) and optimiser state (`adam.*`), for a
+    /// checkpoint.
+    fn checkpoint_tensors(&self, k: usize) -> Vec<(String, Tensor)>;
 }
 
 /// One line of a training log (`log-{model}.jsonl`): the batch loss of `step` and its terms,
@@ -167,14 +279,26 @@ pub struct Progress {
     pub rng_position: u128,
 }
 
-/// Where a loop's log lines and checkpoints go.
+/// Where a member's log lines and checkpoints go.
 pub trait Recorder {
     fn log(&mut self, line: &LogLine) -> Result<()>;
-    /// Saves the parameters, the optimiser's state and the progress (every
-    /// `checkpoint_every` steps and at the end).
-    fn checkpoint(&mut self, at: Progress, params: &[(String, Tensor)], adam: &Adam) -> Result<()>;
+    /// Saves the member's parameters and optimiser state (named as
+    /// [`Objective::checkpoint_tensors`] names them) with the progress.
+    fn checkpoint(&mut self, at: Progress, tensors: &[(String, Tensor)]) -> Result<()>;
     /// What is left after a divergence (for the error message), given the last checkpoint.
     fn kept(&self, last_checkpoint: Option<usize>) -> String;
+}
+
+impl<R: Recorder + ?Sized> Recorder for &mut R {
+    fn log(&mut self, line: &LogLine) -> Result<()> {
+        (**self).log(line)
+    }
+    fn checkpoint(&mut self, at: Progress, tensors: &[(String, Tensor)]) -> Result<()> {
+        (**self).checkpoint(at, tensors)
+    }
+    fn kept(&self, last_checkpoint: Option<usize>) -> String {
+        (**self).kept(last_checkpoint)
+    }
 }
 
 /// A recorder that keeps the log in memory and writes no checkpoint.
@@ -186,7 +310,7 @@ impl Recorder for MemoryLog {
         self.0.push(line.clone());
         Ok(())
     }
-    fn checkpoint(&mut self, _: Progress, _: &[(String, Tensor)], _: &Adam) -> Result<()> {
+    fn checkpoint(&mut self, _: Progress, _: &[(String, Tensor)]) -> Result<()> {
         Ok(())
     }
     fn kept(&self, _: Option<usize>) -> String {
@@ -195,110 +319,165 @@ impl Recorder for MemoryLog {
 }
 
 /// What a finished loop reports.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Fitted {
-    /// Wall time per step of this process's steps (evaluations excluded).
+    /// Wall time per step of this process's steps (evaluations excluded), all members.
     pub ms_per_step: Option<f64>,
+    /// The members frozen on a non-finite loss.
+    pub diverged: Vec<Option<Divergence>>,
+}
+
+/// The training loop: steps `from .. cfg.steps` of every member of `obj` (whose state the
+/// caller restored when resuming; `from` gives each member's checkpoint progress, which must
+/// share one step), logging and checkpointing each member through its recorder, calling
+/// `on_step` after each step. A member whose loss stops being finite is frozen and reported;
+/// when every member has, the loop stops with [`Error::Diverged`] naming the first.
+pub fn fit(
+    obj: &mut dyn Objective,
+    cfg: &LoopConfig,
+    from: &[Option<Progress>],
+    recs: &mut [Box<dyn Recorder + '_>],
+    on_step: &dyn Fn(),
+) -> Result<Fitted> {
+    let k = obj.members();
+    assert!(cfg.seeds.len() == k && from.len() == k && recs.len() == k, "one seed, progress and recorder per member");
+    let n = obj.train_len();
+    let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
+    let mut rngs: Vec<Rng> = cfg
+        .seeds
+        .iter()
+        .zip(from)
+        .map(|(&seed, p)| match p {
+            Some(p) => Rng::at(seed, p.rng_position),
+            None => Rng::new(seed),
+        })
+        .collect();
+    let mut last_checkpoint: Vec<Option<usize>> = from.iter().map(|p| p.map(|p| p.step).filter(|&s| s > 0)).collect();
+    let mut known = vec![None; k];
+    let (mut step_time, mut timed_steps) = (0.0f64, 0usize);
+    for s in start..cfg.steps {
+        let t0 = Instant::now();
+        let batches: Vec<Option<Vec<i64>>> = rngs
+            .iter_mut()
+            .map(|r| match cfg.batch {
+                Some(b) if b < n => Some(r.distinct(n, b)),
+                _ => None,
+            })
+            .collect();
+        obj.step(s, &batches)?;
+        step_time += t0.elapsed().as_secs_f64();
+        timed_steps += 1;
+        let done = s + 1;
+        let last = done == cfg.steps;
+        let evaluate = s % cfg.eval_every == 0 || (cfg.log_last && last);
+        let log = s % cfg.log_every == 0 || evaluate;
+        let checkpoint = cfg.checkpoint_every.is_some_and(|every| done % every == 0 || last);
+        if s % obj.check_every() == 0 || log || checkpoint || last {
+            for (i, d) in obj.diverged().into_iter().enumerate() {
+                if known[i].is_none() {
+                    known[i] = d;
+                }
+            }
+            if known.iter().all(Option::is_some) {
+                let (i, d) =
+                    known.iter().enumerate().filter_map(|(i, d)| d.map(|d| (i, d))).min_by_key(|(_, d)| d.step).expect("all diverged");
+                return Err(Error::Diverged { model: obj.name(), step: d.step, loss: d.loss, kept: recs[i].kept(last_checkpoint[i]) });
+            }
+        }
+        if log {
+            let losses = obj.last();
+            let tests = evaluate.then(|| obj.test_losses());
+            for (i, rec) in recs.iter_mut().enumerate().filter(|(i, _)| known[*i].is_none()) {
+                let l = losses[i];
+                rec.log(&LogLine {
+                    ae: l.terms.map(|t| t[0]),
+                    cc: l.terms.map(|t| t[1]),
+                    hnn: l.terms.map(|t| t[2]),
+                    loss: l.loss,
+                    step: s,
+                    test_loss: tests.as_ref().map(|t| t[i]),
+                })?;
+            }
+        }
+        if checkpoint {
+            for (i, rec) in recs.iter_mut().enumerate().filter(|(i, _)| known[*i].is_none()) {
+                rec.checkpoint(Progress { step: done, rng_position: rngs[i].position() }, &obj.checkpoint_tensors(i))?;
+                last_checkpoint[i] = Some(done);
+            }
+        }
+        on_step();
+    }
+    Ok(Fitted { ms_per_step: (timed_steps > 0).then(|| step_time / timed_steps as f64 * 1e3), diverged: known })
+}
+
+/// A single model trained through libtorch's autograd: its loss on the chosen samples.
+/// The coordinate tasks use it ([`crate::coords::CoordsObjective`]).
+pub trait AutogradLoss {
+    fn name(&self) -> &'static str;
+    fn train_len(&self) -> usize;
+    fn device(&self) -> Device;
+    /// Mean loss over the training samples `idx` (all of them when `None`), differentiable,
+    /// with the per-sample terms the log reports, if the loss has terms.
+    fn batch_loss(&self, idx: Option<&Tensor>) -> (Tensor, Option<LossTerms>);
+    /// Mean per-sample loss over the test set.
+    fn test_loss(&self) -> f64;
+}
+
+/// An [`AutogradLoss`] and its Adam as a one-member [`Objective`]: loss, backward, update.
+pub struct Autograd<'a, L: AutogradLoss> {
+    pub loss: &'a L,
+    pub adam: Adam,
+    last: Option<StepLoss>,
+    diverged: Option<Divergence>,
+}
+
+impl<'a, L: AutogradLoss> Autograd<'a, L> {
+    pub fn new(loss: &'a L, adam: Adam) -> Self {
+        Autograd { loss, adam, last: None, diverged: None }
+    }
 }
 
 fn mean_of(t: &Tensor) -> f64 {
     t.mean(None::<tch::Kind>).double_value(&[])
 }
 
-/// One training step on the samples `idx`: loss, backward, and (if the loss is finite) the
-/// Adam update. Returns the batch loss and its terms.
-pub fn step(obj: &dyn Objective, adam: &mut Adam, idx: Option<&Tensor>) -> (f64, Option<LossTerms>) {
-    let (loss, terms) = obj.batch_loss(idx);
-    adam.zero_grad();
-    loss.backward();
-    let value = loss.double_value(&[]);
-    if value.is_finite() {
-        adam.step();
-    }
-    (value, terms)
-}
-
-/// The training loop: steps `from.step .. cfg.steps` of `obj` with `adam` (whose state the
-/// caller restored when resuming), calling `on_step` after each.
-pub fn fit(
-    obj: &dyn Objective,
-    adam: &mut Adam,
-    cfg: &LoopConfig,
-    from: Option<Progress>,
-    rec: &mut dyn Recorder,
-    on_step: &dyn Fn(),
-) -> Result<Fitted> {
-    let n = obj.train_len();
-    let (start, mut rng) = match from {
-        Some(p) => (p.step, Rng::at(cfg.seed, p.rng_position)),
-        None => (0, Rng::new(cfg.seed)),
-    };
-    let mut last_checkpoint = (start > 0).then_some(start);
-    let (mut step_time, mut timed_steps) = (0.0f64, 0usize);
-    for s in start..cfg.steps {
-        let t0 = Instant::now();
-        let idx = match cfg.batch {
-            Some(b) if b < n => Some(Tensor::from_slice(&rng.distinct(n, b)).to_device(obj.device())),
-            _ => None,
-        };
-        let (value, terms) = step(obj, adam, idx.as_ref());
-        if !value.is_finite() {
-            return Err(Error::Diverged { model: obj.name(), step: s, loss: value, kept: rec.kept(last_checkpoint) });
-        }
-        step_time += t0.elapsed().as_secs_f64();
-        timed_steps += 1;
-        let last = cfg.log_last && s + 1 == cfg.steps;
-        let evaluate = s % cfg.eval_every == 0 || last;
-        if s % cfg.log_every == 0 || evaluate {
-            rec.log(&LogLine {
-                ae: terms.as_ref().map(|t| mean_of(&t.ae)),
-                cc: terms.as_ref().map(|t| mean_of(&t.cc)),
-                hnn: terms.as_ref().map(|t| mean_of(&t.hnn)),
-                loss: value,
-                step: s,
-                test_loss: evaluate.then(|| obj.test_loss()),
-            })?;
-        }
-        let done = s + 1;
-        if let Some(every) = cfg.checkpoint_every {
-            if done % every == 0 || done == cfg.steps {
-                rec.checkpoint(Progress { step: done, rng_position: rng.position() }, &adam.parameters(), adam)?;
-                last_checkpoint = Some(done);
-            }
-        }
-        on_step();
-    }
-    Ok(Fitted { ms_per_step: (timed_steps > 0).then(|| step_time / timed_steps as f64 * 1e3) })
-}
-
-/// The pixel task: an autoencoder and its latent field trained jointly on frame pairs.
-pub struct PixelObjective<'a> {
-    pub model: &'a Model,
-    pub train: &'a Pairs,
-    pub test: &'a Pairs,
-    pub loss: LossWeights,
-}
-
-impl Objective for PixelObjective<'_> {
+impl<L: AutogradLoss> Objective for Autograd<'_, L> {
     fn name(&self) -> &'static str {
-        crate::choice::Choice::name(self.model.field.kind())
+        self.loss.name()
     }
     fn train_len(&self) -> usize {
-        self.train.x.size()[0] as usize
+        self.loss.train_len()
     }
-    fn device(&self) -> Device {
-        self.model.vs.device()
+    fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
+        if self.diverged.is_some() {
+            return Ok(());
+        }
+        let idx = batches[0].as_ref().map(|b| Tensor::from_slice(b).to_device(self.loss.device()));
+        let (loss, terms) = self.loss.batch_loss(idx.as_ref());
+        self.adam.zero_grad();
+        loss.backward();
+        let value = loss.double_value(&[]);
+        if value.is_finite() {
+            self.adam.step();
+        } else {
+            self.diverged = Some(Divergence { step, loss: value });
+        }
+        self.last = Some(StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]) });
+        Ok(())
     }
-    fn batch_loss(&self, idx: Option<&Tensor>) -> (Tensor, Option<LossTerms>) {
-        let (x, x_next) = match idx {
-            Some(i) => (self.train.x.index_select(0, i), self.train.x_next.index_select(0, i)),
-            None => (self.train.x.shallow_clone(), self.train.x_next.shallow_clone()),
-        };
-        let terms = self.model.loss_terms(&x, &x_next, true);
-        (terms.total(&self.loss).mean(None::<tch::Kind>), Some(terms))
+    fn last(&mut self) -> Vec<StepLoss> {
+        vec![self.last.expect("a step was taken")]
     }
-    fn test_loss(&self) -> f64 {
-        MeanSem::of(&per_sample_losses(self.model, self.test, &self.loss)).mean
+    fn diverged(&mut self) -> Vec<Option<Divergence>> {
+        vec![self.diverged]
+    }
+    fn test_losses(&mut self) -> Vec<f64> {
+        vec![self.loss.test_loss()]
+    }
+    fn checkpoint_tensors(&self, _: usize) -> Vec<(String, Tensor)> {
+        let mut t: Vec<(String, Tensor)> = self.adam.parameters().into_iter().map(|(n, p)| (format!("model.{n}"), p.detach())).collect();
+        t.extend(self.adam.state());
+        t
     }
 }
 
@@ -330,8 +509,29 @@ mod tests {
         let base = TrainConfig { batch: 32, ..TrainConfig::default() };
         let o = TrainOverrides { steps: Some(7), lr: Some(0.5), ..TrainOverrides::default() };
         let c = o.apply(base.clone());
-        assert_eq!((c.steps, c.adam.lr, c.batch, c.seed), (7, 0.5, 32, base.seed));
+        assert_eq!((c.steps, c.adam.lr, c.batch, &c.seeds), (7, 0.5, 32, &base.seeds));
         assert_eq!(TrainOverrides::default().apply(base.clone()), base);
+    }
+
+    #[test]
+    fn seed_lists_parse_and_bad_ones_are_named() {
+        assert_eq!(Seeds::parse("0-3").unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(Seeds::parse("0,3,7").unwrap(), vec![0, 3, 7]);
+        assert_eq!(Seeds::parse("5, 0-2").unwrap(), vec![5, 0, 1, 2]);
+        assert_eq!(Seeds::parse("0-1023").unwrap().len(), 1024);
+        for (text, says) in [
+            ("", "empty item"),
+            ("3-1", "reversed"),
+            ("a", "'a' is not a seed"),
+            ("1-", "'' is not a seed"),
+            ("0-1024", "at most 1024"),
+            ("1,2,1", "seed 1 twice"),
+            ("-3", "'' is not a seed"),
+        ] {
+            let e = Seeds::parse(text).unwrap_err().to_string();
+            assert!(e.starts_with("--seeds: ") && e.contains(says), "{text}: {e}");
+        }
+        assert_eq!(Seeds::describe(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10,11");
     }
 
     #[test]

@@ -102,7 +102,8 @@ fn a_killed_run_leaves_a_whole_checkpoint_to_resume_from() {
     child.wait().unwrap();
     assert!(ck.exists());
     // The checkpoint loads (a torn file would not): resume it for 3 more steps.
-    let done = pixel_hnn::run::PixelRun::open(&out).unwrap().checkpoint_step(pixel_hnn::model::FieldKind::Hnn).unwrap().unwrap();
+    let done =
+        pixel_hnn::run::PixelRun::open(&out).unwrap().checkpoint(pixel_hnn::model::FieldKind::Hnn, 0).unwrap().unwrap().progress.step;
     let more = (done + 3).to_string();
     bin().args(["train", "--device", "cpu", "--resume", "--steps", &more, "--data"]).arg(&data).arg("--out").arg(&out).assert().success();
     assert!(out.join("hnn.safetensors").exists());
@@ -212,7 +213,7 @@ fn weights_load_in_pytorch_and_encode_the_same_latent() {
     let torch_z: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
 
     let opened = pixel_hnn::run::PixelRun::open(&run).unwrap();
-    let model = opened.load_model(pixel_hnn::model::FieldKind::Hnn, tch::Device::Cpu).unwrap();
+    let model = opened.load_model(pixel_hnn::model::FieldKind::Hnn, 0, tch::Device::Cpu).unwrap();
     let ds = pixel_hnn::dataset::PixelDataset::open(&data).unwrap();
     let x = ds.pairs(pixel_hnn::dataset::Split::Test).x.narrow(0, 0, 1);
     let z = model.ae.encode(&x);

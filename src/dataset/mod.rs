@@ -143,6 +143,24 @@ impl Pairs {
     pub fn to_device(self, device: tch::Device) -> Pairs {
         Pairs { x: self.x.to_device(device), x_next: self.x_next.to_device(device), ..self }
     }
+
+    /// Another handle to the same samples (no copy).
+    pub fn shallow(&self) -> Pairs {
+        Pairs {
+            x: self.x.shallow_clone(),
+            x_next: self.x_next.shallow_clone(),
+            labels: self.labels.shallow_clone(),
+            energy: self.energy.shallow_clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.x.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl PixelDataset {
