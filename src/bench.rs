@@ -43,6 +43,10 @@ pub struct BenchConfig {
     /// The real pendulum's measurements, for the coordinate tasks' figures.
     pub real_data: PathBuf,
     pub skip_coords: bool,
+    /// Only the GPU figures, with the CUDA peer.
+    pub gpu: bool,
+    /// The CUDA peer (eager, graphed and batched PyTorch).
+    pub peer_cuda: PathBuf,
 }
 
 impl Default for BenchConfig {
@@ -56,6 +60,8 @@ impl Default for BenchConfig {
             run: "runs/demo".into(),
             real_data: "../shared/data/real_pend_h_1.txt".into(),
             skip_coords: false,
+            gpu: false,
+            peer_cuda: "../shared/peer/cuda_step_limits.py".into(),
         }
     }
 }
@@ -67,11 +73,16 @@ fn round(v: f64, digits: i32) -> f64 {
 
 /// Every figure, in order, each handed to `emit` as soon as it is measured.
 pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    if cfg.gpu {
+        return gpu(cfg, emit);
+    }
     emit(render_throughput(RenderConfig::default(), cfg.frames)?);
     if cfg.quick {
         return Ok(());
     }
     training(cfg, emit)?;
+    ensembles(cfg, emit)?;
+    under_load(cfg, emit)?;
     evaluation(cfg, emit)?;
     if !cfg.skip_coords {
         coords(cfg, emit)?;
@@ -195,76 +206,202 @@ fn follow_traced(pid: libc::pid_t) -> std::io::Result<(bool, Option<f64>)> {
     }
 }
 
-/// Milliseconds per training step of `k` members (1: a single model) on the CPU with
-/// `threads` worker threads: batch 200 of random 28 x 28 frame pairs, after 10 warm-up steps.
-pub fn train_step_ms(kind: FieldKind, k: usize, threads: usize, steps: usize) -> Value {
+/// Milliseconds per training step of `k` members (1: a single model) on the CPU, with
+/// `threads` worker threads (`None`: the default, chosen by measurement as training goes):
+/// batch 200 of random 28 x 28 frame pairs, after `warm_up` steps.
+pub fn train_step_ms(kind: FieldKind, k: usize, threads: Option<usize>, warm_up: usize, steps: usize) -> Result<Value> {
+    train_step_ms_on(kind, k, &crate::device::Runtime::cpu(threads), warm_up, steps)
+}
+
+/// [`train_step_ms`] on any device (a GPU: all members as one batched step, one CUDA graph
+/// when `rt.cuda_graphs`).
+pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::device::Runtime, warm_up: usize, steps: usize) -> Result<Value> {
+    let threads = rt.threads;
     use crate::dataset::Pairs;
     use crate::ensemble::Members;
     use crate::model::ModelConfig;
     use crate::train::Objective;
     use tch::{Device, Kind, Tensor};
-    let random = |seed: u64| crate::model::seeded(seed, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5);
+    let dev = rt.device;
+    let random = |seed: u64| crate::model::seeded(seed, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5).to_device(dev);
     let empty = || Tensor::zeros([0], (Kind::Float, Device::Cpu));
     let train = Pairs { x: random(0), x_next: random(1), labels: empty(), energy: empty() };
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
-    let threads_choice = crate::device::ThreadChoice::fixed(threads);
-    let mut members = Members::new(
-        ModelConfig::default(),
-        kind,
-        &seeds,
-        train,
-        test,
-        Default::default(),
-        Default::default(),
-        200,
-        Device::Cpu,
-        threads_choice,
-    );
+    let choice = crate::device::ThreadChoice::from_flag(threads)?;
+    let mut members =
+        Members::new(ModelConfig::default(), kind, &seeds, train, test, Default::default(), Default::default(), 200, dev, choice);
+    members.use_cuda_graphs(rt.cuda_graphs);
+    let sync = || {
+        if let Device::Cuda(i) = dev {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
     let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
     let mut step = |s: usize| {
         let batches: Vec<Option<Vec<i64>>> = rngs.iter_mut().map(|r| Some(r.distinct(4000, 200))).collect();
-        members.step(s, &batches).expect("a benchmark step");
+        members.step(s, &batches)
     };
-    for s in 0..10 {
-        step(s);
+    for s in 0..warm_up {
+        step(s)?;
     }
+    sync();
     let t = Instant::now();
     for s in 0..steps {
-        step(10 + s);
+        step(warm_up + s)?;
     }
+    sync();
     let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
-    json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "members": k, "threads": threads, "steps": steps,
-           "ms_per_step": round(ms, 3), "ms_per_member_step": round(ms / k as f64, 3)})
+    let threads = threads.map_or(json!("auto"), |n| json!(n));
+    let mut v = json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "members": k, "steps": steps,
+           "ms_per_step": round(ms, 3), "ms_per_member_step": round(ms / k as f64, 4)});
+    if dev == Device::Cpu {
+        v["threads"] = threads;
+    } else {
+        v["device"] = json!(crate::device::describe(dev));
+        v["cuda_graph"] = json!(rt.cuda_graphs);
+    }
+    Ok(v)
+}
+
+/// The reference step in PyTorch (the peer script), timed by itself.
+fn peer_step(cfg: &BenchConfig, kind: FieldKind, threads: usize) -> Result<Option<Value>> {
+    if !cfg.peer.exists() || !cfg.python.exists() {
+        return Ok(None);
+    }
+    let out = Command::new(&cfg.python)
+        .arg(&cfg.peer)
+        .args(["--threads", &threads.to_string(), "--steps", &cfg.train_steps.to_string(), "--model", kind.name()])
+        .output()
+        .map_err(|e| Error::io(&cfg.peer, e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
+        return Err(Error::input(&cfg.peer, format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    };
+    Ok(Some(peer))
 }
 
 /// Our training step and the PyTorch peer's, interleaved per thread count so that both see
-/// the same machine load, with the ratio.
+/// the same machine load, with the ratio; twice, as this machine's speed drifts.
 fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    for threads in [1usize, 2] {
-        for kind in [FieldKind::Hnn, FieldKind::Baseline] {
-            let ours = train_step_ms(kind, 1, threads, cfg.train_steps);
-            emit(ours.clone());
-            if !cfg.peer.exists() || !cfg.python.exists() {
-                emit(
-                    json!({"bench": "train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer.display(), cfg.python.display())}),
-                );
-                continue;
-            }
-            let out = Command::new(&cfg.python)
-                .arg(&cfg.peer)
-                .args(["--threads", &threads.to_string(), "--steps", &cfg.train_steps.to_string(), "--model", kind.name()])
-                .output()
-                .map_err(|e| Error::io(&cfg.peer, e))?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
-                return Err(Error::input(&cfg.peer, format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim())));
-            };
-            emit(peer.clone());
-            if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
-                emit(json!({"bench": "train_step_ratio", "model": kind.name(), "threads": threads, "peer_over_ours": round(p / o, 2)}));
+    for pass in 1..=2 {
+        for threads in [1usize, 2] {
+            for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+                let ours = train_step_ms(kind, 1, Some(threads), 10, cfg.train_steps)?;
+                emit(ours.clone());
+                let Some(peer) = peer_step(cfg, kind, threads)? else {
+                    emit(
+                        json!({"bench": "train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer.display(), cfg.python.display())}),
+                    );
+                    continue;
+                };
+                emit(peer.clone());
+                if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
+                    emit(
+                        json!({"bench": "train_step_ratio", "round": pass, "model": kind.name(), "threads": threads, "peer_over_ours": round(p / o, 2)}),
+                    );
+                }
             }
         }
+    }
+    Ok(())
+}
+
+/// Seed ensembles on the CPU: the per-member step of K members beside the single model's,
+/// interleaved, on all cores.
+fn ensembles(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    let threads = crate::device::threads(None)?;
+    for pass in 1..=2 {
+        let single = train_step_ms(FieldKind::Hnn, 1, Some(threads), 10, cfg.train_steps)?;
+        emit(single.clone());
+        let one = single["ms_per_member_step"].as_f64().unwrap_or(f64::NAN);
+        for k in [4usize, 8] {
+            let many = train_step_ms(FieldKind::Hnn, k, Some(threads), 3, (cfg.train_steps / k).max(10))?;
+            emit(many.clone());
+            let per = many["ms_per_member_step"].as_f64().unwrap_or(f64::NAN);
+            emit(
+                json!({"bench": "ensemble_per_member_over_single", "round": pass, "members": k, "threads": threads, "ratio": round(per / one, 2), "goal": 0.8}),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Training while another process keeps one core busy (a shell loop that stops itself after
+/// a minute): the default thread count beside a fixed one thread and a fixed all cores.
+fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    let all = crate::device::threads(None)?;
+    if all < 2 {
+        emit(json!({"bench": "train_step_under_load", "skipped": "one core: nothing to choose"}));
+        return Ok(());
+    }
+    let mut hog =
+        Command::new("timeout").args(["60", "sh", "-c", "while :; do :; done"]).spawn().map_err(|e| Error::io("timeout (coreutils)", e))?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let steps = cfg.train_steps.max(60);
+    let mut figures = vec![];
+    for threads in [None, Some(1), Some(all)] {
+        let mut v = train_step_ms(FieldKind::Hnn, 1, threads, 20, steps)?;
+        v["bench"] = json!("train_step_under_load");
+        figures.push(v["ms_per_step"].as_f64().unwrap_or(f64::NAN));
+        emit(v);
+    }
+    let _ = hog.kill();
+    let _ = hog.wait();
+    emit(json!({"bench": "train_step_under_load_ratio", "default_over_one_thread": round(figures[0] / figures[1], 2),
+        "all_cores_over_one_thread": round(figures[2] / figures[1], 2), "goal": "default <= 1.0 x one thread"}));
+    Ok(())
+}
+
+/// The GPU figures: the project's step on CUDA for one model and for ensembles of 8 and 32
+/// (eager and as one CUDA graph), then the PyTorch peer (eager, graphed, batched) in the same
+/// run, and what 32 seeds of both models for 10,001 steps would take.
+fn gpu(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    use crate::device::{resolve, DeviceChoice, Runtime};
+    let device = match resolve(DeviceChoice::Cuda) {
+        Ok(d) => d,
+        Err(e) => {
+            emit(json!({"bench": "gpu", "skipped": e.to_string()}));
+            return Ok(());
+        }
+    };
+    let graphs = match crate::cuda_graphs::available() {
+        Ok(()) => true,
+        Err(e) => {
+            emit(json!({"bench": "cuda_graph", "skipped": e}));
+            false
+        }
+    };
+    let steps = cfg.train_steps.max(100);
+    let mut per_32 = vec![];
+    for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+        emit(train_step_ms_on(kind, 1, &Runtime { device, threads: None, cuda_graphs: false }, 20, steps)?);
+        for k in [1usize, 8, 32] {
+            let v = train_step_ms_on(kind, k, &Runtime { device, threads: None, cuda_graphs: graphs }, 20, steps)?;
+            if k == 32 {
+                per_32.push(v["ms_per_step"].as_f64().unwrap_or(f64::NAN));
+            }
+            emit(v);
+        }
+    }
+    let total: f64 = per_32.iter().sum::<f64>() * 10_001.0 / 1e3;
+    emit(json!({"bench": "gpu_32_seeds_both_models_10001_steps", "estimate_s": round(total, 1), "goal_s": 90, "cuda_graph": graphs}));
+    if cfg.peer_cuda.exists() {
+        let out = Command::new(&cfg.python)
+            .arg(&cfg.peer_cuda)
+            .args(["--k", "1,8,32", "--steps", &steps.to_string()])
+            .output()
+            .map_err(|e| Error::io(&cfg.peer_cuda, e))?;
+        for line in String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+            let mut line = line;
+            line["impl"] = json!("pytorch-peer");
+            emit(line);
+        }
+        if !out.status.success() {
+            emit(json!({"bench": "gpu_peer", "failed": String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("")}));
+        }
+    } else {
+        emit(json!({"bench": "gpu_peer", "skipped": format!("{} not found", cfg.peer_cuda.display())}));
     }
     Ok(())
 }

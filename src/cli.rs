@@ -12,7 +12,7 @@ use crate::bench::BenchConfig;
 use crate::choice::Choice;
 use crate::coords::{Task, TaskConfig};
 use crate::dataset::DatasetConfig;
-use crate::device::{self, DeviceChoice};
+use crate::device::{self, CudaGraphs, DeviceChoice, Runtime};
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::Method;
 use crate::model::FieldKind;
@@ -218,9 +218,12 @@ pub struct TrainArgs {
     /// Where to train.
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
-    /// libtorch threads [default: all cores].
+    /// Worker threads on the CPU [default: all cores or one, whichever measures faster as training goes].
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    /// Capture each GPU training step as one CUDA graph.
+    #[arg(long, value_parser = choice::<CudaGraphs>(), default_value = "auto")]
+    pub cuda_graphs: CudaGraphs,
 }
 
 impl TrainArgs {
@@ -371,9 +374,15 @@ pub struct DemoArgs {
     /// A one-minute look: 30 trials of 40 frames, 300 training steps, 60-frame rollouts.
     #[arg(long)]
     pub quick: bool,
+    /// Train a seed ensemble instead of one model, e.g. 0-7 (at most 1024).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seeds: Option<String>,
     /// Where to train.
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
+    /// Capture each GPU training step as one CUDA graph.
+    #[arg(long, value_parser = choice::<CudaGraphs>(), default_value = "auto")]
+    pub cuda_graphs: CudaGraphs,
 }
 
 /// Unset flags take the reference's settings for the task.
@@ -447,6 +456,12 @@ pub struct BenchArgs {
     /// Skip the coordinate tasks' full runs (about 2 minutes).
     #[arg(long)]
     pub skip_coords: bool,
+    /// Only the GPU figures (CUDA, one model and ensembles of 8 and 32), beside --peer-cuda.
+    #[arg(long)]
+    pub gpu: bool,
+    /// The CUDA peer: the reference step in PyTorch, eager, graphed and batched.
+    #[arg(long, default_value_os_t = BenchConfig::default().peer_cuda)]
+    pub peer_cuda: PathBuf,
 }
 
 impl BenchArgs {
@@ -460,6 +475,8 @@ impl BenchArgs {
             run: self.run.clone(),
             real_data: self.real_data.clone(),
             skip_coords: self.skip_coords,
+            gpu: self.gpu,
+            peer_cuda: self.peer_cuda.clone(),
         }
     }
 }
@@ -470,6 +487,8 @@ struct Bars {
     render: Option<indicatif::ProgressBar>,
     train: Mutex<Option<indicatif::ProgressBar>>,
     stages: bool,
+    /// Said on stderr when training starts (after every check has passed).
+    header: Mutex<Option<String>>,
 }
 
 impl Bars {
@@ -493,6 +512,9 @@ impl Observer for Bars {
         let mut bar = self.train.lock().unwrap_or_else(|e| e.into_inner());
         match e {
             TrainEvent::Start { model, from, total } => {
+                if let Some(h) = self.header.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    eprintln!("{h}");
+                }
                 let b = progress::bar(total as u64, model.name());
                 b.set_position(from as u64);
                 *bar = Some(b);
@@ -577,11 +599,10 @@ fn print_losses(losses: &[ModelLosses]) {
 
 fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let req = a.to_request()?;
-    let threads = device::threads(a.threads)?;
     let dev = device::resolve(a.device)?;
-    let how = if a.threads.is_some() || threads == 1 { format!("{threads} thread(s)") } else { format!("up to {threads} threads") };
-    eprintln!("training on {} with {how} into {}", device::describe(dev), a.out.display());
-    let losses = pipeline::train(&req, dev, a.threads, &Bars::default())?;
+    let rt = Runtime { device: dev, threads: a.threads, cuda_graphs: a.cuda_graphs.resolve(dev)? };
+    let bars = Bars { header: Mutex::new(Some(format!("training on {} into {}", rt.describe()?, a.out.display()))), ..Bars::default() };
+    let losses = pipeline::train(&req, &rt, &bars)?;
     print_losses(&losses);
     println!("run folder: {}", a.out.display());
     Ok(())
@@ -592,7 +613,7 @@ fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     device::set_threads(a.threads)?;
     let dev = device::resolve(a.device)?;
     let metrics = pipeline::evaluate(&a.run, &cfg, dev)?;
-    print!("{}", crate::table::pixel_markdown(&metrics.models, &cfg));
+    print!("{}", crate::table::pixel_markdown(&metrics));
     println!("wrote {}", a.run.join(crate::run::METRICS).display());
     Ok(())
 }
@@ -602,14 +623,12 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let dev = device::resolve(a.device)?;
     let layout = Layout { scale: a.scale, every: a.every };
     let (out, summary) = pipeline::rollout(&a.run, &cfg, layout, a.out.as_deref(), dev)?;
+    let ensemble = summary.models.iter().any(|m| m.seed != summary.models[0].seed);
     for m in &summary.models {
+        let who = if ensemble { format!("{} seed {}", m.model.name(), m.seed) } else { m.model.name().to_string() };
         println!(
-            "{}: energy MSE {:.3e}, pixel MSE {:.3e}, valid for {} of {} frames",
-            m.model.name(),
-            m.energy_mse,
-            m.pixel_mse,
-            m.valid_prediction_time,
-            summary.frames
+            "{who}: energy MSE {:.3e}, pixel MSE {:.3e}, valid for {} of {} frames",
+            m.energy_mse, m.pixel_mse, m.valid_prediction_time, summary.frames
         );
     }
     println!("wrote {} (comparison.gif, sheet.png, energy.png, phase-space.png, frames/, rollout.json)", out.display());
@@ -617,12 +636,16 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
 }
 
 fn demo(a: &DemoArgs) -> anyhow::Result<()> {
-    let cfg = DemoConfig::new(a.out.clone(), a.data.clone(), a.quick);
+    let mut cfg = DemoConfig::new(a.out.clone(), a.data.clone(), a.quick);
+    if let Some(seeds) = &a.seeds {
+        cfg.train.seeds = Some(Seeds::parse(seeds)?);
+    }
     device::set_threads(None)?;
     let dev = device::resolve(a.device)?;
+    let rt = Runtime { device: dev, threads: None, cuda_graphs: a.cuda_graphs.resolve(dev)? };
     let bars = Bars { stages: true, ..Bars::default() };
-    let outcome = pipeline::demo(&cfg, dev, None, &bars)?;
-    print!("{}", crate::table::pixel_markdown(&outcome.metrics.models, &outcome.metrics.protocol));
+    let outcome = pipeline::demo(&cfg, &rt, &bars)?;
+    print!("{}", crate::table::pixel_markdown(&outcome.metrics));
     let total: f64 = outcome.timings.iter().map(|t| t.1).sum();
     println!("demo: {:.0} s; report {}", total, outcome.report.display());
     Ok(())

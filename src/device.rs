@@ -38,6 +38,78 @@ impl crate::choice::Choice for DeviceChoice {
     }
 }
 
+/// Whether a CUDA training step is captured as one CUDA graph ([`crate::cuda_graphs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CudaGraphs {
+    /// When the device is CUDA and the graphs library loads.
+    Auto,
+    On,
+    Off,
+}
+
+impl crate::choice::Choice for CudaGraphs {
+    const ALL: &'static [Self] = &[CudaGraphs::Auto, CudaGraphs::On, CudaGraphs::Off];
+
+    fn name(self) -> &'static str {
+        match self {
+            CudaGraphs::Auto => "auto",
+            CudaGraphs::On => "on",
+            CudaGraphs::Off => "off",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            CudaGraphs::Auto => "on a GPU, when the graphs library (scripts/build-cuda-graphs) is there",
+            CudaGraphs::On => "always on a GPU (an error if the library is missing)",
+            CudaGraphs::Off => "every kernel launched from the host",
+        }
+    }
+}
+
+impl CudaGraphs {
+    /// Whether graphs are used on `device`.
+    pub fn resolve(self, device: Device) -> Result<bool> {
+        let gpu = device != Device::Cpu;
+        match self {
+            CudaGraphs::Off => Ok(false),
+            CudaGraphs::Auto => Ok(gpu && crate::cuda_graphs::available().is_ok()),
+            CudaGraphs::On if !gpu => Err(Error::setting("--cuda-graphs", "on needs --device cuda")),
+            CudaGraphs::On => crate::cuda_graphs::available().map(|_| true).map_err(|e| Error::setting("--cuda-graphs", e)),
+        }
+    }
+}
+
+/// Where and how a command computes: the device, `--threads` (CPU worker threads; `None`:
+/// chosen by measurement), and whether a GPU step is one CUDA graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Runtime {
+    pub device: Device,
+    pub threads: Option<usize>,
+    pub cuda_graphs: bool,
+}
+
+impl Runtime {
+    pub fn cpu(threads: Option<usize>) -> Self {
+        Runtime { device: Device::Cpu, threads, cuda_graphs: false }
+    }
+
+    /// A line for the user: `cpu with up to 2 threads`, `cuda:0 (CUDA graphs)`.
+    pub fn describe(&self) -> Result<String> {
+        Ok(match self.device {
+            Device::Cpu => {
+                let n = threads(self.threads)?;
+                if self.threads.is_some() || n == 1 {
+                    format!("cpu with {n} thread(s)")
+                } else {
+                    format!("cpu with up to {n} threads")
+                }
+            }
+            d => format!("{}{}", describe(d), if self.cuda_graphs { " (one CUDA graph a step)" } else { "" }),
+        })
+    }
+}
+
 /// True when an NVIDIA driver is installed (checked without loading CUDA).
 fn driver_present() -> bool {
     std::path::Path::new("/proc/driver/nvidia/version").exists() || dlopen_ok("libcuda.so.1", false)
@@ -115,8 +187,9 @@ pub fn set_libtorch_threads(n: usize) {
 
 /// How many worker threads a CPU computation uses. `--threads N` fixes N. By default the
 /// choice between all cores and one is measured while training runs: the first
-/// [`PROBE_STEPS`] steps on all cores, as many on one, then the faster goes on, and every
-/// [`PROBE_PERIOD`] steps the other count is measured again. Results do not depend on it
+/// [`PROBE_STEPS`] steps on all cores, as many on one, then the faster goes on (the other
+/// must be 5% faster to take over: step times are noisy), and every [`PROBE_PERIOD`] steps
+/// the other count is measured again. Results do not depend on it
 /// (the work is split the same way whatever the count), so it may change at any step; it
 /// keeps a loaded machine (another process busy on a core) from training slower than one
 /// thread would.
@@ -137,7 +210,7 @@ pub struct ThreadChoice {
 /// Steps between measurements of the other thread count.
 pub const PROBE_PERIOD: usize = 200;
 /// Steps per measurement.
-pub const PROBE_STEPS: usize = 5;
+pub const PROBE_STEPS: usize = 8;
 
 fn pool(n: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -207,7 +280,7 @@ impl ThreadChoice {
         let other = 1 - self.current;
         match self.probing {
             Some(p) if self.times[p].len() >= PROBE_STEPS => {
-                if median(&self.times[p]) < median(&self.times[self.current]) {
+                if median(&self.times[p]) < 0.95 * median(&self.times[self.current]) {
                     self.current = p;
                 }
                 self.probing = None;

@@ -52,6 +52,10 @@ pub struct Members {
     /// The CPU step's buffers: one workspace per member and share (`member * shards + s`).
     workspaces: Vec<Workspace>,
     layout: Vec<(usize, usize)>,
+    /// The batched step's device state (made at its first step).
+    batched: Option<Batched>,
+    /// Capture the batched step as a CUDA graph.
+    graphs: bool,
 }
 
 impl Members {
@@ -100,7 +104,14 @@ impl Members {
             last: vec![StepLoss { loss: f64::NAN, terms: None }; k],
             workspaces,
             layout: dims.layout(),
+            batched: None,
+            graphs: false,
         }
+    }
+
+    /// Captures the batched (GPU) step as a CUDA graph after a few eager steps.
+    pub fn use_cuda_graphs(&mut self, on: bool) {
+        self.graphs = on && self.device != Device::Cpu;
     }
 
     pub fn kind(&self) -> FieldKind {
@@ -214,30 +225,59 @@ impl Members {
         self.threads.run(move || adam.update_flat(k, layout, &updates));
     }
 
-    fn step_batched(&mut self, step: usize, batches: &[Option<Vec<i64>>]) {
+    /// The batched step (a GPU): all members in one computation, every decision on the
+    /// device, captured as one CUDA graph after a few eager steps when graphs are on.
+    fn step_batched(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
         let k = self.members_count() as i64;
         let n_train = self.train.x.size()[0];
         let flat: Vec<i64> = batches.iter().flat_map(|b| b.clone().unwrap_or_else(|| (0..n_train).collect())).collect();
-        let idx = Tensor::from_slice(&flat).to_device(self.device);
-        let n = flat.len() as i64 / k;
-        let x = self.train.x.index_select(0, &idx).view([k, n, -1]);
-        let xn = self.train.x_next.index_select(0, &idx).view([k, n, -1]);
-        let x2 = Tensor::cat(&[x, xn], 1);
-        let (grads, terms) = stacked::loss_gradient(&self.params, self.kind, &x2, 1.0 / self.batch as f64, &self.loss);
-        let b = self.batch as f64;
-        let stacked_terms = Tensor::stack(&[terms.ae, terms.cc, terms.hnn], 1).to_device(Device::Cpu).to_kind(Kind::Double) / b;
-        let rows: Vec<f64> = Vec::try_from(stacked_terms.view([-1])).expect("terms");
-        let w = self.loss;
-        for (m, t) in rows.chunks(3).enumerate() {
-            let loss = w.ae * t[0] + w.cc * t[1] + w.hnn * t[2];
-            self.last[m] = StepLoss { loss, terms: Some([t[0], t[1], t[2]]) };
-            if self.live[m] && !loss.is_finite() {
-                self.live[m] = false;
-                self.diverged[m] = Some(Divergence { step, loss });
-            }
+        if self.batched.is_none() {
+            self.batched = Some(Batched::new(k, flat.len() as i64, self.adam.steps_taken(), &self.live, &self.diverged, self.device));
         }
-        let live = self.live.clone();
-        self.adam.update(&grads, Some(&live));
+        let mut state = self.batched.take().expect("made above");
+        let result = (|| -> Result<()> {
+            tch::no_grad(|| state.idx.copy_(&Tensor::from_slice(&flat)));
+            if let Some(graph) = &state.graph {
+                return graph.replay().map_err(|e| Error::setting("--cuda-graphs", e));
+            }
+            let _ = state.step_no.fill_(step as i64);
+            if self.graphs && state.eager_steps >= WARM_UP_STEPS {
+                let graph =
+                    crate::cuda_graphs::Graph::capture(|| self.record_step(&mut state)).map_err(|e| Error::setting("--cuda-graphs", e))?;
+                graph.replay().map_err(|e| Error::setting("--cuda-graphs", e))?;
+                state.graph = Some(graph);
+            } else {
+                self.record_step(&mut state);
+                state.eager_steps += 1;
+            }
+            Ok(())
+        })();
+        self.batched = Some(state);
+        result
+    }
+
+    /// Queues one training step of all members on the device; nothing is read back.
+    fn record_step(&mut self, s: &mut Batched) {
+        let k = self.members_count() as i64;
+        let b = self.batch as f64;
+        let x = self.train.x.index_select(0, &s.idx).view([k, -1, self.train.x.size()[1]]);
+        let xn = self.train.x_next.index_select(0, &s.idx).view([k, -1, self.train.x.size()[1]]);
+        let x2 = Tensor::cat(&[x, xn], 1);
+        let (grads, terms) = stacked::loss_gradient(&self.params, self.kind, &x2, 1.0 / b, &self.loss);
+        let w = self.loss;
+        tch::no_grad(|| {
+            let t = Tensor::stack(&[terms.ae, terms.cc, terms.hnn], 1).to_kind(Kind::Double) / b;
+            s.terms.copy_(&t);
+            let loss = t.select(1, 0) * w.ae + t.select(1, 1) * w.cc + t.select(1, 2) * w.hnn;
+            let finite = loss.isfinite();
+            let newly = s.alive.logical_and(&finite.logical_not());
+            s.died.copy_(&s.step_no.expand_as(&s.died).where_self(&newly, &s.died));
+            s.alive.copy_(&s.alive.logical_and(&finite));
+        });
+        self.adam.update_on_device(&grads, &s.alive, &mut s.adam_step);
+        tch::no_grad(|| {
+            let _ = s.step_no.g_add_scalar_(1);
+        });
     }
 
     /// Every member's per-sample loss over `pairs` (no gradient), `[K][n]`.
@@ -291,6 +331,43 @@ impl Members {
     }
 }
 
+/// Eager steps before a CUDA graph is captured (libraries initialise on first use).
+const WARM_UP_STEPS: usize = 3;
+
+/// The batched step's state on the device.
+struct Batched {
+    /// The step's batch indices, all members' (`[K * B]`), filled before each step.
+    idx: Tensor,
+    /// Which members still train (bool `[K]`).
+    alive: Tensor,
+    /// The step where a member's loss stopped being finite (-1: it has not).
+    died: Tensor,
+    /// The loop's step number (0-dimensional), advanced by each step.
+    step_no: Tensor,
+    /// The last step's mean terms `(ae, cc, hnn)` of each member (`[K, 3]`).
+    terms: Tensor,
+    /// Adam's step count (0-dimensional f64).
+    adam_step: Tensor,
+    graph: Option<crate::cuda_graphs::Graph>,
+    eager_steps: usize,
+}
+
+impl Batched {
+    fn new(k: i64, indices: i64, adam_steps: i64, live: &[bool], diverged: &[Option<Divergence>], device: Device) -> Self {
+        let died: Vec<i64> = diverged.iter().map(|d| d.map_or(-1, |d| d.step as i64)).collect();
+        Batched {
+            idx: Tensor::zeros([indices], (Kind::Int64, device)),
+            alive: Tensor::from_slice(live).to_device(device),
+            died: Tensor::from_slice(&died).to_device(device),
+            step_no: Tensor::zeros([], (Kind::Int64, device)),
+            terms: Tensor::zeros([k, 3], (Kind::Double, device)),
+            adam_step: Tensor::from(adam_steps as f64).to_device(device),
+            graph: None,
+            eager_steps: 0,
+        }
+    }
+}
+
 impl Objective for Members {
     fn name(&self) -> &'static str {
         self.kind.name()
@@ -303,19 +380,44 @@ impl Objective for Members {
     }
     fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
         let started = std::time::Instant::now();
-        if self.device == Device::Cpu {
-            self.step_cpu(step, batches);
+        if self.workspaces.is_empty() {
+            self.step_batched(step, batches)?;
         } else {
-            self.step_batched(step, batches);
+            self.step_cpu(step, batches);
         }
         self.threads.observe(started.elapsed());
         Ok(())
     }
     fn last(&mut self) -> Vec<StepLoss> {
+        if let Some(s) = &self.batched {
+            let t: Vec<f64> = Vec::try_from(s.terms.to_device(Device::Cpu).view([-1])).expect("terms");
+            let w = self.loss;
+            for (m, t) in t.chunks(3).enumerate() {
+                self.last[m] = StepLoss { loss: w.ae * t[0] + w.cc * t[1] + w.hnn * t[2], terms: Some([t[0], t[1], t[2]]) };
+            }
+        }
         self.last.clone()
     }
     fn diverged(&mut self) -> Vec<Option<Divergence>> {
+        if let Some(s) = &self.batched {
+            let alive: Vec<bool> = Vec::try_from(s.alive.to_device(Device::Cpu)).expect("alive");
+            let died: Vec<i64> = Vec::try_from(s.died.to_device(Device::Cpu)).expect("died");
+            let last = self.last();
+            for m in 0..alive.len() {
+                if !alive[m] && self.diverged[m].is_none() {
+                    self.live[m] = false;
+                    self.diverged[m] = Some(Divergence { step: died[m].max(0) as usize, loss: last[m].loss });
+                }
+            }
+        }
         self.diverged.clone()
+    }
+    fn check_every(&self) -> usize {
+        if self.batched.is_some() {
+            10
+        } else {
+            1
+        }
     }
     fn test_losses(&mut self) -> Vec<f64> {
         let test = self.test.shallow();
@@ -336,4 +438,116 @@ pub fn memory_estimate(config: &ModelConfig, kind: FieldKind, k: usize, batch: u
     let at_once = if device == Device::Cpu { k.min(threads.max(1)) } else { k } as u64;
     let activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
     4 * (4 * params as u64 * k as u64 + activations * at_once)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{fit, LoopConfig, MemoryLog, Recorder};
+
+    fn pairs(n: i64, seed: u64) -> Pairs {
+        let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (Kind::Float, Device::Cpu)) * 0.5);
+        let empty = Tensor::zeros([0], (Kind::Float, Device::Cpu));
+        Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
+    }
+
+    #[test]
+    fn a_member_that_diverges_is_frozen_and_the_others_train_on() {
+        let config = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
+        let seeds = [0u64, 1, 2];
+        let mut m = Members::new(
+            config,
+            FieldKind::Hnn,
+            &seeds,
+            pairs(40, 7),
+            pairs(10, 9),
+            AdamConfig::default(),
+            LossWeights::default(),
+            8,
+            Device::Cpu,
+            ThreadChoice::fixed(2),
+        );
+        // Member 1's decoder output bias is poisoned: its loss is not finite from step 0.
+        let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");
+        tch::no_grad(|| {
+            let _ = m.params[bias].get(1).fill_(f64::NAN);
+        });
+        let before: Vec<Vec<(String, Tensor)>> =
+            (0..3).map(|k| m.member_weights(k).into_iter().map(|(n, t)| (n, t.copy())).collect()).collect();
+        let mut logs: Vec<MemoryLog> = (0..3).map(|_| MemoryLog::default()).collect();
+        let cfg = LoopConfig {
+            seeds: seeds.to_vec(),
+            steps: 5,
+            batch: Some(8),
+            log_every: 1,
+            eval_every: 100,
+            checkpoint_every: None,
+            log_last: false,
+        };
+        let fitted = {
+            let mut recs: Vec<Box<dyn Recorder + '_>> = logs.iter_mut().map(|l| Box::new(l) as Box<dyn Recorder>).collect();
+            fit(&mut m, &cfg, &[None; 3], &mut recs, &|| {}).expect("two members train on")
+        };
+        assert_eq!(fitted.diverged[1].map(|d| d.step), Some(0));
+        assert!(fitted.diverged[0].is_none() && fitted.diverged[2].is_none());
+        assert_eq!((logs[0].0.len(), logs[1].0.len(), logs[2].0.len()), (5, 0, 5), "the frozen member logs nothing more");
+        let same = |k: usize| {
+            before[k]
+                .iter()
+                .zip(m.member_weights(k))
+                .all(|((_, a), (_, b))| a.nan_to_num(0.0, None, None).equal(&b.nan_to_num(0.0, None, None)))
+        };
+        assert!(same(1), "the frozen member keeps its weights");
+        assert!(!same(0) && !same(2), "the others train");
+    }
+
+    /// The batched step (what a GPU runs, every decision on the device) on CPU tensors.
+    fn batched(m: &mut Members) {
+        m.workspaces.clear();
+        m.shards = 1;
+    }
+
+    #[test]
+    fn the_batched_step_trains_as_the_cpu_step_and_freezes_on_the_device() {
+        let config = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
+        let seeds = [0u64, 1, 2];
+        let make = || {
+            Members::new(
+                config,
+                FieldKind::Hnn,
+                &seeds,
+                pairs(40, 7),
+                pairs(10, 9),
+                AdamConfig::default(),
+                LossWeights::default(),
+                8,
+                Device::Cpu,
+                ThreadChoice::fixed(1),
+            )
+        };
+        let (mut cpu, mut dev) = (make(), make());
+        batched(&mut dev);
+        let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");
+        for m in [&mut cpu, &mut dev] {
+            tch::no_grad(|| {
+                let _ = m.params[bias].get(1).fill_(f64::NAN);
+            });
+        }
+        let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        for step in 0..4 {
+            let batches: Vec<Option<Vec<i64>>> = rngs.iter_mut().map(|r| Some(r.distinct(40, 8))).collect();
+            cpu.step(step, &batches).unwrap();
+            dev.step(step, &batches).unwrap();
+        }
+        assert_eq!(dev.diverged()[1].map(|d| d.step), Some(0), "frozen at step 0, found on the device");
+        assert!(dev.diverged()[0].is_none() && dev.diverged()[2].is_none());
+        for k in [0, 2] {
+            let (a, b) = (cpu.last()[k], dev.last()[k]);
+            assert!((a.loss - b.loss).abs() < 1e-5 * a.loss, "member {k}: loss {} vs {}", a.loss, b.loss);
+            for ((name, x), (_, y)) in cpu.member_weights(k).iter().zip(dev.member_weights(k)) {
+                let err = (x - &y).abs().max().double_value(&[]);
+                assert!(err < 1e-5, "member {k} {name}: {err}");
+            }
+        }
+    }
 }

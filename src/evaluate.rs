@@ -24,7 +24,7 @@ use crate::optim::{Adam, AdamConfig};
 use crate::physics::{reference_energy, InitialStateRule, State};
 use crate::render::Renderer;
 use crate::rng::Rng;
-use crate::stats::{least_squares, r_squared, MeanSem};
+use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 
 /// The evaluation protocol; `Default` is the reference's energy protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -370,6 +370,95 @@ impl ModelMetrics {
     /// The same metrics, labelled as member `seed`'s.
     pub fn for_seed(self, seed: u64) -> Self {
         ModelMetrics { seed, ..self }
+    }
+}
+
+/// A seed ensemble's figures for one model: each one's mean and 95% interval over the
+/// members that were evaluated (members that diverged have none).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub model: FieldKind,
+    pub members: usize,
+    pub train_loss: Interval,
+    pub test_loss: Interval,
+    pub energy_mse: Interval,
+    pub energy_mse_seeds_mean: Interval,
+    pub pixel_mse: Interval,
+    pub valid_prediction_time: Interval,
+}
+
+/// The paper's claim checked member by member: for each seed with both models, the
+/// baseline's energy error over the HNN's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Seeds with both models evaluated.
+    pub pairs: usize,
+    /// On the paper's trajectory: members where the HNN's energy error is below the
+    /// baseline's, and the ratio's quartiles.
+    pub hnn_below: usize,
+    pub ratio_q1: f64,
+    pub ratio_median: f64,
+    pub ratio_q3: f64,
+    /// The same on the mean over the extra trajectories.
+    pub seeds_hnn_below: usize,
+    pub seeds_ratio_q1: f64,
+    pub seeds_ratio_median: f64,
+    pub seeds_ratio_q3: f64,
+}
+
+/// Statistics across an ensemble's training seeds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnsembleSummary {
+    pub seeds: Vec<u64>,
+    pub models: Vec<ModelSummary>,
+    pub claim: Option<Claim>,
+}
+
+impl EnsembleSummary {
+    /// From per-member metrics; `None` for a single model (one member per model).
+    pub fn of(models: &[ModelMetrics], seeds: &[u64]) -> Option<Self> {
+        if seeds.len() < 2 {
+            return None;
+        }
+        let kinds: Vec<FieldKind> = FieldKind::ALL.iter().copied().filter(|k| models.iter().any(|m| m.model == *k)).collect();
+        let summaries = kinds
+            .iter()
+            .map(|&kind| {
+                let of =
+                    |f: &dyn Fn(&ModelMetrics) -> f64| Interval::of(&models.iter().filter(|m| m.model == kind).map(f).collect::<Vec<_>>());
+                ModelSummary {
+                    model: kind,
+                    members: models.iter().filter(|m| m.model == kind).count(),
+                    train_loss: of(&|m| m.train_loss.mean),
+                    test_loss: of(&|m| m.test_loss.mean),
+                    energy_mse: of(&|m| m.energy_mse),
+                    energy_mse_seeds_mean: of(&|m| m.energy_mse_seeds_mean),
+                    pixel_mse: of(&|m| m.pixel_mse),
+                    valid_prediction_time: of(&|m| m.valid_prediction_time),
+                }
+            })
+            .collect();
+        let get = |kind: FieldKind, seed: u64| models.iter().find(|m| m.model == kind && m.seed == seed);
+        let pairs: Vec<(&ModelMetrics, &ModelMetrics)> =
+            seeds.iter().filter_map(|&s| Some((get(FieldKind::Baseline, s)?, get(FieldKind::Hnn, s)?))).collect();
+        let claim = (!pairs.is_empty()).then(|| {
+            let ratios: Vec<f64> = pairs.iter().map(|(b, h)| b.energy_mse / h.energy_mse).collect();
+            let seeds_ratios: Vec<f64> = pairs.iter().map(|(b, h)| b.energy_mse_seeds_mean / h.energy_mse_seeds_mean).collect();
+            let (q1, med, q3) = quartiles(&ratios);
+            let (s1, smed, s3) = quartiles(&seeds_ratios);
+            Claim {
+                pairs: pairs.len(),
+                hnn_below: ratios.iter().filter(|r| **r > 1.0).count(),
+                ratio_q1: q1,
+                ratio_median: med,
+                ratio_q3: q3,
+                seeds_hnn_below: seeds_ratios.iter().filter(|r| **r > 1.0).count(),
+                seeds_ratio_q1: s1,
+                seeds_ratio_median: smed,
+                seeds_ratio_q3: s3,
+            }
+        });
+        Some(EnsembleSummary { seeds: seeds.to_vec(), models: summaries, claim })
     }
 }
 

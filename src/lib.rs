@@ -25,6 +25,7 @@ pub mod choice;
 pub mod cli;
 pub mod coords;
 pub mod cpu_step;
+pub mod cuda_graphs;
 pub mod dataset;
 pub mod device;
 pub mod ensemble;

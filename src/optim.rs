@@ -311,6 +311,37 @@ impl Adam {
         });
     }
 
+    /// One update on the device with nothing read back to the host (so that it can be
+    /// captured in a CUDA graph): the step count lives in `step` (a 0-dimensional f64 tensor
+    /// on the parameters' device, incremented here) and the bias corrections are computed
+    /// from it there; `live` (bool `[K]`) masks the members of stacked parameters.
+    pub fn update_on_device(&mut self, grads: &[Tensor], live: &Tensor, step: &mut Tensor) {
+        self.step += 1;
+        let c = self.cfg;
+        tch::no_grad(|| {
+            let _ = step.g_add_scalar_(1.0);
+            let bc1: Tensor = 1.0 - (&*step * c.beta1.ln()).exp();
+            let bc2: Tensor = 1.0 - (&*step * c.beta2.ln()).exp();
+            let bc2_sqrt = bc2.sqrt();
+            let step_size = (bc1.reciprocal() * c.lr).to_kind(Kind::Float);
+            let bc2_sqrt = bc2_sqrt.to_kind(Kind::Float);
+            for (i, g) in grads.iter().enumerate() {
+                let p = &mut self.params[i].1;
+                let (m, v) = (&mut self.m[i], &mut self.v[i]);
+                let g = if c.weight_decay != 0.0 { g + &*p * c.weight_decay } else { g.shallow_clone() };
+                let new_m = &*m * c.beta1 + &g * (1.0 - c.beta1);
+                let new_v = &*v * c.beta2 + &g * &g * (1.0 - c.beta2);
+                let new_p = &*p - (&new_m * &step_size) / (new_v.sqrt() / &bc2_sqrt + c.eps);
+                let mut shape = vec![live.size()[0]];
+                shape.extend(std::iter::repeat_n(1, p.dim() - 1));
+                let mask = live.view(shape.as_slice());
+                m.copy_(&new_m.where_self(&mask, m));
+                v.copy_(&new_v.where_self(&mask, v));
+                p.copy_(&new_p.where_self(&mask, p));
+            }
+        });
+    }
+
     /// The update as tensor operations (any device, any float kind).
     fn update_tensors(&mut self, c: Coefficients, i: usize, g: &Tensor, live: Option<&[bool]>) {
         let p = &mut self.params[i].1;

@@ -9,10 +9,10 @@ use tch::{Device, Tensor};
 use crate::choice::Choice;
 use crate::coords::{self, CoordsObjective, TaskConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
-use crate::device::{self, ThreadChoice};
+use crate::device::{self, Runtime, ThreadChoice};
 use crate::ensemble::{self, Members};
 use crate::error::{Error, Result};
-use crate::evaluate::{evaluate_model, EvalConfig, LatentMap};
+use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap};
 use crate::model::{self, FieldKind, ModelConfig};
 use crate::optim::Adam;
 use crate::output::PendingFile;
@@ -84,9 +84,9 @@ pub struct TrainRequest {
 }
 
 /// Trains every model of the run (see [`TrainRequest`]), each as one stack of the run's
-/// members, and writes the run folder. `threads` is `--threads` (see
-/// [`ThreadChoice::from_flag`]).
-pub fn train(req: &TrainRequest, device: Device, threads: Option<usize>, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
+/// members, and writes the run folder.
+pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
+    let (device, threads) = (rt.device, rt.threads);
     let (run, data) = if req.resume { resume_run(req, device, threads)? } else { new_run(req, device, threads)? };
     let cfg = run.config.train.clone();
     run.create_member_dirs()?;
@@ -108,6 +108,7 @@ pub fn train(req: &TrainRequest, device: Device, threads: Option<usize>, obs: &d
             device,
             ThreadChoice::from_flag(threads)?,
         );
+        members.use_cuda_graphs(rt.cuda_graphs);
         let mut from = vec![];
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             let ck = run.checkpoint(kind, seed)?;
@@ -259,21 +260,9 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
     Ok((run, data))
 }
 
-/// Training losses by step: each model's train and test loss, the median over its members
-/// for an ensemble.
+/// Training losses by step: each model's train and test loss; for an ensemble the median
+/// over its members, with the band from the lowest to the highest.
 fn write_loss_curve(run: &PixelRun) -> Result<()> {
-    let median_by_step = |rows: Vec<Vec<(f64, f64)>>| -> Vec<(f64, f64)> {
-        let mut by: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
-        for (x, y) in rows.into_iter().flatten() {
-            by.entry(x as u64).or_default().push(y);
-        }
-        by.into_iter()
-            .map(|(x, mut ys)| {
-                ys.sort_by(f64::total_cmp);
-                (x as f64, ys[ys.len() / 2])
-            })
-            .collect()
-    };
     let ensemble = run.config.train.is_ensemble();
     let mut series = vec![];
     for &kind in &run.config.train.models {
@@ -281,9 +270,9 @@ fn write_loss_curve(run: &PixelRun) -> Result<()> {
         let train: Vec<Vec<(f64, f64)>> = logs.iter().map(|log| log.iter().map(|l| (l.step as f64, l.loss)).collect()).collect();
         let test: Vec<Vec<(f64, f64)>> =
             logs.iter().map(|log| log.iter().filter_map(|l| Some((l.step as f64, l.test_loss?))).collect()).collect();
-        let suffix = if ensemble { format!(" (median of {})", run.seeds().len()) } else { String::new() };
-        series.push(plot::Series { name: format!("{} train{suffix}", kind.name()), points: median_by_step(train) });
-        series.push(plot::Series { name: format!("{} test{suffix}", kind.name()), points: median_by_step(test) });
+        let suffix = if ensemble { format!(" (median, range of {} seeds)", run.seeds().len()) } else { String::new() };
+        series.push(plot::Series::spread(format!("{} train{suffix}", kind.name()), &train));
+        series.push(plot::Series::spread(format!("{} test", kind.name()), &test));
     }
     let p = plot::LinePlot { title: "Training loss (ae + cc + 0.1 hnn)", x_label: "step", y_label: "loss", log_y: true, series: &series };
     plot::write(&p, &run.path(run::LOSS_CURVE))
@@ -320,28 +309,35 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
             models.push(evaluate_model(&model, &data, &train, &test, cfg, &run.config.train.loss)?.for_seed(seed));
         }
     }
-    let metrics = PixelMetrics { protocol: cfg.clone(), models };
+    let ensemble = EnsembleSummary::of(&models, run.seeds());
+    let metrics = PixelMetrics { protocol: cfg.clone(), models, ensemble };
     metrics.save(&run.dir)?;
     Ok(metrics)
 }
 
-/// Draws a pixel run's rollout pictures into `out` (default `RUN/rollout`). Each model's
-/// latent map is the one `evaluate` stored when it was fitted the same way, else fitted now.
+/// Draws a pixel run's rollout pictures into `out` (default `RUN/rollout`): every member
+/// of an ensemble is rolled out (the energy plot shows their spread), the frames are the
+/// first member's. Each member's latent map is the one `evaluate` stored when it was fitted
+/// the same way, else fitted now.
 pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<(PathBuf, RolloutSummary)> {
     layout.validate()?;
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
     let mut models = vec![];
-    let seed = run.seeds()[0];
     for &kind in &run.config.train.models {
-        let model = run.load_model(kind, seed, device)?;
-        let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind && x.seed == seed)) {
-            Some(m) => m.map.clone(),
-            None => LatentMap::fit(&model, &train, &test, cfg.map_fit),
-        };
-        models.push((model, map));
+        for &seed in run.seeds() {
+            if !run.has_model(kind, seed) && run.config.train.is_ensemble() {
+                continue; // a member that diverged
+            }
+            let model = run.load_model(kind, seed, device)?;
+            let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind && x.seed == seed)) {
+                Some(m) => m.map.clone(),
+                None => LatentMap::fit(&model, &train, &test, cfg.map_fit),
+            };
+            models.push((seed, model, map));
+        }
     }
-    let mapped: Vec<Mapped> = models.iter().map(|(model, map)| Mapped { model, map }).collect();
+    let mapped: Vec<Mapped> = models.iter().map(|(seed, model, map)| Mapped { seed: *seed, model, map }).collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
     let summary = rollout::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
     Ok((out, summary))
@@ -435,8 +431,9 @@ pub struct DemoOutcome {
 }
 
 /// Generate, train both models, preview, evaluate, roll out and write `REPORT.md`, calling
-/// each stage directly. `threads` is `--threads` (none: all cores, measured while training).
-pub fn demo(cfg: &DemoConfig, device: Device, threads: Option<usize>, obs: &dyn Observer) -> Result<DemoOutcome> {
+/// each stage directly.
+pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOutcome> {
+    let (device, threads) = (rt.device, rt.threads);
     if let Some(dir) = cfg.data.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, format!("cannot create the dataset's folder ({e})")))?;
     }
@@ -451,7 +448,7 @@ pub fn demo(cfg: &DemoConfig, device: Device, threads: Option<usize>, obs: &dyn 
     obs.stage("train");
     let t = Instant::now();
     let req = TrainRequest { out: cfg.out.clone(), data: Some(cfg.data.clone()), overrides: cfg.train.clone(), resume: false, force: true };
-    train(&req, device, threads, obs)?;
+    train(&req, rt, obs)?;
     timed("train", t);
 
     obs.stage("preview");

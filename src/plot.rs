@@ -28,10 +28,38 @@ fn register_font() {
     });
 }
 
-/// One named line.
+/// One named line, with a shaded band around it where `band` holds `(x, low, high)`.
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { name: name.into(), points, band: vec![] }
+    }
+
+    /// The median of several lines at each x, with a band from their lowest to their highest
+    /// value (no band for one line).
+    pub fn spread(name: impl Into<String>, lines: &[Vec<(f64, f64)>]) -> Self {
+        let mut by_x: std::collections::BTreeMap<u64, (f64, Vec<f64>)> = Default::default();
+        for &(x, y) in lines.iter().flatten() {
+            if y.is_finite() {
+                by_x.entry(x.to_bits()).or_insert((x, vec![])).1.push(y);
+            }
+        }
+        let mut rows: Vec<(f64, Vec<f64>)> = by_x.into_values().collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut points = vec![];
+        let mut band = vec![];
+        for (x, mut ys) in rows {
+            ys.sort_by(f64::total_cmp);
+            points.push((x, ys[ys.len() / 2]));
+            band.push((x, ys[0], ys[ys.len() - 1]));
+        }
+        Series { name: name.into(), points, band: if lines.len() > 1 { band } else { vec![] } }
+    }
 }
 
 pub struct LinePlot<'a> {
@@ -56,7 +84,8 @@ pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, PlotError
     register_font();
     let (w, h) = (800u32, 500u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let pts = || plot.series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let band_pts: Vec<(f64, f64)> = plot.series.iter().flat_map(|s| s.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)])).collect();
+    let pts = || plot.series.iter().flat_map(|s| s.points.iter()).chain(&band_pts).filter(|p| p.0.is_finite() && p.1.is_finite());
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts() {
@@ -93,6 +122,17 @@ pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, PlotError
                     .map_err(|e| err(&e))?;
                 for (i, s) in plot.series.iter().enumerate() {
                     let color = PALETTE[i % PALETTE.len()];
+                    if !s.band.is_empty() {
+                        let ok = |v: f64| v.is_finite() && (!plot.log_y || v > 0.0);
+                        let edge: Vec<(f64, f64)> = s
+                            .band
+                            .iter()
+                            .filter(|b| ok(b.1) && ok(b.2))
+                            .map(|b| (b.0, b.2))
+                            .chain(s.band.iter().rev().filter(|b| ok(b.1) && ok(b.2)).map(|b| (b.0, b.1)))
+                            .collect();
+                        chart.draw_series(std::iter::once(Polygon::new(edge, color.mix(0.22).filled()))).map_err(|e| err(&e))?;
+                    }
                     let points = s.points.iter().cloned().filter(|p| p.1.is_finite() && (!plot.log_y || p.1 > 0.0));
                     chart
                         .draw_series(LineSeries::new(points, color.stroke_width(2)))
@@ -215,8 +255,8 @@ mod tests {
     #[test]
     fn lines_land_on_the_canvas_with_their_colours() {
         let s = [
-            Series { name: "falling".into(), points: (0..50).map(|i| (i as f64, (-0.1 * i as f64).exp())).collect() },
-            Series { name: "flat".into(), points: vec![(0.0, 0.5), (49.0, 0.5)] },
+            Series { band: vec![], name: "falling".into(), points: (0..50).map(|i| (i as f64, (-0.1 * i as f64).exp())).collect() },
+            Series { band: vec![], name: "flat".into(), points: vec![(0.0, 0.5), (49.0, 0.5)] },
         ];
         let img = render(&LinePlot { title: "t", x_label: "step", y_label: "loss", log_y: true, series: &s }).unwrap();
         let count = |c: RGBColor| img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();

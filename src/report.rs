@@ -25,11 +25,18 @@ pub fn write_report(
     s += "# pixel-hnn report\n\n";
     s += "The pixel-pendulum experiment of \"Hamiltonian Neural Networks\" (Greydanus, Dzamba, Yosinski, 2019), Table 1 row \"Pixel pendulum\".\n\n";
     s += "## Metrics\n\n";
-    s += &pixel_markdown(&metrics.models, eval);
+    s += &pixel_markdown(metrics);
     s += &format!(
         "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `1.9 (1 - cos q) + p^2` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Details: `metrics.json`.\n\n",
         eval.map_fit.describe()
     );
+    if metrics.ensemble.is_some() {
+        s += &format!(
+            "The run is a seed ensemble ({} members, trained at once): each figure is the mean over the members with its 95% interval (percentile bootstrap of the mean, {} resamples); `metrics.json` holds every member's figures.\n\n",
+            run.seeds().len(),
+            crate::stats::BOOTSTRAP_RESAMPLES
+        );
+    }
     s += "## Pictures\n\n";
     s += "| | |\n|---|---|\n";
     s += "| ground truth, HNN, baseline | ![comparison](rollout/comparison.gif) |\n";
@@ -104,7 +111,7 @@ mod tests {
         for (fit, every, says) in
             [(MapFit::Lstsq, 10, ["least-squares", "every 10th frame"]), (MapFit::Adam, 5, ["fitted by Adam", "every 5th frame"])]
         {
-            let metrics = PixelMetrics { models: vec![], protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() } };
+            let metrics = PixelMetrics { models: vec![], protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() }, ensemble: None };
             write_report(&run, &metrics, Layout { scale: 4, every }, &[], None).unwrap();
             let text = std::fs::read_to_string(run.path(REPORT)).unwrap();
             for needle in says {

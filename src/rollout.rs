@@ -54,6 +54,9 @@ impl Layout {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelRollout {
     pub model: FieldKind,
+    /// The member's seed.
+    #[serde(default)]
+    pub seed: u64,
     pub energy_mse: f64,
     pub energy_mse_pm: f64,
     pub pixel_mse: f64,
@@ -69,11 +72,15 @@ pub struct RolloutSummary {
     pub models: Vec<ModelRollout>,
 }
 
-/// A trained model with the latent map its energies are read through.
+/// A trained model (one member) with the latent map its energies are read through.
 pub struct Mapped<'a> {
+    pub seed: u64,
     pub model: &'a Model,
     pub map: &'a LatentMap,
 }
+
+/// Points `(frame, value)` of a line.
+type Curve = Vec<(f64, f64)>;
 
 struct Panel {
     name: String,
@@ -88,7 +95,9 @@ fn scaled(frame: &[f32], side: u32, scale: u32) -> GrayImage {
 
 /// Rolls each model out from the `cfg.seed` trajectory and writes the pictures into `out`
 /// (replaced if it exists); `train` are the dataset's training pairs (for the phase-space
-/// plot's latents).
+/// plot's latents). With several members of a model (an ensemble), the frames and the phase
+/// space are the first member's, and the energy plot shows every member: the median and the
+/// range.
 pub fn write_rollout(
     data: &PixelDataset,
     train: &Pairs,
@@ -102,31 +111,41 @@ pub fn write_rollout(
     let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
     let n = cfg.frames;
     let mut panels = vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
-    let mut energy = vec![plot::Series { name: "true".into(), points: (0..n).map(|i| (i as f64, traj.energy(i))).collect() }];
+    let mut energy = vec![plot::Series { band: vec![], name: "true".into(), points: (0..n).map(|i| (i as f64, traj.energy(i))).collect() }];
     let mut scores = vec![];
     let mut phase = None;
-    for Mapped { model, map } in models {
+    // Each model's energy curves, one per member.
+    let mut curves: Vec<(FieldKind, Vec<Curve>)> = vec![];
+    for Mapped { seed, model, map } in models {
         let kind = model.field.kind();
         let roll = rollout(model, &traj.pair(0), n, cfg.method)?;
         let s = score(model, map, &traj, &roll, cfg, cfg.seed);
-        let px = traj.pixels;
-        let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
-        let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
-        panels.push(Panel { name: kind.name().into(), frames });
-        energy.push(plot::Series {
-            name: kind.name().into(),
-            points: s.predicted_energy.iter().enumerate().map(|(i, e)| (i as f64, *e)).collect(),
-        });
+        let first = !curves.iter().any(|(k, _)| *k == kind);
+        if first {
+            let px = traj.pixels;
+            let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
+            let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
+            panels.push(Panel { name: kind.name().into(), frames });
+            curves.push((kind, vec![]));
+            if kind == FieldKind::Hnn {
+                phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
+            }
+        }
+        let curve = s.predicted_energy.iter().enumerate().map(|(i, e)| (i as f64, *e)).collect();
+        curves.iter_mut().find(|(k, _)| *k == kind).expect("pushed above").1.push(curve);
         scores.push(ModelRollout {
             model: kind,
+            seed: *seed,
             energy_mse: s.energy_mse,
             energy_mse_pm: s.energy_mse_pm,
             pixel_mse: s.pixel_mse,
             valid_prediction_time: s.valid_prediction_time,
         });
-        if kind == FieldKind::Hnn {
-            phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
-        }
+    }
+    for (kind, lines) in &curves {
+        let name =
+            if lines.len() > 1 { format!("{} (median, range of {} seeds)", kind.name(), lines.len()) } else { kind.name().to_string() };
+        energy.push(plot::Series::spread(name, lines));
     }
     let summary = RolloutSummary { protocol: cfg.clone(), layout, frames: n, models: scores };
 

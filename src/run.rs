@@ -34,7 +34,7 @@ use crate::choice::Choice;
 use crate::coords::{Task, TaskConfig, TaskMetrics};
 use crate::dataset::{DatasetConfig, PixelDataset};
 use crate::error::{Error, Result};
-use crate::evaluate::{EvalConfig, ModelMetrics};
+use crate::evaluate::{EnsembleSummary, EvalConfig, ModelMetrics};
 use crate::model::{FieldKind, Model, ModelConfig};
 use crate::output::{write_atomic, PendingFile};
 use crate::stats::{sha256_file, MeanSem};
@@ -236,8 +236,12 @@ impl FinalLosses {
 /// `metrics.json` of a pixel run: what `evaluate` measured, and how.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PixelMetrics {
+    /// One entry per model and member (seed).
     pub models: Vec<ModelMetrics>,
     pub protocol: EvalConfig,
+    /// A seed ensemble's statistics across its members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleSummary>,
 }
 
 impl JsonFile for PixelMetrics {

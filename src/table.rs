@@ -5,15 +5,41 @@ use std::path::{Path, PathBuf};
 
 use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::evaluate::{EvalConfig, ModelMetrics};
+use crate::evaluate::{Claim, EnsembleSummary, EvalConfig, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
 use crate::paper::{self, Figure};
 use crate::run::{CoordsMetrics, PixelMetrics, Run};
+use crate::stats::Interval;
 
 pub const HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|";
 
+/// One measured figure: a run's value, or an ensemble's mean with its 95% interval over
+/// the training seeds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cell {
+    pub value: f64,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl Cell {
+    pub fn one(value: f64) -> Self {
+        Cell { value, interval: None }
+    }
+
+    pub fn of(i: &Interval) -> Self {
+        Cell { value: i.mean, interval: Some((i.lo, i.hi)) }
+    }
+
+    fn markdown(&self, unit: f64) -> String {
+        match self.interval {
+            None => format!("{:.3}", self.value * unit),
+            Some((lo, hi)) => format!("{} [{}, {}]", short(self.value * unit), short(lo * unit), short(hi * unit)),
+        }
+    }
+}
+
 /// Our (baseline, HNN) value of a figure, in absolute units; `None` where a model is absent.
-pub type Pair = (Option<f64>, Option<f64>);
+pub type Pair = (Option<Cell>, Option<Cell>);
 
 /// One row of Table 1 as measured on a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,11 +50,13 @@ pub struct Row {
     pub train_loss: Pair,
     pub test_loss: Pair,
     pub energy_mse: Pair,
+    /// An ensemble's claim, member by member (its ratio column).
+    pub claim: Option<Claim>,
     /// The run folder it was read from.
     pub source: PathBuf,
 }
 
-fn pick<T>(models: &[T], kind: FieldKind, model_of: impl Fn(&T) -> FieldKind, value: impl Fn(&T) -> f64) -> Option<f64> {
+fn pick<T>(models: &[T], kind: FieldKind, model_of: impl Fn(&T) -> FieldKind, value: impl Fn(&T) -> Cell) -> Option<Cell> {
     models.iter().find(|m| model_of(m) == kind).map(value)
 }
 
@@ -36,7 +64,8 @@ impl Row {
     /// The row of a coordinate run.
     pub fn of_coords(m: &CoordsMetrics, source: &Path) -> Row {
         let pair = |f: &dyn Fn(&crate::coords::TaskMetrics) -> f64| {
-            (pick(&m.models, FieldKind::Baseline, |x| x.model, f), pick(&m.models, FieldKind::Hnn, |x| x.model, f))
+            let cell = |x: &crate::coords::TaskMetrics| Cell::one(f(x));
+            (pick(&m.models, FieldKind::Baseline, |x| x.model, cell), pick(&m.models, FieldKind::Hnn, |x| x.model, cell))
         };
         Row {
             task: m.task.paper_row(),
@@ -44,35 +73,62 @@ impl Row {
             train_loss: pair(&|x| x.train_loss.mean),
             test_loss: pair(&|x| x.test_loss.mean),
             energy_mse: pair(&|x| x.energy_mse.mean),
+            claim: None,
             source: source.to_path_buf(),
         }
     }
 
-    /// The row of an evaluated pixel run.
+    /// The row of an evaluated pixel run: an ensemble's means and intervals over its members.
     pub fn of_pixel(m: &PixelMetrics, source: &Path) -> Row {
-        let pair = |f: &dyn Fn(&ModelMetrics) -> f64| {
-            (pick(&m.models, FieldKind::Baseline, |x| x.model, f), pick(&m.models, FieldKind::Hnn, |x| x.model, f))
+        let (train_loss, test_loss, energy_mse, claim) = match &m.ensemble {
+            None => {
+                let pair = |f: &dyn Fn(&ModelMetrics) -> f64| {
+                    let cell = |x: &ModelMetrics| Cell::one(f(x));
+                    (pick(&m.models, FieldKind::Baseline, |x| x.model, cell), pick(&m.models, FieldKind::Hnn, |x| x.model, cell))
+                };
+                (pair(&|x| x.train_loss.mean), pair(&|x| x.test_loss.mean), pair(&|x| x.energy_mse), None)
+            }
+            Some(e) => {
+                let pair = |f: &dyn Fn(&ModelSummary) -> &Interval| {
+                    let cell = |x: &ModelSummary| Cell::of(f(x));
+                    (pick(&e.models, FieldKind::Baseline, |x| x.model, cell), pick(&e.models, FieldKind::Hnn, |x| x.model, cell))
+                };
+                (pair(&|x| &x.train_loss), pair(&|x| &x.test_loss), pair(&|x| &x.energy_mse), e.claim.clone())
+            }
         };
         Row {
             task: paper::Row::PixelPendulum,
             label: "pixel pendulum".into(),
-            train_loss: pair(&|x| x.train_loss.mean),
-            test_loss: pair(&|x| x.test_loss.mean),
-            energy_mse: pair(&|x| x.energy_mse),
+            train_loss,
+            test_loss,
+            energy_mse,
+            claim,
             source: source.to_path_buf(),
         }
     }
 
-    /// Baseline energy error over the HNN's.
+    /// Baseline energy error over the HNN's (an ensemble's: of the means).
     pub fn energy_ratio(&self) -> Option<f64> {
-        Some(self.energy_mse.0? / self.energy_mse.1?)
+        Some(self.energy_mse.0?.value / self.energy_mse.1?.value)
+    }
+
+    /// The ratio column: the ratio, or for an ensemble the median of the members' ratios,
+    /// their quartiles, and on how many members the HNN is below the baseline.
+    fn ratio_cell(&self) -> String {
+        match (&self.claim, self.energy_ratio()) {
+            (Some(c), _) => {
+                format!("{}x [{}-{}], {}/{}", short(c.ratio_median), short(c.ratio_q1), short(c.ratio_q3), c.hnn_below, c.pairs)
+            }
+            (None, Some(r)) => format!("{r:.0}x"),
+            (None, None) => "-".into(),
+        }
     }
 
     /// The row in the layout of [`HEADER`], in the row's unit.
     pub fn markdown(&self) -> String {
         let u = self.task.unit();
         let ours = |p: Pair| {
-            let f = |v: Option<f64>| v.map(|v| format!("{:.3}", v * u)).unwrap_or_else(|| "-".into());
+            let f = |v: Option<Cell>| v.map(|v| v.markdown(u)).unwrap_or_else(|| "-".into());
             format!("{} / {}", f(p.0), f(p.1))
         };
         let theirs = |p: paper::Pair| format!("{} / {}", short(p.baseline.mean * u), short(p.hnn.mean * u));
@@ -84,7 +140,7 @@ impl Row {
             ours(self.train_loss),
             ours(self.test_loss),
             ours(self.energy_mse),
-            self.energy_ratio().map(|r| format!("{r:.0}x")).unwrap_or_else(|| "-".into()),
+            self.ratio_cell(),
             theirs(paper.train_loss),
             theirs(paper.test_loss),
             theirs(paper.energy_mse),
@@ -149,8 +205,81 @@ fn paper_cell(f: Figure) -> String {
 }
 
 /// A pixel run's metrics as a markdown table beside the paper's values (what `evaluate`
-/// prints and REPORT.md shows).
-pub fn pixel_markdown(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
+/// prints and REPORT.md shows); an ensemble's as means with 95% intervals over its members,
+/// the claim member by member, and a row per member.
+pub fn pixel_markdown(m: &PixelMetrics) -> String {
+    match &m.ensemble {
+        None => single_markdown(&m.models, &m.protocol),
+        Some(e) => ensemble_markdown(&m.models, e, &m.protocol),
+    }
+}
+
+fn interval_cell(i: &Interval, fmt: &dyn Fn(f64) -> String) -> String {
+    format!("{} [{}, {}]", fmt(i.mean), fmt(i.lo), fmt(i.hi))
+}
+
+fn ensemble_markdown(models: &[ModelMetrics], e: &EnsembleSummary, cfg: &EvalConfig) -> String {
+    let get = |k: FieldKind| e.models.iter().find(|m| m.model == k);
+    let both = |f: &dyn Fn(&ModelSummary) -> String| {
+        let cell = |k: FieldKind| get(k).map(f).unwrap_or_else(|| "-".into());
+        format!("{} | {}", cell(FieldKind::Baseline), cell(FieldKind::Hnn))
+    };
+    let members = |k: FieldKind| get(k).map(|m| m.members).unwrap_or(0);
+    let paper = paper::Row::PixelPendulum.values();
+    let theirs = |p: paper::Pair| format!("{} | {}", paper_cell(p.baseline), paper_cell(p.hnn));
+    let seeds_text = crate::train::Seeds::describe(&e.seeds);
+    let mut t = format!(
+        "| pixel pendulum, training seeds {seeds_text}: mean [95% interval] | baseline ({} members) | HNN ({} members) | paper baseline (one seed) | paper HNN |\n|---|---|---|---|---|\n",
+        members(FieldKind::Baseline),
+        members(FieldKind::Hnn)
+    );
+    t += &format!("| train loss | {} | {} |\n", both(&|m| interval_cell(&m.train_loss, &sci)), theirs(paper.train_loss));
+    t += &format!("| test loss | {} | {} |\n", both(&|m| interval_cell(&m.test_loss, &sci)), theirs(paper.test_loss));
+    t += &format!(
+        "| energy MSE (trajectory seed {}) | {} | {} |\n",
+        cfg.seed,
+        both(&|m| interval_cell(&m.energy_mse, &sci)),
+        theirs(paper.energy_mse)
+    );
+    let eval_seeds = cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    t += &format!(
+        "| energy MSE (mean of trajectories {eval_seeds}) | {} | - | - |\n",
+        both(&|m| interval_cell(&m.energy_mse_seeds_mean, &sci))
+    );
+    t += &format!("| pixel MSE over {} frames | {} | - | - |\n", cfg.frames, both(&|m| interval_cell(&m.pixel_mse, &sci)));
+    t += &format!(
+        "| valid prediction time (frames, threshold {}) | {} | - | - |\n",
+        cfg.vpt_threshold,
+        both(&|m| interval_cell(&m.valid_prediction_time, &|v| format!("{v:.1}")))
+    );
+    if let Some(c) = &e.claim {
+        t += &format!(
+            "\nThe claim, seed by seed: the HNN's energy error is below the baseline's on {} of {} members on trajectory seed {} (baseline / HNN ratio median {}x, quartiles {}x-{}x), and on {} of {} on the mean of trajectories {eval_seeds} (median {}x, quartiles {}x-{}x). The paper, one seed: {:.0}x.\n",
+            c.hnn_below, c.pairs, cfg.seed, short(c.ratio_median), short(c.ratio_q1), short(c.ratio_q3),
+            c.seeds_hnn_below, c.pairs, short(c.seeds_ratio_median), short(c.seeds_ratio_q1), short(c.seeds_ratio_q3),
+            paper.energy_mse.ratio()
+        );
+        t += "\n| seed | baseline energy MSE | HNN energy MSE | ratio | baseline test loss | HNN test loss |\n|---|---|---|---|---|---|\n";
+        for &seed in &e.seeds {
+            let m = |k: FieldKind| models.iter().find(|x| x.model == k && x.seed == seed);
+            let f = |k: FieldKind, v: &dyn Fn(&ModelMetrics) -> f64| m(k).map(|x| sci(v(x))).unwrap_or_else(|| "diverged".into());
+            let ratio = match (m(FieldKind::Baseline), m(FieldKind::Hnn)) {
+                (Some(b), Some(h)) => format!("{}x", short(b.energy_mse / h.energy_mse)),
+                _ => "-".into(),
+            };
+            t += &format!(
+                "| {seed} | {} | {} | {ratio} | {} | {} |\n",
+                f(FieldKind::Baseline, &|x| x.energy_mse),
+                f(FieldKind::Hnn, &|x| x.energy_mse),
+                f(FieldKind::Baseline, &|x| x.test_loss.mean),
+                f(FieldKind::Hnn, &|x| x.test_loss.mean)
+            );
+        }
+    }
+    t
+}
+
+fn single_markdown(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
     let get = |k: FieldKind| metrics.iter().find(|m| m.model == k);
     let cell = |k: FieldKind, f: &dyn Fn(&ModelMetrics) -> String| get(k).map(f).unwrap_or_else(|| "-".into());
     let both = |f: &dyn Fn(&ModelMetrics) -> String| format!("{} | {}", cell(FieldKind::Baseline, f), cell(FieldKind::Hnn, f));
@@ -217,12 +346,14 @@ mod tests {
 
     #[test]
     fn a_row_prints_ours_beside_the_papers_in_the_rows_unit() {
+        let c = Cell::one;
         let row = Row {
             task: paper::Row::Spring,
             label: "spring".into(),
-            train_loss: (Some(0.0394), Some(0.0389)),
-            test_loss: (Some(0.0382), None),
-            energy_mse: (Some(0.0317), Some(0.0000224)),
+            train_loss: (Some(c(0.0394)), Some(c(0.0389))),
+            test_loss: (Some(c(0.0382)), None),
+            energy_mse: (Some(c(0.0317)), Some(c(0.0000224))),
+            claim: None,
             source: "runs/s".into(),
         };
         assert_eq!(
