@@ -11,7 +11,9 @@ use std::time::Instant;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::model::FieldKind;
-use crate::render::{RenderConfig, Renderer};
+use crate::render::RenderConfig;
+use crate::systems::pendulum::{PendulumDrawer, PendulumScene};
+use crate::systems::{SystemConfig, SystemKind};
 
 /// The reference pipeline's figures on this machine, quoted by the issue (its renderer needs
 /// gym and a display, which no longer install here): per frame, default dataset, memory.
@@ -81,6 +83,7 @@ pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
         return Ok(());
     }
     training(cfg, emit)?;
+    systems(cfg, emit)?;
     ensembles(cfg, emit)?;
     under_load(cfg, emit)?;
     evaluation(cfg, emit)?;
@@ -92,7 +95,7 @@ pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 
 /// Frames per second of render + preprocess on one thread.
 pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
-    let mut r = Renderer::new(cfg)?;
+    let mut r = PendulumDrawer::new(cfg, PendulumScene::default())?;
     let mut out = vec![0.0f32; cfg.pixels()];
     for i in 0..frames.min(1000) {
         r.render(i as f64 * 0.01, &mut out); // warm-up
@@ -216,10 +219,20 @@ pub fn train_step_ms(kind: FieldKind, k: usize, threads: Option<usize>, warm_up:
 /// [`train_step_ms`] on any device (a GPU: all members as one batched step, one CUDA graph
 /// when `rt.cuda_graphs`).
 pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::device::Runtime, warm_up: usize, steps: usize) -> Result<Value> {
+    step_ms(kind, k, crate::model::ModelConfig::default(), rt, warm_up, steps)
+}
+
+fn step_ms(
+    kind: FieldKind,
+    k: usize,
+    model: crate::model::ModelConfig,
+    rt: &crate::device::Runtime,
+    warm_up: usize,
+    steps: usize,
+) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
     use crate::ensemble::Members;
-    use crate::model::ModelConfig;
     use crate::train::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
@@ -229,8 +242,7 @@ pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::device::Runtime, 
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
     let choice = crate::device::ThreadChoice::from_flag(threads)?;
-    let mut members =
-        Members::new(ModelConfig::default(), kind, &seeds, train, test, Default::default(), Default::default(), 200, dev, choice);
+    let mut members = Members::new(model, kind, &seeds, train, test, Default::default(), Default::default(), 200, dev, choice);
     members.use_cuda_graphs(rt.cuda_graphs);
     let sync = || {
         if let Device::Cuda(i) = dev {
@@ -253,7 +265,7 @@ pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::device::Runtime, 
     sync();
     let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
     let threads = threads.map_or(json!("auto"), |n| json!(n));
-    let mut v = json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "members": k, "steps": steps,
+    let mut v = json!({"bench": "train_step", "impl": "pixel-hnn", "model": kind.name(), "members": k, "latent": model.latent_dim, "steps": steps,
            "ms_per_step": round(ms, 3), "ms_per_member_step": round(ms / k as f64, 4)});
     if dev == Device::Cpu {
         v["threads"] = threads;
@@ -302,6 +314,30 @@ fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// The HNN's step for each system's latent (2, 2, 8, 4), interleaved, twice: each over the
+/// pendulum's measured beside it.
+fn systems(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    let threads = crate::device::threads(None)?;
+    let rt = crate::device::Runtime::cpu(Some(threads));
+    for pass in 1..=2 {
+        let mut pendulum = f64::NAN;
+        for &system in SystemKind::ALL {
+            let dof = SystemConfig::of(system).get().dof();
+            let mut v = step_ms(FieldKind::Hnn, 1, crate::model::ModelConfig::for_frames(28, dof), &rt, 10, cfg.train_steps)?;
+            v["system"] = json!(system.name());
+            let ms = v["ms_per_step"].as_f64().unwrap_or(f64::NAN);
+            if system == SystemKind::Pendulum {
+                pendulum = ms;
+            }
+            emit(v);
+            emit(
+                json!({"bench": "train_step_system_over_pendulum", "round": pass, "system": system.name(), "threads": threads, "ratio": round(ms / pendulum, 2), "goal": 1.2}),
+            );
         }
     }
     Ok(())
@@ -497,29 +533,40 @@ fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
     let _ = std::fs::remove_file(&phases);
     emit(json!({"bench": "default_dataset_phases", "threads": threads, "render_s": round(render_s, 3), "hdf5_write_s": round(write_s, 3)}));
 
-    let out = dir.join("pendulum.h5");
-    let (mut walls, mut peaks, mut size) = (vec![], vec![], 0);
-    for _ in 0..3 {
-        let run = measure(Command::new(exe()?).args(["generate", "--force", "--out"]).arg(&out).stdout(std::process::Stdio::null()))
+    for &system in SystemKind::ALL {
+        let out = dir.join(format!("{}.h5", system.name()));
+        let (mut walls, mut peaks, mut size) = (vec![], vec![], 0);
+        for _ in 0..3 {
+            let run = measure(
+                Command::new(exe()?)
+                    .args(["generate", "--force", "--system", system.name(), "--out"])
+                    .arg(&out)
+                    .stdout(std::process::Stdio::null()),
+            )
             .map_err(|e| Error::io("pixel-hnn generate", e))?;
-        if !run.success {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(Error::input(&out, format!("pixel-hnn generate failed during the benchmark: {}", run.stderr.trim())));
+            if !run.success {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(Error::input(&out, format!("pixel-hnn generate failed during the benchmark: {}", run.stderr.trim())));
+            }
+            size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            walls.push(run.wall_s);
+            peaks.extend(run.peak_rss_mb);
         }
-        size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        walls.push(run.wall_s);
-        peaks.extend(run.peak_rss_mb);
+        walls.sort_by(f64::total_cmp);
+        let mut v = json!({
+            "bench": "generate_default_dataset", "system": system.name(), "threads": threads, "runs": walls.len(),
+            "wall_s_median": round(walls[1], 3), "wall_s_best": round(walls[0], 3),
+            "peak_rss_mb": peaks.iter().cloned().fold(f64::NAN, f64::max).round(),
+            "file_mb": round(size as f64 / 1e6, 1), "goal": "<= 2 s, <= 300 MB",
+        });
+        if system == SystemKind::Pendulum {
+            v["vs_reference_x"] = json!((REFERENCE_DATASET_S / walls[1]).round());
+            v["reference_s"] = json!(REFERENCE_DATASET_S);
+            v["reference_peak_mb"] = json!(REFERENCE_DATASET_MB);
+        }
+        emit(v);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    walls.sort_by(f64::total_cmp);
-    emit(json!({
-        "bench": "generate_default_dataset", "threads": threads, "runs": walls.len(),
-        "wall_s_median": round(walls[1], 3), "wall_s_best": round(walls[0], 3),
-        "peak_rss_mb": peaks.iter().cloned().fold(f64::NAN, f64::max).round(),
-        "file_mb": round(size as f64 / 1e6, 1),
-        "vs_reference_x": (REFERENCE_DATASET_S / walls[1]).round(),
-        "reference_s": REFERENCE_DATASET_S, "reference_peak_mb": REFERENCE_DATASET_MB,
-    }));
     Ok(())
 }
 

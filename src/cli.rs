@@ -16,17 +16,21 @@ use crate::device::{self, CudaGraphs, DeviceChoice, Runtime};
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::Method;
 use crate::model::FieldKind;
-use crate::physics::InitialStateRule;
 use crate::pipeline::{self, DemoConfig, Observer, TrainEvent, TrainRequest};
 use crate::preview::SheetConfig;
 use crate::progress;
 use crate::render::{RenderConfig, Window};
 use crate::rollout::Layout;
 use crate::run::ModelLosses;
+use crate::systems::{parse_param, SystemKind};
 use crate::train::{Seeds, TrainOverrides};
 
 #[derive(Parser, Debug)]
-#[command(name = "pixel-hnn", version, about = "Hamiltonian Neural Networks that learn a pendulum's physics from pixels")]
+#[command(
+    name = "pixel-hnn",
+    version,
+    about = "Hamiltonian Neural Networks that learn a pendulum's (and other systems') physics from pixels"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,7 +38,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Simulate the pendulum, render its frames and write a pixel dataset (HDF5).
+    /// Simulate a system (the pendulum by default), render its frames and write a pixel
+    /// dataset (HDF5).
     Generate(GenerateArgs),
     /// Write a contact sheet (PNG) of a dataset's frames.
     Preview(PreviewArgs),
@@ -67,9 +72,12 @@ fn data_defaults() -> DatasetConfig {
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Where to write the dataset (HDF5); its folder must exist.
-    #[arg(long, default_value = crate::dataset::DEFAULT_PATH)]
-    pub out: PathBuf,
+    /// The physical system.
+    #[arg(long, value_parser = choice::<SystemKind>(), default_value = "pendulum")]
+    pub system: SystemKind,
+    /// Where to write the dataset (HDF5); its folder must exist [default: datasets/SYSTEM.h5].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Overwrite --out if it exists.
     #[arg(long)]
     pub force: bool,
@@ -85,22 +93,30 @@ pub struct GenerateArgs {
     /// Frame side in pixels.
     #[arg(long, default_value_t = data_defaults().render.side, allow_negative_numbers = true)]
     pub side: u32,
-    /// Initial deflection from hanging down must exceed this (radians).
-    #[arg(long, default_value_t = data_defaults().initial.min_angle, allow_negative_numbers = true)]
-    pub min_angle: f64,
-    /// Initial deflection from hanging down must stay below this (radians; default pi/6).
-    #[arg(long, default_value_t = data_defaults().initial.max_angle, allow_negative_numbers = true)]
-    pub max_angle: f64,
-    /// Initial angular speed is drawn from U[-thdot-max, thdot-max] (rad/s).
-    #[arg(long, default_value_t = data_defaults().initial.thdot_max, allow_negative_numbers = true)]
-    pub thdot_max: f64,
+    /// Lower end of the initial-state window, in the system's quantity: the pendulum's
+    /// deflection from hanging down (rad, default 0), the spring's and two bodies' radius,
+    /// the double pendulum's larger angle [default: the system's].
+    #[arg(long, visible_alias = "min-angle", allow_negative_numbers = true)]
+    pub min: Option<f64>,
+    /// Upper end of the initial-state window (the pendulum's default: pi/6).
+    #[arg(long, visible_alias = "max-angle", allow_negative_numbers = true)]
+    pub max: Option<f64>,
+    /// The pendulum's initial angular speed is drawn from U[-thdot-max, thdot-max] (rad/s;
+    /// default 1); the same as --param thdot_max=VALUE.
+    #[arg(long, allow_negative_numbers = true)]
+    pub thdot_max: Option<f64>,
+    /// A physical parameter of the system, NAME=VALUE (repeatable), e.g. g=9.8; an unknown
+    /// name lists the system's.
+    #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub params: Vec<String>,
     /// Fraction of trials, taken first, that form the test set.
     #[arg(long, default_value_t = data_defaults().test_fraction, allow_negative_numbers = true)]
     pub test_fraction: f64,
     /// The scene is drawn at side * supersample pixels before the anti-aliasing downsample.
     #[arg(long, default_value_t = data_defaults().render.supersample, allow_negative_numbers = true)]
     pub supersample: u32,
-    /// World window framed, as x0,x1,y0,y1 (default: the reference's crop).
+    /// World window framed, as x0,x1,y0,y1 (default: the system's; the pendulum's is the
+    /// reference's crop).
     #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
     pub window: Option<Window>,
     /// Rendering threads [default: all cores]. The data do not depend on it.
@@ -117,22 +133,37 @@ fn parse_window(s: &str) -> Result<Window, String> {
 }
 
 impl GenerateArgs {
-    pub fn to_config(&self) -> DatasetConfig {
-        let d = data_defaults();
-        DatasetConfig {
+    pub fn to_config(&self) -> crate::Result<DatasetConfig> {
+        let mut d = DatasetConfig::for_system(self.system);
+        for text in &self.params {
+            let (name, value) = parse_param(text)?;
+            d.system.set_param(&name, value)?;
+        }
+        if let Some(v) = self.thdot_max {
+            d.system
+                .set_param("thdot_max", v)
+                .map_err(|_| crate::Error::setting("--thdot-max", "is the pendulum's; this system has no initial speed range"))?;
+        }
+        let (lo, hi) = d.sys().window();
+        d.system.set_window((self.min.unwrap_or(lo), self.max.unwrap_or(hi)));
+        Ok(DatasetConfig {
             seed: self.seed,
             trials: self.trials,
             steps: self.steps,
             test_fraction: self.test_fraction,
-            initial: InitialStateRule { min_angle: self.min_angle, max_angle: self.max_angle, thdot_max: self.thdot_max },
-            physics: d.physics,
             render: RenderConfig {
                 side: self.side,
                 supersample: self.supersample,
-                window: self.window.unwrap_or(d.render.window),
-                ..d.render
+                // The system's window follows its parameters (a longer rod needs a wider one).
+                window: self.window.unwrap_or_else(|| d.sys().default_window()),
             },
-        }
+            ..d
+        })
+    }
+
+    /// `--out`, or the system's default path.
+    pub fn out(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| crate::dataset::default_path(self.system))
     }
 }
 
@@ -277,12 +308,13 @@ pub struct ProtocolArgs {
     /// Frames simulated per trajectory (at least --frames + 3).
     #[arg(long, default_value_t = EvalConfig::default().steps, allow_negative_numbers = true)]
     pub steps: usize,
-    /// Initial deflection of the trajectories exceeds this (radians; default pi/11).
-    #[arg(long, default_value_t = EvalConfig::default().min_angle, allow_negative_numbers = true)]
-    pub min_angle: f64,
-    /// ... and stays below this (radians; default pi/10).
-    #[arg(long, default_value_t = EvalConfig::default().max_angle, allow_negative_numbers = true)]
-    pub max_angle: f64,
+    /// Initial-state window of the trajectories, lower end, in the system's quantity (the
+    /// pendulum's deflection: default pi/11, the reference's) [default: the system's].
+    #[arg(long, visible_alias = "min-angle", allow_negative_numbers = true)]
+    pub min: Option<f64>,
+    /// ... upper end (the pendulum's default: pi/10).
+    #[arg(long, visible_alias = "max-angle", allow_negative_numbers = true)]
+    pub max: Option<f64>,
     /// Rollout length in frames.
     #[arg(long, default_value_t = EvalConfig::default().frames, allow_negative_numbers = true)]
     pub frames: usize,
@@ -316,8 +348,8 @@ impl ProtocolArgs {
         EvalConfig {
             seed: self.seed,
             steps: self.steps,
-            min_angle: self.min_angle,
-            max_angle: self.max_angle,
+            window_min: self.min,
+            window_max: self.max,
             frames: self.frames,
             method,
             seeds: self.seeds.clone(),
@@ -365,10 +397,14 @@ pub struct RolloutArgs {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Run folder (replaced if it is a run folder already).
-    #[arg(long, default_value = "runs/demo")]
-    pub out: PathBuf,
-    /// Dataset to write (replaced) [default: datasets/pendulum.h5, or OUT.h5 beside the run folder with --quick].
+    /// The physical system.
+    #[arg(long, value_parser = choice::<SystemKind>(), default_value = "pendulum")]
+    pub system: SystemKind,
+    /// Run folder (replaced if it is a run folder already) [default: runs/demo for the
+    /// pendulum, runs/demo-SYSTEM for the others].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Dataset to write (replaced) [default: datasets/SYSTEM.h5, or OUT.h5 beside the run folder with --quick].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// A one-minute look: 30 trials of 40 frames, 300 training steps, 60-frame rollouts.
@@ -548,17 +584,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
-    let config = a.to_config();
+    let config = a.to_config()?;
     config.validate()?;
     let threads = device::threads(a.threads)?;
     let bars = Bars::rendering(config.trials);
-    pipeline::generate(&config, &a.out, a.force, threads, &bars)?;
+    let out = a.out();
+    pipeline::generate(&config, &out, a.force, threads, &bars)?;
     if let Some(b) = &bars.render {
         b.finish_and_clear();
     }
     println!(
-        "wrote {}: {} trials x {} frames of {}x{} ({} test trials, {} samples)",
-        a.out.display(),
+        "wrote {}: {}, {} trials x {} frames of {}x{} ({} test trials, {} samples)",
+        out.display(),
+        a.system.name(),
         config.trials,
         config.steps,
         config.render.side,
@@ -626,17 +664,18 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let ensemble = summary.models.iter().any(|m| m.seed != summary.models[0].seed);
     for m in &summary.models {
         let who = if ensemble { format!("{} seed {}", m.model.name(), m.seed) } else { m.model.name().to_string() };
-        println!(
-            "{who}: energy MSE {:.3e}, pixel MSE {:.3e}, valid for {} of {} frames",
-            m.energy_mse, m.pixel_mse, m.valid_prediction_time, summary.frames
-        );
+        let energy =
+            if m.map_holds { format!("energy MSE {:.3e}", m.energy_mse) } else { "energy n/a (no affine latent map holds)".into() };
+        let h = m.learned_h_variation.map(|v| format!(", learned H varies by {v:.3} of its spread")).unwrap_or_default();
+        println!("{who}: {energy}, pixel MSE {:.3e}, valid for {} of {} frames{h}", m.pixel_mse, m.valid_prediction_time, summary.frames);
     }
-    println!("wrote {} (comparison.gif, sheet.png, energy.png, phase-space.png, frames/, rollout.json)", out.display());
+    let phase = if out.join("phase-space.png").exists() { "phase-space.png, " } else { "" };
+    println!("wrote {} (comparison.gif, sheet.png, energy.png, {phase}frames/, rollout.json)", out.display());
     Ok(())
 }
 
 fn demo(a: &DemoArgs) -> anyhow::Result<()> {
-    let mut cfg = DemoConfig::new(a.out.clone(), a.data.clone(), a.quick);
+    let mut cfg = DemoConfig::new(a.system, a.out.clone(), a.data.clone(), a.quick);
     if let Some(seeds) = &a.seeds {
         cfg.train.seeds = Some(Seeds::parse(seeds)?);
     }

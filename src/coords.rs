@@ -1,6 +1,10 @@
 //! Stage 4, the paper's four coordinate-space tasks (Table 1 rows 1-4; SPEC.md section 8):
 //! an HNN and a baseline MLP learn time derivatives directly from coordinates.
 //!
+//! The spring and the two bodies are [`crate::systems`]' definitions (field, energy, initial
+//! states), shared with the pixel pipeline; the ideal and the real pendulum keep the
+//! reference's toy energies, which the classic-control pendulum's is not.
+//!
 //! | task | H | data |
 //! |---|---|---|
 //! | spring | `q^2 + p^2` | 50 trajectories x 30 points on [0, 3], radius U[0.1, 1], noise sd 0.1 on (q, p) |
@@ -29,6 +33,9 @@ use crate::optim::AdamConfig;
 use crate::paper;
 use crate::rng::Rng;
 use crate::stats::MeanSem;
+use crate::systems::spring::Spring;
+use crate::systems::two_body::TwoBody;
+use crate::systems::System;
 use crate::train::{AutogradLoss, LoopConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,41 +88,27 @@ impl Task {
         }
     }
 
-    /// The task's energy (SPEC.md section 8).
+    /// The task's energy (SPEC.md section 8): the spring's and two bodies' are the
+    /// systems' own ([`crate::systems`], default parameters).
     pub fn energy(self, x: &[f64]) -> f64 {
         match self {
-            Task::Spring => x[0] * x[0] + x[1] * x[1],
+            Task::Spring => Spring::default().hamiltonian(x),
             Task::Pendulum => 3.0 * (1.0 - x[0].cos()) + x[1] * x[1],
             Task::RealPendulum => 2.4 * (1.0 - x[0].cos()) + x[1] * x[1],
-            Task::TwoBody => {
-                let (dx, dy) = (x[0] - x[1], x[2] - x[3]);
-                0.5 * (x[4] * x[4] + x[5] * x[5] + x[6] * x[6] + x[7] * x[7]) - 1.0 / (dx * dx + dy * dy).sqrt()
-            }
+            Task::TwoBody => TwoBody::default().hamiltonian(x),
         }
     }
 
     /// The true time derivative (not for the real pendulum, whose field is unknown).
     pub fn field(self, x: &[f64], dx: &mut [f64]) {
         match self {
-            Task::Spring => {
-                dx[0] = 2.0 * x[1];
-                dx[1] = -2.0 * x[0];
-            }
+            Task::Spring => Spring::default().field(x, dx),
             Task::Pendulum => {
                 dx[0] = 2.0 * x[1];
                 dx[1] = -3.0 * x[0].sin();
             }
             Task::RealPendulum => unreachable!("the real pendulum has no analytic field"),
-            Task::TwoBody => {
-                // (qx1, qx2, qy1, qy2, px1, px2, py1, py2), unit masses, G = 1.
-                let (rx, ry) = (x[1] - x[0], x[3] - x[2]);
-                let r3 = (rx * rx + ry * ry).powf(1.5);
-                dx[..4].copy_from_slice(&x[4..8]);
-                dx[4] = rx / r3;
-                dx[5] = -rx / r3;
-                dx[6] = ry / r3;
-                dx[7] = -ry / r3;
-            }
+            Task::TwoBody => TwoBody::default().field(x, dx),
         }
     }
 }
@@ -247,37 +240,18 @@ pub struct TaskData {
     pub test_trajectories: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
-fn normal(rng: &mut Rng) -> f64 {
-    // Box-Muller; 1 - U keeps the logarithm finite.
-    let (u, v) = (1.0 - rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0));
-    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-}
-
 fn simulate(task: Task, y0: &[f64], t: &[f64]) -> Result<Vec<f64>> {
     let ys = integrate::solve(|_t, y: &[f64], dy: &mut [f64]| task.field(y, dy), y0, t, Method::Rk45 { rtol: 1e-10, atol: 1e-12 })
         .map_err(Error::integration(format!("simulating the {} task", task.name())))?;
     Ok(ys.concat())
 }
 
-/// The task's initial states, drawn as the reference does.
+/// The task's initial states, drawn as the reference does: the two bodies' and the
+/// spring's rules are the systems' own; the ideal pendulum shares the spring's.
 fn initial_state(cfg: &TaskConfig, rng: &mut Rng) -> Vec<f64> {
-    let (lo, hi) = cfg.radius;
     match cfg.task {
-        Task::TwoBody => {
-            let pos = [rng.uniform(lo, hi), rng.uniform(lo, hi)];
-            let r = (pos[0] * pos[0] + pos[1] * pos[1]).sqrt();
-            let k = (1.0 + 0.05 * normal(rng)) / (2.0 * r.powf(1.5));
-            let vel = [-pos[1] * k, pos[0] * k];
-            // Body 2 mirrors body 1 through the origin.
-            vec![pos[0], -pos[0], pos[1], -pos[1], vel[0], -vel[0], vel[1], -vel[1]]
-        }
-        _ => {
-            let mut y = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
-            let norm = (y[0] * y[0] + y[1] * y[1]).sqrt().max(1e-12);
-            let radius = rng.uniform(lo, hi);
-            y.iter_mut().for_each(|v| *v *= radius / norm);
-            y.to_vec()
-        }
+        Task::TwoBody => TwoBody::default().initial_in(rng, cfg.radius),
+        _ => Spring::default().initial_in(rng, cfg.radius),
     }
 }
 
@@ -302,7 +276,7 @@ pub fn make_data(cfg: &TaskConfig) -> Result<TaskData> {
         for (s, ds) in states.chunks(d).zip(derivs.chunks_mut(d)) {
             cfg.task.field(s, ds);
         }
-        let noisy: Vec<f64> = states.iter().map(|v| v + cfg.noise * normal(&mut rng)).collect();
+        let noisy: Vec<f64> = states.iter().map(|v| v + cfg.noise * rng.normal()).collect();
         let is_test = match cfg.task {
             Task::TwoBody => k < n_test,
             _ => k >= cfg.trajectories - n_test,

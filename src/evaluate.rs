@@ -1,18 +1,21 @@
-//! Stage 3, latent rollouts and the paper's evaluation (SPEC.md sections 6-7).
+//! Stage 3, latent rollouts and the paper's evaluation (SPEC.md sections 6-7), for any system.
 //!
 //! A fresh test trajectory is simulated and rendered like the dataset; the first pair
 //! `x_0 = [f_1 | f_2]` is encoded, the learned latent field is integrated, and every latent
 //! is decoded to a pair of frames. For the energy metric the decoded pairs are encoded
 //! again, **each model with its own encoder** (the reference used the HNN's encoder for the
 //! baseline too: a bug), mapped to `(q, p)` by an affine map fitted on the training set, and
-//! their energy `1.9 (1 - cos q) + p^2` compared with the true energy of frame `i + 1`.
+//! their energy (the pendulum's `1.9 (1 - cos q) + p^2`; the system's H for the others)
+//! compared with the true energy of frame `i + 1`. Where the map's test R^2 is below
+//! [`MAP_R2_MIN`] for some coordinate, no affine map holds and the energy figure means
+//! nothing: reports say so and compare the models on pixel MSE instead. The HNN is also
+//! scored without any map: the variation of its own learned H along its rollout.
 //!
 //! Rollout point `i` is frame time `i` (integer frames): predicted pair `i` is compared with
 //! the true pair `[f_{i+1} | f_{i+2}]`. (The reference reported 200 points spread over
 //! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
 
 use serde::{Deserialize, Serialize};
-use std::f64::consts::PI;
 use tch::{Device, Kind, Tensor};
 
 use crate::choice::Choice;
@@ -21,10 +24,13 @@ use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldKind, LossWeights, Model};
 use crate::optim::{Adam, AdamConfig};
-use crate::physics::{reference_energy, InitialStateRule, State};
-use crate::render::Renderer;
 use crate::rng::Rng;
 use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
+use crate::systems::System;
+
+/// The smallest test R^2, over the coordinates, at which the affine latent -> (q, p) map is
+/// taken to hold (the pendulum's is above 0.99).
+pub const MAP_R2_MIN: f64 = 0.9;
 
 /// The evaluation protocol; `Default` is the reference's energy protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,9 +39,13 @@ pub struct EvalConfig {
     pub seed: u64,
     /// Frames simulated for each fresh trajectory.
     pub steps: usize,
-    /// Initial deflection window of the fresh trajectories (radians).
-    pub min_angle: f64,
-    pub max_angle: f64,
+    /// Initial-state window of the fresh trajectories, in the system's quantity (the
+    /// pendulum's deflection, radians); `None`: the system's evaluation window (the
+    /// pendulum's (pi/11, pi/10), the reference's).
+    #[serde(default, alias = "min_angle")]
+    pub window_min: Option<f64>,
+    #[serde(default, alias = "max_angle")]
+    pub window_max: Option<f64>,
     /// Rollout points (frames) scored.
     pub frames: usize,
     pub method: Method,
@@ -93,8 +103,8 @@ impl Default for EvalConfig {
         EvalConfig {
             seed: 1,
             steps: 203,
-            min_angle: PI / 11.0,
-            max_angle: PI / 10.0,
+            window_min: None,
+            window_max: None,
             frames: 200,
             method: Method::reference(),
             seeds: vec![1, 2, 3, 4, 5],
@@ -108,7 +118,13 @@ impl Default for EvalConfig {
 pub const MAX_FRAMES: usize = 100_000;
 
 impl EvalConfig {
-    pub fn validate(&self, side: u32) -> Result<()> {
+    /// The window of the fresh trajectories for `sys`.
+    pub fn window(&self, sys: &dyn System) -> (f64, f64) {
+        let (lo, hi) = sys.eval_window();
+        (self.window_min.unwrap_or(lo), self.window_max.unwrap_or(hi))
+    }
+
+    pub fn validate(&self, side: u32, sys: &dyn System) -> Result<()> {
         if self.frames == 0 {
             return Err(Error::setting("--frames", "must be at least 1"));
         }
@@ -123,7 +139,7 @@ impl EvalConfig {
         if self.steps < need {
             return Err(Error::setting("--steps", format!("must be at least --frames + 3 = {need} (got {})", self.steps)));
         }
-        InitialStateRule { min_angle: self.min_angle, max_angle: self.max_angle, thdot_max: 1.0 }.validate()?;
+        sys.check_window(self.window(sys))?;
         match self.method {
             Method::Rk45 { rtol, atol } => {
                 if !(rtol > 0.0 && rtol < 1.0 && atol > 0.0 && atol.is_finite()) {
@@ -142,26 +158,32 @@ impl EvalConfig {
 
 /// A simulated and rendered test trajectory.
 pub struct Trajectory {
-    pub states: Vec<State>,
+    /// `[steps, 2 dof]`: the `(q, p)` of every frame.
+    pub labels: Vec<f64>,
+    /// `[steps]`: the energy evaluation scores of every frame.
+    pub energies: Vec<f64>,
     /// `[steps, side * side]`
     pub frames: Vec<f32>,
     pub pixels: usize,
 }
 
 impl Trajectory {
-    /// One trajectory drawn like the dataset's (same physics, renderer and speed rule) but
-    /// from `seed` and its own deflection window.
+    /// One trajectory drawn like the dataset's (same system, parameters and scene) but from
+    /// `seed` and the evaluation's window.
     pub fn simulate(data: &DatasetConfig, cfg: &EvalConfig, seed: u64) -> Result<Self> {
-        let rule = InitialStateRule { min_angle: cfg.min_angle, max_angle: cfg.max_angle, thdot_max: data.initial.thdot_max };
-        let s0 = rule.sample(&mut Rng::new(seed));
-        let states = data.physics.trajectory(s0, cfg.steps);
-        let mut r = Renderer::new(data.render)?;
+        let sys = data.sys();
+        let s0 = sys.initial_in(&mut Rng::new(seed), cfg.window(sys));
+        let states = sys.simulate(&s0, cfg.steps)?;
+        let mut drawer = sys.drawer(data.render)?;
         let px = data.render.pixels();
-        let mut frames = vec![0.0; cfg.steps * px];
-        for (s, out) in states.iter().zip(frames.chunks_mut(px)) {
-            r.render(s.theta, out);
+        let l = 2 * sys.dof();
+        let (mut frames, mut labels, mut energies) = (vec![0.0; cfg.steps * px], vec![0.0; cfg.steps * l], Vec::with_capacity(cfg.steps));
+        for ((s, out), label) in states.chunks(sys.sim_dim()).zip(frames.chunks_mut(px)).zip(labels.chunks_mut(l)) {
+            drawer.draw(s, out);
+            sys.label(s, label);
+            energies.push(sys.energy(label));
         }
-        Ok(Trajectory { states, frames, pixels: px })
+        Ok(Trajectory { labels, energies, frames, pixels: px })
     }
 
     pub fn frame(&self, i: usize) -> &[f32] {
@@ -176,7 +198,14 @@ impl Trajectory {
 
     /// True energy of pair `i` (state of its first frame).
     pub fn energy(&self, i: usize) -> f64 {
-        self.states[FIRST_SAMPLE_FRAME + i].reference_energy()
+        self.energies[FIRST_SAMPLE_FRAME + i]
+    }
+
+    /// True `(q, p)` of pair `i`.
+    pub fn label(&self, i: usize) -> &[f64] {
+        let l = self.labels.len() / self.energies.len();
+        let f = FIRST_SAMPLE_FRAME + i;
+        &self.labels[f * l..(f + 1) * l]
     }
 }
 
@@ -208,11 +237,12 @@ pub fn rollout(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<R
 /// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LatentMap {
-    /// `[2][latent_dim + 1]`: each row `(a_1 .. a_d, b)`.
+    /// `[2 dof][latent_dim + 1]`: each row `(a_1 .. a_d, b)`.
     pub rows: Vec<Vec<f64>>,
-    /// Coefficient of determination of `q` and `p` on the training set.
-    pub r2_train: [f64; 2],
-    pub r2_test: [f64; 2],
+    /// Coefficient of determination of each label coordinate (the `q`s, then the `p`s) on
+    /// the training set and on the test set.
+    pub r2_train: Vec<f64>,
+    pub r2_test: Vec<f64>,
 }
 
 fn encode_all(model: &Model, x: &Tensor) -> Vec<Vec<f64>> {
@@ -222,9 +252,10 @@ fn encode_all(model: &Model, x: &Tensor) -> Vec<Vec<f64>> {
     flat.chunks(d).map(|c| c.to_vec()).collect()
 }
 
-fn labels_of(t: &Tensor) -> Vec<[f64; 2]> {
+fn labels_of(t: &Tensor) -> Vec<Vec<f64>> {
+    let l = t.size()[1] as usize;
     let flat: Vec<f64> = Vec::try_from(t.to_kind(Kind::Double).view([-1])).expect("labels");
-    flat.chunks(2).map(|c| [c[0], c[1]]).collect()
+    flat.chunks(l).map(|c| c.to_vec()).collect()
 }
 
 /// Least squares by Adam on random batches (the reference's way of fitting the map), with
@@ -261,30 +292,43 @@ impl LatentMap {
         };
         let (ztr, zte) = (aug(encode_all(model, &train.x)), aug(encode_all(model, &test.x)));
         let (ltr, lte) = (labels_of(&train.labels), labels_of(&test.labels));
-        let rows: Vec<Vec<f64>> = (0..2)
+        let l = ltr.first().map_or(0, |r| r.len());
+        let rows: Vec<Vec<f64>> = (0..l)
             .map(|c| {
-                let y: Vec<f64> = ltr.iter().map(|l| l[c]).collect();
+                let y: Vec<f64> = ltr.iter().map(|r| r[c]).collect();
                 match how {
                     MapFit::Lstsq => least_squares(&ztr, &y),
                     MapFit::Adam => adam_fit(&ztr, &y, 4001, 400, 1e-2, c as u64),
                 }
             })
             .collect();
-        let map = LatentMap { rows, r2_train: [0.0; 2], r2_test: [0.0; 2] };
-        let r2 = |z: &[Vec<f64>], l: &[[f64; 2]]| -> [f64; 2] {
-            [0, 1].map(|c| {
-                let observed: Vec<f64> = l.iter().map(|v| v[c]).collect();
-                let predicted: Vec<f64> = z.iter().map(|zr| zr.iter().zip(&map.rows[c]).map(|(a, b)| a * b).sum()).collect();
-                r_squared(&observed, &predicted)
-            })
+        let r2 = |z: &[Vec<f64>], labels: &[Vec<f64>]| -> Vec<f64> {
+            (0..l)
+                .map(|c| {
+                    let observed: Vec<f64> = labels.iter().map(|v| v[c]).collect();
+                    let predicted: Vec<f64> = z.iter().map(|zr| zr.iter().zip(&rows[c]).map(|(a, b)| a * b).sum()).collect();
+                    r_squared(&observed, &predicted)
+                })
+                .collect()
         };
         let (r2_train, r2_test) = (r2(&ztr, &ltr), r2(&zte, &lte));
-        LatentMap { r2_train, r2_test, ..map }
+        LatentMap { rows, r2_train, r2_test }
     }
 
-    pub fn apply(&self, z: &[f64]) -> (f64, f64) {
-        let row = |r: &Vec<f64>| z.iter().zip(r).map(|(a, b)| a * b).sum::<f64>() + r[z.len()];
-        (row(&self.rows[0]), row(&self.rows[1]))
+    /// The `(q, p)` the map gives a latent.
+    pub fn apply(&self, z: &[f64]) -> Vec<f64> {
+        self.rows.iter().map(|r| z.iter().zip(r).map(|(a, b)| a * b).sum::<f64>() + r[z.len()]).collect()
+    }
+
+    /// The smallest test R^2 over the coordinates.
+    pub fn worst_r2(&self) -> f64 {
+        self.r2_test.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    /// Whether an affine map holds (every coordinate's test R^2 at least [`MAP_R2_MIN`]), so
+    /// that the energy through it means something.
+    pub fn holds(&self) -> bool {
+        self.worst_r2() >= MAP_R2_MIN
     }
 }
 
@@ -303,19 +347,45 @@ pub struct TrajectoryScore {
     pub true_energy: Vec<f64>,
     pub predicted_energy: Vec<f64>,
     pub pixel_mse_per_frame: Vec<f64>,
+    /// The HNN's own learned H along its rollout: its range over the rollout divided by its
+    /// standard deviation over the training latents (0 for an exact integrator of the
+    /// learned field; no map needed). `None` for the baseline, which has no H.
+    #[serde(default)]
+    pub learned_h_variation: Option<f64>,
 }
 
-pub fn score(model: &Model, map: &LatentMap, traj: &Trajectory, roll: &Rollout, cfg: &EvalConfig, seed: u64) -> TrajectoryScore {
+/// What scoring one model's rollouts needs besides the rollouts.
+pub struct Scorer<'a> {
+    pub model: &'a Model,
+    pub sys: &'a dyn System,
+    pub map: &'a LatentMap,
+    pub cfg: &'a EvalConfig,
+    /// The learned H's standard deviation over the training latents (HNN only).
+    pub h_scale: Option<f64>,
+}
+
+impl<'a> Scorer<'a> {
+    /// For `model` on `data`'s system, with its map and the H scale from the training pairs.
+    pub fn new(model: &'a Model, data: &'a DatasetConfig, map: &'a LatentMap, train: &Pairs, cfg: &'a EvalConfig) -> Self {
+        let h_scale = (model.field.kind() == FieldKind::Hnn).then(|| {
+            let h = learned_h(model, &encode_all(model, &train.x));
+            MeanSem::of(&h).std().max(1e-12)
+        });
+        Scorer { model, sys: data.sys(), map, cfg, h_scale }
+    }
+
+    /// Scores one rollout of `traj` (drawn from `seed`).
+    pub fn score(&self, traj: &Trajectory, roll: &Rollout, seed: u64) -> TrajectoryScore {
+        score(self, traj, roll, seed)
+    }
+}
+
+fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> TrajectoryScore {
+    let Scorer { model, sys, map, cfg, h_scale } = *s;
     let n = roll.latents.len();
     let px = traj.pixels;
     let re = encode_all(model, &roll.decoded);
-    let predicted: Vec<f64> = re
-        .iter()
-        .map(|z| {
-            let (q, p) = map.apply(z);
-            reference_energy(q, p)
-        })
-        .collect();
+    let predicted: Vec<f64> = re.iter().map(|z| sys.energy(&map.apply(z))).collect();
     let truth: Vec<f64> = (0..n).map(|i| traj.energy(i)).collect();
     let sq: Vec<f64> = truth.iter().zip(&predicted).map(|(a, b)| (a - b).powi(2)).collect();
     let chunks: Vec<f64> = sq.chunks(n.div_ceil(5).max(1)).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
@@ -342,7 +412,21 @@ pub fn score(model: &Model, map: &LatentMap, traj: &Trajectory, roll: &Rollout, 
         true_energy: truth,
         predicted_energy: predicted,
         pixel_mse_per_frame: per_frame,
+        learned_h_variation: h_scale.map(|scale| {
+            let h = learned_h(model, &roll.latents);
+            let (lo, hi) = h.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            (hi - lo) / scale
+        }),
     }
+}
+
+/// The learned H at each latent (HNN).
+fn learned_h(model: &Model, latents: &[Vec<f64>]) -> Vec<f64> {
+    let d = latents.first().map_or(0, |z| z.len()) as i64;
+    let flat: Vec<f32> = latents.iter().flatten().map(|v| *v as f32).collect();
+    let z = Tensor::from_slice(&flat).view([-1, d]).to_device(model.vs.device());
+    let h = tch::no_grad(|| model.field.hamiltonian(&z)).to_device(Device::Cpu).to_kind(Kind::Double);
+    Vec::try_from(h).expect("1-D")
 }
 
 /// Everything `evaluate` reports for one model (one member of an ensemble).
@@ -362,6 +446,10 @@ pub struct ModelMetrics {
     pub energy_mse_seeds_std: f64,
     pub pixel_mse: f64,
     pub valid_prediction_time: f64,
+    /// Mean over the `seeds` trajectories of [`TrajectoryScore::learned_h_variation`]
+    /// (HNN only).
+    #[serde(default)]
+    pub learned_h_variation: Option<f64>,
     pub map: LatentMap,
     pub trajectories: Vec<TrajectoryScore>,
 }
@@ -462,6 +550,54 @@ impl EnsembleSummary {
     }
 }
 
+/// What the HNN is compared with the baseline on, trajectory by trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// The energy MSE through the latent map (every model's map holds).
+    Energy,
+    /// The pixel MSE over the horizon (some model's map does not hold).
+    PixelMse,
+}
+
+impl Basis {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Basis::Energy => "energy MSE",
+            Basis::PixelMse => "pixel MSE",
+        }
+    }
+}
+
+/// The HNN against the baseline on every extra trajectory of every member that has both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadToHead {
+    pub basis: Basis,
+    /// (member, trajectory) pairs where the HNN's figure is below the baseline's.
+    pub hnn_below: usize,
+    pub trajectories: usize,
+}
+
+impl HeadToHead {
+    /// On energy where every model's map holds, else on pixel MSE; `None` without both
+    /// models.
+    pub fn of(models: &[ModelMetrics], cfg: &EvalConfig) -> Option<Self> {
+        let basis = if models.iter().all(|m| m.map.holds()) { Basis::Energy } else { Basis::PixelMse };
+        let figure = |s: &TrajectoryScore| if basis == Basis::Energy { s.energy_mse } else { s.pixel_mse };
+        let (mut hnn_below, mut trajectories) = (0, 0);
+        for h in models.iter().filter(|m| m.model == FieldKind::Hnn) {
+            let Some(b) = models.iter().find(|m| m.model == FieldKind::Baseline && m.seed == h.seed) else { continue };
+            for hs in h.trajectories.iter().filter(|s| cfg.seeds.contains(&s.seed)) {
+                if let Some(bs) = b.trajectories.iter().find(|s| s.seed == hs.seed) {
+                    trajectories += 1;
+                    hnn_below += (figure(hs) < figure(bs)) as usize;
+                }
+            }
+        }
+        (trajectories > 0).then_some(HeadToHead { basis, hnn_below, trajectories })
+    }
+}
+
 /// Scores one model; `train` and `test` are the dataset's pairs on the model's device.
 pub fn evaluate_model(
     model: &Model,
@@ -472,6 +608,7 @@ pub fn evaluate_model(
     loss: &LossWeights,
 ) -> Result<ModelMetrics> {
     let map = LatentMap::fit(model, train, test, cfg.map_fit);
+    let scorer = Scorer::new(model, &data.config, &map, train, cfg);
     let train_loss = MeanSem::of(&crate::train::per_sample_losses(model, train, loss));
     let test_loss = MeanSem::of(&crate::train::per_sample_losses(model, test, loss));
     let mut seeds = vec![cfg.seed];
@@ -480,7 +617,7 @@ pub fn evaluate_model(
     for &seed in &seeds {
         let traj = Trajectory::simulate(&data.config, cfg, seed)?;
         let roll = rollout(model, &traj.pair(0), cfg.frames, cfg.method)?;
-        scores.push(score(model, &map, &traj, &roll, cfg, seed));
+        scores.push(scorer.score(&traj, &roll, seed));
     }
     let over: Vec<&TrajectoryScore> = scores.iter().filter(|s| cfg.seeds.contains(&s.seed)).collect();
     let e: Vec<f64> = over.iter().map(|s| s.energy_mse).collect();
@@ -497,6 +634,9 @@ pub fn evaluate_model(
         energy_mse_seeds_std: stats.std(),
         pixel_mse: over.iter().map(|s| s.pixel_mse).sum::<f64>() / over.len().max(1) as f64,
         valid_prediction_time: over.iter().map(|s| s.valid_prediction_time as f64).sum::<f64>() / over.len().max(1) as f64,
+        learned_h_variation: scorer
+            .h_scale
+            .map(|_| over.iter().filter_map(|s| s.learned_h_variation).sum::<f64>() / over.len().max(1) as f64),
         map,
         trajectories: scores,
     })
@@ -520,14 +660,17 @@ mod tests {
 
     #[test]
     fn protocol_settings_are_checked_naming_the_flag() {
-        let bad = |c: EvalConfig, flag: &str| assert!(c.validate(28).unwrap_err().to_string().starts_with(flag), "{flag}");
+        let sys = crate::systems::pendulum::Pendulum::default();
+        let bad = |c: EvalConfig, flag: &str| assert!(c.validate(28, &sys).unwrap_err().to_string().starts_with(flag), "{flag}");
         bad(EvalConfig { frames: 0, ..Default::default() }, "--frames");
         bad(EvalConfig { frames: 10_000_000, steps: 10_000_003, ..Default::default() }, "--frames");
         bad(EvalConfig { frames: 201, ..Default::default() }, "--steps");
         bad(EvalConfig { method: Method::Rk4 { dt: 1e-9 }, ..Default::default() }, "--dt");
         bad(EvalConfig { method: Method::Rk45 { rtol: 0.0, atol: 1e-6 }, ..Default::default() }, "--rtol");
-        assert!(EvalConfig::default().validate(28).is_ok());
-        let msg = EvalConfig { frames: 10_000_000, steps: 10_000_003, ..Default::default() }.validate(28).unwrap_err().to_string();
+        bad(EvalConfig { window_min: Some(0.4), window_max: Some(0.3), ..Default::default() }, "--min/--max");
+        assert!(EvalConfig::default().validate(28, &sys).is_ok());
+        assert_eq!(EvalConfig::default().window(&sys), (std::f64::consts::PI / 11.0, std::f64::consts::PI / 10.0));
+        let msg = EvalConfig { frames: 10_000_000, steps: 10_000_003, ..Default::default() }.validate(28, &sys).unwrap_err().to_string();
         assert!(msg.contains("MB"), "says what memory it would need: {msg}");
     }
 }

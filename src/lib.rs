@@ -1,9 +1,11 @@
 //! pixel-hnn: the pixel-pendulum experiment of "Hamiltonian Neural Networks" (Greydanus,
-//! Dzamba, Yosinski, NeurIPS 2019), as a Rust pipeline on libtorch.
+//! Dzamba, Yosinski, NeurIPS 2019), as a Rust pipeline on libtorch, for the pendulum and
+//! the other systems later work compares on.
 //!
 //! One module per pipeline stage, lower floors first:
-//! - [`physics`]: the classic-control pendulum the frames come from;
-//! - [`render`]: states to preprocessed frames;
+//! - [`systems`]: the physical systems (the classic-control pendulum, a spring, two bodies,
+//!   a double pendulum): fields, simulators, energies, scenes;
+//! - [`render`]: a system's scene to preprocessed frames;
 //! - [`dataset`]: generate, store (HDF5) and load the pixel dataset;
 //! - [`preview`]: contact sheets of a dataset;
 //! - [`model`]: the autoencoder and the latent fields (HNN, baseline);
@@ -36,7 +38,6 @@ pub mod model;
 pub mod optim;
 pub mod output;
 pub mod paper;
-pub mod physics;
 pub mod pipeline;
 pub mod plot;
 pub mod preview;
@@ -48,6 +49,7 @@ pub mod rollout;
 pub mod run;
 pub mod stacked;
 pub mod stats;
+pub mod systems;
 pub mod table;
 pub mod train;
 

@@ -46,14 +46,16 @@ pub struct ModelConfig {
     /// Autoencoder input: two frames, `2 * side * side`.
     pub input_dim: i64,
     pub ae_hidden: i64,
-    /// Latent dimension: `q` and `p` halves (2 for the pendulum).
+    /// Latent dimension: `q` and `p` halves, `2 * dof` of the system (2 for the pendulum).
     pub latent_dim: i64,
     pub field_hidden: i64,
 }
 
 impl ModelConfig {
-    pub fn for_side(side: u32) -> Self {
-        ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: 2, field_hidden: 200 }
+    /// The reference's widths for frames of `side` px of a system with `dof` degrees of
+    /// freedom.
+    pub fn for_frames(side: u32, dof: usize) -> Self {
+        ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: 2 * dof as i64, field_hidden: 200 }
     }
 
     /// The latent field's part of the sizes.
@@ -71,7 +73,7 @@ pub struct FieldConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig::for_side(28)
+        ModelConfig::for_frames(28, 1)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
 };
 use crate::stats::MeanSem;
+use crate::systems::SystemKind;
 use crate::train::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
@@ -201,7 +202,7 @@ fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
     check_batch(&cfg, &data)?;
-    let model = ModelConfig::for_side(data.config.render.side);
+    let model = ModelConfig::for_frames(data.config.render.side, data.config.sys().dof());
     check_memory(&cfg, &model, &data, device, threads)?;
     let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
     Ok((PixelRun::create(&req.out, config, req.force)?, data))
@@ -226,7 +227,24 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
     cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| run.config.dataset.path.clone());
     let data = PixelDataset::open(&path)?;
-    let config = RunConfig::new(cfg.clone(), ModelConfig::for_side(data.config.render.side), DatasetRef::of(&path, data.config.clone())?);
+    let (ours, theirs) = (run.config.dataset.config.system.kind(), data.config.system.kind());
+    if ours != theirs {
+        return Err(Error::setting(
+            "--data",
+            format!(
+                "{} holds a {} dataset, but the run in {} learned the {}",
+                path.display(),
+                theirs.name(),
+                req.out.display(),
+                ours.name()
+            ),
+        ));
+    }
+    let config = RunConfig::new(
+        cfg.clone(),
+        ModelConfig::for_frames(data.config.render.side, data.config.sys().dof()),
+        DatasetRef::of(&path, data.config.clone())?,
+    );
     let changed: Vec<String> =
         run.config.differences(&config).into_iter().filter(|d| !d.starts_with("train.steps:") && !d.starts_with("dataset.path:")).collect();
     if !changed.is_empty() {
@@ -289,7 +307,8 @@ struct Opened {
 
 fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Opened> {
     let run = PixelRun::open(run_dir)?;
-    cfg.validate(run.config.dataset.config.render.side)?;
+    let d = &run.config.dataset.config;
+    cfg.validate(d.render.side, d.sys())?;
     let data = run.open_dataset()?;
     let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
     Ok(Opened { run, data, train, test })
@@ -310,7 +329,7 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
         }
     }
     let ensemble = EnsembleSummary::of(&models, run.seeds());
-    let metrics = PixelMetrics { protocol: cfg.clone(), models, ensemble };
+    let metrics = PixelMetrics { system: run.config.dataset.config.system.kind(), protocol: cfg.clone(), models, ensemble };
     metrics.save(&run.dir)?;
     Ok(metrics)
 }
@@ -397,15 +416,20 @@ pub struct DemoConfig {
 }
 
 impl DemoConfig {
-    /// The paper's settings into `out`, the dataset at `data` (default
-    /// `datasets/pendulum.h5`); `quick`: a one-minute look (30 trials of 40 frames, 300
+    /// The paper's settings for `system` into `out` (default `runs/demo` for the pendulum,
+    /// `runs/demo-SYSTEM` for the others), the dataset at `data` (default
+    /// `datasets/SYSTEM.h5`); `quick`: a one-minute look (30 trials of 40 frames, 300
     /// training steps, 60-frame rollouts, its dataset `OUT.h5` beside the run folder).
-    pub fn new(out: PathBuf, data: Option<PathBuf>, quick: bool) -> Self {
-        let data = data.unwrap_or_else(|| if quick { out.with_extension("h5") } else { PathBuf::from(dataset::DEFAULT_PATH) });
+    pub fn new(system: SystemKind, out: Option<PathBuf>, data: Option<PathBuf>, quick: bool) -> Self {
+        let out = out.unwrap_or_else(|| match system {
+            SystemKind::Pendulum => PathBuf::from("runs/demo"),
+            other => PathBuf::from(format!("runs/demo-{}", other.name())),
+        });
+        let data = data.unwrap_or_else(|| if quick { out.with_extension("h5") } else { dataset::default_path(system) });
         let mut c = DemoConfig {
             out,
             data,
-            dataset: DatasetConfig::default(),
+            dataset: DatasetConfig::for_system(system),
             train: TrainOverrides::default(),
             eval: EvalConfig::default(),
             layout: Layout::default(),

@@ -1,6 +1,8 @@
-//! Frames from pendulum states: the classic-control scene (SPEC.md section 2) drawn headless
-//! with tiny-skia, then the reference's preprocessing: red minus green, an anti-aliasing
-//! downsample with PIL's "bilinear" filter, and 8-bit quantisation.
+//! Frames from a system's state: its scene drawn headless with tiny-skia in a window of the
+//! world plane, then the reference's preprocessing (SPEC.md section 2): red minus green, an
+//! anti-aliasing downsample with PIL's "bilinear" filter, and 8-bit quantisation. Each
+//! system draws its own scene ([`crate::systems`]) on a [`Canvas`]; this module owns the
+//! canvas and the preprocessing.
 //!
 //! The reference renders 1000 x 1000 px, crops a 340 px window and shrinks it to 28 px with
 //! PIL, whose bilinear filter is a triangle whose support grows with the shrink factor: one
@@ -37,7 +39,15 @@ impl Default for Window {
     }
 }
 
-/// What is drawn and how it becomes a frame; `Default` is the reference's.
+impl Window {
+    /// A square window centred on `(x, y)`, `half` units each side.
+    pub fn square(x: f64, y: f64, half: f64) -> Self {
+        Window { x0: x - half, x1: x + half, y0: y - half, y1: y + half }
+    }
+}
+
+/// How a scene becomes a frame; `Default` is the reference's (28 px, drawn at 4x, the
+/// pendulum's window). Each system has its own default window.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RenderConfig {
     /// Output frames are `side x side`.
@@ -45,14 +55,11 @@ pub struct RenderConfig {
     /// The scene is drawn at `side * supersample` px before the filter.
     pub supersample: u32,
     pub window: Window,
-    pub rod_length: f64,
-    pub rod_width: f64,
-    pub axle_radius: f64,
 }
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        RenderConfig { side: 28, supersample: 4, window: Window::default(), rod_length: 1.0, rod_width: 0.2, axle_radius: 0.05 }
+        RenderConfig { side: 28, supersample: 4, window: Window::default() }
     }
 }
 
@@ -72,11 +79,6 @@ impl RenderConfig {
         if !finite || w.x1 <= w.x0 || w.y1 <= w.y0 {
             return Err(Error::setting("--window", format!("needs x0 < x1 and y0 < y1, finite (got {w:?})")));
         }
-        for (flag, v) in [("--rod-length", self.rod_length), ("--rod-width", self.rod_width), ("--axle-radius", self.axle_radius)] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::setting(flag, format!("must be a number >= 0 (got {v})")));
-            }
-        }
         Ok(())
     }
 
@@ -85,18 +87,15 @@ impl RenderConfig {
     }
 }
 
-/// The reference's colours: rod RGB (204, 77, 77) on white, black axle; red minus green
-/// makes the rod 127 and everything else 0.
-const ROD_RGB: (u8, u8, u8) = (204, 77, 77);
+/// Pixmap columns `c0..c1` and rows `r0..r1` a scene's ink can occupy.
+pub type InkBox = (usize, usize, usize, usize);
 
-/// Draws frames; holds its scratch buffers, so one per thread.
-pub struct Renderer {
+/// A frame's high-resolution canvas (white, the window at `side * supersample` px) and the
+/// reference's preprocessing into `side x side` values. Holds its scratch buffers, so one per
+/// thread.
+pub struct Canvas {
     cfg: RenderConfig,
     pixmap: Pixmap,
-    rod: Path,
-    axle: Option<Path>,
-    rod_paint: Paint<'static>,
-    axle_paint: Paint<'static>,
     taps: Taps,
     /// Horizontal pass result, `[hi, side]`.
     rows: Vec<f32>,
@@ -104,38 +103,15 @@ pub struct Renderer {
     line: Vec<f32>,
 }
 
-impl Renderer {
+impl Canvas {
     pub fn new(cfg: RenderConfig) -> Result<Self> {
         cfg.validate()?;
         let hi = cfg.side * cfg.supersample;
         let pixmap = Pixmap::new(hi, hi).ok_or_else(|| Error::setting("--side", "frame too large to draw"))?;
-        let w = cfg.window;
-        let px_per_unit = (hi as f64 / (w.x1 - w.x0)).max(hi as f64 / (w.y1 - w.y0));
-        let rod = {
-            // The capsule's outline, stroked once (along +y from the pivot, round caps, at
-            // the pixmap's resolution); each frame only rotates it by theta (0 = up).
-            let mut pb = PathBuilder::new();
-            pb.move_to(0.0, 0.0);
-            pb.line_to(0.0, cfg.rod_length as f32);
-            let axis = pb.finish().ok_or_else(|| Error::setting("--rod-length", "rod has no length"))?;
-            let stroke = Stroke { width: cfg.rod_width as f32, line_cap: LineCap::Round, ..Stroke::default() };
-            axis.stroke(&stroke, px_per_unit as f32).ok_or_else(|| Error::setting("--rod-width", "rod has no width"))?
-        };
-        let axle = PathBuilder::from_circle(0.0, 0.0, cfg.axle_radius as f32);
-        let mut rod_paint = Paint::default();
-        rod_paint.set_color_rgba8(ROD_RGB.0, ROD_RGB.1, ROD_RGB.2, 255);
-        rod_paint.anti_alias = true;
-        let mut axle_paint = Paint::default();
-        axle_paint.set_color_rgba8(0, 0, 0, 255);
-        axle_paint.anti_alias = true;
         let hi = hi as usize;
-        Ok(Renderer {
+        Ok(Canvas {
             cfg,
             pixmap,
-            rod,
-            axle,
-            rod_paint,
-            axle_paint,
             taps: Taps::pil_bilinear(hi, cfg.side as usize),
             rows: vec![0.0; hi * cfg.side as usize],
             line: vec![0.0; hi],
@@ -146,8 +122,20 @@ impl Renderer {
         &self.cfg
     }
 
-    /// World (y up) -> pixmap pixels (y down), after rotating by `theta` about the pivot.
-    fn transform(&self, theta: f64) -> Transform {
+    /// Pixmap pixels per world unit (the larger of the two axes').
+    pub fn px_per_unit(&self) -> f64 {
+        let (w, hi) = (self.cfg.window, self.pixmap.width() as f64);
+        (hi / (w.x1 - w.x0)).max(hi / (w.y1 - w.y0))
+    }
+
+    /// The pixmap's side in pixels.
+    pub fn hi(&self) -> usize {
+        self.pixmap.width() as usize
+    }
+
+    /// World (y up) -> pixmap pixels (y down), after rotating by `theta` about the origin
+    /// (`theta = 0` maps +y to up).
+    pub fn transform(&self, theta: f64) -> Transform {
         let w = self.cfg.window;
         let hi = self.pixmap.width() as f64;
         let (kx, ky) = (hi / (w.x1 - w.x0), hi / (w.y1 - w.y0));
@@ -155,29 +143,38 @@ impl Renderer {
         Transform::from_row((kx * c) as f32, (-ky * s) as f32, (-kx * s) as f32, (-ky * c) as f32, (-kx * w.x0) as f32, (ky * w.y1) as f32)
     }
 
-    /// Renders the pendulum at the environment angle `theta` (0 = up) into `out`.
+    pub fn clear(&mut self) {
+        self.pixmap.fill(Color::WHITE);
+    }
+
+    pub fn fill_path(&mut self, path: &Path, paint: &Paint, transform: Transform) {
+        self.pixmap.fill_path(path, paint, FillRule::Winding, transform, None);
+    }
+
+    /// The scene's world-unit drawing calls on this canvas.
+    pub fn scene(&mut self) -> Scene<'_> {
+        let t = self.transform(0.0);
+        let k = self.px_per_unit() as f32;
+        Scene { canvas: self, t, k }
+    }
+
+    /// Preprocesses the canvas into `out`: red minus green (u8 wrap-around, as the
+    /// reference), PIL's bilinear shrink, 8 bits. Only `ink` (or the whole canvas) is read:
+    /// outside it red minus green must be 0.
     ///
     /// # Shapes
     /// `out`: `[side * side]`, row-major, row 0 at the top of the window; values are
-    /// multiples of 1/255 in `[0, 1]` (the rod's interior is 127/255).
-    pub fn render(&mut self, theta: f64, out: &mut [f32]) {
+    /// multiples of 1/255 in `[0, 1]`.
+    pub fn finish(&mut self, ink: Option<InkBox>, out: &mut [f32]) {
         assert_eq!(out.len(), self.cfg.pixels(), "output buffer must be side * side");
-        self.pixmap.fill(Color::WHITE);
-        let t = self.transform(theta);
-        self.pixmap.fill_path(&self.rod, &self.rod_paint, FillRule::Winding, t, None);
-        if let Some(axle) = &self.axle {
-            self.pixmap.fill_path(axle, &self.axle_paint, FillRule::Winding, self.transform(0.0), None);
-        }
-        // Only the rod's bounding box can differ from zero (the axle is black: red minus
-        // green is 0 there too), so the filter reads only the rows and columns it covers.
         let hi = self.pixmap.width() as usize;
         let side = self.cfg.side as usize;
-        let (c0, c1, r0, r1) = self.ink_box(t);
+        let (c0, c1, r0, r1) = ink.unwrap_or((0, hi, 0, hi));
         let data = self.pixmap.data();
         // Horizontal pass: [hi, hi] -> [hi, side], rows r0..r1 only.
         self.rows.fill(0.0);
         for r in r0..r1 {
-            // Opaque pixmap: premultiplied RGBA is RGBA. u8 wrap-around as the reference.
+            // Opaque pixmap: premultiplied RGBA is RGBA.
             let src = &data[(r * hi + c0) * 4..(r * hi + c1) * 4];
             for (v, px) in self.line[c0..c1].iter_mut().zip(src.chunks_exact(4)) {
                 *v = px[0].wrapping_sub(px[1]) as f32;
@@ -205,24 +202,52 @@ impl Renderer {
             }
         }
     }
+}
 
-    /// Pixmap columns `c0..c1` and rows `r0..r1` that hold the rod drawn with `t`, with a
-    /// margin for anti-aliasing.
-    fn ink_box(&self, t: Transform) -> (usize, usize, usize, usize) {
-        let hi = self.pixmap.width() as f32;
-        let ends =
-            [(0.0f32, 0.0f32), (0.0, self.cfg.rod_length as f32)].map(|(x, y)| (t.sx * x + t.kx * y + t.tx, t.ky * x + t.sy * y + t.ty));
-        let w = self.cfg.window;
-        let reach = 0.5 * self.cfg.rod_width * (hi as f64 / (w.x1 - w.x0)).max(hi as f64 / (w.y1 - w.y0));
-        let margin = reach as f32 + 2.0;
-        let clamp = |v: f32| v.clamp(0.0, hi) as usize;
-        let (xs, ys) = (ends.map(|e| e.0), ends.map(|e| e.1));
-        (
-            clamp(xs[0].min(xs[1]) - margin),
-            clamp(xs[0].max(xs[1]) + margin + 1.0),
-            clamp(ys[0].min(ys[1]) - margin),
-            clamp(ys[0].max(ys[1]) + margin + 1.0),
-        )
+/// Drawing on a [`Canvas`] in world units (y up), anti-aliased. A shape's `shade` is the
+/// value its interior takes in the frame (red minus green, of 255): 127/255 is the
+/// reference's rod.
+pub struct Scene<'a> {
+    canvas: &'a mut Canvas,
+    t: Transform,
+    /// Pixmap pixels per world unit.
+    k: f32,
+}
+
+fn paint_of(shade: f64) -> Paint<'static> {
+    let g = (255.0 - (shade * 255.0).round().clamp(0.0, 255.0)) as u8;
+    let mut paint = Paint::default();
+    paint.set_color_rgba8(255, g, g, 255);
+    paint.anti_alias = true;
+    paint
+}
+
+impl Scene<'_> {
+    /// A filled disc.
+    pub fn disc(&mut self, x: f64, y: f64, r: f64, shade: f64) {
+        if let Some(path) = PathBuilder::from_circle(x as f32, y as f32, r as f32) {
+            self.canvas.fill_path(&path, &paint_of(shade), self.t);
+        }
+    }
+
+    /// A line through `points`, `width` wide, with round ends and joins (a rod, a spring).
+    pub fn line(&mut self, points: &[(f64, f64)], width: f64, shade: f64) {
+        let mut pb = PathBuilder::new();
+        for (i, &(x, y)) in points.iter().enumerate() {
+            // In pixmap pixels, so that the stroke's flattening is fine enough.
+            let p = (self.t.sx * x as f32 + self.t.kx * y as f32 + self.t.tx, self.t.ky * x as f32 + self.t.sy * y as f32 + self.t.ty);
+            if i == 0 {
+                pb.move_to(p.0, p.1);
+            } else {
+                pb.line_to(p.0, p.1);
+            }
+        }
+        let Some(path) = pb.finish() else { return };
+        let stroke =
+            Stroke { width: width as f32 * self.k, line_cap: LineCap::Round, line_join: tiny_skia::LineJoin::Round, ..Stroke::default() };
+        if let Some(outline) = path.stroke(&stroke, 1.0) {
+            self.canvas.fill_path(&outline, &paint_of(shade), Transform::identity());
+        }
     }
 }
 
@@ -303,94 +328,34 @@ mod tests {
         }
     }
 
-    fn centroid(frame: &[f32], side: usize) -> (f64, f64, f64) {
+    #[test]
+    fn a_disc_lands_where_the_window_puts_it_with_its_shade() {
+        let cfg = RenderConfig { side: 32, supersample: 4, window: Window::square(0.0, 0.0, 2.0) };
+        let mut c = Canvas::new(cfg).unwrap();
+        c.clear();
+        c.scene().disc(1.0, -1.0, 0.4, 100.0 / 255.0);
+        let mut f = vec![0.0f32; 32 * 32];
+        c.finish(None, &mut f);
+        // World (1, -1) is at column (1 + 2) / 4 * 32 = 24, row (2 - (-1)) / 4 * 32 = 24.
         let (mut m, mut cx, mut cy) = (0.0, 0.0, 0.0);
-        for (i, &v) in frame.iter().enumerate() {
-            let v = v as f64;
-            m += v;
-            cx += v * (i % side) as f64;
-            cy += v * (i / side) as f64;
+        for (i, &v) in f.iter().enumerate() {
+            m += v as f64;
+            cx += v as f64 * (i % 32) as f64;
+            cy += v as f64 * (i / 32) as f64;
         }
-        (m, cx / m, cy / m)
-    }
-
-    #[test]
-    fn the_rod_hangs_down_and_its_centroid_follows_the_angle() {
-        use std::f64::consts::PI;
-        let mut r = Renderer::new(RenderConfig::default()).unwrap();
-        let mut f = vec![0.0; 28 * 28];
-        let mut last_cx = f64::NEG_INFINITY;
-        for phi in [-0.5, -0.25, 0.0, 0.25, 0.5] {
-            r.render(PI + phi, &mut f);
-            let (mass, cx, cy) = centroid(&f, 28);
-            assert!(mass > 10.0);
-            assert!(cx > last_cx, "centroid x must grow with the deflection");
-            last_cx = cx;
-            // Rod from the pivot (row ~4.9) to its end (row ~23.6) at cos(phi) of its length:
-            // its centroid sits below the pivot, in the lower half for small deflections.
-            assert!(cy > 12.0 && cy < 16.0, "cy {cy} at {phi}");
-            if phi == 0.0 {
-                assert!((cx - 13.5).abs() < 0.05, "hanging rod is centred: {cx}");
-            }
-        }
-        // Mirror symmetry: deflections +phi and -phi give mirrored frames.
-        let mut g = vec![0.0; 28 * 28];
-        r.render(PI + 0.3, &mut f);
-        r.render(PI - 0.3, &mut g);
-        let mut worst: f32 = 0.0;
-        for y in 0..28 {
-            for x in 0..28 {
-                worst = worst.max((f[y * 28 + x] - g[y * 28 + 27 - x]).abs());
-            }
-        }
-        assert!(worst <= 2.0 / 255.0, "mirror mismatch {worst}");
-        // Upright: the rod points out of the window, only its round base near the pivot shows.
-        r.render(0.0, &mut f);
-        let (mass_up, _, cy_up) = centroid(&f, 28);
-        let ratio = mass_up / centroid(&g, 28).0;
-        eprintln!("upright: mass ratio {ratio}, centroid row {cy_up}");
-        // Visible: from the cap's end 0.1 below the pivot to the window top 0.264 above it,
-        // 0.364 of the 1.2 world units the hanging rod shows: ~0.3 of its ink.
-        assert!(ratio > 0.2 && ratio < 0.4 && cy_up < 5.0);
-    }
-
-    #[test]
-    fn values_are_quantised_and_the_rod_interior_is_127() {
-        let mut r = Renderer::new(RenderConfig::default()).unwrap();
-        let mut f = vec![0.0; 28 * 28];
-        r.render(std::f64::consts::PI, &mut f);
-        for v in &f {
-            let k = v * 255.0;
-            assert!((k - k.round()).abs() < 1e-4 && (0.0..=1.0).contains(v));
-        }
+        assert!((cx / m - 23.5).abs() < 0.1 && (cy / m - 23.5).abs() < 0.1, "centroid ({}, {})", cx / m, cy / m);
         let max = f.iter().cloned().fold(0.0, f32::max);
-        assert_eq!((max * 255.0).round(), 127.0);
-    }
-
-    #[test]
-    fn other_sides_draw_the_same_scene() {
-        // The rod's ink (sum of intensities) scales with the frame's area in pixels.
-        let mut ink = vec![];
-        for side in [28u32, 32, 64] {
-            let mut r = Renderer::new(RenderConfig { side, ..RenderConfig::default() }).unwrap();
-            let mut f = vec![0.0; (side * side) as usize];
-            r.render(std::f64::consts::PI + 0.3, &mut f);
-            let total: f32 = f.iter().sum();
-            ink.push(total as f64 / (side * side) as f64);
-        }
-        for v in &ink[1..] {
-            assert!((v / ink[0] - 1.0).abs() < 0.03, "{ink:?}");
-        }
+        assert_eq!((max * 255.0).round(), 100.0, "the interior takes the shade");
     }
 
     #[test]
     fn bad_settings_name_their_flag() {
-        let e = Renderer::new(RenderConfig { side: 4, ..RenderConfig::default() }).err().unwrap();
+        let e = Canvas::new(RenderConfig { side: 4, ..RenderConfig::default() }).err().unwrap();
         assert!(e.to_string().starts_with("--side"), "{e}");
-        let e = Renderer::new(RenderConfig { supersample: 0, ..RenderConfig::default() }).err().unwrap();
+        let e = Canvas::new(RenderConfig { supersample: 0, ..RenderConfig::default() }).err().unwrap();
         assert!(e.to_string().starts_with("--supersample"), "{e}");
         let w = Window { x0: 1.0, x1: 0.0, ..Window::default() };
-        let e = Renderer::new(RenderConfig { window: w, ..RenderConfig::default() }).err().unwrap();
+        let e = Canvas::new(RenderConfig { window: w, ..RenderConfig::default() }).err().unwrap();
         assert!(e.to_string().starts_with("--window"), "{e}");
     }
 }

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::output::write_atomic;
 use crate::rollout::Layout;
 use crate::run::{PixelMetrics, PixelRun, REPORT};
+use crate::systems::SystemKind;
 use crate::table::pixel_markdown;
 
 /// Writes `RUN/REPORT.md` from the run's config and metrics, and the rollout pictures made
@@ -21,14 +22,26 @@ pub fn write_report(
     let eval = &metrics.protocol;
     let d = &run.config.dataset.config;
     let t = &run.config.train;
+    let sys = d.sys();
+    let kind = d.system.kind();
     let mut s = String::new();
-    s += "# pixel-hnn report\n\n";
-    s += "The pixel-pendulum experiment of \"Hamiltonian Neural Networks\" (Greydanus, Dzamba, Yosinski, 2019), Table 1 row \"Pixel pendulum\".\n\n";
+    s += &format!("# pixel-hnn report: {}\n\n", kind.name());
+    if kind == SystemKind::Pendulum {
+        s += "The pixel-pendulum experiment of \"Hamiltonian Neural Networks\" (Greydanus, Dzamba, Yosinski, 2019), Table 1 row \"Pixel pendulum\".\n\n";
+    } else {
+        s += &format!(
+            "The paper's pixel experiment on another system: {} ({}-D latent), the set later work compares on (Toth et al., 2020). The paper has no figures for it.\n\n",
+            kind.help(),
+            2 * sys.dof()
+        );
+    }
     s += "## Metrics\n\n";
     s += &pixel_markdown(metrics);
     s += &format!(
-        "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `1.9 (1 - cos q) + p^2` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Details: `metrics.json`.\n\n",
-        eval.map_fit.describe()
+        "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `{}` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Where some coordinate's test R^2 is below {} no affine map holds: the energy figures are not shown, and the models are compared on pixel MSE. Learned-H variation (HNN): the range of its own H along its rollout over H's standard deviation on the training latents (no map needed). Details: `metrics.json`.\n\n",
+        eval.map_fit.describe(),
+        sys.energy_formula(),
+        crate::evaluate::MAP_R2_MIN
     );
     if metrics.ensemble.is_some() {
         s += &format!(
@@ -42,16 +55,20 @@ pub fn write_report(
     s += "| ground truth, HNN, baseline | ![comparison](rollout/comparison.gif) |\n";
     s += &format!("| every {} | ![sheet](rollout/sheet.png) |\n", every_kth(layout.every));
     s += "| energy over time | ![energy](rollout/energy.png) |\n";
-    s += "| learned phase space (HNN) | ![phase space](rollout/phase-space.png) |\n";
+    if run.path(crate::run::ROLLOUT).join("phase-space.png").exists() {
+        s += "| learned phase space (HNN) | ![phase space](rollout/phase-space.png) |\n";
+    }
     s += "| training loss | ![loss](loss-curve.png) |\n";
     if let Some(p) = preview {
         s += &format!("| dataset | ![dataset]({p}) |\n");
     }
     s += "\nEvery frame as PNG: `rollout/frames/{truth,hnn,baseline}/`.\n\n## Settings\n\n";
+    let (what, (lo, hi)) = (sys.window_range().0, sys.window());
+    let params: Vec<String> = sys.params().iter().map(|(n, v)| format!("{n} = {v}")).collect();
     s += &format!(
-        "- dataset `{}` (SHA-256 {}): {} trials x {} frames, {}x{} px, seed {}, deflection in ({:.4}, {:.4}) rad, first {} trials for testing\n",
-        run.config.dataset.path.display(), &run.config.dataset.sha256[..12], d.trials, d.steps, d.render.side, d.render.side, d.seed,
-        d.initial.min_angle, d.initial.max_angle, d.test_trials()
+        "- dataset `{}` (SHA-256 {}): {}, {} trials x {} frames ({} s apart), {}x{} px, seed {}, initial {what} in ({lo:.4}, {hi:.4}), first {} trials for testing; parameters {}\n",
+        run.config.dataset.path.display(), &run.config.dataset.sha256[..12], kind.name(), d.trials, d.steps, sys.dt(), d.render.side, d.render.side, d.seed,
+        d.test_trials(), params.join(", ")
     );
     s += &format!(
         "- training: {} steps, batch {}, Adam lr {:e}, weight decay {:e}, {} {}, models {}\n",
@@ -63,9 +80,10 @@ pub fn write_report(
         crate::train::Seeds::describe(&t.seeds),
         t.models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
+    let (elo, ehi) = eval.window(sys);
     s += &format!(
-        "- evaluation: trajectory seed {} ({} frames, deflection in ({:.4}, {:.4})), {} rollout frames, integrator {:?}, extra seeds {:?}\n",
-        eval.seed, eval.steps, eval.min_angle, eval.max_angle, eval.frames, eval.method, eval.seeds
+        "- evaluation: trajectory seed {} ({} frames, initial {what} in ({elo:.4}, {ehi:.4})), {} rollout frames, integrator {:?}, extra seeds {:?}\n",
+        eval.seed, eval.steps, eval.frames, eval.method, eval.seeds
     );
     s += &format!("- latent -> (q, p) map: {} (`--map-fit {}`)\n", eval.map_fit.describe(), eval.map_fit.name());
     if !timings.is_empty() {
@@ -111,7 +129,12 @@ mod tests {
         for (fit, every, says) in
             [(MapFit::Lstsq, 10, ["least-squares", "every 10th frame"]), (MapFit::Adam, 5, ["fitted by Adam", "every 5th frame"])]
         {
-            let metrics = PixelMetrics { models: vec![], protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() }, ensemble: None };
+            let metrics = PixelMetrics {
+                system: Default::default(),
+                models: vec![],
+                protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() },
+                ensemble: None,
+            };
             write_report(&run, &metrics, Layout { scale: 4, every }, &[], None).unwrap();
             let text = std::fs::read_to_string(run.path(REPORT)).unwrap();
             for needle in says {

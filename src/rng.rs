@@ -18,6 +18,13 @@ impl Rng {
         lo + (hi - lo) * unit
     }
 
+    /// A standard normal draw (Box-Muller from two uniform draws; `1 - U` keeps the
+    /// logarithm finite).
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (1.0 - self.uniform(0.0, 1.0), self.uniform(0.0, 1.0));
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }

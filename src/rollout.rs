@@ -5,11 +5,11 @@
 //! | file | what |
 //! |---|---|
 //! | `frames/{truth,hnn,baseline}/NNNN.png` | every frame, scaled up |
-//! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time (20 fps) |
+//! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time (at most 10 frames a second) |
 //! | `sheet.png` | every k-th frame, one labelled row each |
-//! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)) |
-//! | `phase-space.png` | the HNN's learned H over the latent plane (bands are level sets), training latents on top |
-//! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT |
+//! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)); the title says where the map does not hold |
+//! | `phase-space.png` | 2-D latents only: the HNN's learned H over the latent plane (bands are level sets), training latents on top |
+//! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT, learned-H variation |
 
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 use crate::choice::Choice;
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
-use crate::evaluate::{rollout, score, EvalConfig, LatentMap, Trajectory};
+use crate::evaluate::{rollout, EvalConfig, LatentMap, Scorer, Trajectory};
 use crate::model::{FieldKind, Model};
 use crate::output::write_png;
 use crate::plot;
@@ -61,6 +61,16 @@ pub struct ModelRollout {
     pub energy_mse_pm: f64,
     pub pixel_mse: f64,
     pub valid_prediction_time: usize,
+    /// The HNN's learned H along its rollout ([`crate::evaluate::TrajectoryScore`]).
+    #[serde(default)]
+    pub learned_h_variation: Option<f64>,
+    /// Whether the latent -> (q, p) map holds, so that `energy_mse` means something.
+    #[serde(default = "yes")]
+    pub map_holds: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `rollout/rollout.json`: the trajectory's settings and what each model scored on it.
@@ -114,12 +124,13 @@ pub fn write_rollout(
     let mut energy = vec![plot::Series { band: vec![], name: "true".into(), points: (0..n).map(|i| (i as f64, traj.energy(i))).collect() }];
     let mut scores = vec![];
     let mut phase = None;
+    let mut unmapped = vec![];
     // Each model's energy curves, one per member.
     let mut curves: Vec<(FieldKind, Vec<Curve>)> = vec![];
     for Mapped { seed, model, map } in models {
         let kind = model.field.kind();
         let roll = rollout(model, &traj.pair(0), n, cfg.method)?;
-        let s = score(model, map, &traj, &roll, cfg, cfg.seed);
+        let s = Scorer::new(model, &data.config, map, train, cfg).score(&traj, &roll, cfg.seed);
         let first = !curves.iter().any(|(k, _)| *k == kind);
         if first {
             let px = traj.pixels;
@@ -127,7 +138,10 @@ pub fn write_rollout(
             let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
             panels.push(Panel { name: kind.name().into(), frames });
             curves.push((kind, vec![]));
-            if kind == FieldKind::Hnn {
+            if !map.holds() {
+                unmapped.push(format!("{} R^2 {:.2}", kind.name(), map.worst_r2()));
+            }
+            if kind == FieldKind::Hnn && model.config.latent_dim == 2 {
                 phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
             }
         }
@@ -140,6 +154,8 @@ pub fn write_rollout(
             energy_mse_pm: s.energy_mse_pm,
             pixel_mse: s.pixel_mse,
             valid_prediction_time: s.valid_prediction_time,
+            learned_h_variation: s.learned_h_variation,
+            map_holds: map.holds(),
         });
     }
     for (kind, lines) in &curves {
@@ -157,13 +173,17 @@ pub fn write_rollout(
                 write_png(&scaled(f, side, layout.scale), &dir.join(format!("{i:04}.png")), true)?;
             }
         }
-        write_gif(&panels, side, layout.scale, &tmp.join("comparison.gif"))?;
+        // Real time, at most 10 frames a second (GIF delays are in 1/100 s).
+        let delay = ((data.config.sys().dt() * 100.0).round() as u16).clamp(2, 10);
+        write_gif(&panels, side, layout.scale, delay, &tmp.join("comparison.gif"))?;
         write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;
-        let title = format!("Energy along the rollout (seed {}, re-encoded and mapped to (q, p))", cfg.seed);
-        plot::write(
-            &plot::LinePlot { title: &title, x_label: "frame", y_label: "1.9 (1 - cos q) + p^2", log_y: false, series: &energy },
-            &tmp.join("energy.png"),
-        )?;
+        let title = if unmapped.is_empty() {
+            format!("Energy along the rollout (seed {}, re-encoded and mapped to (q, p))", cfg.seed)
+        } else {
+            format!("Energy along the rollout (seed {}): no affine latent -> (q, p) map holds ({})", cfg.seed, unmapped.join(", "))
+        };
+        let y_label = data.config.sys().energy_formula();
+        plot::write(&plot::LinePlot { title: &title, x_label: "frame", y_label, log_y: false, series: &energy }, &tmp.join("energy.png"))?;
         if let Some(img) = &phase {
             write_png(img, &tmp.join("phase-space.png"), true)?;
         }
@@ -176,7 +196,7 @@ pub fn write_rollout(
 const GAP: u32 = 4;
 const HEADER: u32 = 24;
 
-fn write_gif(panels: &[Panel], side: u32, scale: u32, path: &Path) -> Result<()> {
+fn write_gif(panels: &[Panel], side: u32, scale: u32, delay: u16, path: &Path) -> Result<()> {
     let cell = side * scale;
     let (w, h) = (panels.len() as u32 * (cell + GAP) + GAP, HEADER + cell + GAP);
     let labels: Vec<(u32, &str)> = panels.iter().enumerate().map(|(i, p)| (GAP + i as u32 * (cell + GAP), p.name.as_str())).collect();
@@ -199,7 +219,7 @@ fn write_gif(panels: &[Panel], side: u32, scale: u32, path: &Path) -> Result<()>
                 }
             }
             let mut frame = gif::Frame::from_indexed_pixels(w as u16, h as u16, px, None);
-            frame.delay = 5; // 50 ms: one simulation step
+            frame.delay = delay;
             enc.write_frame(&frame).map_err(err)?;
         }
     }

@@ -38,6 +38,7 @@ use crate::evaluate::{EnsembleSummary, EvalConfig, ModelMetrics};
 use crate::model::{FieldKind, Model, ModelConfig};
 use crate::output::{write_atomic, PendingFile};
 use crate::stats::{sha256_file, MeanSem};
+use crate::systems::SystemKind;
 use crate::train::{Divergence, LogLine, Progress, Recorder, TrainConfig};
 
 pub const CONFIG: &str = "config.json";
@@ -236,6 +237,9 @@ impl FinalLosses {
 /// `metrics.json` of a pixel run: what `evaluate` measured, and how.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PixelMetrics {
+    /// The system the run learned (runs before there were others: the pendulum).
+    #[serde(default)]
+    pub system: SystemKind,
     /// One entry per model and member (seed).
     pub models: Vec<ModelMetrics>,
     pub protocol: EvalConfig,
@@ -246,6 +250,23 @@ pub struct PixelMetrics {
 
 impl JsonFile for PixelMetrics {
     const NAME: &'static str = METRICS;
+}
+
+impl PixelMetrics {
+    /// The HNN against the baseline, trajectory by trajectory.
+    pub fn head_to_head(&self) -> Option<crate::evaluate::HeadToHead> {
+        crate::evaluate::HeadToHead::of(&self.models, &self.protocol)
+    }
+
+    /// Whether every model's latent map holds, so that energies mean something.
+    pub fn maps_hold(&self) -> bool {
+        self.models.iter().all(|m| m.map.holds())
+    }
+
+    /// The worst test R^2 of any model's map.
+    pub fn worst_r2(&self) -> f64 {
+        self.models.iter().map(|m| m.map.worst_r2()).fold(f64::INFINITY, f64::min)
+    }
 }
 
 /// `metrics.json` of a coordinate run.

@@ -1,17 +1,19 @@
-//! Table 1: the project's figures beside the paper's ([`crate::paper`]), one row per task,
-//! collected from run folders; and the pixel row's longer table that `evaluate` prints.
+//! Table 1: the project's figures beside the paper's ([`crate::paper`]), one row per task
+//! and one pixel row per system, collected from run folders; and the pixel rows' longer
+//! table that `evaluate` prints.
 
 use std::path::{Path, PathBuf};
 
 use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::evaluate::{Claim, EnsembleSummary, EvalConfig, ModelMetrics, ModelSummary};
+use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
 use crate::paper::{self, Figure};
 use crate::run::{CoordsMetrics, PixelMetrics, Run};
 use crate::stats::Interval;
+use crate::systems::SystemKind;
 
-pub const HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|";
+pub const HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | HNN below base, by trajectory | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|---|";
 
 /// One measured figure: a run's value, or an ensemble's mean with its 95% interval over
 /// the training seeds.
@@ -44,7 +46,11 @@ pub type Pair = (Option<Cell>, Option<Cell>);
 /// One row of Table 1 as measured on a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    pub task: paper::Row,
+    /// The paper's row this one reproduces; `None` for the pixel systems the paper did not
+    /// run.
+    pub task: Option<paper::Row>,
+    /// Sort key: the paper's rows in its order, then the other pixel systems.
+    pub order: (usize, usize),
     /// How the task is named in the table (`spring`, `pixel pendulum`, ...).
     pub label: String,
     pub train_loss: Pair,
@@ -52,6 +58,10 @@ pub struct Row {
     pub energy_mse: Pair,
     /// An ensemble's claim, member by member (its ratio column).
     pub claim: Option<Claim>,
+    /// Why the energy figures are not shown: no affine latent -> (q, p) map holds.
+    pub energy_not_shown: Option<String>,
+    /// The HNN against the baseline, trajectory by trajectory (pixel runs).
+    pub head_to_head: Option<HeadToHead>,
     /// The run folder it was read from.
     pub source: PathBuf,
 }
@@ -67,13 +77,17 @@ impl Row {
             let cell = |x: &crate::coords::TaskMetrics| Cell::one(f(x));
             (pick(&m.models, FieldKind::Baseline, |x| x.model, cell), pick(&m.models, FieldKind::Hnn, |x| x.model, cell))
         };
+        let task = m.task.paper_row();
         Row {
-            task: m.task.paper_row(),
+            task: Some(task),
+            order: (task as usize, 0),
             label: m.task.name().to_string(),
             train_loss: pair(&|x| x.train_loss.mean),
             test_loss: pair(&|x| x.test_loss.mean),
             energy_mse: pair(&|x| x.energy_mse.mean),
             claim: None,
+            energy_not_shown: None,
+            head_to_head: None,
             source: source.to_path_buf(),
         }
     }
@@ -96,25 +110,35 @@ impl Row {
                 (pair(&|x| &x.train_loss), pair(&|x| &x.test_loss), pair(&|x| &x.energy_mse), e.claim.clone())
             }
         };
+        let task = (m.system == SystemKind::Pendulum).then_some(paper::Row::PixelPendulum);
         Row {
-            task: paper::Row::PixelPendulum,
-            label: "pixel pendulum".into(),
+            task,
+            order: task.map_or((paper::Row::ALL.len(), m.system as usize), |t| (t as usize, 0)),
+            label: format!("pixel {}", m.system.name()),
             train_loss,
             test_loss,
             energy_mse,
             claim,
+            energy_not_shown: (!m.maps_hold()).then(|| format!("n/a (map R^2 {:.2})", m.worst_r2())),
+            head_to_head: m.head_to_head(),
             source: source.to_path_buf(),
         }
     }
 
     /// Baseline energy error over the HNN's (an ensemble's: of the means).
     pub fn energy_ratio(&self) -> Option<f64> {
+        if self.energy_not_shown.is_some() {
+            return None;
+        }
         Some(self.energy_mse.0?.value / self.energy_mse.1?.value)
     }
 
     /// The ratio column: the ratio, or for an ensemble the median of the members' ratios,
     /// their quartiles, and on how many members the HNN is below the baseline.
     fn ratio_cell(&self) -> String {
+        if self.energy_not_shown.is_some() {
+            return "-".into();
+        }
         match (&self.claim, self.energy_ratio()) {
             (Some(c), _) => {
                 format!("{}x [{}-{}], {}/{}", short(c.ratio_median), short(c.ratio_q1), short(c.ratio_q3), c.hnn_below, c.pairs)
@@ -126,24 +150,33 @@ impl Row {
 
     /// The row in the layout of [`HEADER`], in the row's unit.
     pub fn markdown(&self) -> String {
-        let u = self.task.unit();
+        let u = self.task.map_or(1e3, paper::Row::unit);
         let ours = |p: Pair| {
             let f = |v: Option<Cell>| v.map(|v| v.markdown(u)).unwrap_or_else(|| "-".into());
             format!("{} / {}", f(p.0), f(p.1))
         };
-        let theirs = |p: paper::Pair| format!("{} / {}", short(p.baseline.mean * u), short(p.hnn.mean * u));
-        let paper = self.task.values();
+        let theirs = |p: &dyn Fn(paper::Values) -> paper::Pair| match self.task {
+            Some(t) => {
+                let p = p(t.values());
+                format!("{} / {}", short(p.baseline.mean * u), short(p.hnn.mean * u))
+            }
+            None => "-".into(),
+        };
+        let wins = match self.head_to_head {
+            Some(h) => format!("{}/{} ({})", h.hnn_below, h.trajectories, h.basis.describe()),
+            None => "-".into(),
+        };
         format!(
-            "| {} (x1e{}) | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} (x1e{}) | {} | {} | {} | {} | {wins} | {} | {} | {} |",
             self.label,
             u.log10().round() as i32,
             ours(self.train_loss),
             ours(self.test_loss),
-            ours(self.energy_mse),
+            self.energy_not_shown.clone().unwrap_or_else(|| ours(self.energy_mse)),
             self.ratio_cell(),
-            theirs(paper.train_loss),
-            theirs(paper.test_loss),
-            theirs(paper.energy_mse),
+            theirs(&|v| v.train_loss),
+            theirs(&|v| v.test_loss),
+            theirs(&|v| v.energy_mse),
         )
     }
 }
@@ -180,7 +213,7 @@ pub fn collect(runs: &Path) -> Result<Vec<Row>> {
             }
         }
     }
-    rows.sort_by_key(|r| r.task);
+    rows.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.source.cmp(&b.source)));
     Ok(rows)
 }
 
@@ -205,46 +238,83 @@ fn paper_cell(f: Figure) -> String {
 }
 
 /// A pixel run's metrics as a markdown table beside the paper's values (what `evaluate`
-/// prints and REPORT.md shows); an ensemble's as means with 95% intervals over its members,
-/// the claim member by member, and a row per member.
+/// prints and REPORT.md shows; the paper's columns for the pendulum only); an ensemble's as
+/// means with 95% intervals over its members, the claim member by member, and a row per
+/// member. Energy figures are replaced by "n/a" where no affine latent map holds.
 pub fn pixel_markdown(m: &PixelMetrics) -> String {
-    match &m.ensemble {
-        None => single_markdown(&m.models, &m.protocol),
-        Some(e) => ensemble_markdown(&m.models, e, &m.protocol),
+    let mut t = match &m.ensemble {
+        None => single_markdown(m),
+        Some(e) => ensemble_markdown(m, e),
+    };
+    if let Some(h) = m.head_to_head() {
+        t += &format!(
+            "\nTrajectory by trajectory ({}): the HNN is below the baseline on {} of {}{}.\n",
+            h.basis.describe(),
+            h.hnn_below,
+            h.trajectories,
+            if m.ensemble.is_some() { " (member, trajectory) pairs" } else { " trajectories" }
+        );
     }
+    if !m.maps_hold() {
+        t += &format!(
+            "\nNo affine latent -> (q, p) map holds (worst test R^2 {:.3} < {}): the energy read through it means nothing and is not shown; compare pixel MSE, valid prediction time and the HNN's learned-H variation.\n",
+            m.worst_r2(),
+            crate::evaluate::MAP_R2_MIN
+        );
+    }
+    t
 }
 
 fn interval_cell(i: &Interval, fmt: &dyn Fn(f64) -> String) -> String {
     format!("{} [{}, {}]", fmt(i.mean), fmt(i.lo), fmt(i.hi))
 }
 
-fn ensemble_markdown(models: &[ModelMetrics], e: &EnsembleSummary, cfg: &EvalConfig) -> String {
+/// The paper's (baseline | HNN) cells for the pendulum, dashes for the other systems.
+fn paper_cells(m: &PixelMetrics) -> impl Fn(fn(paper::Values) -> paper::Pair) -> String {
+    let values = (m.system == SystemKind::Pendulum).then(|| paper::Row::PixelPendulum.values());
+    move |pick| match values {
+        Some(v) => {
+            let p = pick(v);
+            format!("{} | {}", paper_cell(p.baseline), paper_cell(p.hnn))
+        }
+        None => "- | -".into(),
+    }
+}
+
+fn r2_cell(m: &ModelMetrics) -> String {
+    m.map.r2_test.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ")
+}
+
+fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
+    let (models, cfg) = (&metrics.models, &metrics.protocol);
     let get = |k: FieldKind| e.models.iter().find(|m| m.model == k);
     let both = |f: &dyn Fn(&ModelSummary) -> String| {
         let cell = |k: FieldKind| get(k).map(f).unwrap_or_else(|| "-".into());
         format!("{} | {}", cell(FieldKind::Baseline), cell(FieldKind::Hnn))
     };
+    let mapped = metrics.maps_hold();
+    let energy = |f: &dyn Fn(&ModelSummary) -> String| if mapped { both(f) } else { "n/a | n/a".into() };
     let members = |k: FieldKind| get(k).map(|m| m.members).unwrap_or(0);
-    let paper = paper::Row::PixelPendulum.values();
-    let theirs = |p: paper::Pair| format!("{} | {}", paper_cell(p.baseline), paper_cell(p.hnn));
+    let theirs = paper_cells(metrics);
     let seeds_text = crate::train::Seeds::describe(&e.seeds);
     let mut t = format!(
-        "| pixel pendulum, training seeds {seeds_text}: mean [95% interval] | baseline ({} members) | HNN ({} members) | paper baseline (one seed) | paper HNN |\n|---|---|---|---|---|\n",
+        "| pixel {}, training seeds {seeds_text}: mean [95% interval] | baseline ({} members) | HNN ({} members) | paper baseline (one seed) | paper HNN |\n|---|---|---|---|---|\n",
+        metrics.system.name(),
         members(FieldKind::Baseline),
         members(FieldKind::Hnn)
     );
-    t += &format!("| train loss | {} | {} |\n", both(&|m| interval_cell(&m.train_loss, &sci)), theirs(paper.train_loss));
-    t += &format!("| test loss | {} | {} |\n", both(&|m| interval_cell(&m.test_loss, &sci)), theirs(paper.test_loss));
+    t += &format!("| train loss | {} | {} |\n", both(&|m| interval_cell(&m.train_loss, &sci)), theirs(|v| v.train_loss));
+    t += &format!("| test loss | {} | {} |\n", both(&|m| interval_cell(&m.test_loss, &sci)), theirs(|v| v.test_loss));
     t += &format!(
         "| energy MSE (trajectory seed {}) | {} | {} |\n",
         cfg.seed,
-        both(&|m| interval_cell(&m.energy_mse, &sci)),
-        theirs(paper.energy_mse)
+        energy(&|m| interval_cell(&m.energy_mse, &sci)),
+        theirs(|v| v.energy_mse)
     );
     let eval_seeds = cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
     t += &format!(
         "| energy MSE (mean of trajectories {eval_seeds}) | {} | - | - |\n",
-        both(&|m| interval_cell(&m.energy_mse_seeds_mean, &sci))
+        energy(&|m| interval_cell(&m.energy_mse_seeds_mean, &sci))
     );
     t += &format!("| pixel MSE over {} frames | {} | - | - |\n", cfg.frames, both(&|m| interval_cell(&m.pixel_mse, &sci)));
     t += &format!(
@@ -252,25 +322,33 @@ fn ensemble_markdown(models: &[ModelMetrics], e: &EnsembleSummary, cfg: &EvalCon
         cfg.vpt_threshold,
         both(&|m| interval_cell(&m.valid_prediction_time, &|v| format!("{v:.1}")))
     );
-    if let Some(c) = &e.claim {
+    if let Some(c) = e.claim.as_ref().filter(|_| mapped) {
+        let paper_ratio = match metrics.system {
+            SystemKind::Pendulum => format!(" The paper, one seed: {:.0}x.", paper::Row::PixelPendulum.values().energy_mse.ratio()),
+            _ => String::new(),
+        };
         t += &format!(
-            "\nThe claim, seed by seed: the HNN's energy error is below the baseline's on {} of {} members on trajectory seed {} (baseline / HNN ratio median {}x, quartiles {}x-{}x), and on {} of {} on the mean of trajectories {eval_seeds} (median {}x, quartiles {}x-{}x). The paper, one seed: {:.0}x.\n",
+            "\nThe claim, seed by seed: the HNN's energy error is below the baseline's on {} of {} members on trajectory seed {} (baseline / HNN ratio median {}x, quartiles {}x-{}x), and on {} of {} on the mean of trajectories {eval_seeds} (median {}x, quartiles {}x-{}x).{paper_ratio}\n",
             c.hnn_below, c.pairs, cfg.seed, short(c.ratio_median), short(c.ratio_q1), short(c.ratio_q3),
             c.seeds_hnn_below, c.pairs, short(c.seeds_ratio_median), short(c.seeds_ratio_q1), short(c.seeds_ratio_q3),
-            paper.energy_mse.ratio()
         );
-        t += "\n| seed | baseline energy MSE | HNN energy MSE | ratio | baseline test loss | HNN test loss |\n|---|---|---|---|---|---|\n";
+    }
+    if e.claim.is_some() {
+        t += "\n| seed | baseline energy MSE | HNN energy MSE | ratio | baseline pixel MSE | HNN pixel MSE | baseline test loss | HNN test loss |\n|---|---|---|---|---|---|---|---|\n";
         for &seed in &e.seeds {
             let m = |k: FieldKind| models.iter().find(|x| x.model == k && x.seed == seed);
             let f = |k: FieldKind, v: &dyn Fn(&ModelMetrics) -> f64| m(k).map(|x| sci(v(x))).unwrap_or_else(|| "diverged".into());
             let ratio = match (m(FieldKind::Baseline), m(FieldKind::Hnn)) {
-                (Some(b), Some(h)) => format!("{}x", short(b.energy_mse / h.energy_mse)),
+                (Some(b), Some(h)) if mapped => format!("{}x", short(b.energy_mse / h.energy_mse)),
                 _ => "-".into(),
             };
+            let e = |k: FieldKind| if mapped { f(k, &|x| x.energy_mse) } else { "n/a".into() };
             t += &format!(
-                "| {seed} | {} | {} | {ratio} | {} | {} |\n",
-                f(FieldKind::Baseline, &|x| x.energy_mse),
-                f(FieldKind::Hnn, &|x| x.energy_mse),
+                "| {seed} | {} | {} | {ratio} | {} | {} | {} | {} |\n",
+                e(FieldKind::Baseline),
+                e(FieldKind::Hnn),
+                f(FieldKind::Baseline, &|x| x.pixel_mse),
+                f(FieldKind::Hnn, &|x| x.pixel_mse),
                 f(FieldKind::Baseline, &|x| x.test_loss.mean),
                 f(FieldKind::Hnn, &|x| x.test_loss.mean)
             );
@@ -279,34 +357,36 @@ fn ensemble_markdown(models: &[ModelMetrics], e: &EnsembleSummary, cfg: &EvalCon
     t
 }
 
-fn single_markdown(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
-    let get = |k: FieldKind| metrics.iter().find(|m| m.model == k);
+fn single_markdown(metrics: &PixelMetrics) -> String {
+    let cfg = &metrics.protocol;
+    let get = |k: FieldKind| metrics.models.iter().find(|m| m.model == k);
     let cell = |k: FieldKind, f: &dyn Fn(&ModelMetrics) -> String| get(k).map(f).unwrap_or_else(|| "-".into());
     let both = |f: &dyn Fn(&ModelMetrics) -> String| format!("{} | {}", cell(FieldKind::Baseline, f), cell(FieldKind::Hnn, f));
-    let paper = paper::Row::PixelPendulum.values();
-    let theirs = |p: paper::Pair| format!("{} | {}", paper_cell(p.baseline), paper_cell(p.hnn));
+    let mapped = metrics.maps_hold();
+    let energy = |f: &dyn Fn(&ModelMetrics) -> String| if mapped { both(f) } else { "n/a | n/a".into() };
+    let theirs = paper_cells(metrics);
     let mut t = String::new();
-    t += "| pixel pendulum | baseline | HNN | paper baseline | paper HNN |\n|---|---|---|---|---|\n";
+    t += &format!("| pixel {} | baseline | HNN | paper baseline | paper HNN |\n|---|---|---|---|---|\n", metrics.system.name());
     t += &format!(
         "| train loss | {} | {} |\n",
         both(&|m| format!("{} +- {:.2e}", sci(m.train_loss.mean), m.train_loss.sem)),
-        theirs(paper.train_loss)
+        theirs(|v| v.train_loss)
     );
     t += &format!(
         "| test loss | {} | {} |\n",
         both(&|m| format!("{} +- {:.2e}", sci(m.test_loss.mean), m.test_loss.sem)),
-        theirs(paper.test_loss)
+        theirs(|v| v.test_loss)
     );
     t += &format!(
         "| energy MSE (seed {}) | {} | {} |\n",
         cfg.seed,
-        both(&|m| format!("{} +- {:.2e}", sci(m.energy_mse), m.energy_mse_pm)),
-        theirs(paper.energy_mse)
+        energy(&|m| format!("{} +- {:.2e}", sci(m.energy_mse), m.energy_mse_pm)),
+        theirs(|v| v.energy_mse)
     );
     let seeds = cfg.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
     t += &format!(
         "| energy MSE (seeds {seeds}: mean, std) | {} | - | - |\n",
-        both(&|m| format!("{} ({:.1e})", sci(m.energy_mse_seeds_mean), m.energy_mse_seeds_std))
+        energy(&|m| format!("{} ({:.1e})", sci(m.energy_mse_seeds_mean), m.energy_mse_seeds_std))
     );
     t += &format!("| pixel MSE over {} frames | {} | - | - |\n", cfg.frames, both(&|m| sci(m.pixel_mse)));
     t += &format!(
@@ -314,17 +394,21 @@ fn single_markdown(metrics: &[ModelMetrics], cfg: &EvalConfig) -> String {
         cfg.vpt_threshold,
         both(&|m| format!("{:.1}", m.valid_prediction_time))
     );
+    t += &format!("| R^2 of latent -> (q, p), test set | {} | - | - |\n", both(&r2_cell));
     t += &format!(
-        "| R^2 of latent -> (q, p), test set | {} | - | - |\n",
-        both(&|m| format!("{:.3}, {:.3}", m.map.r2_test[0], m.map.r2_test[1]))
+        "| learned-H variation along the rollout (seeds {seeds}) | {} | - | - |\n",
+        both(&|m| m.learned_h_variation.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into()))
     );
-    if let (Some(b), Some(h)) = (get(FieldKind::Baseline), get(FieldKind::Hnn)) {
+    if let (Some(b), Some(h), true) = (get(FieldKind::Baseline), get(FieldKind::Hnn), mapped) {
+        let paper_ratio = match metrics.system {
+            SystemKind::Pendulum => format!("; the paper: {:.0}x", paper::Row::PixelPendulum.values().energy_mse.ratio()),
+            _ => String::new(),
+        };
         t += &format!(
-            "\nEnergy MSE ratio baseline / HNN: {:.1}x on seed {} ({:.1}x on the mean of seeds {seeds}); the paper: {:.0}x.\n",
+            "\nEnergy MSE ratio baseline / HNN: {:.1}x on seed {} ({:.1}x on the mean of seeds {seeds}){paper_ratio}.\n",
             b.energy_mse / h.energy_mse,
             cfg.seed,
             b.energy_mse_seeds_mean / h.energy_mse_seeds_mean,
-            paper.energy_mse.ratio()
         );
     }
     t
@@ -348,17 +432,34 @@ mod tests {
     fn a_row_prints_ours_beside_the_papers_in_the_rows_unit() {
         let c = Cell::one;
         let row = Row {
-            task: paper::Row::Spring,
+            task: Some(paper::Row::Spring),
+            order: (0, 0),
             label: "spring".into(),
             train_loss: (Some(c(0.0394)), Some(c(0.0389))),
             test_loss: (Some(c(0.0382)), None),
             energy_mse: (Some(c(0.0317)), Some(c(0.0000224))),
             claim: None,
+            energy_not_shown: None,
+            head_to_head: None,
             source: "runs/s".into(),
         };
         assert_eq!(
             row.markdown(),
-            "| spring (x1e3) | 39.400 / 38.900 | 38.200 / - | 31.700 / 0.022 | 1415x | 37 / 37 | 37 / 36 | 170 / 0.38 |"
+            "| spring (x1e3) | 39.400 / 38.900 | 38.200 / - | 31.700 / 0.022 | 1415x | - | 37 / 37 | 37 / 36 | 170 / 0.38 |"
+        );
+        // A pixel system the paper did not run, whose latent map does not hold: no energy
+        // figures, no paper columns, the head-to-head on pixel MSE.
+        let other = Row {
+            task: None,
+            order: (5, 3),
+            label: "pixel double-pendulum".into(),
+            energy_not_shown: Some("n/a (map R^2 0.41)".into()),
+            head_to_head: Some(HeadToHead { basis: crate::evaluate::Basis::PixelMse, hnn_below: 4, trajectories: 5 }),
+            ..row
+        };
+        assert_eq!(
+            other.markdown(),
+            "| pixel double-pendulum (x1e3) | 39.400 / 38.900 | 38.200 / - | n/a (map R^2 0.41) | - | 4/5 (pixel MSE) | - | - | - |"
         );
     }
 }

@@ -62,8 +62,15 @@ fn bad_settings_fail_naming_the_flag_and_write_nothing() {
         (&["--side", "4"], "--side"),
         (&["--side", "0"], "--side"),
         (&["--supersample", "0"], "--supersample"),
-        (&["--min-angle", "0.6", "--max-angle", "0.5"], "--min-angle"),
-        (&["--max-angle", "4"], "--max-angle"),
+        (&["--min-angle", "0.6", "--max-angle", "0.5"], "--min/--max: the initial deflection window (0.6, 0.5) admits no state"),
+        (&["--max", "4"], "--min/--max"),
+        (&["--param", "g=-1"], "--param: g must be a positive number"),
+        (&["--param", "mass=1"], "--param: the pendulum has no parameter 'mass'; it has g, m, l, dt, max_speed, thdot_max"),
+        (&["--param", "g"], "--param: 'g' is not NAME=VALUE"),
+        (&["--system", "spring", "--param", "mass=-0.5"], "--param: mass must be a positive number"),
+        (&["--system", "spring", "--thdot-max", "2"], "--thdot-max"),
+        (&["--system", "two-body", "--min", "1.5", "--max", "0.5"], "--min/--max: the initial radius window"),
+        (&["--system", "double-pendulum", "--max", "4"], "--min/--max: the initial angle window"),
         (&["--test-fraction", "1.5"], "--test-fraction"),
         (&["--window=0.5,-0.5,-1,0"], "--window"),
         (&["--threads", "0"], "--threads"),
@@ -76,6 +83,11 @@ fn bad_settings_fail_naming_the_flag_and_write_nothing() {
     let o = bin().args(["generate", "--out"]).arg(&out).args(["--trials", "-3"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
+    // An unknown system: the parser lists the known ones.
+    let o = bin().args(["generate", "--out"]).arg(&out).args(["--system", "triple-pendulum"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("[possible values: pendulum, spring, two-body, double-pendulum]"), "{said}");
     assert!(listing(dir.path()).is_empty());
 }
 

@@ -2,8 +2,8 @@
 //! itself (../shared/fixtures, with make_fixtures.py that produced them).
 mod common;
 
-use pixel_hnn::physics::{PendulumParams, State};
-use pixel_hnn::render::{RenderConfig, Renderer};
+use pixel_hnn::render::RenderConfig;
+use pixel_hnn::systems::pendulum::{PendulumDrawer, PendulumParams, PendulumScene, State};
 
 #[test]
 fn simulator_matches_the_environment_to_1e9_on_every_step() {
@@ -33,7 +33,7 @@ fn renderer_matches_the_classic_control_frames() {
     let fx = common::read_json(common::shared("fixtures/reference_frames.json"));
     let frames = fx["frames"].as_array().unwrap();
     assert_eq!(frames.len(), 13);
-    let mut r = Renderer::new(RenderConfig::default()).unwrap();
+    let mut r = PendulumDrawer::new(RenderConfig::default(), PendulumScene::default()).unwrap();
     let mut ours = vec![0.0f32; 28 * 28];
     let (mut worst_mean, mut worst_max) = (0.0f64, 0.0f64);
     for f in frames {

@@ -4,40 +4,48 @@
 
 use super::{DatasetConfig, PixelDataset};
 use crate::error::Result;
-use crate::render::Renderer;
 use crate::rng::Rng;
 
 /// Simulates and renders `config`'s trials on `threads` threads (at least one), calling
 /// `on_trial` once per finished trial (for progress bars).
 pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + Sync)) -> Result<PixelDataset> {
     config.validate()?;
+    let sys = config.sys();
+    let d = sys.sim_dim();
     let mut rng = Rng::new(config.seed);
-    let mut states = Vec::with_capacity(config.trials * config.steps);
-    for _ in 0..config.trials {
-        let s0 = config.initial.sample(&mut rng);
-        states.extend(config.physics.trajectory(s0, config.steps));
-    }
+    let initial: Vec<Vec<f64>> = (0..config.trials).map(|_| sys.initial(&mut rng)).collect();
 
     let px = config.render.pixels();
     let per_trial = config.steps * px;
     let mut frames = vec![0.0f32; config.trials * per_trial];
+    let mut states = vec![0.0f64; config.trials * config.steps * d];
     let threads = threads.clamp(1, config.trials);
     let block = config.trials.div_ceil(threads);
-    // One renderer per worker, made up front so that a bad setting fails before any work.
-    let renderers = (0..threads).map(|_| Renderer::new(config.render)).collect::<Result<Vec<_>>>()?;
-    std::thread::scope(|scope| {
-        for ((frames, states), mut renderer) in frames.chunks_mut(block * per_trial).zip(states.chunks(block * config.steps)).zip(renderers)
-        {
-            scope.spawn(move || {
-                for (trial_frames, trial_states) in frames.chunks_mut(per_trial).zip(states.chunks(config.steps)) {
-                    for (out, s) in trial_frames.chunks_mut(px).zip(trial_states) {
-                        renderer.render(s.theta, out);
+    // One drawer per worker, made up front so that a bad setting fails before any work.
+    let drawers = (0..threads).map(|_| sys.drawer(config.render)).collect::<Result<Vec<_>>>()?;
+    let per_state = config.steps * d;
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = frames
+            .chunks_mut(block * per_trial)
+            .zip(states.chunks_mut(block * per_state))
+            .zip(initial.chunks(block))
+            .zip(drawers)
+            .map(|(((frames, states), initial), mut drawer)| {
+                scope.spawn(move || -> Result<()> {
+                    for ((trial_frames, trial_states), s0) in frames.chunks_mut(per_trial).zip(states.chunks_mut(per_state)).zip(initial) {
+                        trial_states.copy_from_slice(&sys.simulate(s0, config.steps)?);
+                        for (out, s) in trial_frames.chunks_mut(px).zip(trial_states.chunks(d)) {
+                            drawer.draw(s, out);
+                        }
+                        on_trial();
                     }
-                    on_trial();
-                }
-            });
-        }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a generation worker panicked")).collect()
     });
+    results.into_iter().collect::<Result<()>>()?;
     Ok(PixelDataset { config: config.clone(), frames, states, path: None })
 }
 
@@ -45,6 +53,8 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
 mod tests {
     use super::*;
     use crate::dataset::Split;
+    use crate::systems::pendulum::{PendulumDrawer, State};
+    use crate::systems::{SystemConfig, SystemKind};
 
     fn small() -> DatasetConfig {
         DatasetConfig { trials: 5, steps: 12, ..DatasetConfig::default() }
@@ -63,16 +73,20 @@ mod tests {
     fn trials_follow_the_simulator_and_frames_follow_the_states() {
         let cfg = small();
         let d = generate(&cfg, 2, &|| {}).unwrap();
-        let mut r = Renderer::new(cfg.render).unwrap();
+        let SystemConfig::Pendulum(p) = &cfg.system else { unreachable!() };
+        let mut r = PendulumDrawer::new(cfg.render, p.scene).unwrap();
         let mut f = vec![0.0; d.pixels()];
+        let state = |trial, step| {
+            let s = d.state(trial, step);
+            State { theta: s[0], thdot: s[1] }
+        };
         for trial in 0..cfg.trials {
-            let s0 = d.state(trial, 0);
-            let d0 = s0.deflection().abs();
+            let d0 = state(trial, 0).deflection().abs();
             assert!(d0 > 0.0 && d0 < std::f64::consts::PI / 6.0);
             for step in 1..cfg.steps {
-                assert_eq!(d.state(trial, step), cfg.physics.step(d.state(trial, step - 1)));
+                assert_eq!(state(trial, step), p.physics.step(state(trial, step - 1)));
             }
-            r.render(d.state(trial, 7).theta, &mut f);
+            r.render(state(trial, 7).theta, &mut f);
             assert_eq!(d.frame(trial, 7), &f[..]);
         }
     }
@@ -96,12 +110,33 @@ mod tests {
         assert_eq!(&x[784..], d.frame(3, 3));
         assert_eq!(&xn[..784], d.frame(3, 3));
         assert_eq!(&xn[784..], d.frame(3, 4));
-        let (q, p) = d.state(3, 2).label();
+        let (q, p) = State { theta: d.state(3, 2)[0], thdot: d.state(3, 2)[1] }.label();
         assert_eq!(row(&train.labels, 7), vec![q as f32, p as f32]);
         // The reference's 200 x 103 gives 100 samples a trial, 4,000 of them for testing.
         let reference = DatasetConfig::default();
         assert_eq!(reference.samples_per_trial() * reference.test_trials(), 4000);
         assert_eq!(reference.samples_per_trial() * reference.trials, 20_000);
+    }
+
+    #[test]
+    fn every_system_generates_its_own_labels_and_pairs() {
+        use crate::choice::Choice;
+        for &kind in SystemKind::ALL {
+            let cfg = DatasetConfig { trials: 4, steps: 10, ..DatasetConfig::for_system(kind) };
+            let d = generate(&cfg, 2, &|| {}).unwrap();
+            let sys = cfg.sys();
+            let l = 2 * sys.dof();
+            assert_eq!(d.states.len(), 4 * 10 * sys.sim_dim());
+            // Trials follow the simulator from their first state.
+            assert_eq!(&sys.simulate(d.state(2, 0), 10).unwrap()[..], &d.states[2 * 10 * sys.sim_dim()..3 * 10 * sys.sim_dim()]);
+            let pairs = d.pairs(Split::All);
+            assert_eq!(pairs.labels.size(), vec![4 * 7, l as i64]);
+            let first: Vec<f32> = Vec::try_from(pairs.labels.get(0)).unwrap();
+            let want: Vec<f32> = d.label(0, 1).iter().map(|v| *v as f32).collect();
+            assert_eq!(first, want, "{kind:?}");
+            let e: Vec<f32> = Vec::try_from(&pairs.energy).unwrap();
+            assert!((e[0] as f64 - sys.energy(&d.label(0, 1))).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -6,14 +6,17 @@ use hdf5::{File, H5Type, Location};
 use std::path::Path;
 
 use super::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::output::PendingFile;
-use crate::physics::State;
 
 /// The `format` attribute of every dataset file.
-pub const FORMAT: &str = "pixel-hnn/pendulum-frames";
-/// Bumped whenever the schema changes; readers refuse other versions.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT: &str = "pixel-hnn/frames";
+/// Bumped whenever the schema changes. Version 2 holds any system; version 1 (format
+/// `pixel-hnn/pendulum-frames`, pendulums only) is still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// Format 1's name: the pendulum's frames with `theta` and `thdot` columns.
+const FORMAT_V1: &str = "pixel-hnn/pendulum-frames";
 /// gzip level of the frames: level 1 is as small here as 4-9 (frames are mostly zeros after
 /// the shuffle filter) and several times faster.
 const DEFLATE_LEVEL: u8 = 1;
@@ -50,17 +53,20 @@ fn write_file(data: &PixelDataset, path: &Path) -> hdf5::Result<()> {
         .obj_track_times(false)
         .create("frames")?;
     write_compressed_chunks(&frames, &data.frames, s * side * side)?;
-    let per_frame = |f: &dyn Fn(&State) -> f64| data.states.iter().map(f).collect::<Vec<f64>>();
-    let columns: [(&str, Vec<f64>); 5] = [
-        ("theta", per_frame(&|s| s.theta)),
-        ("thdot", per_frame(&|s| s.thdot)),
-        ("q", per_frame(&|s| s.label().0)),
-        ("p", per_frame(&|s| s.label().1)),
-        ("energy", per_frame(&|s| s.reference_energy())),
-    ];
-    for (name, values) in columns {
-        file.new_dataset::<f64>().shape([t, s]).obj_track_times(false).create(name)?.write_raw(&values)?;
+    let sys = c.sys();
+    let (sim, dof) = (sys.sim_dim(), sys.dof());
+    file.new_dataset::<f64>().shape([t, s, sim]).obj_track_times(false).create("state")?.write_raw(&data.states)?;
+    let (mut q, mut p, mut energy) = (Vec::with_capacity(t * s * dof), Vec::with_capacity(t * s * dof), Vec::with_capacity(t * s));
+    let mut label = vec![0.0; 2 * dof];
+    for state in data.states.chunks(sim) {
+        sys.label(state, &mut label);
+        q.extend_from_slice(&label[..dof]);
+        p.extend_from_slice(&label[dof..]);
+        energy.push(sys.energy(&label));
     }
+    file.new_dataset::<f64>().shape([t, s, dof]).obj_track_times(false).create("q")?.write_raw(&q)?;
+    file.new_dataset::<f64>().shape([t, s, dof]).obj_track_times(false).create("p")?.write_raw(&p)?;
+    file.new_dataset::<f64>().shape([t, s]).obj_track_times(false).create("energy")?.write_raw(&energy)?;
     let is_test: Vec<u8> = (0..t).map(|i| data.is_test(i) as u8).collect();
     file.new_dataset::<u8>().shape([t]).obj_track_times(false).create("is_test")?.write_raw(&is_test)?;
 
@@ -69,6 +75,11 @@ fn write_file(data: &PixelDataset, path: &Path) -> hdf5::Result<()> {
     put_attr(&file, "generator", &text(concat!("pixel-hnn ", env!("CARGO_PKG_VERSION"))))?;
     let json = serde_json::to_string(c).expect("config serialises");
     put_attr(&file, "config_json", &text(&json))?;
+    put_attr(&file, "system", &text(c.system.kind().name()))?;
+    let names = sys.label_names();
+    put_attr(&file, "state_names", &text(&sys.sim_names().join(",")))?;
+    put_attr(&file, "q_names", &text(&names[..dof].join(",")))?;
+    put_attr(&file, "p_names", &text(&names[dof..].join(",")))?;
     for (name, v) in [("seed", c.seed), ("trials", t as u64), ("steps", s as u64), ("side", side as u64)] {
         put_attr(&file, name, &v)?;
     }
@@ -76,19 +87,14 @@ fn write_file(data: &PixelDataset, path: &Path) -> hdf5::Result<()> {
     put_attr(&file, "test_trials", &(c.test_trials() as u64))?;
     put_attr(&file, "samples_per_trial", &(c.samples_per_trial() as u64))?;
     put_attr(&file, "first_sample_frame", &(FIRST_SAMPLE_FRAME as u64))?;
-    let floats = [
-        ("test_fraction", c.test_fraction),
-        ("min_angle", c.initial.min_angle),
-        ("max_angle", c.initial.max_angle),
-        ("thdot_max", c.initial.thdot_max),
-        ("g", c.physics.g),
-        ("m", c.physics.m),
-        ("l", c.physics.l),
-        ("dt", c.physics.dt),
-        ("max_speed", c.physics.max_speed),
-    ];
-    for (name, v) in floats {
-        put_attr(&file, name, &v)?;
+    put_attr(&file, "test_fraction", &c.test_fraction)?;
+    put_attr(&file, "dt", &sys.dt())?;
+    let (lo, hi) = sys.window();
+    file.new_attr_builder().with_data(&[lo, hi]).create("initial_window")?;
+    put_attr(&file, "initial_window_of", &text(sys.window_range().0))?;
+    let params = file.create_group("params")?;
+    for (name, v) in sys.params() {
+        put_attr(&params, name, &v)?;
     }
     let w = c.render.window;
     file.new_attr_builder().with_data(&[w.x0, w.x1, w.y0, w.y1]).create("window")?;
@@ -152,14 +158,20 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         .attr("format")
         .and_then(|a| a.read_scalar::<VarLenUnicode>())
         .map_err(|_| bad("is HDF5 but not a pixel-hnn dataset (no 'format' attribute)".into()))?;
-    if format.as_str() != FORMAT {
+    if format.as_str() != FORMAT && format.as_str() != FORMAT_V1 {
         return Err(bad(format!("is a '{format}' file, not a pixel-hnn dataset ('{FORMAT}')")));
     }
     let version: u32 =
         file.attr("format_version").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable format_version ({e})")))?;
-    if version != FORMAT_VERSION {
+    let known = if format.as_str() == FORMAT_V1 { 1 } else { FORMAT_VERSION };
+    if version != known {
         return Err(bad(format!(
-            "has format version {version}; this build reads version {FORMAT_VERSION}: regenerate it with `pixel-hnn generate`"
+            "has format version {version} of '{format}'; this build reads version {known}{}",
+            if version > known {
+                ": it was written by a newer pixel-hnn, update this one"
+            } else {
+                ": regenerate it with `pixel-hnn generate`"
+            }
         )));
     }
     let json = file
@@ -182,15 +194,21 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
     if let Some(v) = frames.iter().find(|v| !(0.0..=1.0).contains(*v)) {
         return Err(bad(format!("'frames' holds {v}, outside [0, 1]")));
     }
-    let column = |name: &str| -> Result<Vec<f64>> {
-        let v: Vec<f64> = read_dataset(name, &[t, s])?.read_raw().map_err(|e| truncated(name, e))?;
+    let finite = |name: &str, v: Vec<f64>| -> Result<Vec<f64>> {
         if v.iter().any(|x| !x.is_finite()) {
             return Err(bad(format!("'{name}' holds non-finite values")));
         }
         Ok(v)
     };
-    let theta = column("theta")?;
-    let thdot = column("thdot")?;
-    let states = theta.into_iter().zip(thdot).map(|(theta, thdot)| State { theta, thdot }).collect();
+    let states = if version == 1 {
+        // Format 1: the pendulum's `theta` and `thdot`, [trials, steps] each.
+        let column =
+            |name: &str| -> Result<Vec<f64>> { finite(name, read_dataset(name, &[t, s])?.read_raw().map_err(|e| truncated(name, e))?) };
+        let (theta, thdot) = (column("theta")?, column("thdot")?);
+        theta.into_iter().zip(thdot).flat_map(|(a, b)| [a, b]).collect()
+    } else {
+        let d = config.sys().sim_dim();
+        finite("state", read_dataset("state", &[t, s, d])?.read_raw().map_err(|e| truncated("state", e))?)?
+    };
     Ok(PixelDataset { config, frames, states, path: Some(path.to_path_buf()) })
 }

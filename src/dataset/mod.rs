@@ -1,6 +1,6 @@
-//! Stage 1, the pixel dataset: simulate trials of the pendulum, render every frame, store the
-//! frames once per trial in HDF5 with the true state of every frame, and load them back as
-//! the (pair, next pair) samples the models train on.
+//! Stage 1, the pixel dataset: simulate trials of a system ([`crate::systems`]), render every
+//! frame, store the frames once per trial in HDF5 with the true state of every frame, and load
+//! them back as the (pair, next pair) samples the models train on.
 //!
 //! Samples follow the reference (SPEC.md section 3): in a trial of `steps` frames
 //! `f_0 .. f_{steps-1}`, sample `k` (k = 0 .. steps - 4) is the pair `x = [f_{k+1} | f_{k+2}]`
@@ -16,16 +16,23 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::output::PendingFile;
-use crate::physics::{InitialStateRule, PendulumParams, State};
-use crate::render::RenderConfig;
+use crate::render::{RenderConfig, Window};
+use crate::systems::pendulum::{InitialStateRule, Pendulum, PendulumParams, PendulumScene};
+use crate::systems::{System, SystemConfig, SystemKind};
 
 pub use generate::generate;
 pub use h5::{FORMAT, FORMAT_VERSION};
 
 /// Where `generate` writes and `train` reads when not told.
 pub const DEFAULT_PATH: &str = "datasets/pendulum.h5";
+
+/// Where `generate --system NAME` writes when not told (`datasets/NAME.h5`).
+pub fn default_path(kind: SystemKind) -> PathBuf {
+    PathBuf::from(format!("datasets/{}.h5", kind.name()))
+}
 
 /// Frames before the first frame of sample 0 (the reference drops `f_0`).
 pub const FIRST_SAMPLE_FRAME: usize = 1;
@@ -34,9 +41,11 @@ pub const FRAMES_PER_SAMPLE: usize = 3;
 /// Refuse datasets whose frames would need more memory than this.
 pub const MAX_FRAME_BYTES: u64 = 8 << 30;
 
-/// Everything that determines a dataset; `Default` is the reference's (seed 0, 200 trials of
-/// 103 frames, 28 x 28, deflection in (0, pi/6), first 20% of trials for testing).
+/// Everything that determines a dataset; `Default` is the reference's (the pendulum, seed 0,
+/// 200 trials of 103 frames, 28 x 28, deflection in (0, pi/6), first 20% of trials for
+/// testing). Other systems take the same sizes ([`DatasetConfig::for_system`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ConfigRepr")]
 pub struct DatasetConfig {
     pub seed: u64,
     pub trials: usize,
@@ -44,26 +53,86 @@ pub struct DatasetConfig {
     pub steps: usize,
     /// The first `floor(trials * test_fraction)` trials are the test set.
     pub test_fraction: f64,
-    pub initial: InitialStateRule,
-    pub physics: PendulumParams,
+    pub system: SystemConfig,
     pub render: RenderConfig,
 }
 
-impl Default for DatasetConfig {
-    fn default() -> Self {
-        DatasetConfig {
-            seed: 0,
-            trials: 200,
-            steps: 103,
-            test_fraction: 0.2,
-            initial: InitialStateRule::default(),
-            physics: PendulumParams::default(),
-            render: RenderConfig::default(),
+/// The two layouts a stored configuration has had: format 1 (the pendulum's settings at the
+/// top level, its scene in `render`) and the current one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConfigRepr {
+    Current {
+        seed: u64,
+        trials: usize,
+        steps: usize,
+        test_fraction: f64,
+        system: SystemConfig,
+        render: RenderConfig,
+    },
+    PendulumV1 {
+        seed: u64,
+        trials: usize,
+        steps: usize,
+        test_fraction: f64,
+        initial: InitialStateRule,
+        physics: PendulumParams,
+        render: RenderV1,
+    },
+}
+
+#[derive(Deserialize)]
+struct RenderV1 {
+    side: u32,
+    supersample: u32,
+    window: Window,
+    rod_length: f64,
+    rod_width: f64,
+    axle_radius: f64,
+}
+
+impl From<ConfigRepr> for DatasetConfig {
+    fn from(r: ConfigRepr) -> Self {
+        match r {
+            ConfigRepr::Current { seed, trials, steps, test_fraction, system, render } => {
+                DatasetConfig { seed, trials, steps, test_fraction, system, render }
+            }
+            ConfigRepr::PendulumV1 { seed, trials, steps, test_fraction, initial, physics, render } => DatasetConfig {
+                seed,
+                trials,
+                steps,
+                test_fraction,
+                system: SystemConfig::Pendulum(Pendulum {
+                    physics,
+                    initial,
+                    scene: PendulumScene { rod_length: render.rod_length, rod_width: render.rod_width, axle_radius: render.axle_radius },
+                }),
+                render: RenderConfig { side: render.side, supersample: render.supersample, window: render.window },
+            },
         }
     }
 }
 
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        DatasetConfig::for_system(SystemKind::Pendulum)
+    }
+}
+
 impl DatasetConfig {
+    /// The reference's sizes (200 trials of 103 frames, 28 x 28, 20% for testing) for any
+    /// system, with its default parameters and window.
+    pub fn for_system(kind: SystemKind) -> Self {
+        let system = SystemConfig::of(kind);
+        let render = RenderConfig { window: system.get().default_window(), ..RenderConfig::default() };
+        DatasetConfig { seed: 0, trials: 200, steps: 103, test_fraction: 0.2, system, render }
+    }
+
+    /// The system.
+    pub fn sys(&self) -> &dyn System {
+        self.system.get()
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.trials == 0 {
             return Err(Error::setting("--trials", "must be at least 1 (got 0)"));
@@ -78,8 +147,7 @@ impl DatasetConfig {
         if !(self.test_fraction.is_finite() && (0.0..1.0).contains(&self.test_fraction)) {
             return Err(Error::setting("--test-fraction", format!("must be in [0, 1) (got {})", self.test_fraction)));
         }
-        self.initial.validate()?;
-        self.physics.validate()?;
+        self.sys().validate()?;
         self.render.validate()?;
         let bytes = self.trials as u64 * self.steps as u64 * self.render.pixels() as u64 * 4;
         if bytes > MAX_FRAME_BYTES {
@@ -110,8 +178,8 @@ pub struct PixelDataset {
     pub config: DatasetConfig,
     /// `[trials, steps, side, side]`, row-major.
     pub frames: Vec<f32>,
-    /// `[trials, steps]`: the true state of every frame.
-    pub states: Vec<State>,
+    /// `[trials, steps, sim_dim]`: the simulator's true state of every frame.
+    pub states: Vec<f64>,
     /// Where it was read from, if it was.
     pub path: Option<PathBuf>,
 }
@@ -128,8 +196,8 @@ pub enum Split {
 ///
 /// # Shapes
 /// `x`, `x_next`: `[n, 2 * side * side]` (two frames, each flattened row-major);
-/// `labels`: `[n, 2]`, the reference's `(q, p)` of the first frame of `x`;
-/// `energy`: `[n]`, the reference's energy of that state.
+/// `labels`: `[n, 2 dof]`, the `(q, p)` of the first frame of `x`;
+/// `energy`: `[n]`, the energy evaluation scores of that state.
 #[derive(Debug)]
 pub struct Pairs {
     pub x: Tensor,
@@ -189,8 +257,18 @@ impl PixelDataset {
         &self.frames[i * px..(i + 1) * px]
     }
 
-    pub fn state(&self, trial: usize, step: usize) -> State {
-        self.states[trial * self.config.steps + step]
+    /// The simulator's state of a frame.
+    pub fn state(&self, trial: usize, step: usize) -> &[f64] {
+        let d = self.config.sys().sim_dim();
+        let i = trial * self.config.steps + step;
+        &self.states[i * d..(i + 1) * d]
+    }
+
+    /// The `(q, p)` label of a frame.
+    pub fn label(&self, trial: usize, step: usize) -> Vec<f64> {
+        let mut out = vec![0.0; 2 * self.config.sys().dof()];
+        self.config.sys().label(self.state(trial, step), &mut out);
+        out
     }
 
     pub fn is_test(&self, trial: usize) -> bool {
@@ -213,7 +291,8 @@ impl PixelDataset {
         let n = trials.len() * per;
         let px = self.pixels();
         let (mut x, mut x_next) = (Vec::with_capacity(n * 2 * px), Vec::with_capacity(n * 2 * px));
-        let (mut labels, mut energy) = (Vec::with_capacity(n * 2), Vec::with_capacity(n));
+        let l = 2 * self.config.sys().dof();
+        let (mut labels, mut energy) = (Vec::with_capacity(n * l), Vec::with_capacity(n));
         for trial in trials {
             for k in 0..per {
                 let f = FIRST_SAMPLE_FRAME + k;
@@ -221,17 +300,16 @@ impl PixelDataset {
                 x.extend_from_slice(self.frame(trial, f + 1));
                 x_next.extend_from_slice(self.frame(trial, f + 1));
                 x_next.extend_from_slice(self.frame(trial, f + 2));
-                let s = self.state(trial, f);
-                let (q, p) = s.label();
-                labels.extend_from_slice(&[q as f32, p as f32]);
-                energy.push(s.reference_energy() as f32);
+                let label = self.label(trial, f);
+                labels.extend(label.iter().map(|v| *v as f32));
+                energy.push(self.config.sys().energy(&label) as f32);
             }
         }
         let n = n as i64;
         Pairs {
             x: Tensor::from_slice(&x).view([n, 2 * px as i64]),
             x_next: Tensor::from_slice(&x_next).view([n, 2 * px as i64]),
-            labels: Tensor::from_slice(&labels).view([n, 2]),
+            labels: Tensor::from_slice(&labels).view([n, l as i64]),
             energy: Tensor::from_slice(&energy),
         }
     }

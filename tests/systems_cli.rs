@@ -1,0 +1,94 @@
+//! Every system through the real binary: generate, train, evaluate and roll out a small run
+//! of each; a dataset of one system refused by a run of another.
+mod common;
+
+use common::{bin, fails, read_json as json, succeeds};
+use std::path::Path;
+
+fn small_run(dir: &Path, system: &str) -> std::path::PathBuf {
+    let data = dir.join(format!("{system}.h5"));
+    let said = succeeds(bin().args(["generate", "--system", system, "--trials", "6", "--steps", "16", "--out"]).arg(&data));
+    assert!(said.contains(system), "{said}");
+    let run = dir.join(format!("run-{system}"));
+    succeeds(
+        bin()
+            .args([
+                "train",
+                "--device",
+                "cpu",
+                "--steps",
+                "30",
+                "--batch",
+                "20",
+                "--eval-every",
+                "10",
+                "--checkpoint-every",
+                "10",
+                "--data",
+            ])
+            .arg(&data)
+            .arg("--out")
+            .arg(&run),
+    );
+    run
+}
+
+#[test]
+fn every_system_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    for (system, latent) in [("spring", 2), ("two-body", 8), ("double-pendulum", 4), ("pendulum", 2)] {
+        let run = small_run(dir.path(), system);
+        let cfg = json(run.join("config.json"));
+        assert_eq!(cfg["model"]["latent_dim"], latent, "{system}: latent = 2 x dof");
+        assert_eq!(cfg["dataset"]["config"]["system"]["kind"], system);
+        let said =
+            succeeds(bin().args(["evaluate", "--device", "cpu", "--frames", "12", "--steps", "15", "--seeds", "1,2", "--run"]).arg(&run));
+        assert!(said.contains(&format!("| pixel {system} |")), "{said}");
+        let m = json(run.join("metrics.json"));
+        assert_eq!(m["system"], system);
+        for model in m["models"].as_array().unwrap() {
+            let r2 = model["map"]["r2_test"].as_array().unwrap();
+            assert_eq!(r2.len(), latent, "{system}: an R^2 per label coordinate");
+            assert_eq!(model["map"]["rows"][0].as_array().unwrap().len(), latent + 1);
+            assert!(model["pixel_mse"].as_f64().unwrap().is_finite());
+            let h = &model["learned_h_variation"];
+            assert_eq!(h.is_f64(), model["model"] == "hnn", "{system}: learned H for the HNN only: {h}");
+        }
+        let said = succeeds(bin().args(["rollout", "--device", "cpu", "--frames", "12", "--steps", "15", "--run"]).arg(&run));
+        assert!(said.contains("hnn:") && said.contains("baseline:"), "{said}");
+        for f in ["comparison.gif", "sheet.png", "energy.png"] {
+            image::open(run.join("rollout").join(f)).unwrap_or_else(|e| panic!("{system} {f}: {e}"));
+        }
+        assert_eq!(run.join("rollout/phase-space.png").exists(), latent == 2, "{system}: the phase plane of 2-D latents only");
+        let sheet = dir.path().join(format!("{system}.png"));
+        succeeds(bin().args(["preview", "--data"]).arg(dir.path().join(format!("{system}.h5"))).arg("--out").arg(&sheet));
+        image::open(&sheet).unwrap();
+    }
+    // One table row per system.
+    let said = succeeds(bin().args(["table", "--runs"]).arg(dir.path()));
+    for system in ["pendulum", "spring", "two-body", "double-pendulum"] {
+        assert!(said.contains(&format!("| pixel {system} (x1e3) |")), "{system} row missing: {said}");
+    }
+
+    // A dataset of another system given to a run: refused, the run untouched.
+    let run = dir.path().join("run-pendulum");
+    let before = std::fs::read(run.join("config.json")).unwrap();
+    fails(
+        bin()
+            .args(["train", "--device", "cpu", "--resume", "--steps", "40", "--out"])
+            .arg(&run)
+            .arg("--data")
+            .arg(dir.path().join("spring.h5")),
+        "--data: ",
+    );
+    let said = fails(
+        bin()
+            .args(["train", "--device", "cpu", "--resume", "--steps", "40", "--out"])
+            .arg(&run)
+            .arg("--data")
+            .arg(dir.path().join("two-body.h5")),
+        "holds a two-body dataset, but the run in",
+    );
+    assert!(said.trim().ends_with("learned the pendulum"), "{said}");
+    assert_eq!(std::fs::read(run.join("config.json")).unwrap(), before);
+}
