@@ -179,6 +179,24 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     Ok(n)
 }
 
+/// Flushes denormal floats to zero on the calling thread (x86-64: MXCSR's FTZ and DAZ
+/// bits; elsewhere nothing). As training converges some gradients and Adam moments fall
+/// below 1.2e-38, where every operation on them takes a slow microcode path: without this
+/// a CPU step slows from 9 to 33 ms by step 3,000 here. Values that small are zero for any
+/// purpose of the model (PyTorch offers the same switch, `torch.set_flush_denormal`).
+pub fn flush_denormals() {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)] // `_mm_setcsr` is deprecated in favour of inline assembly, same effect
+    // SAFETY: sets two control bits of the calling thread's SSE control register; no memory
+    // is touched.
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        const FTZ: u32 = 1 << 15;
+        const DAZ: u32 = 1 << 6;
+        _mm_setcsr(_mm_getcsr() | FTZ | DAZ);
+    }
+}
+
 /// Gives libtorch `n` intra-op threads (for the calling thread: OpenMP's setting is per
 /// thread).
 pub fn set_libtorch_threads(n: usize) {
@@ -216,7 +234,10 @@ fn pool(n: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .thread_name(|i| format!("pixel-hnn-worker-{i}"))
-        .start_handler(|_| set_libtorch_threads(1))
+        .start_handler(|_| {
+            set_libtorch_threads(1);
+            flush_denormals();
+        })
         .build()
         .expect("worker threads start")
 }
@@ -337,6 +358,22 @@ pub fn describe(d: Device) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn workers_flush_denormals_to_zero() {
+        // Half the smallest normal float is a denormal; with FTZ it becomes 0.
+        let half_smallest = || std::hint::black_box(f32::MIN_POSITIVE) * std::hint::black_box(0.5f32);
+        let fresh = std::thread::spawn(half_smallest).join().unwrap();
+        assert!(fresh > 0.0, "a thread starts with denormals on");
+        let on_worker = pool(2).install(|| rayon::join(half_smallest, half_smallest));
+        assert_eq!(on_worker, (0.0, 0.0));
+        let after = std::thread::spawn(move || {
+            flush_denormals();
+            half_smallest()
+        });
+        assert_eq!(after.join().unwrap(), 0.0);
+    }
 
     #[test]
     fn the_faster_thread_count_is_chosen_and_checked_again_later() {

@@ -341,6 +341,7 @@ pub fn fit(
 ) -> Result<Fitted> {
     let k = obj.members();
     assert!(cfg.seeds.len() == k && from.len() == k && recs.len() == k, "one seed, progress and recorder per member");
+    crate::device::flush_denormals();
     let n = obj.train_len();
     let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
     let mut rngs: Vec<Rng> = cfg
