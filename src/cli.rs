@@ -58,6 +58,105 @@ pub enum Command {
     Table(TableArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
+    /// A grid of runs (systems x models x seeds x settings), on this machine or as a Slurm
+    /// job array: plan, run, status, table.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Check every point of a TOML grid and write the sweep folder (nothing runs yet).
+    Plan(SweepPlanArgs),
+    /// Run the points not done yet (never run, or failed): here, or through Slurm.
+    Run(SweepRunArgs),
+    /// Each point's state: pending, queued, running, done, diverged or failed.
+    Status(SweepDirArgs),
+    /// One table per system over the done points (and energy-ratio.png).
+    Table(SweepDirArgs),
+    /// Run one point (what the executors start; not needed by hand).
+    #[command(hide = true)]
+    Point(SweepPointArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SweepPlanArgs {
+    /// The grid (TOML; see README "Sweeps").
+    pub plan: PathBuf,
+    /// The sweep folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing sweep folder (its results are lost).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where the points run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorArg {
+    /// On this machine, --jobs points at a time.
+    Local,
+    /// As one Slurm job array (sbatch), a task per point.
+    Slurm,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepRunArgs {
+    /// The sweep folder (from `sweep plan`).
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    pub executor: ExecutorArg,
+    /// Local: points at once [default: half the cores, at least 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub jobs: Option<usize>,
+    /// Local: threads per point [default: the cores split between the jobs].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+    /// Slurm: the partition [default: the TOML's, else the cluster's default].
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm: the account to charge [default: the TOML's, else yours].
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Slurm: CPUs per array task [default: the TOML's, else 2].
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpus_per_task: Option<u32>,
+    /// Slurm: memory per array task, e.g. 4G [default: the TOML's, else 4G].
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Slurm: time limit per array task, e.g. 02:00:00 [default: the TOML's, else 02:00:00].
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Slurm: one GPU per task (--gres=gpu:1; the points train on CUDA).
+    #[arg(long)]
+    pub gpu: bool,
+    /// Slurm: skip the check that the binary and the sweep folder are on a shared filesystem.
+    #[arg(long)]
+    pub assume_shared: bool,
+    /// Slurm: wait until the submitted points have finished, printing their counts.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepDirArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepPointArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+    /// The point's index.
+    #[arg(long)]
+    pub index: usize,
+    /// Threads [default: all cores].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+    /// Where to train.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 /// A clap parser for a library setting chosen by name.
@@ -228,7 +327,7 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 1e-3].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Adam weight decay (L2) [default: 1e-5].
+    /// Adam weight decay (L2) [default: 1e-5 for the pendulum (the paper's), 0 for the other systems].
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
     /// Log the train loss every N steps [default: 10].
@@ -366,12 +465,9 @@ pub struct EvaluateArgs {
     pub run: PathBuf,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
-    /// Where to evaluate.
+    /// Where to evaluate (on the CPU one thread: the figures never depend on the thread count).
     #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
-    /// libtorch threads [default: all cores].
-    #[arg(long, allow_negative_numbers = true)]
-    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -580,7 +676,94 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coords(a) => coords(&a),
         Command::Table(a) => table(&a),
         Command::Bench(a) => bench(&a),
+        Command::Sweep(c) => sweep(&c),
     }
+}
+
+fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
+    use crate::sweep::{aggregate, executor, point, status};
+    match c {
+        SweepCommand::Plan(a) => {
+            let m = crate::sweep::plan(&a.plan, &a.out, a.force)?;
+            let axes: Vec<String> = m.axes.iter().map(|x| format!("{} ({})", x.name, x.values.len())).collect();
+            println!(
+                "planned {} points ({}), {} datasets, into {}",
+                m.points.len(),
+                if axes.is_empty() { "no axes".to_string() } else { axes.join(" x ") },
+                m.datasets.len(),
+                a.out.display()
+            );
+        }
+        SweepCommand::Run(a) => {
+            let (todo, all) = executor::points_to_run(&a.dir)?;
+            let busy = all.iter().filter(|p| matches!(p.standing, status::Standing::Queued | status::Standing::Running)).count();
+            if todo.is_empty() {
+                println!(
+                    "nothing to run: {}",
+                    status::counts(&all).iter().map(|(s, n)| format!("{n} {}", s.name())).collect::<Vec<_>>().join(", ")
+                );
+                return Ok(());
+            }
+            if busy > 0 {
+                println!("{busy} points are queued or running already; leaving them alone");
+            }
+            match a.executor {
+                ExecutorArg::Local => {
+                    let jobs = a.jobs.unwrap_or_else(|| (device::threads(None).unwrap_or(1) / 2).max(1));
+                    let t = std::time::Instant::now();
+                    let done = executor::run_local(&a.dir, &todo, executor::Local { jobs, threads: a.threads }, &mut |f| {
+                        println!("point {}: {} {}", f.index, f.standing.name(), f.detail);
+                    })?;
+                    let failed = done.iter().filter(|f| f.standing == status::Standing::Failed).count();
+                    println!(
+                        "ran {} points in {:.0} s ({failed} failed); see `pixel-hnn sweep status {}`",
+                        done.len(),
+                        t.elapsed().as_secs_f64(),
+                        a.dir.display()
+                    );
+                    if failed > 0 {
+                        anyhow::bail!(
+                            "{}: {failed} of {} points failed; `pixel-hnn sweep status` names each with its log",
+                            a.dir.display(),
+                            done.len()
+                        );
+                    }
+                }
+                ExecutorArg::Slurm => {
+                    let settings = crate::sweep::plan::SlurmSettings {
+                        partition: a.partition.clone(),
+                        account: a.account.clone(),
+                        cpus_per_task: a.cpus_per_task,
+                        mem: a.mem.clone(),
+                        time: a.time.clone(),
+                        gpu: a.gpu.then_some(true),
+                    };
+                    let job = executor::submit_slurm(&a.dir, &todo, &executor::Slurm { settings, assume_shared: a.assume_shared })?;
+                    println!("submitted job {job}: an array of {} tasks ({})", todo.len(), executor::array_spec(&todo));
+                    if a.wait {
+                        let all = executor::wait(&a.dir, std::time::Duration::from_secs(2), &mut std::io::stdout())?;
+                        let failed = all.iter().filter(|p| p.standing == status::Standing::Failed).count();
+                        if failed > 0 {
+                            anyhow::bail!("{}: {failed} points failed; `pixel-hnn sweep status` names each with its log", a.dir.display());
+                        }
+                    }
+                }
+            }
+        }
+        SweepCommand::Status(a) => print!("{}", status::markdown(&status::status(&a.dir)?)),
+        SweepCommand::Table(a) => {
+            print!("{}", aggregate::table(&a.dir)?);
+            println!("\nwrote {} and {}", a.dir.join("table.md").display(), a.dir.join("energy-ratio.png").display());
+        }
+        SweepCommand::Point(a) => {
+            let st = point::run_point(&a.dir, a.index, point::PointRuntime { threads: a.threads, device: a.device })?;
+            match st.state {
+                point::State::Failed => anyhow::bail!("{}", st.error.unwrap_or_default()),
+                s => println!("point {}: {:?} in {:.0} s", a.index, s, st.seconds.unwrap_or(0.0)),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
@@ -648,7 +831,6 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
 
 fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
-    device::set_threads(a.threads)?;
     let dev = device::resolve(a.device)?;
     let metrics = pipeline::evaluate(&a.run, &cfg, dev)?;
     print!("{}", crate::table::pixel_markdown(&metrics));
@@ -679,7 +861,6 @@ fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     if let Some(seeds) = &a.seeds {
         cfg.train.seeds = Some(Seeds::parse(seeds)?);
     }
-    device::set_threads(None)?;
     let dev = device::resolve(a.device)?;
     let rt = Runtime { device: dev, threads: None, cuda_graphs: a.cuda_graphs.resolve(dev)? };
     let bars = Bars { stages: true, ..Bars::default() };

@@ -442,20 +442,12 @@ pub fn draw_pictures(cfg: &TaskConfig, data: &TaskData, rollouts: &[(FieldKind, 
     let Some((t, states)) = data.test_trajectories.first() else { return Ok(()) };
     let d = data.d;
     let task = cfg.task;
-    let mut energy = vec![Series {
-        band: vec![],
-        name: "true".into(),
-        points: t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect(),
-    }];
-    let mut paths = vec![Series { band: vec![], name: "true".into(), points: states.chunks(d).map(|s| (s[0], s[d / 2])).collect() }];
+    let mut energy = vec![Series::line("true", t.iter().zip(states.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect())];
+    let mut paths = vec![Series::line("true", states.chunks(d).map(|s| (s[0], s[d / 2])).collect())];
     for (kind, rolls) in rollouts {
         let r = &rolls[0];
-        energy.push(Series {
-            band: vec![],
-            name: kind.name().into(),
-            points: t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect(),
-        });
-        paths.push(Series { band: vec![], name: kind.name().into(), points: r.chunks(d).map(|s| (s[0], s[d / 2])).collect() });
+        energy.push(Series::line(kind.name(), t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect()));
+        paths.push(Series::line(kind.name(), r.chunks(d).map(|s| (s[0], s[d / 2])).collect()));
     }
     let title = format!("{}: energy along a test rollout", task.name());
     plot::write(&LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy }, &dir.join("energy.png"))?;

@@ -16,6 +16,7 @@
 //! - [`rollout`]: pictures of the learned dynamics; [`report`]: REPORT.md;
 //! - [`paper`]: the paper's numbers; [`table`]: Table 1 from run folders;
 //! - [`pipeline`]: the commands as library functions (`demo` among them);
+//! - [`sweep`]: grids of runs, on this machine or as a Slurm job array, and their table;
 //! - [`bench`]: speed figures.
 //!
 //! [`cli`] turns the command line into configs and calls [`pipeline`]; [`output`] writes
@@ -49,6 +50,7 @@ pub mod rollout;
 pub mod run;
 pub mod stacked;
 pub mod stats;
+pub mod sweep;
 pub mod systems;
 pub mod table;
 pub mod train;

@@ -287,12 +287,18 @@ impl NativeField {
 }
 
 /// Runs `draw` with libtorch's global generator seeded with `seed`, holding it so that no
-/// other thread's weights are drawn in between: the one place weights are seeded.
+/// other thread's weights are drawn in between: the one place weights are seeded. libtorch
+/// runs on one thread meanwhile: the orthogonal initialisation's QR otherwise rounds
+/// differently with the caller's thread count.
 pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
     static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let threads = tch::get_num_threads();
+    crate::device::set_libtorch_threads(1);
     tch::manual_seed(seed as i64);
-    draw()
+    let out = draw();
+    tch::set_num_threads(threads);
+    out
 }
 
 /// A latent field alone in its own variable store (the coordinate tasks), its weights

@@ -197,10 +197,10 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
 }
 
 fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
-    let cfg = req.overrides.apply(TrainConfig::default());
-    cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
+    let cfg = req.overrides.apply(TrainConfig::for_system(data.config.system.kind()));
+    cfg.validate()?;
     check_batch(&cfg, &data)?;
     let model = ModelConfig::for_frames(data.config.render.side, data.config.sys().dof());
     check_memory(&cfg, &model, &data, device, threads)?;
@@ -305,7 +305,10 @@ struct Opened {
     test: dataset::Pairs,
 }
 
+/// Opens a run for `evaluate` or `rollout`. Scoring runs libtorch on one thread (it takes
+/// a few seconds) so that its figures never depend on the machine's thread count.
 fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Opened> {
+    device::set_libtorch_threads(1);
     let run = PixelRun::open(run_dir)?;
     let d = &run.config.dataset.config;
     cfg.validate(d.render.side, d.sys())?;

@@ -28,16 +28,18 @@ fn register_font() {
     });
 }
 
-/// One named line, with a shaded band around it where `band` holds `(x, low, high)`.
+/// One named line (or, with `dots`, unconnected points), with a shaded band around it where
+/// `band` holds `(x, low, high)`.
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub band: Vec<(f64, f64, f64)>,
+    pub dots: bool,
 }
 
 impl Series {
     pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series { name: name.into(), points, band: vec![] }
+        Series { name: name.into(), points, band: vec![], dots: false }
     }
 
     /// The median of several lines at each x, with a band from their lowest to their highest
@@ -58,7 +60,7 @@ impl Series {
             points.push((x, ys[ys.len() / 2]));
             band.push((x, ys[0], ys[ys.len() - 1]));
         }
-        Series { name: name.into(), points, band: if lines.len() > 1 { band } else { vec![] } }
+        Series { name: name.into(), points, band: if lines.len() > 1 { band } else { vec![] }, dots: false }
     }
 }
 
@@ -134,11 +136,19 @@ pub fn render(plot: &LinePlot) -> std::result::Result<image::RgbImage, PlotError
                         chart.draw_series(std::iter::once(Polygon::new(edge, color.mix(0.22).filled()))).map_err(|e| err(&e))?;
                     }
                     let points = s.points.iter().cloned().filter(|p| p.1.is_finite() && (!plot.log_y || p.1 > 0.0));
-                    chart
-                        .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                        .map_err(|e| err(&e))?
-                        .label(s.name.as_str())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                    if s.dots {
+                        chart
+                            .draw_series(points.map(|p| Circle::new(p, 4, color.filled())))
+                            .map_err(|e| err(&e))?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+                    } else {
+                        chart
+                            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                            .map_err(|e| err(&e))?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                    }
                 }
                 chart
                     .configure_series_labels()
@@ -255,8 +265,8 @@ mod tests {
     #[test]
     fn lines_land_on_the_canvas_with_their_colours() {
         let s = [
-            Series { band: vec![], name: "falling".into(), points: (0..50).map(|i| (i as f64, (-0.1 * i as f64).exp())).collect() },
-            Series { band: vec![], name: "flat".into(), points: vec![(0.0, 0.5), (49.0, 0.5)] },
+            Series::line("falling", (0..50).map(|i| (i as f64, (-0.1 * i as f64).exp())).collect()),
+            Series::line("flat", vec![(0.0, 0.5), (49.0, 0.5)]),
         ];
         let img = render(&LinePlot { title: "t", x_label: "step", y_label: "loss", log_y: true, series: &s }).unwrap();
         let count = |c: RGBColor| img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();

@@ -121,7 +121,7 @@ pub fn write_rollout(
     let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
     let n = cfg.frames;
     let mut panels = vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
-    let mut energy = vec![plot::Series { band: vec![], name: "true".into(), points: (0..n).map(|i| (i as f64, traj.energy(i))).collect() }];
+    let mut energy = vec![plot::Series::line("true", (0..n).map(|i| (i as f64, traj.energy(i))).collect())];
     let mut scores = vec![];
     let mut phase = None;
     let mut unmapped = vec![];

@@ -16,7 +16,7 @@ use crate::render::{RenderConfig, Window};
 use crate::rng::Rng;
 
 /// Two bodies; `Default`: `G = m = 1`, frames 0.25 apart (50 per orbit at radius 1), radius
-/// in (0.5, 1.5), discs of radius 0.3 (2 px at 28 px): body 1 at shade 0.8, body 2 at 0.4.
+/// in (0.5, 1.5), discs of radius 0.45 (3 px at 28 px): body 1 at shade 0.8, body 2 at 0.4.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwoBody {
     pub gravity: f64,
@@ -31,7 +31,7 @@ pub struct TwoBody {
 
 impl Default for TwoBody {
     fn default() -> Self {
-        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_radius: 0.5, max_radius: 1.5, body_radius: 0.3 }
+        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_radius: 0.5, max_radius: 1.5, body_radius: 0.45 }
     }
 }
 

@@ -58,3 +58,23 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// 2 systems x 2 models x 2 seeds on tiny data: 8 points, 2 datasets.
+pub const TINY_SWEEP: &str = r#"
+name = "tiny"
+[grid]
+system = ["pendulum", "spring"]
+model = ["hnn", "baseline"]
+seed = [0, 1]
+[dataset]
+trials = 6
+steps = 16
+[train]
+steps = 30
+batch = 20
+eval_every = 10
+checkpoint_every = 10
+[evaluate]
+frames = 10
+seeds = [1, 2]
+"#;

@@ -1,0 +1,273 @@
+//! `sweep table`: one table per system of every metric over the done points, each a mean
+//! with its 95% interval over the training seeds, the baseline / HNN ratio, and on how many
+//! seeds the HNN wins; and a plot of the energy ratio per system with the seeds' spread.
+//! Reads only each point's small `state.json` (the runner copies its figures there), so a
+//! thousand points take well under a second.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::plan::{plain, Manifest};
+use super::point::{MemberFigures, PointState, State};
+use crate::choice::Choice;
+use crate::error::Result;
+use crate::evaluate::MAP_R2_MIN;
+use crate::model::FieldKind;
+use crate::run::JsonFile;
+use crate::stats::Interval;
+use crate::systems::SystemKind;
+use crate::table::short;
+
+/// One group of points: a system and the values of the setting axes; its members by model.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub system: Option<SystemKind>,
+    /// `train.lr = 0.001, ...` (empty without setting axes).
+    pub settings: String,
+    pub members: Vec<MemberFigures>,
+}
+
+/// What the table counts besides the figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub done: usize,
+    pub diverged: usize,
+    pub other: usize,
+}
+
+/// The done points' members, grouped by system and settings, in the grid's order.
+pub fn collect(dir: &Path) -> Result<(Manifest, Vec<Group>, Tally)> {
+    let manifest = Manifest::open(dir)?;
+    let states: Vec<Option<PointState>> = {
+        use rayon::prelude::*;
+        manifest.points.par_iter().map(|p| PointState::load_if_present(&super::point_dir(dir, p.index))).collect::<Result<_>>()?
+    };
+    let mut groups: BTreeMap<(SystemKind, usize), Group> = BTreeMap::new();
+    let mut order: Vec<String> = vec![];
+    let mut tally = Tally::default();
+    for (p, st) in manifest.points.iter().zip(states) {
+        match st.as_ref().map(|s| s.state) {
+            Some(State::Done) => tally.done += 1,
+            Some(State::Diverged) => {
+                tally.diverged += 1;
+                continue;
+            }
+            _ => {
+                tally.other += 1;
+                continue;
+            }
+        }
+        let settings = p.setting_coords().iter().map(|(k, v)| format!("{k} = {}", plain(v))).collect::<Vec<_>>().join(", ");
+        let k = order.iter().position(|s| *s == settings).unwrap_or_else(|| {
+            order.push(settings.clone());
+            order.len() - 1
+        });
+        let g = groups.entry((p.system, k)).or_insert_with(|| Group { system: Some(p.system), settings, members: vec![] });
+        g.members.extend(st.expect("done").members);
+    }
+    Ok((manifest, groups.into_values().collect(), tally))
+}
+
+/// A metric of the table: how to read it, and whether lower is better.
+struct Metric {
+    name: &'static str,
+    get: fn(&MemberFigures) -> Option<f64>,
+    lower_is_better: bool,
+    /// Read through the latent map: shown only where every member's map holds.
+    mapped: bool,
+    fmt: fn(f64) -> String,
+}
+
+const METRICS: [Metric; 7] = [
+    Metric { name: "train loss", get: |m| Some(m.train_loss), lower_is_better: true, mapped: false, fmt: sci },
+    Metric { name: "test loss", get: |m| Some(m.test_loss), lower_is_better: true, mapped: false, fmt: sci },
+    Metric { name: "energy MSE (trajectory seed 1)", get: |m| m.energy_mse, lower_is_better: true, mapped: true, fmt: sci },
+    Metric {
+        name: "energy MSE (mean of the trajectories)",
+        get: |m| m.energy_mse_seeds_mean,
+        lower_is_better: true,
+        mapped: true,
+        fmt: sci,
+    },
+    Metric { name: "pixel MSE over the rollout", get: |m| m.pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
+    Metric {
+        name: "valid prediction time (frames)",
+        get: |m| m.valid_prediction_time,
+        lower_is_better: false,
+        mapped: false,
+        fmt: |v| format!("{v:.1}"),
+    },
+    Metric { name: "learned-H variation (HNN)", get: |m| m.learned_h_variation, lower_is_better: true, mapped: false, fmt: sci },
+];
+
+fn cell(i: &Interval, fmt: fn(f64) -> String) -> String {
+    if i.n == 0 {
+        "-".into()
+    } else {
+        format!("{} [{}, {}]", fmt(i.mean), fmt(i.lo), fmt(i.hi))
+    }
+}
+
+fn sci(v: f64) -> String {
+    format!("{v:.3e}")
+}
+
+/// The seeds both models have, and each model's value on them.
+fn paired(members: &[MemberFigures], get: fn(&MemberFigures) -> Option<f64>) -> Vec<(f64, f64)> {
+    let of = |kind: FieldKind, seed: u64| members.iter().find(|m| m.model == kind && m.seed == seed).and_then(get);
+    let mut seeds: Vec<u64> = members.iter().filter(|m| m.model == FieldKind::Hnn).map(|m| m.seed).collect();
+    seeds.sort();
+    seeds.dedup();
+    seeds.into_iter().filter_map(|s| Some((of(FieldKind::Baseline, s)?, of(FieldKind::Hnn, s)?))).collect()
+}
+
+/// Whether every member's latent map holds.
+fn maps_hold(members: &[MemberFigures]) -> bool {
+    members.iter().all(|m| m.worst_r2.is_none_or(|r| r >= MAP_R2_MIN))
+}
+
+/// The group's table.
+pub fn group_markdown(g: &Group) -> String {
+    let of = |kind: FieldKind| g.members.iter().filter(|m| m.model == kind).collect::<Vec<_>>();
+    let (base, hnn) = (of(FieldKind::Baseline), of(FieldKind::Hnn));
+    let seeds = |v: &[&MemberFigures]| v.len();
+    let mapped = maps_hold(&g.members);
+    let mut t = format!(
+        "| metric | baseline ({} seeds): mean [95% interval] | HNN ({} seeds) | baseline / HNN | HNN wins (seeds) |\n|---|---|---|---|---|\n",
+        seeds(&base),
+        seeds(&hnn)
+    );
+    for m in &METRICS {
+        let values = |v: &[&MemberFigures]| v.iter().filter_map(|x| (m.get)(x)).collect::<Vec<f64>>();
+        let (b, h) = (Interval::of(&values(&base)), Interval::of(&values(&hnn)));
+        if b.n == 0 && h.n == 0 {
+            continue;
+        }
+        if m.mapped && !mapped {
+            t += &format!("| {} | n/a | n/a | - | - |\n", m.name);
+            continue;
+        }
+        let pairs = paired(&g.members, m.get);
+        let wins = pairs.iter().filter(|(b, h)| if m.lower_is_better { h < b } else { h > b }).count();
+        let ratio = if b.n > 0 && h.n > 0 { format!("{}x", short(b.mean / h.mean)) } else { "-".into() };
+        let wins = if pairs.is_empty() { "-".into() } else { format!("{wins}/{}", pairs.len()) };
+        t += &format!("| {} | {} | {} | {ratio} | {wins} |\n", m.name, cell(&b, m.fmt), cell(&h, m.fmt));
+    }
+    if !mapped {
+        let worst = g.members.iter().filter_map(|m| m.worst_r2).fold(f64::INFINITY, f64::min);
+        t += &format!(
+            "\nNo affine latent -> (q, p) map holds for every seed (worst test R^2 {worst:.3} < {MAP_R2_MIN}): energy figures are not shown; compare pixel MSE.\n"
+        );
+    }
+    t
+}
+
+/// Per-seed baseline / HNN ratios of the figure a system's models are compared on: the
+/// energy error over the trajectories where every map holds, else the pixel error.
+pub fn seed_ratios(g: &Group) -> (Vec<f64>, &'static str) {
+    if maps_hold(&g.members) && g.members.iter().any(|m| m.energy_mse_seeds_mean.is_some()) {
+        (paired(&g.members, |m| m.energy_mse_seeds_mean).iter().map(|(b, h)| b / h).collect(), "energy")
+    } else {
+        (paired(&g.members, |m| m.pixel_mse).iter().map(|(b, h)| b / h).collect(), "pixel")
+    }
+}
+
+/// The whole table: a section per system (and per setting group).
+pub fn markdown(m: &Manifest, groups: &[Group], tally: &Tally) -> String {
+    let mut s = format!("# Sweep {}\n\n", m.name);
+    s += &format!(
+        "{} points: {} done, {} diverged, {} not done (not counted). Each figure: the mean over the training seeds with its 95% interval (percentile bootstrap of the mean, {} resamples); ratios are of the means; a seed's win compares the HNN with the baseline of the same seed.\n",
+        m.points.len(),
+        tally.done,
+        tally.diverged,
+        tally.other,
+        crate::stats::BOOTSTRAP_RESAMPLES
+    );
+    for g in groups {
+        let system = g.system.map(|k| k.name()).unwrap_or("?");
+        s += &format!("\n## pixel {system}{}\n\n", if g.settings.is_empty() { String::new() } else { format!(", {}", g.settings) });
+        s += &group_markdown(g);
+    }
+    s
+}
+
+/// `energy-ratio.png`: each system's per-seed baseline / HNN ratios (dots) and their range
+/// (box), on a log scale.
+pub fn ratio_plot(groups: &[Group], out: &Path) -> Result<()> {
+    use crate::plot::{LinePlot, Series};
+    let mut series = vec![];
+    let mut names = vec![];
+    for (i, g) in groups.iter().enumerate() {
+        let (ratios, basis) = seed_ratios(g);
+        if ratios.is_empty() {
+            continue;
+        }
+        let x = i as f64;
+        let n = ratios.len();
+        let points: Vec<(f64, f64)> = ratios.iter().enumerate().map(|(k, r)| (x - 0.2 + 0.4 * (k as f64 + 0.5) / n as f64, *r)).collect();
+        let (lo, hi) = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| (a.min(*r), b.max(*r)));
+        let label = format!(
+            "{}{} ({basis}, {n} seeds)",
+            g.system.map(|k| k.name()).unwrap_or("?"),
+            if g.settings.is_empty() { String::new() } else { format!(" {}", g.settings) }
+        );
+        names.push(label.clone());
+        series.push(Series { name: label, points, band: vec![(x - 0.3, lo, hi), (x + 0.3, lo, hi)], dots: true });
+    }
+    series.push(Series::line("ratio 1 (no difference)", vec![(-0.5, 1.0), (groups.len() as f64 - 0.5, 1.0)]));
+    let title = "Baseline / HNN error per seed (energy; pixel where no latent map holds)";
+    crate::plot::write(&LinePlot { title, x_label: "system", y_label: "baseline / HNN", log_y: true, series: &series }, out)
+}
+
+/// Collects, writes `table.md` and `energy-ratio.png` into the sweep folder, and returns the
+/// table.
+pub fn table(dir: &Path) -> Result<String> {
+    let (m, groups, tally) = collect(dir)?;
+    let text = markdown(&m, &groups, &tally);
+    crate::output::write_atomic(&dir.join("table.md"), text.as_bytes(), true, "--out")?;
+    ratio_plot(&groups, &dir.join("energy-ratio.png"))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFigures {
+        MemberFigures {
+            model,
+            seed,
+            train_loss: 1e-3,
+            test_loss: 1e-3,
+            energy_mse: Some(energy),
+            energy_mse_seeds_mean: Some(energy),
+            pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
+            valid_prediction_time: Some(10.0),
+            learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
+            worst_r2: Some(r2),
+        }
+    }
+
+    #[test]
+    fn a_group_counts_wins_seed_by_seed_and_hides_energies_without_a_map() {
+        let mut members = vec![];
+        for (seed, (b, h)) in [(1.0, 0.1), (1.0, 0.2), (0.1, 0.5)].into_iter().enumerate() {
+            members.push(member(FieldKind::Baseline, seed as u64, b, 0.99));
+            members.push(member(FieldKind::Hnn, seed as u64, h, 0.99));
+        }
+        let g = Group { system: Some(SystemKind::Spring), settings: String::new(), members };
+        let t = group_markdown(&g);
+        assert!(t.contains("| energy MSE (trajectory seed 1) | 7.000e-1 ["), "{t}");
+        // HNN below on seeds 0 and 1, not 2; ratio of means 0.7 / 0.2667.
+        assert!(t.contains("| 2.63x | 2/3 |"), "{t}");
+        assert!(t.contains("| pixel MSE over the rollout | 2.000e0 [2.000e0, 2.000e0] | 1.000e0 [1.000e0, 1.000e0] | 2x | 3/3 |"), "{t}");
+        assert!(t.contains("| valid prediction time (frames) | 10.0 [10.0, 10.0] | 10.0 [10.0, 10.0] | 1x | 0/3 |"), "{t}");
+        assert_eq!(seed_ratios(&g), (vec![10.0, 5.0, 0.2], "energy"));
+        // One member's map fails: energies become n/a and the ratio plot uses pixel MSE.
+        let mut g2 = g.clone();
+        g2.members[3].worst_r2 = Some(0.5);
+        let t2 = group_markdown(&g2);
+        assert!(t2.contains("| energy MSE (trajectory seed 1) | n/a | n/a | - | - |") && t2.contains("worst test R^2 0.500"), "{t2}");
+        assert_eq!(seed_ratios(&g2), (vec![2.0, 2.0, 2.0], "pixel"));
+    }
+}

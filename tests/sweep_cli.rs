@@ -1,0 +1,120 @@
+//! Sweeps through the real binary on this machine: plan, the local executor, status,
+//! recovery of a failed point, the table; and their bad input. (The Slurm executor's
+//! tests, against a real one-node cluster, are in `slurm.rs`.)
+mod common;
+
+use common::{bin, fails_cleanly, listing, read_json as json, succeeds, TINY_SWEEP as TINY};
+use std::path::Path;
+
+fn plan(dir: &Path, text: &str, name: &str) -> std::path::PathBuf {
+    let toml = dir.join(format!("{name}.toml"));
+    std::fs::write(&toml, text).unwrap();
+    let out = dir.join("sweeps").join(name);
+    let said = succeeds(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(&out));
+    assert!(said.starts_with("planned "), "{said}");
+    out
+}
+
+#[test]
+fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = plan(dir.path(), TINY, "tiny");
+    let status = succeeds(bin().args(["sweep", "status"]).arg(&sweep));
+    assert!(status.contains("| 7 | system = spring, model = baseline, seed = 1 | pending |") && status.contains("8 pending"), "{status}");
+
+    // Point 3's run folder is corrupt before it starts: it fails, the others do not.
+    let bad = sweep.join("points/0003/run");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("config.json"), "{ not json").unwrap();
+    let out = bin().args(["sweep", "run", "--jobs", "2"]).arg(&sweep).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("point 3: failed") && said.matches(": done").count() == 7, "{said}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 8 points failed"));
+    let status = succeeds(bin().args(["sweep", "status"]).arg(&sweep));
+    let row = status.lines().find(|l| l.starts_with("| 3 |")).unwrap();
+    assert!(row.contains("| failed |") && row.contains("config.json") && row.contains("points/0003/log.txt"), "{row}");
+    assert!(status.contains("7 done, 1 failed"), "{status}");
+    // Each dataset was generated once, and shared.
+    assert_eq!(listing(&sweep.join("datasets")).iter().filter(|f| f.ends_with(".h5")).count(), 2);
+
+    // Run again: only point 3 runs.
+    std::fs::remove_dir_all(&bad).unwrap();
+    let before: Vec<_> = (0..8).map(|i| std::fs::read(sweep.join(format!("points/{i:04}/state.json"))).unwrap()).collect();
+    let said = succeeds(bin().args(["sweep", "run"]).arg(&sweep));
+    assert!(said.contains("point 3: done") && said.contains("ran 1 points"), "{said}");
+    for (i, b) in before.iter().enumerate().filter(|(i, _)| *i != 3) {
+        assert_eq!(&std::fs::read(sweep.join(format!("points/{i:04}/state.json"))).unwrap(), b, "point {i} ran again");
+    }
+    assert!(succeeds(bin().args(["sweep", "run"]).arg(&sweep)).starts_with("nothing to run: 8 done"));
+
+    // The table: one section per system, seeds counted, and the point's run folder is an
+    // ordinary run folder.
+    let table = succeeds(bin().args(["sweep", "table"]).arg(&sweep));
+    for needle in ["## pixel pendulum", "## pixel spring", "baseline (2 seeds)", "HNN (2 seeds)", "| test loss |", "8 points: 8 done"] {
+        assert!(table.contains(needle), "{needle}: {table}");
+    }
+    assert_eq!(std::fs::read_to_string(sweep.join("table.md")).unwrap(), table.split("\nwrote ").next().unwrap());
+    image::open(sweep.join("energy-ratio.png")).unwrap();
+    let m = json(sweep.join("points/0002/run/metrics.json"));
+    assert_eq!(m["models"][0]["seed"], 0);
+    assert_eq!(m["models"][0]["model"], "baseline");
+    // The point ran with the plan's settings.
+    let cfg = json(sweep.join("points/0005/run/config.json"));
+    assert_eq!(cfg["train"]["steps"], 30);
+    assert_eq!(cfg["train"]["seeds"], serde_json::json!([1]));
+    assert_eq!(cfg["dataset"]["config"]["system"]["kind"], "spring");
+}
+
+#[test]
+fn a_point_gives_the_same_figures_whoever_runs_it() {
+    // The same point run by the local executor and directly (as a Slurm task runs it), with
+    // other thread counts: identical metrics.
+    let dir = tempfile::tempdir().unwrap();
+    let one = "[grid]\nsystem = [\"spring\"]\n[dataset]\ntrials = 6\nsteps = 16\n[train]\nsteps = 20\nbatch = 20\n[evaluate]\nframes = 10\nseeds = [1]\n";
+    let a = plan(dir.path(), one, "a");
+    let b = plan(dir.path(), one, "b");
+    succeeds(bin().args(["sweep", "run", "--threads", "2"]).arg(&a));
+    succeeds(bin().args(["sweep", "point"]).arg(&b).args(["--index", "0", "--threads", "1", "--device", "cpu"]));
+    let (ma, mb) = (json(a.join("points/0000/run/metrics.json")), json(b.join("points/0000/run/metrics.json")));
+    assert_eq!(ma["models"], mb["models"]);
+    let (sa, sb) = (json(a.join("points/0000/state.json")), json(b.join("points/0000/state.json")));
+    assert_eq!(sa["members"], sb["members"]);
+}
+
+#[test]
+fn bad_sweep_input_is_one_line_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cases: &[(&str, &str)] = &[
+        ("[grid]\nsystem = [\"pendulum\"]\ncolour = [\"red\"]\n", "unknown axis 'colour' in [grid]"),
+        ("[grid]\nseed = []\n", "axis 'seed' in [grid] is empty"),
+        ("[train]\nsteps = 10\nmomentum = 0.9\n", "unknown key 'momentum' in [train]"),
+        ("[gird]\nseed = [1]\n", "line 1: unknown field `gird`"),
+        ("[grid]\nsystem = [\"spring\", \"pendulum\"]\n\"train.lr\" = [0.001, -1]\n", "point 1 (system = spring, train.lr = -1): --lr"),
+    ];
+    for (text, needle) in cases {
+        let toml = p.join("bad.toml");
+        std::fs::write(&toml, text).unwrap();
+        fails_cleanly(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(p.join("s")), needle, p);
+    }
+    // An existing sweep folder needs --force.
+    let toml = p.join("ok.toml");
+    std::fs::write(&toml, "[grid]\nseed = [0]\n").unwrap();
+    succeeds(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(p.join("s")));
+    let manifest = std::fs::read(p.join("s/manifest.json")).unwrap();
+    fails_cleanly(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(p.join("s")), "already exists; pass --force", p);
+    assert_eq!(std::fs::read(p.join("s/manifest.json")).unwrap(), manifest);
+    // Slurm without sbatch on the PATH: nothing submitted, nothing written.
+    let before = listing(&p.join("s/slurm"));
+    fails_cleanly(
+        bin().args(["sweep", "run", "--executor", "slurm"]).arg(p.join("s")).env("PATH", "/nonexistent"),
+        "--executor: slurm needs sbatch, which is not on the PATH",
+        p,
+    );
+    assert_eq!(listing(&p.join("s/slurm")), before);
+    assert!(!p.join("s/points/0000/state.json").exists());
+    // Not a sweep folder.
+    fails_cleanly(bin().args(["sweep", "status"]).arg(p), "is not a sweep folder", p);
+    fails_cleanly(bin().args(["sweep", "point"]).arg(p.join("s")).args(["--index", "5"]), "--index: the sweep has points 0-0", p);
+}
