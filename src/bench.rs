@@ -90,6 +90,7 @@ pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     if !cfg.skip_coords {
         coords(cfg, emit)?;
     }
+    sweep_table(emit)?;
     dataset(emit)
 }
 
@@ -517,6 +518,65 @@ fn coords(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 /// The default dataset made in-process, timed by phase (simulate + render, then the HDF5
 /// write), then `generate` as a whole command three times (median and best: this machine is
 /// shared), with its peak memory and file size.
+/// `sweep table` over a sweep of 1,000 done points (4 systems x 2 models x 125 seeds, their
+/// state files written here with made-up figures): reading and summarising them.
+fn sweep_table(emit: &mut dyn FnMut(Value)) -> Result<()> {
+    use crate::run::JsonFile;
+    use crate::sweep::point::{MemberFigures, PointState, State};
+    let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let toml = dir.join("big.toml");
+    let seeds: Vec<String> = (0..125).map(|s| s.to_string()).collect();
+    let text = format!(
+        "[grid]\nsystem = [\"pendulum\", \"spring\", \"two-body\", \"double-pendulum\"]\nmodel = [\"hnn\", \"baseline\"]\nseed = [{}]\n",
+        seeds.join(", ")
+    );
+    std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
+    let sweep = dir.join("sweep");
+    let m = crate::sweep::plan(&toml, &sweep, true)?;
+    let mut rng = crate::rng::Rng::new(1);
+    for p in &m.points {
+        let (model, seed) = (p.train.models[0], p.train.seeds[0]);
+        let mut e = || rng.uniform(1e-4, 1e-2);
+        let figures = MemberFigures {
+            model,
+            seed,
+            train_loss: e(),
+            test_loss: e(),
+            energy_mse: Some(e()),
+            energy_mse_seeds_mean: Some(e()),
+            pixel_mse: Some(e()),
+            valid_prediction_time: Some(10.0),
+            learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
+            worst_r2: Some(0.99),
+        };
+        let st = PointState {
+            state: State::Done,
+            host: "bench".into(),
+            pid: 0,
+            slurm_job: None,
+            started: 0.0,
+            seconds: Some(60.0),
+            error: None,
+            members: vec![figures],
+            diverged: vec![],
+        };
+        st.save(&crate::sweep::point_dir(&sweep, p.index))?;
+    }
+    let mut times = vec![];
+    for _ in 0..3 {
+        let t = Instant::now();
+        crate::sweep::aggregate::table(&sweep)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    times.sort_by(f64::total_cmp);
+    emit(
+        json!({"bench": "sweep_table_1000_points", "points": m.points.len(), "s_median": round(times[1], 3), "s_best": round(times[0], 3), "goal": "a few seconds"}),
+    );
+    Ok(())
+}
+
 fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
