@@ -193,8 +193,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = data_defaults().render.side, allow_negative_numbers = true)]
     pub side: u32,
     /// Lower end of the initial-state window, in the system's quantity: the pendulum's
-    /// deflection from hanging down (rad, default 0), the spring's and two bodies' radius,
-    /// the double pendulum's larger angle [default: the system's].
+    /// deflection from hanging down (rad, default 0), the spring's radius, body 1's x and y
+    /// (each), the double pendulum's larger angle [default: the system's].
     #[arg(long, visible_alias = "min-angle", allow_negative_numbers = true)]
     pub min: Option<f64>,
     /// Upper end of the initial-state window (the pendulum's default: pi/6).
@@ -696,7 +696,10 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
         }
         SweepCommand::Run(a) => {
             let (todo, all) = executor::points_to_run(&a.dir)?;
-            let busy = all.iter().filter(|p| matches!(p.standing, status::Standing::Queued | status::Standing::Running)).count();
+            let busy = all
+                .iter()
+                .filter(|p| matches!(p.standing, status::Standing::Queued | status::Standing::Running | status::Standing::Unknown))
+                .count();
             if todo.is_empty() {
                 println!(
                     "nothing to run: {}",
@@ -705,7 +708,7 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             if busy > 0 {
-                println!("{busy} points are queued or running already; leaving them alone");
+                println!("{busy} points are queued or running already (or squeue cannot say); leaving them alone");
             }
             match a.executor {
                 ExecutorArg::Local => {

@@ -5,7 +5,7 @@
 //! | file | what |
 //! |---|---|
 //! | `frames/{truth,hnn,baseline}/NNNN.png` | every frame, scaled up |
-//! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time (at most 10 frames a second) |
+//! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time, sped up to 10 frames a second where frames are further apart (two-body) |
 //! | `sheet.png` | every k-th frame, one labelled row each |
 //! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)); the title says where the map does not hold |
 //! | `phase-space.png` | 2-D latents only: the HNN's learned H over the latent plane (bands are level sets), training latents on top |
@@ -173,7 +173,7 @@ pub fn write_rollout(
                 write_png(&scaled(f, side, layout.scale), &dir.join(format!("{i:04}.png")), true)?;
             }
         }
-        // Real time, at most 10 frames a second (GIF delays are in 1/100 s).
+        // Real time, but at least 10 frames a second (GIF delays are in 1/100 s).
         let delay = ((data.config.sys().dt() * 100.0).round() as u16).clamp(2, 10);
         write_gif(&panels, side, layout.scale, delay, &tmp.join("comparison.gif"))?;
         write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;

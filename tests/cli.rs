@@ -69,7 +69,7 @@ fn bad_settings_fail_naming_the_flag_and_write_nothing() {
         (&["--param", "g"], "--param: 'g' is not NAME=VALUE"),
         (&["--system", "spring", "--param", "mass=-0.5"], "--param: mass must be a positive number"),
         (&["--system", "spring", "--thdot-max", "2"], "--thdot-max"),
-        (&["--system", "two-body", "--min", "1.5", "--max", "0.5"], "--min/--max: the initial radius window"),
+        (&["--system", "two-body", "--min", "1.5", "--max", "0.5"], "--min/--max: the initial body-1 x and y window"),
         (&["--system", "double-pendulum", "--max", "4"], "--min/--max: the initial angle window"),
         (&["--test-fraction", "1.5"], "--test-fraction"),
         (&["--window=0.5,-0.5,-1,0"], "--window"),

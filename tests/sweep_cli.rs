@@ -114,6 +114,20 @@ fn bad_sweep_input_is_one_line_and_starts_nothing() {
     );
     assert_eq!(listing(&p.join("s/slurm")), before);
     assert!(!p.join("s/points/0000/state.json").exists());
+    // One runner a point: while another process holds the point, `sweep point` leaves it.
+    let held = pixel_hnn::sweep::point::lock(&p.join("s/points/0000/.lock"), false).unwrap().expect("free");
+    fails_cleanly(bin().args(["sweep", "point"]).arg(p.join("s")).args(["--index", "0"]), "point 0 is being run by another runner", p);
+    assert!(!p.join("s/points/0000/state.json").exists());
+    drop(held);
+    // A Slurm submission that squeue cannot tell about (no squeue here): unknown, not
+    // failed, and not run again.
+    let subs = serde_json::json!([{"job_id": "777", "indices": [0], "submitted": 1.0, "script": "slurm/x.sbatch"}]);
+    std::fs::write(p.join("s/slurm/submissions.json"), subs.to_string()).unwrap();
+    let status = succeeds(bin().args(["sweep", "status"]).arg(p.join("s")).env("PATH", "/nonexistent"));
+    assert!(status.contains("| unknown | squeue did not answer about Slurm job 777_0") && status.contains("1 unknown"), "{status}");
+    let said = succeeds(bin().args(["sweep", "run"]).arg(p.join("s")).env("PATH", "/nonexistent"));
+    assert!(said.starts_with("nothing to run: 1 unknown"), "{said}");
+    std::fs::remove_file(p.join("s/slurm/submissions.json")).unwrap();
     // Not a sweep folder.
     fails_cleanly(bin().args(["sweep", "status"]).arg(p), "is not a sweep folder", p);
     fails_cleanly(bin().args(["sweep", "point"]).arg(p.join("s")).args(["--index", "5"]), "--index: the sweep has points 0-0", p);

@@ -80,8 +80,8 @@ pub fn run_local(dir: &Path, indices: &[usize], cfg: Local, on_done: &mut dyn Fn
             match running[i].1.try_wait().map_err(|e| Error::io(&exe, e))? {
                 None => i += 1,
                 Some(exit) => {
-                    let (index, _) = running.swap_remove(i);
-                    let f = settle(dir, index, exit)?;
+                    let (index, child) = running.swap_remove(i);
+                    let f = settle(dir, index, child.id(), exit)?;
                     on_done(&f);
                     done.push(f);
                 }
@@ -94,10 +94,14 @@ pub fn run_local(dir: &Path, indices: &[usize], cfg: Local, on_done: &mut dyn Fn
 
 /// Reads what a finished local runner left; a runner that died without saying (killed, out
 /// of memory) is recorded as failed with how it ended.
-fn settle(dir: &Path, index: usize, exit: std::process::ExitStatus) -> Result<Finished> {
+fn settle(dir: &Path, index: usize, pid: u32, exit: std::process::ExitStatus) -> Result<Finished> {
     let pdir = super::point_dir(dir, index);
     let st = PointState::load_if_present(&pdir)?;
     let (standing, detail) = match st {
+        // Ours found the point held by another runner, which is still at it: not ours to settle.
+        Some(s) if s.state == State::Running && s.pid != pid && s.host == point::host() && status::runner_alive(s.pid) => {
+            (Standing::Running, format!("run by another runner (pid {})", s.pid))
+        }
         Some(s) if s.state == State::Done => (Standing::Done, s.seconds.map(|t| format!("{t:.0} s")).unwrap_or_default()),
         Some(s) if s.state == State::Diverged => (Standing::Diverged, s.error.unwrap_or_default()),
         Some(s) if s.state == State::Failed => (Standing::Failed, s.error.unwrap_or_default()),
@@ -289,7 +293,8 @@ pub fn wait(dir: &Path, poll: std::time::Duration, progress: &mut dyn Write) -> 
             let _ = writeln!(progress, "{line}");
             last = line;
         }
-        if !all.iter().any(|p| matches!(p.standing, Standing::Queued | Standing::Running)) {
+        // Unknown (squeue not answering) is waited out too: the tasks may still be running.
+        if !all.iter().any(|p| matches!(p.standing, Standing::Queued | Standing::Running | Standing::Unknown)) {
             return Ok(all);
         }
         std::thread::sleep(poll);

@@ -261,7 +261,7 @@ pub fn read_plan(path: &Path) -> Result<Manifest> {
     }
     let stages = file.stages.clone().unwrap_or_else(|| vec![Stage::Generate, Stage::Train, Stage::Evaluate]);
     let all = [Stage::Generate, Stage::Train, Stage::Evaluate];
-    if stages.is_empty() || stages[..] != all[..stages.len()] {
+    if stages.is_empty() || stages.len() > all.len() || stages[..] != all[..stages.len()] {
         return Err(bad("stages must be [\"generate\"], [\"generate\", \"train\"] or [\"generate\", \"train\", \"evaluate\"]".into()));
     }
     for (section, table, keys) in
@@ -536,6 +536,7 @@ mod tests {
         one_line("[grid]\nseed = [1, 1]\n", "lists 1 twice");
         one_line("[train]\nmomentum = 0.9\n", "unknown key 'momentum' in [train]; it takes steps, batch, lr");
         one_line("stages = [\"train\"]\n", "stages must be");
+        one_line("stages = [\"generate\", \"train\", \"evaluate\", \"evaluate\"]\n", "stages must be");
         one_line(
             "[grid]\nsystem = [\"pendulum\", \"spring\"]\n\"train.lr\" = [1e-3, -1]\n",
             "point 1 (system = pendulum, train.lr = -1): --lr",

@@ -104,6 +104,12 @@ pub fn run_point(dir: &Path, index: usize, rt: PointRuntime) -> Result<PointStat
         Error::setting("--index", format!("the sweep has points 0-{}; there is no point {index}", manifest.points.len().saturating_sub(1)))
     })?;
     let pdir = super::point_dir(dir, index);
+    // One runner a point: a second `sweep run` (or a task resubmitted while the first still
+    // runs) leaves the point to the runner that holds it.
+    let lock_path = pdir.join(".lock");
+    let Some(_held) = lock(&lock_path, false)? else {
+        return Err(Error::input(&lock_path, format!("point {index} is being run by another runner; nothing done")));
+    };
     let mut state = PointState {
         state: State::Running,
         host: host(),
@@ -217,13 +223,7 @@ fn figures_of_metrics(m: &ModelMetrics) -> MemberFigures {
 /// share the filesystem) wait for the first one to write it.
 pub fn ensure_dataset(path: &Path, config: &crate::dataset::DatasetConfig, threads: usize) -> Result<()> {
     let lock_path: PathBuf = path.with_extension("h5.lock");
-    let lock =
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-    // SAFETY: flock on the descriptor of a file open for the whole call; the lock goes
-    // with the descriptor when `lock` is dropped.
-    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
-        return Err(Error::io(&lock_path, std::io::Error::last_os_error()));
-    }
+    let held = lock(&lock_path, true)?;
     let result = if path.exists() {
         let data = crate::dataset::PixelDataset::open(path)?;
         if data.config != *config {
@@ -234,6 +234,25 @@ pub fn ensure_dataset(path: &Path, config: &crate::dataset::DatasetConfig, threa
     } else {
         pipeline::generate(config, path, false, threads, &Quiet).map(|_| ())
     };
-    drop(lock);
+    drop(held);
     result
+}
+
+/// An exclusive `flock` on `path` (created if missing), held until the file is dropped:
+/// waits for it when `wait`, else `None` when another process holds it. Works across
+/// processes on one machine, and across nodes on filesystems that forward `flock` (NFS 4,
+/// Lustre, GPFS).
+pub fn lock(path: &Path, wait: bool) -> Result<Option<std::fs::File>> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
+    let how = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
+    // SAFETY: flock on the descriptor of a file we own; the lock goes with the descriptor
+    // when the returned file is dropped.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), how) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if !wait && e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        return Err(Error::io(path, e));
+    }
+    Ok(Some(file))
 }

@@ -25,6 +25,9 @@ pub enum Standing {
     Done,
     Diverged,
     Failed,
+    /// Submitted to Slurm, not settled, and `squeue` did not answer: it may still be queued
+    /// or running, so it is neither run again nor counted as failed.
+    Unknown,
 }
 
 impl Standing {
@@ -36,6 +39,7 @@ impl Standing {
             Standing::Done => "done",
             Standing::Diverged => "diverged",
             Standing::Failed => "failed",
+            Standing::Unknown => "unknown",
         }
     }
 
@@ -100,6 +104,8 @@ pub fn last_error_line(log: &Path) -> Option<String> {
 pub struct Queue {
     live: HashMap<String, String>,
     finished: HashMap<String, String>,
+    /// Whether `squeue` answered: without it, a task missing from both maps may be alive.
+    answered: bool,
 }
 
 /// What a Slurm job state means for a point.
@@ -120,6 +126,7 @@ impl Queue {
         }
         let list = jobs.join(",");
         if let Some(out) = run(Command::new("squeue").args(["-h", "-r", "--states=all", "-o", "%i|%T", "-j", &list])) {
+            q.answered = true;
             for line in out.lines() {
                 if let Some((id, st)) = line.trim().split_once('|') {
                     let map = if slurm_standing(st).is_some() { &mut q.live } else { &mut q.finished };
@@ -130,7 +137,11 @@ impl Queue {
         if let Some(out) = run(Command::new("sacct").args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &list])) {
             for line in out.lines() {
                 if let Some((id, st)) = line.trim().split_once('|') {
-                    q.finished.entry(id.to_string()).or_insert_with(|| st.to_string());
+                    // sacct may know a task squeue did not report (or squeue failed).
+                    if !q.live.contains_key(id) && !q.finished.contains_key(id) {
+                        let map = if slurm_standing(st).is_some() { &mut q.live } else { &mut q.finished };
+                        map.insert(id.to_string(), st.to_string());
+                    }
                 }
             }
         }
@@ -145,7 +156,7 @@ fn run(cmd: &mut Command) -> Option<String> {
 }
 
 /// Whether process `pid` on this host is a point runner still alive.
-fn runner_alive(pid: u32) -> bool {
+pub(crate) fn runner_alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).contains("sweep")).unwrap_or(false)
 }
 
@@ -186,13 +197,26 @@ pub fn status(dir: &Path) -> Result<Vec<PointStatus>> {
                                     let (a, b) = settled(s, &log);
                                     (a, b, st)
                                 }
-                                _ => {
-                                    let why = match queue.finished.get(&task) {
-                                        Some(state) => format!("Slurm job {task} ended {} before the point finished", state.to_lowercase()),
-                                        None => format!("Slurm job {task} left the queue before the point finished (cancelled, killed, or its node vanished)"),
-                                    };
-                                    (Standing::Failed, format!("{why}; log {}", log.display()), st)
-                                }
+                                _ => match queue.finished.get(&task) {
+                                    Some(state) => (
+                                        Standing::Failed,
+                                        format!("Slurm job {task} ended {} before the point finished; log {}", state.to_lowercase(), log.display()),
+                                        st,
+                                    ),
+                                    None if !queue.answered => (
+                                        Standing::Unknown,
+                                        format!("squeue did not answer about Slurm job {task}: ask again where it does"),
+                                        st,
+                                    ),
+                                    None => (
+                                        Standing::Failed,
+                                        format!(
+                                            "Slurm job {task} left the queue before the point finished (cancelled, killed, or its node vanished); log {}",
+                                            log.display()
+                                        ),
+                                        st,
+                                    ),
+                                },
                             }
                         }
                     }
@@ -247,7 +271,8 @@ fn settled(s: &PointState, log: &Path) -> (Standing, String) {
 
 /// Counts by standing, in a fixed order.
 pub fn counts(points: &[PointStatus]) -> Vec<(Standing, usize)> {
-    let all = [Standing::Done, Standing::Diverged, Standing::Running, Standing::Queued, Standing::Pending, Standing::Failed];
+    let all =
+        [Standing::Done, Standing::Diverged, Standing::Running, Standing::Queued, Standing::Pending, Standing::Failed, Standing::Unknown];
     all.iter().map(|&s| (s, points.iter().filter(|p| p.standing == s).count())).filter(|(_, n)| *n > 0).collect()
 }
 

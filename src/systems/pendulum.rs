@@ -60,8 +60,8 @@ impl State {
     }
 }
 
-/// `H(q, p) = 1.9 (1 - cos q) + p^2`, the reference's energy in label coordinates (about the
-/// mechanical energy divided by 8; 1.875 would be exact).
+/// `H(q, p) = 1.9 (1 - cos q) + p^2`, the reference's energy in label coordinates (about 3/8
+/// of the rod's mechanical energy `5 (1 - cos q) + thdot^2 / 6`; 1.875 would be exact).
 pub fn reference_energy(q: f64, p: f64) -> f64 {
     1.9 * (1.0 - q.cos()) + p * p
 }

@@ -3,9 +3,10 @@
 //! with `r` the bodies' distance. The coordinate task shares this definition (with `G = m =
 //! 1`). Simulator: RK45 at rtol 1e-10, which keeps `H` to about 1e-8 over a trial.
 //!
-//! Initial states (the coordinate task's rule): body 1 at a uniform position with radius in
-//! the window, body 2 mirrored through the origin (the centre of mass stays there), the
-//! velocities of a circular orbit scaled by `1 + 0.05 N(0, 1)`. Scene: two discs, body 1
+//! Initial states (the coordinate task's rule, the reference's): body 1's x and y each
+//! uniform in the window (so its distance from the centre lies in `sqrt 2` times the window),
+//! body 2 mirrored through the origin (the centre of mass stays there), the velocities of a
+//! circular orbit scaled by `1 + 0.05 N(0, 1)`. Scene: two discs, body 1
 //! brighter than body 2, so that a frame tells them apart.
 
 use serde::{Deserialize, Serialize};
@@ -16,17 +17,18 @@ use crate::render::{RenderConfig, Window};
 use crate::rng::Rng;
 
 /// Two bodies; `Default`: `G = m = 1`, frames 0.25 apart (50 per orbit at radius 1), body 1's
-/// radius in (0.7, 1.5), discs of radius 0.6 (4 px at 28 px; body 1 at shade 0.8, body 2 at
-/// 0.4). The coordinate task draws radii in (0.5, 1.5); the pixel default starts at 0.7 so
-/// that the discs never overlap, and draws them large: with discs of 0.45 and radii from 0.5
-/// an MLP autoencoder located them worse, and the HNN was below the baseline on 0 of 5
-/// trajectories after 3,000 steps, against 5 of 5 with these (one seed each).
+/// initial x and y in (0.55, 1.05) (distance 0.78 to 1.48), drawn in the square of half-side
+/// 2.5 as discs of radius 0.6 (3.4 px at 28 px; body 1 at shade 0.8, body 2 at 0.4). The
+/// coordinate task draws x and y in (0.5, 1.5) (distance up to 2.12, and past 2.9 at
+/// apoapsis): drawn in a square of half-side 2.2, 47% of the frames then had a disc cut by
+/// the border and some bodies left the frame; with these defaults 1.2% touch it and 0.1%
+/// have the discs overlapping (`generate --system two-body`, counted on its file).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwoBody {
     pub gravity: f64,
     pub mass: f64,
     pub dt: f64,
-    /// Body 1's initial distance from the centre of mass is drawn in this window.
+    /// Body 1's initial x and y are each drawn in this window.
     pub min_radius: f64,
     pub max_radius: f64,
     /// The discs' radius (world units).
@@ -35,7 +37,7 @@ pub struct TwoBody {
 
 impl Default for TwoBody {
     fn default() -> Self {
-        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_radius: 0.7, max_radius: 1.5, body_radius: 0.6 }
+        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_radius: 0.55, max_radius: 1.05, body_radius: 0.6 }
     }
 }
 
@@ -91,7 +93,7 @@ impl System for TwoBody {
     }
 
     fn default_window(&self) -> Window {
-        Window::square(0.0, 0.0, 2.2)
+        Window::square(0.0, 0.0, 2.5)
     }
 
     fn drawer(&self, render: RenderConfig) -> Result<Box<dyn Drawer>> {
@@ -131,7 +133,7 @@ impl System for TwoBody {
     }
 
     fn window_range(&self) -> (&'static str, (f64, f64)) {
-        ("radius", (0.05, 100.0))
+        ("body-1 x and y", (0.05, 100.0))
     }
 }
 
@@ -159,13 +161,35 @@ mod tests {
     }
 
     #[test]
+    fn default_orbits_stay_in_the_frame() {
+        // Over 40 default trials of 103 frames, a disc crosses the frame's border in under 5%
+        // of the frames (the coordinate task's window put 47% there).
+        let s = TwoBody::default();
+        let w = s.default_window();
+        let mut rng = Rng::new(0);
+        let (mut cut, mut all) = (0, 0);
+        for _ in 0..40 {
+            let traj = s.simulate(&s.initial(&mut rng), 103).unwrap();
+            for st in traj.chunks(8) {
+                let out = |x: f64, y: f64| {
+                    let r = s.body_radius;
+                    x - r < w.x0 || x + r > w.x1 || y - r < w.y0 || y + r > w.y1
+                };
+                cut += usize::from(out(st[0], st[2]) || out(st[1], st[3]));
+                all += 1;
+            }
+        }
+        assert!((cut as f64) < 0.05 * all as f64, "{cut} of {all} frames cut by the border");
+    }
+
+    #[test]
     fn the_bodies_are_told_apart_in_a_frame() {
         let s = TwoBody::default();
         let mut d = s.drawer(RenderConfig { window: s.default_window(), ..RenderConfig::default() }).unwrap();
         let mut f = vec![0.0f32; 784];
         d.draw(&[1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &mut f);
         let (left, right) = (f[14 * 28 + 7], f[14 * 28 + 20]);
-        // Body 2 (shade 0.4) at x = -1 (column 7.3), body 1 (0.8) at x = 1 (column 20.4).
+        // Body 2 (shade 0.4) at x = -1 (column 8.4), body 1 (0.8) at x = 1 (column 19.6).
         assert!(right > 1.5 * left && left > 0.1, "body 1 {right}, body 2 {left}");
     }
 }
