@@ -372,8 +372,7 @@ fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
         emit(json!({"bench": "train_step_under_load", "skipped": "one core: nothing to choose"}));
         return Ok(());
     }
-    let mut hog =
-        Command::new("timeout").args(["60", "sh", "-c", "while :; do :; done"]).spawn().map_err(|e| Error::io("timeout (coreutils)", e))?;
+    let hog = Hog::start()?;
     std::thread::sleep(std::time::Duration::from_millis(300));
     let steps = cfg.train_steps.max(60);
     let mut figures = vec![];
@@ -383,11 +382,33 @@ fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
         figures.push(v["ms_per_step"].as_f64().unwrap_or(f64::NAN));
         emit(v);
     }
-    let _ = hog.kill();
-    let _ = hog.wait();
+    drop(hog);
     emit(json!({"bench": "train_step_under_load_ratio", "default_over_one_thread": round(figures[0] / figures[1], 2),
         "all_cores_over_one_thread": round(figures[2] / figures[1], 2), "goal": "default <= 1.0 x one thread"}));
     Ok(())
+}
+
+/// A shell loop that keeps one core busy, under `timeout 60` so that it ends even if we are
+/// killed; dropped, it is stopped at once. `timeout` passes a SIGTERM on to the loop, where a
+/// SIGKILL (`Child::kill`) would stop `timeout` alone and leave the loop spinning.
+struct Hog(std::process::Child);
+
+impl Hog {
+    fn start() -> Result<Self> {
+        let child = Command::new("timeout")
+            .args(["60", "sh", "-c", "while :; do :; done"])
+            .spawn()
+            .map_err(|e| Error::io("timeout (coreutils)", e))?;
+        Ok(Hog(child))
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        // SAFETY: signals our own child, which we have not yet waited for, so its pid is ours.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
 }
 
 /// The GPU figures: the project's step on CUDA for one model and for ensembles of 8 and 32

@@ -9,7 +9,9 @@
 //! - [`dataset`]: generate, store (HDF5) and load the pixel dataset;
 //! - [`preview`]: contact sheets of a dataset;
 //! - [`model`]: the autoencoder and the latent fields (HNN, baseline);
-//! - [`train`]: the one training loop ([`optim`]: Adam);
+//! - [`train`]: the one training loop ([`optim`]: Adam); [`ensemble`]: K seeds trained at
+//!   once; [`stacked`] and [`cpu_step`]: the hand-written gradient (libtorch ops, raw CPU
+//!   buffers); [`cuda_graphs`]: the whole step as one CUDA graph;
 //! - [`integrate`]: ODE integrators; [`evaluate`]: rollouts and the paper's metrics;
 //! - [`coords`]: the coordinate-space tasks (Table 1 rows 1-4);
 //! - [`run`]: the run folder, every file in it typed;

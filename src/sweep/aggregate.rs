@@ -1,5 +1,6 @@
 //! `sweep table`: one table per system of every metric over the done points, each a mean
-//! with its 95% interval over the training seeds, the baseline / HNN ratio, and on how many
+//! with its 95% interval over the training seeds, the HNN's advantage (baseline / HNN for
+//! errors, HNN / baseline for the valid prediction time), and on how many
 //! seeds the HNN wins; and a plot of the energy ratio per system with the seeds' spread.
 //! Reads only each point's small `state.json` (the runner copies its figures there), so a
 //! thousand points take well under a second.
@@ -118,7 +119,11 @@ fn paired(members: &[MemberFigures], get: fn(&MemberFigures) -> Option<f64>) -> 
     let mut seeds: Vec<u64> = members.iter().filter(|m| m.model == FieldKind::Hnn).map(|m| m.seed).collect();
     seeds.sort();
     seeds.dedup();
-    seeds.into_iter().filter_map(|s| Some((of(FieldKind::Baseline, s)?, of(FieldKind::Hnn, s)?))).collect()
+    seeds
+        .into_iter()
+        .filter_map(|s| Some((of(FieldKind::Baseline, s)?, of(FieldKind::Hnn, s)?)))
+        .filter(|(b, h)| b.is_finite() && h.is_finite())
+        .collect()
 }
 
 /// Whether every member's latent map holds.
@@ -133,7 +138,7 @@ pub fn group_markdown(g: &Group) -> String {
     let seeds = |v: &[&MemberFigures]| v.len();
     let mapped = maps_hold(&g.members);
     let mut t = format!(
-        "| metric | baseline ({} seeds): mean [95% interval] | HNN ({} seeds) | baseline / HNN | HNN wins (seeds) |\n|---|---|---|---|---|\n",
+        "| metric | baseline ({} seeds): mean [95% interval] | HNN ({} seeds) | HNN's advantage (above 1: HNN better) | HNN wins (seeds) |\n|---|---|---|---|---|\n",
         seeds(&base),
         seeds(&hnn)
     );
@@ -149,7 +154,9 @@ pub fn group_markdown(g: &Group) -> String {
         }
         let pairs = paired(&g.members, m.get);
         let wins = pairs.iter().filter(|(b, h)| if m.lower_is_better { h < b } else { h > b }).count();
-        let ratio = if b.n > 0 && h.n > 0 { format!("{}x", short(b.mean / h.mean)) } else { "-".into() };
+        // baseline / HNN for errors, HNN / baseline for what is better higher.
+        let ratio = if m.lower_is_better { b.mean / h.mean } else { h.mean / b.mean };
+        let ratio = if b.n > 0 && h.n > 0 && ratio.is_finite() { format!("{}x", short(ratio)) } else { "-".into() };
         let wins = if pairs.is_empty() { "-".into() } else { format!("{wins}/{}", pairs.len()) };
         t += &format!("| {} | {} | {} | {ratio} | {wins} |\n", m.name, cell(&b, m.fmt), cell(&h, m.fmt));
     }
@@ -242,7 +249,7 @@ mod tests {
             energy_mse: Some(energy),
             energy_mse_seeds_mean: Some(energy),
             pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
-            valid_prediction_time: Some(10.0),
+            valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
             learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
             worst_r2: Some(r2),
         }
@@ -261,7 +268,8 @@ mod tests {
         // HNN below on seeds 0 and 1, not 2; ratio of means 0.7 / 0.2667.
         assert!(t.contains("| 2.63x | 2/3 |"), "{t}");
         assert!(t.contains("| pixel MSE over the rollout | 2.000e0 [2.000e0, 2.000e0] | 1.000e0 [1.000e0, 1.000e0] | 2x | 3/3 |"), "{t}");
-        assert!(t.contains("| valid prediction time (frames) | 10.0 [10.0, 10.0] | 10.0 [10.0, 10.0] | 1x | 0/3 |"), "{t}");
+        // Better higher: the advantage is HNN / baseline.
+        assert!(t.contains("| valid prediction time (frames) | 10.0 [10.0, 10.0] | 15.0 [15.0, 15.0] | 1.5x | 3/3 |"), "{t}");
         assert_eq!(seed_ratios(&g), (vec![10.0, 5.0, 0.2], "energy"));
         // One member's map fails: energies become n/a and the ratio plot uses pixel MSE.
         let mut g2 = g.clone();
@@ -269,5 +277,10 @@ mod tests {
         let t2 = group_markdown(&g2);
         assert!(t2.contains("| energy MSE (trajectory seed 1) | n/a | n/a | - | - |") && t2.contains("worst test R^2 0.500"), "{t2}");
         assert_eq!(seed_ratios(&g2), (vec![2.0, 2.0, 2.0], "pixel"));
+        // Nothing valid on either side: no ratio, not NaN.
+        for m in &mut g2.members {
+            m.valid_prediction_time = Some(0.0);
+        }
+        assert!(group_markdown(&g2).contains("| valid prediction time (frames) | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | - | 0/3 |"));
     }
 }

@@ -263,6 +263,17 @@ pub fn submit_slurm(dir: &Path, indices: &[usize], cfg: &Slurm) -> Result<String
             return Err(Error::setting("--partition", format!("the cluster has no partition '{p}'; it has {}", names.join(", "))));
         }
     }
+    // Array task ids are the point indices, and Slurm refuses ids from MaxArraySize on.
+    if let (Some(&last), Some(conf)) =
+        (indices.iter().max(), on_path("scontrol").and_then(|c| slurm(Command::new(c).args(["show", "config"]), "scontrol").ok()))
+    {
+        if let Some(limit) = max_array_size(&conf).filter(|&l| last >= l) {
+            return Err(Error::setting(
+                "--executor",
+                format!("point {last} is past this cluster's MaxArraySize ({limit}), and array task ids are point indices; plan sweeps of at most {limit} points"),
+            ));
+        }
+    }
     let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
     let exe = this_binary()?;
     if !cfg.assume_shared {
@@ -280,6 +291,14 @@ pub fn submit_slurm(dir: &Path, indices: &[usize], cfg: &Slurm) -> Result<String
     subs.0.push(Submission { job_id: job_id.clone(), indices: indices.to_vec(), submitted, script: script_path });
     subs.save(&dir.join("slurm"))?;
     Ok(job_id)
+}
+
+/// `MaxArraySize` from `scontrol show config`.
+fn max_array_size(conf: &str) -> Option<usize> {
+    conf.lines().find_map(|l| {
+        let (key, value) = l.split_once('=')?;
+        (key.trim() == "MaxArraySize").then(|| value.trim().parse().ok())?
+    })
 }
 
 /// Waits until none of the sweep's points is queued or running, reporting the counts on
@@ -304,6 +323,13 @@ pub fn wait(dir: &Path, poll: std::time::Duration, progress: &mut dyn Write) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_array_size_limit_is_read_from_scontrol() {
+        let conf = "MailProg                = /bin/mail\nMaxArraySize            = 1001\nMaxJobCount             = 10000\n";
+        assert_eq!(max_array_size(conf), Some(1001));
+        assert_eq!(max_array_size("MaxJobCount = 5\n"), None);
+    }
 
     #[test]
     fn array_indices_are_compressed_into_ranges() {
