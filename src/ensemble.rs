@@ -10,6 +10,8 @@
 //! [`crate::device::ThreadChoice`] (measured as training goes). On a GPU all members run
 //! as one batched computation.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
@@ -125,26 +127,14 @@ impl Members {
 
     /// Restores member `k` from a checkpoint's tensors (`model.NAME`, `adam.*`); `file`
     /// names the checkpoint for errors.
-    pub fn restore(&mut self, k: usize, get: &dyn Fn(&str) -> Option<Tensor>, file: &std::path::Path) -> Result<()> {
-        for (name, p) in parameter_names(self.kind).iter().zip(&self.params) {
-            let key = format!("model.{name}");
-            let t = get(&key).ok_or_else(|| Error::input(file, format!("lacks '{key}': weights of another architecture or model kind")))?;
-            let mut slot = p.get(k as i64);
-            if t.size() != slot.size() {
-                return Err(Error::input(
-                    file,
-                    format!(
-                        "'{key}' has shape {:?} but the model needs {:?}: weights of another architecture or frame size",
-                        t.size(),
-                        slot.size()
-                    ),
-                ));
-            }
-            tch::no_grad(|| slot.copy_(&t.to_device(self.device)));
-        }
+    pub fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
+        let slots: Vec<(String, Tensor)> =
+            parameter_names(self.kind).into_iter().zip(self.params.iter().map(|p| p.get(k as i64))).collect();
+        let input_dim = self.train.x.size()[1];
+        crate::run::load_parameters(&slots, tensors, "model.", file, input_dim)?;
         let device = self.device;
         self.adam
-            .load_member_state(k as i64, &|n: &str| get(n).map(|t| t.to_device(device)))
+            .load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device)))
             .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
     }
 
@@ -451,22 +441,27 @@ mod tests {
         Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
     }
 
-    #[test]
-    fn a_member_that_diverges_is_frozen_and_the_others_train_on() {
+    /// Small HNN members of `seeds` on random data, on the CPU with `threads` workers.
+    fn small_members(seeds: &[u64], threads: usize) -> Members {
         let config = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
-        let seeds = [0u64, 1, 2];
-        let mut m = Members::new(
+        Members::new(
             config,
             FieldKind::Hnn,
-            &seeds,
+            seeds,
             pairs(40, 7),
             pairs(10, 9),
             AdamConfig::default(),
             LossWeights::default(),
             8,
             Device::Cpu,
-            ThreadChoice::fixed(2),
-        );
+            ThreadChoice::fixed(threads),
+        )
+    }
+
+    #[test]
+    fn a_member_that_diverges_is_frozen_and_the_others_train_on() {
+        let seeds = [0u64, 1, 2];
+        let mut m = small_members(&seeds, 2);
         // Member 1's decoder output bias is poisoned: its loss is not finite from step 0.
         let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");
         tch::no_grad(|| {
@@ -509,22 +504,8 @@ mod tests {
 
     #[test]
     fn the_batched_step_trains_as_the_cpu_step_and_freezes_on_the_device() {
-        let config = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
         let seeds = [0u64, 1, 2];
-        let make = || {
-            Members::new(
-                config,
-                FieldKind::Hnn,
-                &seeds,
-                pairs(40, 7),
-                pairs(10, 9),
-                AdamConfig::default(),
-                LossWeights::default(),
-                8,
-                Device::Cpu,
-                ThreadChoice::fixed(1),
-            )
-        };
+        let make = || small_members(&seeds, 1);
         let (mut cpu, mut dev) = (make(), make());
         batched(&mut dev);
         let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");

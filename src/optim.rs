@@ -229,50 +229,6 @@ impl Adam {
         }
     }
 
-    /// One update of stacked parameters on the CPU from per-member gradients: member `k`'s
-    /// gradients shaped like one member (`[1, ...]` or `[...]`); members not listed keep
-    /// their parameters and moments. Falls back to the tensor operations off the fused path.
-    pub fn update_members(&mut self, members: usize, grads: &[(usize, Vec<Tensor>)]) {
-        let fast = self.params.iter().all(|(_, p)| fusable(p)) && grads.iter().all(|(_, g)| g.iter().all(fusable));
-        if !fast {
-            let mut live = vec![false; members];
-            let full: Vec<Tensor> = (0..self.params.len())
-                .map(|i| {
-                    let mut g = self.params[i].1.zeros_like();
-                    for (k, gk) in grads {
-                        live[*k] = true;
-                        g.get(*k as i64).copy_(&gk[i].view_as(&self.params[i].1.get(0)));
-                    }
-                    let _ = &mut g;
-                    g
-                })
-                .collect();
-            return self.update(&full, Some(&live));
-        }
-        self.step += 1;
-        let c = self.coefficients();
-        let mut jobs = vec![];
-        for (k, gk) in grads {
-            for (i, g) in gk.iter().enumerate() {
-                let per = self.params[i].1.numel() / members;
-                jobs.push((
-                    k * per,
-                    per,
-                    g.shallow_clone(),
-                    self.params[i].1.shallow_clone(),
-                    self.m[i].shallow_clone(),
-                    self.v[i].shallow_clone(),
-                ));
-            }
-        }
-        use rayon::prelude::*;
-        jobs.into_par_iter().for_each(|(start, len, g, p, m, v)| {
-            // SAFETY: each job owns member k's range of parameter i (distinct for distinct
-            // jobs) and its own gradient tensor; all contiguous CPU f32 (checked above).
-            unsafe { fused(c, slice_of(&p, start, len), slice_of(&g, 0, len), slice_of(&m, start, len), slice_of(&v, start, len)) }
-        });
-    }
-
     /// One update of stacked CPU f32 parameters from flat gradient buffers: member `k`'s
     /// gradient is the sum of its one or two `shares`, each laid out by `layout` (offset and
     /// size of each parameter). Members not listed keep their parameters and moments.

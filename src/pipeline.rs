@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::{Device, Tensor};
+use tch::Device;
 
 use crate::choice::Choice;
 use crate::coords::{self, CoordsObjective, TaskConfig};
@@ -114,7 +114,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             let ck = run.checkpoint(kind, seed)?;
             if let Some(ck) = &ck {
-                members.restore(k, &|n: &str| ck.tensors.get(n).map(Tensor::shallow_clone), &ck.path)?;
+                members.restore(k, &ck.tensors, &ck.path)?;
             }
             from.push(ck.map(|c| c.progress));
         }

@@ -550,8 +550,8 @@ fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 }
 
 /// Copies weights named like `params` from `tensors` (with `prefix`), checking every name
-/// and shape.
-fn load_parameters(
+/// and shape; `params` may be views (one member's slice of stacked weights).
+pub(crate) fn load_parameters(
     params: &[(String, Tensor)],
     tensors: &HashMap<String, Tensor>,
     prefix: &str,

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{integrate, positive, Drawer, SceneDrawer, System};
+use super::{integrate, Drawer, SceneDrawer, System};
 use crate::error::Result;
 use crate::render::{RenderConfig, Window};
 use crate::rng::Rng;
@@ -128,13 +128,6 @@ impl System for DoublePendulum {
         };
         *slot = value;
         true
-    }
-
-    fn validate(&self) -> Result<()> {
-        for (name, v) in self.params() {
-            positive(name, v)?;
-        }
-        self.check_window(self.window())
     }
 
     fn set_window(&mut self, (lo, hi): (f64, f64)) {

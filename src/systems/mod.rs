@@ -121,8 +121,14 @@ pub trait System: Send + Sync {
     /// Sets a parameter by name; `Ok(false)` if the system has none of that name.
     fn set_param(&mut self, name: &str, value: f64) -> bool;
 
-    /// Checks the parameters and the window, naming the flag at fault.
-    fn validate(&self) -> Result<()>;
+    /// Checks the parameters and the window, naming the flag at fault: by default every
+    /// parameter positive and the window within [`window_range`](Self::window_range).
+    fn validate(&self) -> Result<()> {
+        for (name, v) in self.params() {
+            positive(name, v)?;
+        }
+        self.check_window(self.window())
+    }
 }
 
 /// The systems by name.

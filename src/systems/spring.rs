@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{positive, Drawer, SceneDrawer, System};
+use super::{Drawer, SceneDrawer, System};
 use crate::error::Result;
 use crate::render::{RenderConfig, Window};
 use crate::rng::Rng;
@@ -133,13 +133,6 @@ impl System for Spring {
         };
         *slot = value;
         true
-    }
-
-    fn validate(&self) -> Result<()> {
-        for (name, v) in self.params() {
-            positive(name, v)?;
-        }
-        self.check_window(self.window())
     }
 
     fn set_window(&mut self, (lo, hi): (f64, f64)) {
