@@ -29,14 +29,14 @@ use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldConfig, FieldKind, LatentField, LossTerms, NativeField};
-use crate::optim::AdamConfig;
-use crate::paper;
+use crate::report::paper;
 use crate::rng::Rng;
 use crate::stats::MeanSem;
 use crate::systems::spring::Spring;
 use crate::systems::two_body::TwoBody;
 use crate::systems::System;
-use crate::train::{AutogradLoss, LoopConfig};
+use crate::training::adam::AdamConfig;
+use crate::training::{AutogradLoss, LoopConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -37,7 +37,7 @@ pub enum Error {
 
     /// A checkpoint whose optimiser state does not fit the model.
     #[error("{}: {source}", path.display())]
-    Optim { path: PathBuf, source: crate::optim::OptimError },
+    Optim { path: PathBuf, source: crate::training::adam::OptimError },
 
     /// A non-finite loss: training stopped, the last good checkpoint is kept.
     #[error("training of the {model} model diverged at step {step} (loss = {loss}); {kept}; try a lower --lr")]

@@ -8,23 +8,23 @@ use tch::Device;
 
 use crate::choice::Choice;
 use crate::coords::{self, CoordsObjective, TaskConfig};
+use crate::dataset::preview::{self, SheetConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
-use crate::device::{self, Runtime, ThreadChoice};
-use crate::ensemble::{self, Members};
 use crate::error::{Error, Result};
+use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
 use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap};
 use crate::model::{self, FieldKind, ModelConfig};
-use crate::optim::Adam;
 use crate::output::PendingFile;
 use crate::plot;
-use crate::preview::{self, SheetConfig};
-use crate::rollout::{self, Layout, Mapped, RolloutSummary};
 use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
 };
+use crate::runtime::{self, Runtime, ThreadChoice};
 use crate::stats::MeanSem;
 use crate::systems::SystemKind;
-use crate::train::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
+use crate::training::adam::Adam;
+use crate::training::members::{self, Members};
+use crate::training::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
 /// overridden (the library never prints). Trials are reported from rendering threads.
@@ -120,7 +120,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
         }
         // A member whose checkpoint is behind the others' diverged in an earlier run.
         let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
-        let mut recorders: Vec<Box<dyn train::Recorder>> = vec![];
+        let mut recorders: Vec<Box<dyn training::Recorder>> = vec![];
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             let behind = start > 0 && from[k].is_none_or(|p| p.step < start);
             if behind {
@@ -130,7 +130,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
         }
         obs.training(TrainEvent::Start { model: kind, from: start, total: cfg.steps });
         let fitted =
-            train::fit(&mut members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
+            training::fit(&mut members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             if fitted.diverged[k].is_none() {
                 run.save_weights(kind, seed, &members.member_weights(k))?;
@@ -170,12 +170,12 @@ fn check_batch(cfg: &TrainConfig, data: &PixelDataset) -> Result<()> {
 
 /// Refuses an ensemble that would not fit in the device's memory, before anything is written.
 fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, device: Device, threads: Option<usize>) -> Result<()> {
-    let Some(free) = device::available_memory(device) else { return Ok(()) };
-    let workers = device::threads(threads)?;
+    let Some(free) = runtime::available_memory(device) else { return Ok(()) };
+    let workers = runtime::threads(threads)?;
     let members: u64 = cfg
         .models
         .iter()
-        .map(|&kind| ensemble::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, device, workers))
+        .map(|&kind| members::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, device, workers))
         .max()
         .unwrap_or(0);
     let samples = (data.config.trials * data.config.samples_per_trial()) as u64;
@@ -188,7 +188,7 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
                 "{} members need about {:.1} GB on {}, but {:.1} GB is free; train fewer members at once",
                 cfg.seeds.len(),
                 gb(needed),
-                device::describe(device),
+                runtime::describe(device),
                 gb(free)
             ),
         ));
@@ -308,7 +308,7 @@ struct Opened {
 /// Opens a run for `evaluate` or `rollout`. Scoring runs libtorch on one thread (it takes
 /// a few seconds) so that its figures never depend on the machine's thread count.
 fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Opened> {
-    device::set_libtorch_threads(1);
+    runtime::set_libtorch_threads(1);
     let run = PixelRun::open(run_dir)?;
     let d = &run.config.dataset.config;
     cfg.validate(d.render.side, d.sys())?;
@@ -361,7 +361,7 @@ pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Pa
     }
     let mapped: Vec<Mapped> = models.iter().map(|(seed, model, map)| Mapped { seed: *seed, model, map }).collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
-    let summary = rollout::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
+    let summary = pictures::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
     Ok((out, summary))
 }
 
@@ -372,15 +372,15 @@ pub fn coords(cfg: &TaskConfig, out: &Path, force: bool, threads: usize) -> Resu
     cfg.validate()?;
     run::check_replaceable(out, force, "")?;
     let data = coords::make_data(cfg)?;
-    device::set_libtorch_threads(1);
+    runtime::set_libtorch_threads(1);
     let built: Vec<_> =
         [FieldKind::Hnn, FieldKind::Baseline].into_iter().map(|k| model::field_alone(cfg.field(data.d), k, cfg.seed)).collect();
     let one = |(vs, field): (tch::nn::VarStore, model::LatentField)| -> Result<_> {
-        device::set_libtorch_threads(1);
+        runtime::set_libtorch_threads(1);
         let objective = CoordsObjective::new(&field, &data);
         let mut trainer = Autograd::new(&objective, Adam::new(model::sorted_parameters(&vs), cfg.adam));
         let mut log = MemoryLog::default();
-        train::fit(&mut trainer, &cfg.loop_config(), &[None], &mut [Box::new(&mut log) as Box<dyn train::Recorder>], &|| {})?;
+        training::fit(&mut trainer, &cfg.loop_config(), &[None], &mut [Box::new(&mut log) as Box<dyn training::Recorder>], &|| {})?;
         let (metrics, rollouts) = coords::score(cfg, &data, &field)?;
         Ok((field.kind(), vs, log.0, rollouts, metrics))
     };
@@ -469,7 +469,7 @@ pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOu
 
     obs.stage("generate");
     let t = Instant::now();
-    generate(&cfg.dataset, &cfg.data, true, device::threads(threads)?, obs)?;
+    generate(&cfg.dataset, &cfg.data, true, runtime::threads(threads)?, obs)?;
     timed("generate", t);
 
     obs.stage("train");

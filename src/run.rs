@@ -13,7 +13,7 @@
 //! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
 //! | `members/seed-N/` | | a seed ensemble's members (`train.seeds` has more than one): each holds the weights, logs and checkpoints above; a single model's are in the run folder itself |
 //! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics, with its latent map |
-//! | `rollout/` | pictures | `rollout` (see [`crate::rollout`]) |
+//! | `rollout/` | pictures | `rollout` (see [`crate::evaluate::pictures`]) |
 //! | `REPORT.md` | text | `demo` |
 //!
 //! A coordinate run (`format: pixel-hnn/coords-run`, written whole by `coords`):
@@ -39,7 +39,7 @@ use crate::model::{FieldKind, Model, ModelConfig};
 use crate::output::{write_atomic, PendingFile};
 use crate::stats::{sha256_file, MeanSem};
 use crate::systems::SystemKind;
-use crate::train::{Divergence, LogLine, Progress, Recorder, TrainConfig};
+use crate::training::{Divergence, LogLine, Progress, Recorder, TrainConfig};
 
 pub const CONFIG: &str = "config.json";
 pub const FINAL_LOSSES: &str = "final-losses.json";

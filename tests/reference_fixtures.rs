@@ -2,8 +2,8 @@
 //! itself (../shared/fixtures, with make_fixtures.py that produced them).
 mod common;
 
-use pixel_hnn::render::RenderConfig;
 use pixel_hnn::systems::pendulum::{PendulumDrawer, PendulumParams, PendulumScene, State};
+use pixel_hnn::systems::render::RenderConfig;
 
 #[test]
 fn simulator_matches_the_environment_to_1e9_on_every_step() {

@@ -11,6 +11,7 @@
 
 mod generate;
 mod h5;
+pub mod preview;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -19,8 +20,8 @@ use tch::Tensor;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::output::PendingFile;
-use crate::render::{RenderConfig, Window};
 use crate::systems::pendulum::{InitialStateRule, Pendulum, PendulumParams, PendulumScene};
+use crate::systems::render::{RenderConfig, Window};
 use crate::systems::{System, SystemConfig, SystemKind};
 
 pub use generate::generate;

@@ -14,10 +14,10 @@ use crate::choice::Choice;
 use crate::error::Result;
 use crate::evaluate::MAP_R2_MIN;
 use crate::model::FieldKind;
+use crate::report::table::short;
 use crate::run::JsonFile;
 use crate::stats::Interval;
 use crate::systems::SystemKind;
-use crate::table::short;
 
 /// One group of points: a system and the values of the setting axes; its members by model.
 #[derive(Clone, Debug, Default)]

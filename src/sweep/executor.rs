@@ -48,7 +48,7 @@ pub fn run_local(dir: &Path, indices: &[usize], cfg: Local, on_done: &mut dyn Fn
     if cfg.jobs == 0 {
         return Err(Error::setting("--jobs", "must be at least 1"));
     }
-    let cores = crate::device::threads(None)?;
+    let cores = crate::runtime::threads(None)?;
     let threads = match cfg.threads {
         Some(0) => return Err(Error::setting("--threads", "must be at least 1")),
         Some(n) => n,

@@ -40,7 +40,7 @@ use crate::evaluate::{EvalConfig, MapFit};
 use crate::model::FieldKind;
 use crate::run::JsonFile;
 use crate::systems::SystemKind;
-use crate::train::{Seeds, TrainConfig};
+use crate::training::{Seeds, TrainConfig};
 
 /// The `format` of `manifest.json`.
 pub const FORMAT: &str = "pixel-hnn/sweep";

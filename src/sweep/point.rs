@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::plan::{Manifest, Point, Stage};
-use crate::device::{CudaGraphs, DeviceChoice, Runtime};
 use crate::error::{Error, Result};
 use crate::evaluate::ModelMetrics;
 use crate::model::FieldKind;
 use crate::pipeline::{self, Quiet, TrainRequest};
 use crate::run::{JsonFile, ModelLosses};
-use crate::train::TrainOverrides;
+use crate::runtime::{CudaGraphs, DeviceChoice, Runtime};
+use crate::training::TrainOverrides;
 
 /// Where a point stands, as its runner last wrote it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ pub fn run_point(dir: &Path, index: usize, rt: PointRuntime) -> Result<PointStat
 type Outcome = (Vec<MemberFigures>, Vec<(FieldKind, u64, usize)>);
 
 fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -> Result<Outcome> {
-    let threads = crate::device::threads(rt.threads)?;
+    let threads = crate::runtime::threads(rt.threads)?;
     let data = dir.join(&manifest.datasets[point.dataset].file);
     ensure_dataset(&data, &manifest.datasets[point.dataset].config, threads)?;
     if !manifest.runs(Stage::Train) {
@@ -176,7 +176,7 @@ fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -
         resume,
         force: false,
     };
-    let device = crate::device::resolve(rt.device)?;
+    let device = crate::runtime::resolve(rt.device)?;
     let runtime = Runtime { device, threads: Some(threads), cuda_graphs: CudaGraphs::Auto.resolve(device)? };
     let losses = pipeline::train(&req, &runtime, &Quiet)?;
     let diverged: Vec<(FieldKind, u64, usize)> = losses.iter().filter_map(|l| Some((l.model, l.seed, l.diverged?.step))).collect();

@@ -15,6 +15,7 @@
 
 pub mod double_pendulum;
 pub mod pendulum;
+pub mod render;
 pub mod spring;
 pub mod two_body;
 
@@ -22,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::render::{RenderConfig, Window};
 use crate::rng::Rng;
+use crate::systems::render::{RenderConfig, Window};
 
 /// Draws frames of a system's states (holds its canvas: one per thread).
 pub trait Drawer: Send {
@@ -272,21 +273,21 @@ pub(crate) fn integrate(field: impl Fn(&[f64], &mut [f64]), s0: &[f64], n: usize
 }
 
 /// A drawer of scenes drawn by `scene` on a canvas, the whole canvas filtered.
-pub(crate) struct SceneDrawer<F: FnMut(&[f64], &mut crate::render::Scene) + Send> {
-    canvas: crate::render::Canvas,
+pub(crate) struct SceneDrawer<F: FnMut(&[f64], &mut crate::systems::render::Scene) + Send> {
+    canvas: crate::systems::render::Canvas,
     scene: F,
 }
 
-impl<F: FnMut(&[f64], &mut crate::render::Scene) + Send> SceneDrawer<F> {
+impl<F: FnMut(&[f64], &mut crate::systems::render::Scene) + Send> SceneDrawer<F> {
     pub(crate) fn boxed(render: RenderConfig, scene: F) -> Result<Box<dyn Drawer>>
     where
         F: 'static,
     {
-        Ok(Box::new(SceneDrawer { canvas: crate::render::Canvas::new(render)?, scene }))
+        Ok(Box::new(SceneDrawer { canvas: crate::systems::render::Canvas::new(render)?, scene }))
     }
 }
 
-impl<F: FnMut(&[f64], &mut crate::render::Scene) + Send> Drawer for SceneDrawer<F> {
+impl<F: FnMut(&[f64], &mut crate::systems::render::Scene) + Send> Drawer for SceneDrawer<F> {
     fn draw(&mut self, sim: &[f64], out: &mut [f32]) {
         self.canvas.clear();
         (self.scene)(sim, &mut self.canvas.scene());

@@ -1,13 +1,13 @@
 //! The pixel task's training objective: K members of one model (a seed ensemble; K = 1 for
 //! a single model) stacked and trained at once with the hand-written gradient of
-//! [`crate::stacked`] and one Adam over the stacked weights.
+//! [`crate::model::stacked`] and one Adam over the stacked weights.
 //!
 //! On the CPU a step is split into work units, each one member's gradient on one half of
-//! its batch ([`crate::cpu_step`]), computed by one worker thread; Adam then adds the halves.
+//! its batch ([`crate::model::cpu_step`]), computed by one worker thread; Adam then adds the halves.
 //! The units are fixed by the run's settings, never by the thread count, so the results are
 //! the same on 1 thread or 16, under any load, and member k of an ensemble computes, bit for
 //! bit, what the single model of seed k computes. How many threads work is chosen by
-//! [`crate::device::ThreadChoice`] (measured as training goes). On a GPU all members run
+//! [`crate::runtime::ThreadChoice`] (measured as training goes). On a GPU all members run
 //! as one batched computation.
 
 use std::collections::HashMap;
@@ -16,14 +16,14 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use crate::choice::Choice;
-use crate::cpu_step::{Dims, Params, Workspace};
 use crate::dataset::Pairs;
-use crate::device::ThreadChoice;
 use crate::error::{Error, Result};
+use crate::model::cpu_step::{Dims, Params, Workspace};
+use crate::model::stacked::{self, parameter_names};
 use crate::model::{FieldKind, LossWeights, ModelConfig};
-use crate::optim::{Adam, AdamConfig};
-use crate::stacked::{self, parameter_names};
-use crate::train::{Divergence, Objective, StepLoss};
+use crate::runtime::ThreadChoice;
+use crate::training::adam::{Adam, AdamConfig};
+use crate::training::{Divergence, Objective, StepLoss};
 
 /// Samples per chunk when evaluating (bounds the activations' memory).
 const EVAL_CHUNK: i64 = 1000;
@@ -232,8 +232,8 @@ impl Members {
             }
             let _ = state.step_no.fill_(step as i64);
             if self.graphs && state.eager_steps >= WARM_UP_STEPS {
-                let graph =
-                    crate::cuda_graphs::Graph::capture(|| self.record_step(&mut state)).map_err(|e| Error::setting("--cuda-graphs", e))?;
+                let graph = crate::runtime::cuda_graphs::Graph::capture(|| self.record_step(&mut state))
+                    .map_err(|e| Error::setting("--cuda-graphs", e))?;
                 graph.replay().map_err(|e| Error::setting("--cuda-graphs", e))?;
                 state.graph = Some(graph);
             } else {
@@ -338,7 +338,7 @@ struct Batched {
     terms: Tensor,
     /// Adam's step count (0-dimensional f64).
     adam_step: Tensor,
-    graph: Option<crate::cuda_graphs::Graph>,
+    graph: Option<crate::runtime::cuda_graphs::Graph>,
     eager_steps: usize,
 }
 
@@ -433,7 +433,7 @@ pub fn memory_estimate(config: &ModelConfig, kind: FieldKind, k: usize, batch: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::{fit, LoopConfig, MemoryLog, Recorder};
+    use crate::training::{fit, LoopConfig, MemoryLog, Recorder};
 
     fn pairs(n: i64, seed: u64) -> Pairs {
         let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (Kind::Float, Device::Cpu)) * 0.5);

@@ -11,8 +11,8 @@ use std::time::Instant;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::model::FieldKind;
-use crate::render::RenderConfig;
 use crate::systems::pendulum::{PendulumDrawer, PendulumScene};
+use crate::systems::render::RenderConfig;
 use crate::systems::{SystemConfig, SystemKind};
 
 /// The reference pipeline's figures on this machine, quoted by the issue (its renderer needs
@@ -214,12 +214,12 @@ fn follow_traced(pid: libc::pid_t) -> std::io::Result<(bool, Option<f64>)> {
 /// `threads` worker threads (`None`: the default, chosen by measurement as training goes):
 /// batch 200 of random 28 x 28 frame pairs, after `warm_up` steps.
 pub fn train_step_ms(kind: FieldKind, k: usize, threads: Option<usize>, warm_up: usize, steps: usize) -> Result<Value> {
-    train_step_ms_on(kind, k, &crate::device::Runtime::cpu(threads), warm_up, steps)
+    train_step_ms_on(kind, k, &crate::runtime::Runtime::cpu(threads), warm_up, steps)
 }
 
 /// [`train_step_ms`] on any device (a GPU: all members as one batched step, one CUDA graph
 /// when `rt.cuda_graphs`).
-pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::device::Runtime, warm_up: usize, steps: usize) -> Result<Value> {
+pub fn train_step_ms_on(kind: FieldKind, k: usize, rt: &crate::runtime::Runtime, warm_up: usize, steps: usize) -> Result<Value> {
     step_ms(kind, k, crate::model::ModelConfig::default(), rt, warm_up, steps)
 }
 
@@ -227,14 +227,14 @@ fn step_ms(
     kind: FieldKind,
     k: usize,
     model: crate::model::ModelConfig,
-    rt: &crate::device::Runtime,
+    rt: &crate::runtime::Runtime,
     warm_up: usize,
     steps: usize,
 ) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
-    use crate::ensemble::Members;
-    use crate::train::Objective;
+    use crate::training::members::Members;
+    use crate::training::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
     let random = |seed: u64| crate::model::seeded(seed, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5).to_device(dev);
@@ -242,7 +242,7 @@ fn step_ms(
     let train = Pairs { x: random(0), x_next: random(1), labels: empty(), energy: empty() };
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
-    let choice = crate::device::ThreadChoice::from_flag(threads)?;
+    let choice = crate::runtime::ThreadChoice::from_flag(threads)?;
     let mut members = Members::new(model, kind, &seeds, train, test, Default::default(), Default::default(), 200, dev, choice);
     members.use_cuda_graphs(rt.cuda_graphs);
     let sync = || {
@@ -271,7 +271,7 @@ fn step_ms(
     if dev == Device::Cpu {
         v["threads"] = threads;
     } else {
-        v["device"] = json!(crate::device::describe(dev));
+        v["device"] = json!(crate::runtime::describe(dev));
         v["cuda_graph"] = json!(rt.cuda_graphs);
     }
     Ok(v)
@@ -323,8 +323,8 @@ fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 /// The HNN's step for each system's latent (2, 2, 8, 4), interleaved, twice: each over the
 /// pendulum's measured beside it.
 fn systems(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    let threads = crate::device::threads(None)?;
-    let rt = crate::device::Runtime::cpu(Some(threads));
+    let threads = crate::runtime::threads(None)?;
+    let rt = crate::runtime::Runtime::cpu(Some(threads));
     for pass in 1..=2 {
         let mut pendulum = f64::NAN;
         for &system in SystemKind::ALL {
@@ -347,7 +347,7 @@ fn systems(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 /// Seed ensembles on the CPU: the per-member step of K members beside the single model's,
 /// interleaved, on all cores.
 fn ensembles(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    let threads = crate::device::threads(None)?;
+    let threads = crate::runtime::threads(None)?;
     for pass in 1..=2 {
         let single = train_step_ms(FieldKind::Hnn, 1, Some(threads), 10, cfg.train_steps)?;
         emit(single.clone());
@@ -367,7 +367,7 @@ fn ensembles(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 /// Training while another process keeps one core busy (a shell loop that stops itself after
 /// a minute): the default thread count beside a fixed one thread and a fixed all cores.
 fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    let all = crate::device::threads(None)?;
+    let all = crate::runtime::threads(None)?;
     if all < 2 {
         emit(json!({"bench": "train_step_under_load", "skipped": "one core: nothing to choose"}));
         return Ok(());
@@ -415,7 +415,7 @@ impl Drop for Hog {
 /// (eager and as one CUDA graph), then the PyTorch peer (eager, graphed, batched) in the same
 /// run, and what 32 seeds of both models for 10,001 steps would take.
 fn gpu(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    use crate::device::{resolve, DeviceChoice, Runtime};
+    use crate::runtime::{resolve, DeviceChoice, Runtime};
     let device = match resolve(DeviceChoice::Cuda) {
         Ok(d) => d,
         Err(e) => {
@@ -423,7 +423,7 @@ fn gpu(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
             return Ok(());
         }
     };
-    let graphs = match crate::cuda_graphs::available() {
+    let graphs = match crate::runtime::cuda_graphs::available() {
         Ok(()) => true,
         Err(e) => {
             emit(json!({"bench": "cuda_graph", "skipped": e}));
@@ -501,7 +501,7 @@ fn evaluation(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
         emit(json!({"bench": "evaluate", "skipped": format!("no trained run at {} (scripts/demo makes runs/demo)", cfg.run.display())}));
         return Ok(());
     }
-    crate::device::set_libtorch_threads(1);
+    crate::runtime::set_libtorch_threads(1);
     for line in rollout_ms(&cfg.run, 200, 5)? {
         emit(line);
     }
@@ -601,7 +601,7 @@ fn sweep_table(emit: &mut dyn FnMut(Value)) -> Result<()> {
 fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let threads = crate::device::threads(None)?;
+    let threads = crate::runtime::threads(None)?;
     let cfg = crate::dataset::DatasetConfig::default();
     let t = Instant::now();
     let data = crate::dataset::generate(&cfg, threads, &|| {})?;

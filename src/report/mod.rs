@@ -1,13 +1,16 @@
 //! `REPORT.md` of a run: the metrics table beside the paper's values, the settings, the
 //! timings of each stage, and links to every picture.
 
+pub mod paper;
+pub mod table;
+
 use crate::choice::Choice;
 use crate::error::Result;
+use crate::evaluate::pictures::Layout;
 use crate::output::write_atomic;
-use crate::rollout::Layout;
+use crate::report::table::pixel_markdown;
 use crate::run::{PixelMetrics, PixelRun, REPORT};
 use crate::systems::SystemKind;
-use crate::table::pixel_markdown;
 
 /// Writes `RUN/REPORT.md` from the run's config and metrics, and the rollout pictures made
 /// with `layout`; `timings` are (stage, seconds); `preview` is the dataset's contact sheet,
@@ -77,7 +80,7 @@ pub fn write_report(
         t.adam.lr,
         t.adam.weight_decay,
         if t.is_ensemble() { "seeds" } else { "seed" },
-        crate::train::Seeds::describe(&t.seeds),
+        crate::training::Seeds::describe(&t.seeds),
         t.models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     );
     let (elo, ehi) = eval.window(sys);
@@ -118,7 +121,7 @@ mod tests {
     use crate::evaluate::{EvalConfig, MapFit};
     use crate::model::ModelConfig;
     use crate::run::{DatasetRef, RunConfig};
-    use crate::train::TrainConfig;
+    use crate::training::TrainConfig;
 
     #[test]
     fn the_report_says_how_the_map_was_fitted_and_which_frames_the_sheet_shows() {

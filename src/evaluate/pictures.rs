@@ -17,13 +17,13 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 use crate::choice::Choice;
+use crate::dataset::preview::shade;
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::evaluate::{rollout, EvalConfig, LatentMap, Scorer, Trajectory};
 use crate::model::{FieldKind, Model};
 use crate::output::write_png;
 use crate::plot;
-use crate::preview::shade;
 
 /// Pictures' layout; `Default`: frames x4, every 10th frame on the sheet.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

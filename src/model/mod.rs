@@ -6,6 +6,9 @@
 //! 1/sqrt(fan_in)). Parameters are named by path, e.g. `ae.enc.l1.weight`,
 //! `field.l3.weight`, which is also how they appear in the `.safetensors` files.
 
+pub mod cpu_step;
+pub mod stacked;
+
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -294,7 +297,7 @@ pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
     static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let threads = tch::get_num_threads();
-    crate::device::set_libtorch_threads(1);
+    crate::runtime::set_libtorch_threads(1);
     tch::manual_seed(seed as i64);
     let out = draw();
     tch::set_num_threads(threads);

@@ -15,6 +15,8 @@
 //! the true pair `[f_{i+1} | f_{i+2}]`. (The reference reported 200 points spread over
 //! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
 
+pub mod pictures;
+
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -23,10 +25,10 @@ use crate::dataset::{DatasetConfig, Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldKind, LossWeights, Model};
-use crate::optim::{Adam, AdamConfig};
 use crate::rng::Rng;
 use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 use crate::systems::System;
+use crate::training::adam::{Adam, AdamConfig};
 
 /// The smallest test R^2, over the coordinates, at which the affine latent -> (q, p) map is
 /// taken to hold (the pendulum's is above 0.99).
@@ -259,7 +261,7 @@ fn labels_of(t: &Tensor) -> Vec<Vec<f64>> {
 }
 
 /// Least squares by Adam on random batches (the reference's way of fitting the map), with
-/// the project's one Adam ([`crate::optim::Adam`]) in f64.
+/// the project's one Adam ([`crate::training::adam::Adam`]) in f64.
 fn adam_fit(x: &[Vec<f64>], y: &[f64], steps: usize, batch: usize, lr: f64, seed: u64) -> Vec<f64> {
     let (n, k) = (x.len(), x[0].len());
     let xt = Tensor::from_slice(&x.concat()).view([n as i64, k as i64]);
@@ -609,8 +611,8 @@ pub fn evaluate_model(
 ) -> Result<ModelMetrics> {
     let map = LatentMap::fit(model, train, test, cfg.map_fit);
     let scorer = Scorer::new(model, &data.config, &map, train, cfg);
-    let train_loss = MeanSem::of(&crate::train::per_sample_losses(model, train, loss));
-    let test_loss = MeanSem::of(&crate::train::per_sample_losses(model, test, loss));
+    let train_loss = MeanSem::of(&crate::training::per_sample_losses(model, train, loss));
+    let test_loss = MeanSem::of(&crate::training::per_sample_losses(model, test, loss));
     let mut seeds = vec![cfg.seed];
     seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
     let mut scores = Vec::new();

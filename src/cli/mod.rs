@@ -1,5 +1,5 @@
 //! The command line: clap definitions, their conversion into the library's configs, and
-//! dispatch to [`crate::pipeline`] (or [`crate::bench`], [`crate::table`]); then a short
+//! dispatch to [`crate::pipeline`] (or [`crate::bench`], [`crate::report::table`]); then a short
 //! human summary on stdout. Nothing else in the library sees clap; JSON goes to files.
 
 use anyhow::Context;
@@ -11,19 +11,19 @@ use std::sync::Mutex;
 use crate::bench::BenchConfig;
 use crate::choice::Choice;
 use crate::coords::{Task, TaskConfig};
+use crate::dataset::preview::SheetConfig;
 use crate::dataset::DatasetConfig;
-use crate::device::{self, CudaGraphs, DeviceChoice, Runtime};
+use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::Method;
 use crate::model::FieldKind;
 use crate::pipeline::{self, DemoConfig, Observer, TrainEvent, TrainRequest};
-use crate::preview::SheetConfig;
 use crate::progress;
-use crate::render::{RenderConfig, Window};
-use crate::rollout::Layout;
 use crate::run::ModelLosses;
+use crate::runtime::{self, CudaGraphs, DeviceChoice, Runtime};
+use crate::systems::render::{RenderConfig, Window};
 use crate::systems::{parse_param, SystemKind};
-use crate::train::{Seeds, TrainOverrides};
+use crate::training::{Seeds, TrainOverrides};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -712,7 +712,7 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
             }
             match a.executor {
                 ExecutorArg::Local => {
-                    let jobs = a.jobs.unwrap_or_else(|| (device::threads(None).unwrap_or(1) / 2).max(1));
+                    let jobs = a.jobs.unwrap_or_else(|| (runtime::threads(None).unwrap_or(1) / 2).max(1));
                     let t = std::time::Instant::now();
                     let done = executor::run_local(&a.dir, &todo, executor::Local { jobs, threads: a.threads }, &mut |f| {
                         println!("point {}: {} {}", f.index, f.standing.name(), f.detail);
@@ -772,7 +772,7 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
 fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
     let config = a.to_config()?;
     config.validate()?;
-    let threads = device::threads(a.threads)?;
+    let threads = runtime::threads(a.threads)?;
     let bars = Bars::rendering(config.trials);
     let out = a.out();
     pipeline::generate(&config, &out, a.force, threads, &bars)?;
@@ -823,7 +823,7 @@ fn print_losses(losses: &[ModelLosses]) {
 
 fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let req = a.to_request()?;
-    let dev = device::resolve(a.device)?;
+    let dev = runtime::resolve(a.device)?;
     let rt = Runtime { device: dev, threads: a.threads, cuda_graphs: a.cuda_graphs.resolve(dev)? };
     let bars = Bars { header: Mutex::new(Some(format!("training on {} into {}", rt.describe()?, a.out.display()))), ..Bars::default() };
     let losses = pipeline::train(&req, &rt, &bars)?;
@@ -834,16 +834,16 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
 
 fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
-    let dev = device::resolve(a.device)?;
+    let dev = runtime::resolve(a.device)?;
     let metrics = pipeline::evaluate(&a.run, &cfg, dev)?;
-    print!("{}", crate::table::pixel_markdown(&metrics));
+    print!("{}", crate::report::table::pixel_markdown(&metrics));
     println!("wrote {}", a.run.join(crate::run::METRICS).display());
     Ok(())
 }
 
 fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
-    let dev = device::resolve(a.device)?;
+    let dev = runtime::resolve(a.device)?;
     let layout = Layout { scale: a.scale, every: a.every };
     let (out, summary) = pipeline::rollout(&a.run, &cfg, layout, a.out.as_deref(), dev)?;
     let ensemble = summary.models.iter().any(|m| m.seed != summary.models[0].seed);
@@ -864,11 +864,11 @@ fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     if let Some(seeds) = &a.seeds {
         cfg.train.seeds = Some(Seeds::parse(seeds)?);
     }
-    let dev = device::resolve(a.device)?;
+    let dev = runtime::resolve(a.device)?;
     let rt = Runtime { device: dev, threads: None, cuda_graphs: a.cuda_graphs.resolve(dev)? };
     let bars = Bars { stages: true, ..Bars::default() };
     let outcome = pipeline::demo(&cfg, &rt, &bars)?;
-    print!("{}", crate::table::pixel_markdown(&outcome.metrics));
+    print!("{}", crate::report::table::pixel_markdown(&outcome.metrics));
     let total: f64 = outcome.timings.iter().map(|t| t.1).sum();
     println!("demo: {:.0} s; report {}", total, outcome.report.display());
     Ok(())
@@ -877,22 +877,22 @@ fn demo(a: &DemoArgs) -> anyhow::Result<()> {
 fn coords(a: &CoordsArgs) -> anyhow::Result<()> {
     let cfg = a.to_config();
     cfg.validate()?;
-    let threads = device::threads(a.threads)?;
+    let threads = runtime::threads(a.threads)?;
     let t = std::time::Instant::now();
     let metrics = pipeline::coords(&cfg, &a.out, a.force, threads)?;
-    let row = crate::table::Row::of_coords(&metrics, &a.out);
-    println!("{}", crate::table::HEADER);
+    let row = crate::report::table::Row::of_coords(&metrics, &a.out);
+    println!("{}", crate::report::table::HEADER);
     println!("{}", row.markdown());
     println!("wrote {} in {:.1} s", a.out.display(), t.elapsed().as_secs_f64());
     Ok(())
 }
 
 fn table(a: &TableArgs) -> anyhow::Result<()> {
-    let rows = crate::table::collect(&a.runs).with_context(|| format!("--runs {}", a.runs.display()))?;
+    let rows = crate::report::table::collect(&a.runs).with_context(|| format!("--runs {}", a.runs.display()))?;
     if rows.is_empty() {
         anyhow::bail!("--runs {}: no evaluated runs found (run `pixel-hnn evaluate` or `pixel-hnn coords`)", a.runs.display());
     }
-    print!("{}", crate::table::markdown(&rows));
+    print!("{}", crate::report::table::markdown(&rows));
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! issue 980), which keeps CPU runs ~350 MB lighter. When CUDA is asked for, the CUDA part is
 //! loaded at run time (`dlopen`), which registers its kernels, and libtorch then sees GPUs.
 
+pub mod cuda_graphs;
+
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
@@ -38,7 +40,7 @@ impl crate::choice::Choice for DeviceChoice {
     }
 }
 
-/// Whether a CUDA training step is captured as one CUDA graph ([`crate::cuda_graphs`]).
+/// Whether a CUDA training step is captured as one CUDA graph ([`crate::runtime::cuda_graphs`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CudaGraphs {
     /// When the device is CUDA and the graphs library loads.
@@ -73,9 +75,9 @@ impl CudaGraphs {
         let gpu = device != Device::Cpu;
         match self {
             CudaGraphs::Off => Ok(false),
-            CudaGraphs::Auto => Ok(gpu && crate::cuda_graphs::available().is_ok()),
+            CudaGraphs::Auto => Ok(gpu && crate::runtime::cuda_graphs::available().is_ok()),
             CudaGraphs::On if !gpu => Err(Error::setting("--cuda-graphs", "on needs --device cuda")),
-            CudaGraphs::On => crate::cuda_graphs::available().map(|_| true).map_err(|e| Error::setting("--cuda-graphs", e)),
+            CudaGraphs::On => crate::runtime::cuda_graphs::available().map(|_| true).map_err(|e| Error::setting("--cuda-graphs", e)),
         }
     }
 }

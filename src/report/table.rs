@@ -1,4 +1,4 @@
-//! Table 1: the project's figures beside the paper's ([`crate::paper`]), one row per task
+//! Table 1: the project's figures beside the paper's ([`crate::report::paper`]), one row per task
 //! and one pixel row per system, collected from run folders; and the pixel rows' longer
 //! table that `evaluate` prints.
 
@@ -8,7 +8,7 @@ use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
-use crate::paper::{self, Figure};
+use crate::report::paper::{self, Figure};
 use crate::run::{CoordsMetrics, PixelMetrics, Run};
 use crate::stats::Interval;
 use crate::systems::SystemKind;
@@ -296,7 +296,7 @@ fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
     let energy = |f: &dyn Fn(&ModelSummary) -> String| if mapped { both(f) } else { "n/a | n/a".into() };
     let members = |k: FieldKind| get(k).map(|m| m.members).unwrap_or(0);
     let theirs = paper_cells(metrics);
-    let seeds_text = crate::train::Seeds::describe(&e.seeds);
+    let seeds_text = crate::training::Seeds::describe(&e.seeds);
     let mut t = format!(
         "| pixel {}, training seeds {seeds_text}: mean [95% interval] | baseline ({} members) | HNN ({} members) | paper baseline (one seed) | paper HNN |\n|---|---|---|---|---|\n",
         metrics.system.name(),

@@ -4,6 +4,9 @@
 //! non-finite loss; where the log and the checkpoints go is its caller's [`Recorder`]
 //! (a run folder: [`crate::run::RunRecorder`]; the coordinate tasks: [`MemoryLog`]).
 
+pub mod adam;
+pub mod members;
+
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -11,9 +14,9 @@ use tch::{Device, Tensor};
 use crate::dataset::Pairs;
 use crate::error::{Error, Result};
 use crate::model::{FieldKind, LossTerms, LossWeights, Model};
-use crate::optim::{Adam, AdamConfig};
 use crate::rng::Rng;
 use crate::systems::SystemKind;
+use crate::training::adam::{Adam, AdamConfig};
 
 /// Settings of the pixel task's training; `Default` is the reference's (SPEC.md section 5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -356,10 +359,10 @@ pub fn fit(
     let k = obj.members();
     assert!(cfg.seeds.len() == k && from.len() == k && recs.len() == k, "one seed, progress and recorder per member");
     // The loop's own thread runs libtorch on one thread: the parallel work is the workers'
-    // (crate::device::ThreadChoice), and a libtorch op threaded here made two runs of one
+    // (crate::runtime::ThreadChoice), and a libtorch op threaded here made two runs of one
     // seed differ by 1e-6 (and a 1-thread run differ from a 2-thread one).
-    crate::device::flush_denormals();
-    crate::device::set_libtorch_threads(1);
+    crate::runtime::flush_denormals();
+    crate::runtime::set_libtorch_threads(1);
     let n = obj.train_len();
     let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
     let mut rngs: Vec<Rng> = cfg

@@ -1,9 +1,9 @@
 //! The training step on the CPU, written out by hand for speed: the same loss and gradient
-//! as [`crate::stacked::loss_gradient`] (which it is tested against), with matrix products
+//! as [`crate::model::stacked::loss_gradient`] (which it is tested against), with matrix products
 //! by the BLAS inside libtorch (MKL's `sgemm_`, one thread), `tanh` by MKL's vector math,
 //! and every elementwise pass fused into plain loops over buffers allocated once. One call
 //! computes one member's gradient for some rows of its batch (a work unit of
-//! [`crate::ensemble`]); the buffers are 64-byte aligned, so that the products take the
+//! [`crate::training::members`]); the buffers are 64-byte aligned, so that the products take the
 //! same code path, and the same sums, on every run.
 //!
 //! Rows are samples; matrices are row-major; a weight is `[out, in]` as in libtorch.
@@ -111,7 +111,7 @@ impl Dims {
     }
 
     /// Offsets and sizes of the parameters in a member's flat gradient, in
-    /// [`crate::stacked::parameter_names`] order.
+    /// [`crate::model::stacked::parameter_names`] order.
     pub fn layout(&self) -> Vec<(usize, usize)> {
         let Dims { d, h, l, f, out3, .. } = *self;
         let mut sizes = vec![];
@@ -317,7 +317,7 @@ impl Workspace {
     }
 
     /// The loss gradient of one member for the `n` rows gathered in `x2`, with `scale` =
-    /// `1 / B` for the batch size `B` (see [`crate::stacked::loss_gradient`]); writes
+    /// `1 / B` for the batch size `B` (see [`crate::model::stacked::loss_gradient`]); writes
     /// [`grad`](Self::grad) and returns the sums over the rows of the terms `(ae, cc, hnn)`.
     pub fn loss_gradient(&mut self, p: &Params, scale: f32, w: &LossWeights) -> [f64; 3] {
         let Dims { d, h, l, f, out3, kind } = self.dims;
@@ -502,8 +502,8 @@ fn take8<'a>(g: &mut [&'a mut [f32]], at: usize) -> [&'a mut [f32]; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::stacked::{initial_weights, loss_gradient};
     use crate::model::{LossWeights, ModelConfig};
-    use crate::stacked::{initial_weights, loss_gradient};
     use tch::{Device, Kind, Tensor};
 
     #[test]
