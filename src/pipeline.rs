@@ -23,7 +23,7 @@ use crate::runtime::{self, Runtime, ThreadChoice};
 use crate::stats::MeanSem;
 use crate::systems::SystemKind;
 use crate::training::adam::Adam;
-use crate::training::members::{self, Members};
+use crate::training::members;
 use crate::training::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
@@ -97,7 +97,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
-        let mut members = Members::new(
+        let mut members = members::for_family(
             run.config.model,
             kind,
             &cfg.seeds,
@@ -130,7 +130,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
         }
         obs.training(TrainEvent::Start { model: kind, from: start, total: cfg.steps });
         let fitted =
-            training::fit(&mut members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
+            training::fit(&mut *members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             if fitted.diverged[k].is_none() {
                 run.save_weights(kind, seed, &members.member_weights(k))?;
@@ -321,6 +321,7 @@ fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<
 /// result as the run's `metrics.json`.
 pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<PixelMetrics> {
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
+    let final_losses = FinalLosses::load(&run.dir)?;
     let mut models = Vec::new();
     for &kind in &run.config.train.models {
         for &seed in run.seeds() {
@@ -328,7 +329,8 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
                 continue; // a member that diverged
             }
             let model = run.load_model(kind, seed, device)?;
-            models.push(evaluate_model(&model, &data, &train, &test, cfg, &run.config.train.loss)?.for_seed(seed));
+            let losses = final_losses.of(kind, seed, &run.dir)?;
+            models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test))?.for_seed(seed));
         }
     }
     let ensemble = EnsembleSummary::of(&models, run.seeds());

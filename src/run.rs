@@ -232,6 +232,16 @@ impl FinalLosses {
         let note = "per-sample loss ae + cc + 0.1 hnn over every sample of the set; sem = population std / sqrt(n)";
         FinalLosses { models, note: note.into() }
     }
+
+    /// Member `seed`'s losses of model `kind`; `dir` names the run for the error.
+    pub fn of(&self, kind: FieldKind, seed: u64, dir: &Path) -> Result<&ModelLosses> {
+        self.models.iter().find(|m| m.model == kind && m.seed == seed).ok_or_else(|| {
+            Error::input(
+                &dir.join(FINAL_LOSSES),
+                format!("has no losses of the {} model of seed {seed}: was training finished?", kind.name()),
+            )
+        })
+    }
 }
 
 /// `metrics.json` of a pixel run: what `evaluate` measured, and how.

@@ -233,7 +233,7 @@ fn step_ms(
 ) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
-    use crate::training::members::Members;
+    use crate::training::members::{Members, PixelMembers};
     use crate::training::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;

@@ -24,7 +24,7 @@ use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
-use crate::model::{FieldKind, LossWeights, Model};
+use crate::model::{FieldKind, Model};
 use crate::rng::Rng;
 use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 use crate::systems::System;
@@ -369,10 +369,7 @@ pub struct Scorer<'a> {
 impl<'a> Scorer<'a> {
     /// For `model` on `data`'s system, with its map and the H scale from the training pairs.
     pub fn new(model: &'a Model, data: &'a DatasetConfig, map: &'a LatentMap, train: &Pairs, cfg: &'a EvalConfig) -> Self {
-        let h_scale = (model.field.kind() == FieldKind::Hnn).then(|| {
-            let h = learned_h(model, &encode_all(model, &train.x));
-            MeanSem::of(&h).std().max(1e-12)
-        });
+        let h_scale = learned_h(model, &encode_all(model, &train.x)).map(|h| MeanSem::of(&h).std().max(1e-12));
         Scorer { model, sys: data.sys(), map, cfg, h_scale }
     }
 
@@ -414,21 +411,21 @@ fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> Trajectory
         true_energy: truth,
         predicted_energy: predicted,
         pixel_mse_per_frame: per_frame,
-        learned_h_variation: h_scale.map(|scale| {
-            let h = learned_h(model, &roll.latents);
+        learned_h_variation: h_scale.and_then(|scale| {
+            let h = learned_h(model, &roll.latents)?;
             let (lo, hi) = h.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-            (hi - lo) / scale
+            Some((hi - lo) / scale)
         }),
     }
 }
 
-/// The learned H at each latent (HNN).
-fn learned_h(model: &Model, latents: &[Vec<f64>]) -> Vec<f64> {
+/// The learned energy at each latent, for a family that learns one (the HNN's H).
+fn learned_h(model: &Model, latents: &[Vec<f64>]) -> Option<Vec<f64>> {
     let d = latents.first().map_or(0, |z| z.len()) as i64;
     let flat: Vec<f32> = latents.iter().flatten().map(|v| *v as f32).collect();
     let z = Tensor::from_slice(&flat).view([-1, d]).to_device(model.vs.device());
-    let h = tch::no_grad(|| model.field.hamiltonian(&z)).to_device(Device::Cpu).to_kind(Kind::Double);
-    Vec::try_from(h).expect("1-D")
+    let h = tch::no_grad(|| model.field.learned_energy(&z))?.to_device(Device::Cpu).to_kind(Kind::Double);
+    Some(Vec::try_from(h).expect("1-D"))
 }
 
 /// Everything `evaluate` reports for one model (one member of an ensemble).
@@ -600,19 +597,20 @@ impl HeadToHead {
     }
 }
 
-/// Scores one model; `train` and `test` are the dataset's pairs on the model's device.
+/// Scores one model; `train` and `test` are the dataset's pairs on the model's device, and
+/// `losses` its final train and test losses as training computed them (the run's
+/// `final-losses.json`: computed once, reported in both files).
 pub fn evaluate_model(
     model: &Model,
     data: &PixelDataset,
     train: &Pairs,
     test: &Pairs,
     cfg: &EvalConfig,
-    loss: &LossWeights,
+    losses: (MeanSem, MeanSem),
 ) -> Result<ModelMetrics> {
     let map = LatentMap::fit(model, train, test, cfg.map_fit);
     let scorer = Scorer::new(model, &data.config, &map, train, cfg);
-    let train_loss = MeanSem::of(&crate::training::per_sample_losses(model, train, loss));
-    let test_loss = MeanSem::of(&crate::training::per_sample_losses(model, test, loss));
+    let (train_loss, test_loss) = losses;
     let mut seeds = vec![cfg.seed];
     seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
     let mut scores = Vec::new();

@@ -271,8 +271,10 @@ fn phase_space(model: &Model, train: &Pairs) -> std::result::Result<RgbImage, pl
         })
         .collect();
     let zg = Tensor::from_slice(&grid).view([(g * g) as i64, 2]).to_device(model.vs.device());
-    let h: Vec<f64> =
-        Vec::try_from(tch::no_grad(|| model.field.hamiltonian(&zg)).to_device(Device::Cpu).to_kind(Kind::Double)).expect("H values");
+    let h: Vec<f64> = Vec::try_from(
+        tch::no_grad(|| model.field.learned_energy(&zg).expect("drawn for the HNN")).to_device(Device::Cpu).to_kind(Kind::Double),
+    )
+    .expect("H values");
     let values: Vec<Vec<f64>> = h.chunks(g).map(|r| r.to_vec()).collect();
     plot::heatmap(&plot::Heatmap {
         title: "HNN: learned H over the latent plane (bands = level sets), training latents",

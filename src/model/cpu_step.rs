@@ -10,7 +10,7 @@
 
 use std::os::raw::{c_char, c_int};
 
-use crate::model::{FieldKind, LossWeights, ModelConfig};
+use crate::model::{FastField, FieldKind, LossWeights, ModelConfig};
 
 extern "C" {
     /// BLAS single-precision matrix product (column-major, Fortran calling convention).
@@ -81,8 +81,8 @@ impl Buf {
     }
 }
 
-/// The sizes of one member.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The sizes of one member, and where each of its parameters is in the layout.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Dims {
     /// Input (a pair of frames).
     pub d: usize,
@@ -94,62 +94,53 @@ pub struct Dims {
     pub f: usize,
     /// Rows of the field's last layer: 2 for the HNN, `l` for the baseline.
     pub out3: usize,
-    pub kind: FieldKind,
+    pub field: FastField,
+    /// Offset and size of each parameter in a member's flat gradient (canonical order).
+    pub offsets: Vec<(usize, usize)>,
+    pub flat_len: usize,
+    ix: Indices,
+}
+
+/// Canonical indices of the parameters the step reads, `(weight, bias)` per layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Indices {
+    enc: [(usize, usize); 4],
+    dec: [(usize, usize); 4],
+    f1: (usize, usize),
+    f2: (usize, usize),
+    f3w: usize,
 }
 
 impl Dims {
+    /// The sizes of a member of family `kind`, which must have the hand-written step.
     pub fn new(c: &ModelConfig, kind: FieldKind) -> Self {
-        let l = c.latent_dim as usize;
+        let field = kind.dynamics().fast_path().expect("the CPU step is written for families with a fast path");
+        let layout = c.layout(kind);
+        let wb = |prefix: String| (layout.index(&format!("{prefix}.weight")), layout.index(&format!("{prefix}.bias")));
+        let ix = Indices {
+            enc: std::array::from_fn(|i| wb(format!("ae.enc.l{}", i + 1))),
+            dec: std::array::from_fn(|i| wb(format!("ae.dec.l{}", i + 1))),
+            f1: wb("field.l1".into()),
+            f2: wb("field.l2".into()),
+            f3w: layout.index("field.l3.weight"),
+        };
+        let out3 = layout.shapes()[ix.f3w][0] as usize;
         Dims {
             d: c.input_dim as usize,
             h: c.ae_hidden as usize,
-            l,
+            l: c.latent_dim as usize,
             f: c.field_hidden as usize,
-            out3: if kind == FieldKind::Hnn { 2 } else { l },
-            kind,
+            out3,
+            field,
+            offsets: layout.flat_offsets(),
+            flat_len: layout.flat_len(),
+            ix,
         }
-    }
-
-    /// Offsets and sizes of the parameters in a member's flat gradient, in
-    /// [`crate::model::stacked::parameter_names`] order.
-    pub fn layout(&self) -> Vec<(usize, usize)> {
-        let Dims { d, h, l, f, out3, .. } = *self;
-        let mut sizes = vec![];
-        for (i, o) in [(l, h), (h, h), (h, h), (h, d)] {
-            sizes.extend([o, o * i]);
-        }
-        for (i, o) in [(d, h), (h, h), (h, h), (h, l)] {
-            sizes.extend([o, o * i]);
-        }
-        sizes.extend([f, f * l, f, f * f, out3 * f]);
-        let mut off = 0;
-        sizes
-            .into_iter()
-            .map(|s| {
-                let r = (off, s);
-                // Keep every parameter 64-byte aligned in the flat buffer.
-                off += s.div_ceil(16) * 16;
-                r
-            })
-            .collect()
-    }
-
-    pub fn flat_len(&self) -> usize {
-        self.layout().last().map(|(o, s)| o + s.div_ceil(16) * 16).unwrap_or(0)
     }
 }
 
-// Parameter indices in `parameter_names` order.
-const DEC: usize = 0;
-const ENC: usize = 8;
-const F1B: usize = 16;
-const F1W: usize = 17;
-const F2B: usize = 18;
-const F2W: usize = 19;
-const F3W: usize = 20;
-
-/// One member's parameters, in `parameter_names` order.
-pub type Params<'a> = [&'a [f32]; 21];
+/// One member's parameters, in the layout's canonical order.
+pub type Params<'a> = [&'a [f32]];
 
 /// The buffers of one work unit of `n` rows (its share of a member's batch).
 pub struct Workspace {
@@ -175,7 +166,7 @@ pub struct Workspace {
     da2: Buf,
     ds: Buf,
     dt: Buf,
-    /// The member's gradient for these rows, laid out by [`Dims::layout`].
+    /// The member's gradient for these rows, laid out by [`Dims::offsets`].
     pub grad: Buf,
 }
 
@@ -289,7 +280,7 @@ fn split<'a>(grad: &'a mut [f32], layout: &[(usize, usize)]) -> Vec<&'a mut [f32
 
 impl Workspace {
     pub fn new(dims: Dims, n: usize) -> Self {
-        let Dims { d, h, l, f, .. } = dims;
+        let (d, h, l, f, flat_len) = (dims.d, dims.h, dims.l, dims.f, dims.flat_len);
         let b = Buf::new;
         Workspace {
             dims,
@@ -312,7 +303,7 @@ impl Workspace {
             da2: b(n * f),
             ds: b(n * f),
             dt: b(n * f),
-            grad: b(dims.flat_len()),
+            grad: b(flat_len),
         }
     }
 
@@ -320,11 +311,11 @@ impl Workspace {
     /// `1 / B` for the batch size `B` (see [`crate::model::stacked::loss_gradient`]); writes
     /// [`grad`](Self::grad) and returns the sums over the rows of the terms `(ae, cc, hnn)`.
     pub fn loss_gradient(&mut self, p: &Params, scale: f32, w: &LossWeights) -> [f64; 3] {
-        let Dims { d, h, l, f, out3, kind } = self.dims;
+        let Dims { d, h, l, f, out3, field, ix, .. } = self.dims;
         let (n, half) = (self.n, l / 2);
-        let pair = |i: usize| (p[i + 1], p[i]);
-        let enc_w = [pair(ENC), pair(ENC + 2), pair(ENC + 4), pair(ENC + 6)];
-        let dec_w = [pair(DEC), pair(DEC + 2), pair(DEC + 4), pair(DEC + 6)];
+        let Indices { enc, dec, f1: (f1w, f1b), f2: (f2w, f2b), f3w } = ix;
+        let pair = |(w, b): (usize, usize)| (p[w], p[b]);
+        let (enc_w, dec_w) = (enc.map(pair), dec.map(pair));
 
         // Forward: both encodes as one product of 2n rows.
         self.enc.forward(self.x2.as_slice(), d, h, l, enc_w);
@@ -338,25 +329,25 @@ impl Workspace {
             *e = x - xr;
             ae += (*e as f64) * (*e as f64);
         }
-        linear(z, n, l, p[F1W], p[F1B], f, self.a1.as_mut_slice());
+        linear(z, n, l, p[f1w], p[f1b], f, self.a1.as_mut_slice());
         tanh_in_place(self.a1.as_mut_slice());
-        linear(self.a1.as_slice(), n, f, p[F2W], p[F2B], f, self.a2.as_mut_slice());
+        linear(self.a1.as_slice(), n, f, p[f2w], p[f2b], f, self.a2.as_mut_slice());
         tanh_in_place(self.a2.as_mut_slice());
-        let w3 = &p[F3W][f..2 * f]; // the HNN's H is the last layer's second output
+        let w3 = &p[f3w][f..2 * f]; // the HNN's H is the last layer's second output
         let fv = self.f.as_mut_slice();
-        match kind {
-            FieldKind::Baseline => gemm(false, true, n, l, f, 1.0, self.a2.as_slice(), p[F3W], 0.0, fv),
-            FieldKind::Hnn => {
+        match field {
+            FastField::Baseline => gemm(false, true, n, l, f, 1.0, self.a2.as_slice(), p[f3w], 0.0, fv),
+            FastField::Hnn => {
                 // s2 = (1 - a2^2) w3, t1 = s2 W2, s1 = (1 - a1^2) t1, g = s1 W1, f = (g_p, -g_q).
                 for (row_s, row_a) in self.s2.as_mut_slice().chunks_exact_mut(f).zip(self.a2.as_slice().chunks_exact(f)) {
                     row_s.iter_mut().zip(row_a).zip(w3).for_each(|((s, a), w)| *s = (1.0 - a * a) * w);
                 }
-                gemm(false, false, n, f, f, 1.0, self.s2.as_slice(), p[F2W], 0.0, self.t1.as_mut_slice());
+                gemm(false, false, n, f, f, 1.0, self.s2.as_slice(), p[f2w], 0.0, self.t1.as_mut_slice());
                 for ((s, t), a) in self.s1.as_mut_slice().iter_mut().zip(self.t1.as_slice()).zip(self.a1.as_slice()) {
                     *s = (1.0 - a * a) * t;
                 }
                 let g = self.df.as_mut_slice(); // scratch for g
-                gemm(false, false, n, l, f, 1.0, self.s1.as_slice(), p[F1W], 0.0, g);
+                gemm(false, false, n, l, f, 1.0, self.s1.as_slice(), p[f1w], 0.0, g);
                 for (row_f, row_g) in fv.chunks_exact_mut(l).zip(g.chunks_exact(l)) {
                     for j in 0..half {
                         row_f[j] = row_g[half + j];
@@ -383,8 +374,7 @@ impl Workspace {
         let terms = [ae / d as f64, cc, hnn / l as f64];
 
         // Backward.
-        let layout = self.dims.layout();
-        let mut g = split(self.grad.as_mut_slice(), &layout);
+        let mut g = split(self.grad.as_mut_slice(), &self.dims.offsets);
         let k_ae = -2.0 * w.ae as f32 * scale / d as f32;
         let k_hnn = 2.0 * w.hnn as f32 * scale / l as f32;
         let k_cc = 2.0 * w.cc as f32 * scale;
@@ -405,8 +395,8 @@ impl Workspace {
             }
         }
         {
-            let [g1w, g1b, g2w, g2b, g3w, g3b, g4w, g4b] = take8(&mut g, DEC);
-            let dec_ws = [p[DEC + 1], p[DEC + 3], p[DEC + 5], p[DEC + 7]];
+            let [g1w, g1b, g2w, g2b, g3w, g3b, g4w, g4b] = take8(&mut g, dec);
+            let dec_ws = dec.map(|(w, _)| p[w]);
             // dz += (gradient at z from the decoder): computed into dt's first n*l, then added.
             let dz_dec = &mut self.dt.as_mut_slice()[..n * l];
             self.dec.backward(z, l, h, d, dec_ws, self.e.as_slice(), [(g1w, g1b), (g2w, g2b), (g3w, g3b), (g4w, g4b)], Some(dz_dec));
@@ -414,22 +404,22 @@ impl Workspace {
         }
         // The field.
         let (a1, a2) = (self.a1.as_slice(), self.a2.as_slice());
-        match kind {
-            FieldKind::Baseline => {
-                gemm(true, false, out3, f, n, 1.0, df, a2, 0.0, g[F3W]);
+        match field {
+            FastField::Baseline => {
+                gemm(true, false, out3, f, n, 1.0, df, a2, 0.0, g[f3w]);
                 let da2 = self.da2.as_mut_slice();
-                gemm(false, false, n, f, l, 1.0, df, p[F3W], 0.0, da2);
+                gemm(false, false, n, f, l, 1.0, df, p[f3w], 0.0, da2);
                 da2.iter_mut().zip(a2).for_each(|(d, a)| *d *= 1.0 - a * a); // dpa2
-                gemm(true, false, f, f, n, 1.0, da2, a1, 0.0, g[F2W]);
-                colsum(da2, f, g[F2B]);
+                gemm(true, false, f, f, n, 1.0, da2, a1, 0.0, g[f2w]);
+                colsum(da2, f, g[f2b]);
                 let da1 = self.da1.as_mut_slice();
-                gemm(false, false, n, f, f, 1.0, da2, p[F2W], 0.0, da1);
+                gemm(false, false, n, f, f, 1.0, da2, p[f2w], 0.0, da1);
                 da1.iter_mut().zip(a1).for_each(|(d, a)| *d *= 1.0 - a * a); // dpa1
-                gemm(true, false, f, l, n, 1.0, da1, z, 0.0, g[F1W]);
-                colsum(da1, f, g[F1B]);
-                gemm(false, false, n, l, f, 1.0, da1, p[F1W], 1.0, dz);
+                gemm(true, false, f, l, n, 1.0, da1, z, 0.0, g[f1w]);
+                colsum(da1, f, g[f1b]);
+                gemm(false, false, n, l, f, 1.0, da1, p[f1w], 1.0, dz);
             }
-            FieldKind::Hnn => {
+            FastField::Hnn => {
                 // f = (g_p, -g_q) => dg = (-df_p, df_q); kept in r's buffer (r is done).
                 let dg = self.r.as_mut_slice();
                 for i in 0..n {
@@ -439,18 +429,18 @@ impl Workspace {
                     }
                 }
                 let (s1, s2, t1) = (self.s1.as_slice(), self.s2.as_slice(), self.t1.as_slice());
-                gemm(true, false, f, l, n, 1.0, s1, dg, 0.0, g[F1W]); // g = s1 W1
+                gemm(true, false, f, l, n, 1.0, s1, dg, 0.0, g[f1w]); // g = s1 W1
                 let ds1 = self.ds.as_mut_slice();
-                gemm(false, true, n, f, l, 1.0, dg, p[F1W], 0.0, ds1);
+                gemm(false, true, n, f, l, 1.0, dg, p[f1w], 0.0, ds1);
                 let (dt1, da1) = (self.dt.as_mut_slice(), self.da1.as_mut_slice());
                 for (((dt, da), (ds, t)), a) in dt1.iter_mut().zip(da1.iter_mut()).zip(ds1.iter().zip(t1)).zip(a1) {
                     *dt = ds * (1.0 - a * a); // s1 = (1 - a1^2) t1
                     *da = ds * t * a * -2.0;
                 }
-                gemm(true, false, f, f, n, 1.0, s2, dt1, 0.0, g[F2W]); // t1 = s2 W2
+                gemm(true, false, f, f, n, 1.0, s2, dt1, 0.0, g[f2w]); // t1 = s2 W2
                 let ds2 = self.ds.as_mut_slice();
-                gemm(false, true, n, f, f, 1.0, dt1, p[F2W], 0.0, ds2);
-                let (g3, dw3) = g[F3W].split_at_mut(f);
+                gemm(false, true, n, f, f, 1.0, dt1, p[f2w], 0.0, ds2);
+                let (g3, dw3) = g[f3w].split_at_mut(f);
                 g3.fill(0.0); // only H's row has a gradient
                 dw3.fill(0.0);
                 let da2 = self.da2.as_mut_slice();
@@ -462,19 +452,19 @@ impl Workspace {
                         row_da[j] = ds * w3[j] * a * -2.0 * (1.0 - a * a);
                     }
                 }
-                gemm(true, false, f, f, n, 1.0, da2, a1, 1.0, g[F2W]);
-                colsum(da2, f, g[F2B]);
-                gemm(false, false, n, f, f, 1.0, da2, p[F2W], 1.0, da1);
+                gemm(true, false, f, f, n, 1.0, da2, a1, 1.0, g[f2w]);
+                colsum(da2, f, g[f2b]);
+                gemm(false, false, n, f, f, 1.0, da2, p[f2w], 1.0, da1);
                 da1.iter_mut().zip(a1).for_each(|(d, a)| *d *= 1.0 - a * a); // dpa1
-                gemm(true, false, f, l, n, 1.0, da1, z, 1.0, g[F1W]);
-                colsum(da1, f, g[F1B]);
-                gemm(false, false, n, l, f, 1.0, da1, p[F1W], 1.0, dz);
+                gemm(true, false, f, l, n, 1.0, da1, z, 1.0, g[f1w]);
+                colsum(da1, f, g[f1b]);
+                gemm(false, false, n, l, f, 1.0, da1, p[f1w], 1.0, dz);
             }
         }
         // The encoder, from dZ = [dz; dz'].
         {
-            let [g1w, g1b, g2w, g2b, g3w, g3b, g4w, g4b] = take8(&mut g, ENC);
-            let enc_ws = [p[ENC + 1], p[ENC + 3], p[ENC + 5], p[ENC + 7]];
+            let [g1w, g1b, g2w, g2b, g3w, g3b, g4w, g4b] = take8(&mut g, enc);
+            let enc_ws = enc.map(|(w, _)| p[w]);
             self.enc.backward(
                 self.x2.as_slice(),
                 d,
@@ -490,13 +480,11 @@ impl Workspace {
     }
 }
 
-/// The eight slices (bias, weight per layer) of a residual network starting at `at`, as
-/// (weight, bias) in layer order.
-fn take8<'a>(g: &mut [&'a mut [f32]], at: usize) -> [&'a mut [f32]; 8] {
-    let mut it = g[at..at + 8].iter_mut().map(std::mem::take);
-    let mut next = || it.next().expect("eight slices");
-    let (b1, w1, b2, w2, b3, w3, b4, w4) = (next(), next(), next(), next(), next(), next(), next(), next());
-    [w1, b1, w2, b2, w3, b3, w4, b4]
+/// The eight gradient slices of a residual network's layers `(weight, bias)`, as
+/// `[w1, b1, .., w4, b4]`.
+fn take8<'a>(g: &mut [&'a mut [f32]], layers: [(usize, usize); 4]) -> [&'a mut [f32]; 8] {
+    let [(w1, b1), (w2, b2), (w3, b3), (w4, b4)] = layers;
+    [w1, b1, w2, b2, w3, b3, w4, b4].map(|i| std::mem::take(&mut g[i]))
 }
 
 #[cfg(test)]
@@ -529,16 +517,17 @@ mod tests {
         let params = initial_weights(config, kind, &[4], Device::Cpu);
         let x2 = crate::model::seeded(9, || Tensor::rand([1, 2 * n as i64, config.input_dim], (Kind::Float, Device::Cpu)) * 0.5);
         let w = LossWeights::default();
-        let (theirs, terms) = loss_gradient(&params, kind, &x2, 1.0 / 10.0, &w);
-        let mut ws = Workspace::new(dims, n);
+        let fast = kind.dynamics().fast_path().expect("a fast path");
+        let (theirs, terms) = loss_gradient(&config.layout(kind), &params, fast, &x2, 1.0 / 10.0, &w);
+        let mut ws = Workspace::new(dims.clone(), n);
         ws.x2.as_mut_slice().copy_from_slice(&Vec::<f32>::try_from(x2.view([-1])).unwrap());
         let flat: Vec<Vec<f32>> = params.iter().map(|t| Vec::<f32>::try_from(t.view([-1])).unwrap()).collect();
-        let p: Params = std::array::from_fn(|i| flat[i].as_slice());
+        let p: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
         let ours_terms = ws.loss_gradient(&p, 0.1, &w);
         for (a, b) in ours_terms.iter().zip([terms.ae.double_value(&[0]), terms.cc.double_value(&[0]), terms.hnn.double_value(&[0])]) {
             assert!((a - b).abs() < 1e-5 * b.abs().max(1e-3), "{kind:?}: term {a} vs {b}");
         }
-        for (i, ((off, size), t)) in dims.layout().into_iter().zip(&theirs).enumerate() {
+        for (i, (&(off, size), t)) in dims.offsets.iter().zip(&theirs).enumerate() {
             let t: Vec<f32> = Vec::try_from(t.view([-1])).unwrap();
             let ours = &ws.grad.as_slice()[off..off + size];
             let scale = t.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);

@@ -1,46 +1,132 @@
-//! Stage 2a, the models (SPEC.md section 4): the residual MLP autoencoder between frame
-//! pairs and a 2-D latent, and the latent vector fields: the Hamiltonian Neural Network
-//! (the symplectic gradient of a learned scalar H) and the plain-MLP baseline.
+//! Stage 2a, the models (SPEC.md section 4): the autoencoder between frames and a latent,
+//! and the model families, each a way of stepping that latent.
+//!
+//! A family is one file here plus one line in [`families!`] below: it declares its latent
+//! field's parameters once ([`layout::Layout`]) and says how that field gives `dz/dt`
+//! ([`Dynamics`]). A model is the autoencoder's declaration plus the family's, drawn from
+//! one seed: everything else (the variable store, the stacked tensors of an ensemble, the CPU
+//! step's offsets, the `.safetensors` names, the memory estimate) derives from that one
+//! [`Layout`](layout::Layout). The paper's families (HNN, baseline) also have a hand-written
+//! training step ([`stacked`], [`cpu_step`]); a family without one trains through autograd.
 //!
 //! All weights are orthogonal-initialised, biases PyTorch's default U(-1/sqrt(fan_in),
 //! 1/sqrt(fan_in)). Parameters are named by path, e.g. `ae.enc.l1.weight`,
 //! `field.l3.weight`, which is also how they appear in the `.safetensors` files.
 
+pub mod autoencoder;
+pub mod baseline;
 pub mod cpu_step;
+pub mod field;
+pub mod hnn;
+pub mod layout;
 pub mod stacked;
 
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, Module};
+use tch::nn;
 use tch::Tensor;
 
 pub use crate::choice::Choice;
+pub use autoencoder::Autoencoder;
+pub use field::{LatentField, NativeField};
+use field::{NativeMlp, TanhMlp};
+use layout::Layout;
 
-/// Which latent vector field the model learns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldKind {
-    /// `dz/dt = (dH/dp, -dH/dq)` with `H` the second output of the MLP.
+/// What a model family is: its latent field's parameters and how the field moves the latent.
+pub trait Dynamics: Sync {
+    /// The name `--model` takes and files carry (`hnn.safetensors`).
+    fn name(&self) -> &'static str;
+    /// One line for `--help`.
+    fn help(&self) -> &'static str;
+    /// Declares the latent field's parameters (named `field.*`), in the order they are drawn.
+    fn declare_field(&self, c: FieldConfig, layout: &mut Layout);
+    /// `dz/dt` at `z`; with `create_graph` the result stays differentiable.
+    ///
+    /// # Shapes
+    /// `z`: `[n, d]` -> `[n, d]`
+    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, create_graph: bool) -> Tensor;
+    /// `dz/dt` at one latent in f64, for integrating a trajectory.
+    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]);
+    /// The learned energy, for a family that learns one.
+    ///
+    /// # Shapes
+    /// `z`: `[n, d]` -> `[n]`
+    fn learned_energy(&self, _mlp: &TanhMlp, _z: &Tensor) -> Option<Tensor> {
+        None
+    }
+    /// What the encoder reads.
+    fn encoder(&self) -> Encoder {
+        Encoder::FramePair
+    }
+    /// How the latent is stepped one frame in training.
+    fn training_step(&self) -> TrainingStep {
+        TrainingStep::Euler
+    }
+    /// The hand-written training step, where the family has one; `None`: autograd.
+    fn fast_path(&self) -> Option<FastField> {
+        None
+    }
+}
+
+/// What a family's encoder reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoder {
+    /// Two consecutive frames `[f_t | f_t+1]`, decoded back to the first (SPEC.md section 4).
+    FramePair,
+}
+
+/// How training steps the latent one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainingStep {
+    /// `z' = z + f(z)`: one Euler step of one frame (SPEC.md section 5).
+    Euler,
+}
+
+/// The fields the hand-written step ([`stacked`], [`cpu_step`]) knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastField {
+    /// `f = (dH/dp, -dH/dq)`, H the last layer's second output.
     Hnn,
-    /// The MLP's two outputs used directly as `dz/dt`.
+    /// `f` the last layer's outputs.
     Baseline,
 }
 
-impl Choice for FieldKind {
-    const ALL: &'static [Self] = &[FieldKind::Hnn, FieldKind::Baseline];
-
-    fn name(self) -> &'static str {
-        match self {
-            FieldKind::Hnn => "hnn",
-            FieldKind::Baseline => "baseline",
+/// Lists the families once: the enum the rest of the code names them by, its names, and the
+/// file that holds each one's [`Dynamics`].
+macro_rules! families {
+    ($($variant:ident => $module:ident :: $ty:ident),+ $(,)?) => {
+        /// A model family (which latent field the model learns).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum FieldKind {
+            $($variant),+
         }
-    }
 
-    fn help(self) -> &'static str {
-        match self {
-            FieldKind::Hnn => "the symplectic gradient of a learned H",
-            FieldKind::Baseline => "the MLP's outputs used directly as dz/dt",
+        impl FieldKind {
+            /// The family's definition.
+            pub fn dynamics(self) -> &'static dyn Dynamics {
+                match self {
+                    $(FieldKind::$variant => &$module::$ty),+
+                }
+            }
         }
-    }
+
+        impl Choice for FieldKind {
+            const ALL: &'static [Self] = &[$(FieldKind::$variant),+];
+
+            fn name(self) -> &'static str {
+                self.dynamics().name()
+            }
+
+            fn help(self) -> &'static str {
+                self.dynamics().help()
+            }
+        }
+    };
+}
+
+families! {
+    Hnn => hnn::Hnn,
+    Baseline => baseline::Baseline,
 }
 
 /// Sizes of the networks; `Default` is the reference's.
@@ -65,6 +151,15 @@ impl ModelConfig {
     pub fn field(&self) -> FieldConfig {
         FieldConfig { dim: self.latent_dim, hidden: self.field_hidden }
     }
+
+    /// Every parameter of a model of family `kind`: the autoencoder's, then the field's
+    /// (the order their weights are drawn in).
+    pub fn layout(&self, kind: FieldKind) -> Layout {
+        let mut layout = Layout::new();
+        autoencoder::declare(self, &mut layout);
+        kind.dynamics().declare_field(self.field(), &mut layout);
+        layout
+    }
 }
 
 /// Sizes of a latent field: its dimension `d` (even: `q` and `p` halves) and hidden width.
@@ -74,218 +169,18 @@ pub struct FieldConfig {
     pub hidden: i64,
 }
 
+impl FieldConfig {
+    /// The parameters of a field of family `kind` alone (the coordinate tasks).
+    pub fn layout(&self, kind: FieldKind) -> Layout {
+        let mut layout = Layout::new();
+        kind.dynamics().declare_field(*self, &mut layout);
+        layout
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig::for_frames(28, 1)
-    }
-}
-
-fn linear(p: nn::Path, fan_in: i64, fan_out: i64, bias: bool) -> nn::Linear {
-    let bound = 1.0 / (fan_in as f64).sqrt();
-    let cfg =
-        nn::LinearConfig { ws_init: nn::Init::Orthogonal { gain: 1.0 }, bs_init: Some(nn::Init::Uniform { lo: -bound, up: bound }), bias };
-    nn::linear(p, fan_in, fan_out, cfg)
-}
-
-/// `h = relu(L1 x); h += relu(L2 h); h += relu(L3 h); L4 h`.
-#[derive(Debug)]
-struct ResidualMlp {
-    l: [nn::Linear; 4],
-}
-
-impl ResidualMlp {
-    fn new(p: nn::Path, dims: [i64; 5]) -> Self {
-        let l = [
-            linear(&p / "l1", dims[0], dims[1], true),
-            linear(&p / "l2", dims[1], dims[2], true),
-            linear(&p / "l3", dims[2], dims[3], true),
-            linear(&p / "l4", dims[3], dims[4], true),
-        ];
-        ResidualMlp { l }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let h = self.l[0].forward(x).relu();
-        let h = &h + self.l[1].forward(&h).relu();
-        let h = &h + self.l[2].forward(&h).relu();
-        self.l[3].forward(&h)
-    }
-}
-
-/// The autoencoder between frame pairs and latents.
-#[derive(Debug)]
-pub struct Autoencoder {
-    enc: ResidualMlp,
-    dec: ResidualMlp,
-}
-
-impl Autoencoder {
-    pub fn new(p: &nn::Path, c: &ModelConfig) -> Self {
-        let h = c.ae_hidden;
-        Autoencoder {
-            enc: ResidualMlp::new(p / "enc", [c.input_dim, h, h, h, c.latent_dim]),
-            dec: ResidualMlp::new(p / "dec", [c.latent_dim, h, h, h, c.input_dim]),
-        }
-    }
-
-    /// # Shapes
-    /// `x`: `[n, input_dim]` -> `[n, latent_dim]`
-    pub fn encode(&self, x: &Tensor) -> Tensor {
-        self.enc.forward(x)
-    }
-
-    /// # Shapes
-    /// `z`: `[n, latent_dim]` -> `[n, input_dim]` (linear output)
-    pub fn decode(&self, z: &Tensor) -> Tensor {
-        self.dec.forward(z)
-    }
-}
-
-/// A learned vector field on the latent space: an MLP `d -> hidden -> hidden -> out` with
-/// tanh and no bias on its last layer, read as an HNN (`out = 2`, H the second output) or a
-/// baseline (`out = d`). Works in any even dimension `d`.
-#[derive(Debug)]
-pub struct LatentField {
-    kind: FieldKind,
-    l1: nn::Linear,
-    l2: nn::Linear,
-    l3: nn::Linear,
-}
-
-impl LatentField {
-    pub fn new(p: &nn::Path, c: FieldConfig, kind: FieldKind) -> Self {
-        LatentField {
-            kind,
-            l1: linear(p / "l1", c.dim, c.hidden, true),
-            l2: linear(p / "l2", c.hidden, c.hidden, true),
-            // The reference's HNN MLP has two outputs (H is the second) in any dimension;
-            // the baseline's has one per coordinate.
-            l3: linear(p / "l3", c.hidden, if kind == FieldKind::Hnn { 2 } else { c.dim }, false),
-        }
-    }
-
-    pub fn kind(&self) -> FieldKind {
-        self.kind
-    }
-
-    /// The MLP's raw outputs.
-    ///
-    /// # Shapes
-    /// `z`: `[n, d]` -> `[n, d]`
-    pub fn mlp(&self, z: &Tensor) -> Tensor {
-        self.l3.forward(&self.l2.forward(&self.l1.forward(z).tanh()).tanh())
-    }
-
-    /// The learned Hamiltonian, the MLP's second output (the reference's "solenoidal" F2);
-    /// only meaningful for the HNN.
-    ///
-    /// # Shapes
-    /// `z`: `[n, d]` -> `[n]`
-    pub fn hamiltonian(&self, z: &Tensor) -> Tensor {
-        self.mlp(z).select(1, 1)
-    }
-
-    /// `dz/dt` at `z`. For the HNN it is the symplectic gradient of H, `(dH/dp, -dH/dq)` with
-    /// `q` the first and `p` the second half of `z`, which needs `z` in the autograd graph:
-    /// a `z` that does not require grad is detached and made a leaf that does. With
-    /// `create_graph` the result can itself be differentiated (training: double backward).
-    ///
-    /// # Shapes
-    /// `z`: `[n, d]` (d even) -> `[n, d]`
-    pub fn time_derivative(&self, z: &Tensor, create_graph: bool) -> Tensor {
-        match self.kind {
-            FieldKind::Baseline => self.mlp(z),
-            FieldKind::Hnn => {
-                let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
-                let h = self.hamiltonian(&z).sum(None::<tch::Kind>);
-                let g = Tensor::run_backward(&[h], &[&z], true, create_graph).pop().expect("one gradient");
-                let d = g.size()[1] / 2;
-                let (dh_dq, dh_dp) = (g.narrow(1, 0, d), g.narrow(1, d, d));
-                Tensor::cat(&[dh_dp, -dh_dq], 1)
-            }
-        }
-    }
-}
-
-/// A latent field evaluated natively in f64, for integrating one trajectory: the same MLP
-/// with its weights copied out, and for the HNN the exact gradient written out,
-/// `dH/dz = W1^T [(1 - a1^2) * (W2^T [(1 - a2^2) * w3])]` with `w3` the last layer's row of
-/// H. One evaluation is ~45k multiply-adds and no libtorch dispatch.
-#[derive(Clone, Debug)]
-pub struct NativeField {
-    kind: FieldKind,
-    d: usize,
-    h: usize,
-    w1: Vec<f64>, // [h, d]
-    b1: Vec<f64>,
-    w2: Vec<f64>, // [h, h]
-    /// W2 transposed, so that the forward product is a sum of columns (vectorises).
-    w2t: Vec<f64>,
-    b2: Vec<f64>,
-    w3: Vec<f64>, // [d, h]
-}
-
-fn to_vec(t: &Tensor) -> Vec<f64> {
-    Vec::try_from(t.detach().to_device(tch::Device::Cpu).to_kind(tch::Kind::Double).view([-1])).expect("weights")
-}
-
-impl NativeField {
-    pub fn new(field: &LatentField) -> Self {
-        let (h, d) = (field.l1.ws.size()[0] as usize, field.l1.ws.size()[1] as usize);
-        let bias = |l: &nn::Linear| l.bs.as_ref().map(to_vec).unwrap_or_else(|| vec![0.0; h]);
-        let w2 = to_vec(&field.l2.ws);
-        let w2t = (0..h * h).map(|k| w2[(k % h) * h + k / h]).collect();
-        NativeField {
-            kind: field.kind,
-            d,
-            h,
-            w1: to_vec(&field.l1.ws),
-            b1: bias(&field.l1),
-            w2,
-            w2t,
-            b2: bias(&field.l2),
-            w3: to_vec(&field.l3.ws),
-        }
-    }
-
-    /// `dz/dt` at `z`; `z` and `dz` have the latent dimension.
-    pub fn eval(&self, z: &[f64], dz: &mut [f64]) {
-        let (d, h) = (self.d, self.h);
-        let a1: Vec<f64> = (0..h).map(|i| (self.b1[i] + (0..d).map(|j| self.w1[i * d + j] * z[j]).sum::<f64>()).tanh()).collect();
-        let mut a2 = self.b2.clone();
-        for (j, a) in a1.iter().enumerate() {
-            for (u, w) in a2.iter_mut().zip(&self.w2t[j * h..(j + 1) * h]) {
-                *u += w * a;
-            }
-        }
-        a2.iter_mut().for_each(|u| *u = u.tanh());
-        match self.kind {
-            FieldKind::Baseline => {
-                for (k, out) in dz.iter_mut().enumerate() {
-                    *out = self.w3[k * h..(k + 1) * h].iter().zip(&a2).map(|(w, a)| w * a).sum();
-                }
-            }
-            FieldKind::Hnn => {
-                // H is output 1 (the reference's F2).
-                let w3 = &self.w3[h..2 * h];
-                let g2: Vec<f64> = (0..h).map(|i| (1.0 - a2[i] * a2[i]) * w3[i]).collect();
-                let mut g1 = vec![0.0; h];
-                for (i, gi) in g2.iter().enumerate() {
-                    for (g, w) in g1.iter_mut().zip(&self.w2[i * h..(i + 1) * h]) {
-                        *g += w * gi;
-                    }
-                }
-                for (g, a) in g1.iter_mut().zip(&a1) {
-                    *g *= 1.0 - a * a;
-                }
-                let grad: Vec<f64> = (0..d).map(|j| (0..h).map(|i| self.w1[i * d + j] * g1[i]).sum()).collect();
-                let half = d / 2;
-                for j in 0..half {
-                    dz[j] = grad[half + j];
-                    dz[half + j] = -grad[j];
-                }
-            }
-        }
     }
 }
 
@@ -309,7 +204,9 @@ pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
 pub fn field_alone(c: FieldConfig, kind: FieldKind, seed: u64) -> (nn::VarStore, LatentField) {
     seeded(seed, || {
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let field = LatentField::new(&(vs.root() / "field"), c, kind);
+        let layout = c.layout(kind);
+        let params = layout.draw(&vs.root());
+        let field = LatentField::of(kind, &layout, &params);
         (vs, field)
     })
 }
@@ -326,25 +223,28 @@ pub fn sorted_parameters(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 pub struct Model {
     pub vs: nn::VarStore,
     pub config: ModelConfig,
+    pub layout: Layout,
     pub ae: Autoencoder,
     pub field: LatentField,
 }
 
 impl Model {
     /// Builds the model with weights drawn from libtorch's generator seeded with `seed`:
-    /// the autoencoder first, then the field, so an HNN and a baseline made from the same
-    /// seed start from identical weights.
+    /// the autoencoder first, then the field, so models of two families made from the same
+    /// seed start from identical autoencoders (and the HNN and the baseline from identical
+    /// hidden field layers).
     pub fn new(config: ModelConfig, kind: FieldKind, seed: u64, device: tch::Device) -> Self {
         seeded(seed, || {
             let vs = nn::VarStore::new(device);
-            let root = vs.root();
-            let ae = Autoencoder::new(&(&root / "ae"), &config);
-            let field = LatentField::new(&(&root / "field"), config.field(), kind);
-            Model { vs, config, ae, field }
+            let layout = config.layout(kind);
+            let params = layout.draw(&vs.root());
+            let ae = Autoencoder::of(&layout, &params);
+            let field = LatentField::of(kind, &layout, &params);
+            Model { vs, config, layout, ae, field }
         })
     }
 
-    /// Parameters in a fixed order (sorted by name), for the optimiser and checkpoints.
+    /// Parameters in the layout's (canonical) order, for the optimiser and checkpoints.
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         sorted_parameters(&self.vs)
     }
@@ -377,11 +277,23 @@ impl Default for LossWeights {
     }
 }
 
+impl LossWeights {
+    /// `w_ae ae + w_cc cc + w_hnn hnn`: the one place the terms are combined, for numbers
+    /// and tensors alike.
+    pub fn combine<A, T>(&self, ae: A, cc: A, hnn: A) -> T
+    where
+        A: std::ops::Mul<f64, Output = T>,
+        T: std::ops::Add<Output = T>,
+    {
+        ae * self.ae + cc * self.cc + hnn * self.hnn
+    }
+}
+
 impl LossTerms {
     /// # Shapes
     /// `[n]`
     pub fn total(&self, w: &LossWeights) -> Tensor {
-        &self.ae * w.ae + &self.cc * w.cc + &self.hnn * w.hnn
+        w.combine(&self.ae, &self.cc, &self.hnn)
     }
 }
 
@@ -422,7 +334,7 @@ mod tests {
     }
 
     fn h_at(m: &Model, q: f64, p: f64) -> f64 {
-        m.field.hamiltonian(&z(&[q, p])).double_value(&[0])
+        m.field.learned_energy(&z(&[q, p])).expect("an HNN learns H").double_value(&[0])
     }
 
     fn f_at(m: &Model, q: f64, p: f64) -> (f64, f64) {
@@ -467,7 +379,7 @@ mod tests {
         let m = small(FieldKind::Hnn);
         let f = |s: &Tensor| m.field.time_derivative(s, false).detach();
         let mut s = z(&[0.4, -0.3]);
-        let h0 = m.field.hamiltonian(&s).double_value(&[0]);
+        let h0 = m.field.learned_energy(&s).expect("an HNN learns H").double_value(&[0]);
         let dt = 1e-3;
         for _ in 0..2000 {
             let k1 = f(&s);
@@ -476,7 +388,7 @@ mod tests {
             let k4 = f(&(&s + &k3 * dt));
             s = &s + (k1 + k2 * 2.0 + k3 * 2.0 + k4) * (dt / 6.0);
         }
-        let h1 = m.field.hamiltonian(&s).double_value(&[0]);
+        let h1 = m.field.learned_energy(&s).expect("an HNN learns H").double_value(&[0]);
         let moved = (s.double_value(&[0, 0]) - 0.4).abs() + (s.double_value(&[0, 1]) + 0.3).abs();
         assert!(moved > 1e-3, "the state should move");
         assert!((h1 - h0).abs() < 1e-9 * h0.abs().max(1.0), "H drifted {h0} -> {h1}");

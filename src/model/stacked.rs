@@ -18,7 +18,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::model::{FieldKind, LossWeights, Model, ModelConfig};
+use crate::model::layout::Layout;
+use crate::model::{FastField, FieldKind, LossWeights, Model, ModelConfig};
 
 /// One linear layer's weight `[K, out, in]` and bias `[K, out]`.
 #[derive(Debug)]
@@ -53,54 +54,37 @@ struct Net {
     field: [Layer; 3],
 }
 
-/// Parameter names in the order of [`Model::named_parameters`] (sorted).
-pub fn parameter_names(kind: FieldKind) -> Vec<String> {
-    let _ = kind; // the same names for both kinds (the last field layer differs in rows only)
-    let mut names = vec![];
-    for part in ["ae.dec", "ae.enc"] {
-        for l in 1..=4 {
-            names.push(format!("{part}.l{l}.bias"));
-            names.push(format!("{part}.l{l}.weight"));
-        }
-    }
-    for l in 1..=2 {
-        names.push(format!("field.l{l}.bias"));
-        names.push(format!("field.l{l}.weight"));
-    }
-    names.push("field.l3.weight".into());
-    names
-}
-
 impl Net {
-    /// Handles to `params` (in [`parameter_names`] order).
-    fn of(params: &[Tensor]) -> Net {
-        let t = |i: usize| params[i].shallow_clone();
-        let layer = |bias: usize| Layer { w: t(bias + 1), b: Some(t(bias)) };
+    /// Handles to `params` (canonical order of `layout`).
+    fn of(layout: &Layout, params: &[Tensor]) -> Net {
+        let t = |name: String| params[layout.index(&name)].shallow_clone();
+        let layer = |prefix: &str, bias: bool| Layer { w: t(format!("{prefix}.weight")), b: bias.then(|| t(format!("{prefix}.bias"))) };
         Net {
-            dec: [layer(0), layer(2), layer(4), layer(6)],
-            enc: [layer(8), layer(10), layer(12), layer(14)],
-            field: [layer(16), layer(18), Layer { w: t(20), b: None }],
+            enc: std::array::from_fn(|l| layer(&format!("ae.enc.l{}", l + 1), true)),
+            dec: std::array::from_fn(|l| layer(&format!("ae.dec.l{}", l + 1), true)),
+            field: [layer("field.l1", true), layer("field.l2", true), layer("field.l3", false)],
         }
     }
 
-    /// Gradients laid out like the parameters.
+    /// Gradients in the canonical order of `layout`, from each layer's `(weight, bias)`.
     fn flatten(
+        layout: &Layout,
         dec: [(Tensor, Option<Tensor>); 4],
         enc: [(Tensor, Option<Tensor>); 4],
         field: [(Tensor, Option<Tensor>); 3],
     ) -> Vec<Tensor> {
-        let mut out = Vec::with_capacity(21);
-        for (w, b) in dec.into_iter().chain(enc) {
-            out.push(b.expect("autoencoder layers have biases"));
-            out.push(w);
+        let mut out: Vec<Option<Tensor>> = (0..layout.len()).map(|_| None).collect();
+        let prefixes = (1..=4)
+            .map(|l| format!("ae.dec.l{l}"))
+            .chain((1..=4).map(|l| format!("ae.enc.l{l}")))
+            .chain((1..=3).map(|l| format!("field.l{l}")));
+        for (prefix, (w, b)) in prefixes.zip(dec.into_iter().chain(enc).chain(field)) {
+            out[layout.index(&format!("{prefix}.weight"))] = Some(w);
+            if let Some(b) = b {
+                out[layout.index(&format!("{prefix}.bias"))] = Some(b);
+            }
         }
-        let [f1, f2, f3] = field;
-        for (w, b) in [f1, f2] {
-            out.push(b.expect("hidden field layers have biases"));
-            out.push(w);
-        }
-        out.push(f3.0);
-        out
+        out.into_iter().map(|g| g.expect("a gradient for every declared parameter")).collect()
     }
 }
 
@@ -171,8 +155,8 @@ struct Forward {
     c: Tensor,
 }
 
-fn forward(params: &[Tensor], kind: FieldKind, x2: &Tensor) -> Forward {
-    let net = Net::of(params);
+fn forward(layout: &Layout, params: &[Tensor], field: FastField, x2: &Tensor) -> Forward {
+    let net = Net::of(layout, params);
     let n = x2.size()[1] / 2;
     // Both encodes as one product of 2n rows.
     let enc = residual_forward(&net.enc, x2);
@@ -184,7 +168,7 @@ fn forward(params: &[Tensor], kind: FieldKind, x2: &Tensor) -> Forward {
     let a1 = f1.forward(&z).tanh();
     let a2 = f2.forward(&a1).tanh();
     // HNN: s2 = (1 - a2^2) w3, t1 = s2 W2, s1 = (1 - a1^2) t1, g = s1 W1, f = (g_p, -g_q).
-    let (f, hnn) = if kind == FieldKind::Hnn {
+    let (f, hnn) = if field == FastField::Hnn {
         let w3 = f3.w.select(1, 1).unsqueeze(1); // [K, 1, H]
         let s2 = Tensor::tanh_backward(&w3.expand_as(&a2), &a2);
         let t1 = s2.bmm(&f2.w);
@@ -215,21 +199,28 @@ impl Forward {
 ///
 /// # Shapes
 /// `x2`: `[K, 2n, D]` (pairs, then next pairs) -> `[K, n]`
-pub fn per_sample_losses(params: &[Tensor], kind: FieldKind, x2: &Tensor, w: &LossWeights) -> Tensor {
-    let (ae, cc, hnn) = forward(params, kind, x2).terms();
-    ae * w.ae + cc * w.cc + hnn * w.hnn
+pub fn per_sample_losses(layout: &Layout, params: &[Tensor], field: FastField, x2: &Tensor, w: &LossWeights) -> Tensor {
+    let (ae, cc, hnn) = forward(layout, params, field, x2).terms();
+    w.combine(ae, cc, hnn)
 }
 
 /// The loss gradient of every member of a stack for one batch, and the per-member sums of
 /// the loss terms.
 ///
 /// # Shapes
-/// `params`: [`parameter_names`] order, each `[K, ...]`; `x2`: `[K, 2n, D]`, the `n` pairs
+/// `params`: canonical order of `layout` ([`ModelConfig::layout`]), each `[K, ...]`; `x2`: `[K, 2n, D]`, the `n` pairs
 /// `x` then the `n` next pairs `x'`; returns gradients shaped like `params`. `scale` is `1 / B`
 /// for the batch size `B` the loss averages over (`n` may be a share of it: the gradients of
 /// the shares then add up to the batch's).
-pub fn loss_gradient(params: &[Tensor], kind: FieldKind, x2: &Tensor, scale: f64, w: &LossWeights) -> (Vec<Tensor>, TermSums) {
-    let fw = forward(params, kind, x2);
+pub fn loss_gradient(
+    layout: &Layout,
+    params: &[Tensor],
+    field: FastField,
+    x2: &Tensor,
+    scale: f64,
+    w: &LossWeights,
+) -> (Vec<Tensor>, TermSums) {
+    let fw = forward(layout, params, field, x2);
     let (ae, cc, hnn) = fw.terms();
     let sum1 = |t: &Tensor| t.sum_dim_intlist([1i64].as_slice(), false, None::<Kind>);
     let terms = TermSums { ae: sum1(&ae), cc: sum1(&cc), hnn: sum1(&hnn) };
@@ -288,11 +279,11 @@ pub fn loss_gradient(params: &[Tensor], kind: FieldKind, x2: &Tensor, scale: f64
     };
     let dzz = Tensor::cat(&[dz, dzn], 1);
     let (enc_grads, _) = residual_backward(&net.enc, &enc, &dzz, false);
-    (Net::flatten(dec_grads, enc_grads, field_grads), terms)
+    (Net::flatten(layout, dec_grads, enc_grads, field_grads), terms)
 }
 
 /// Initial weights of members, each drawn as [`Model::new`] draws a single model's from its
-/// seed, stacked: [`parameter_names`] order, each `[K, ...]`, on `device`.
+/// seed, stacked: the layout's canonical order, each `[K, ...]`, on `device`.
 pub fn initial_weights(config: ModelConfig, kind: FieldKind, seeds: &[u64], device: Device) -> Vec<Tensor> {
     let members: Vec<Vec<Tensor>> = seeds
         .iter()
@@ -301,23 +292,6 @@ pub fn initial_weights(config: ModelConfig, kind: FieldKind, seeds: &[u64], devi
     (0..members[0].len())
         .map(|i| Tensor::stack(&members.iter().map(|m| m[i].shallow_clone()).collect::<Vec<_>>(), 0).to_device(device))
         .collect()
-}
-
-/// The shape of each parameter of one member, in [`parameter_names`] order.
-pub fn initial_weights_shapes(config: &ModelConfig, kind: FieldKind) -> Vec<Vec<i64>> {
-    let (d, h, l, f) = (config.input_dim, config.ae_hidden, config.latent_dim, config.field_hidden);
-    let out = if kind == FieldKind::Hnn { 2 } else { l };
-    let mut s = vec![];
-    for (i, o) in [(l, h), (h, h), (h, h), (h, d)] {
-        s.push(vec![o]);
-        s.push(vec![o, i]);
-    }
-    for (i, o) in [(d, h), (h, h), (h, h), (h, l)] {
-        s.push(vec![o]);
-        s.push(vec![o, i]);
-    }
-    s.extend([vec![f], vec![f, l], vec![f], vec![f, f], vec![out, f]]);
-    s
 }
 
 #[cfg(test)]
@@ -341,8 +315,10 @@ mod tests {
         let params: Vec<Tensor> = initial_weights(config, kind, &seeds, Device::Cpu).into_iter().map(|p| p.to_kind(Kind::Double)).collect();
         let w = LossWeights::default();
         let batch = 10.0; // n = 7 samples of a batch of 10
-        let (grads, terms) = loss_gradient(&params, kind, &x2, 1.0 / batch, &w);
-        let names = parameter_names(kind);
+        let layout = config.layout(kind);
+        let fast = kind.dynamics().fast_path().expect("a hand-written step");
+        let (grads, terms) = loss_gradient(&layout, &params, fast, &x2, 1.0 / batch, &w);
+        let names = layout.names();
         for (k, &seed) in seeds.iter().enumerate() {
             let model = Model::new(config, kind, seed, Device::Cpu);
             let mut vs = model.vs;
@@ -388,12 +364,14 @@ mod tests {
     }
 
     #[test]
-    fn the_shapes_are_the_models() {
+    fn the_layout_is_the_models() {
         for kind in [FieldKind::Hnn, FieldKind::Baseline] {
             let c = ModelConfig { latent_dim: 4, ..small_config() };
             let model = Model::new(c, kind, 0, Device::Cpu);
-            let shapes: Vec<Vec<i64>> = model.named_parameters().iter().map(|(_, p)| p.size()).collect();
-            assert_eq!(shapes, initial_weights_shapes(&c, kind));
+            let (names, shapes): (Vec<String>, Vec<Vec<i64>>) = model.named_parameters().into_iter().map(|(n, p)| (n, p.size())).unzip();
+            let layout = c.layout(kind);
+            assert_eq!((names, shapes), (layout.names(), layout.shapes()));
+            assert_eq!(layout.len(), 21, "8 autoencoder layers with biases, 2 field layers with and 1 without");
         }
     }
 

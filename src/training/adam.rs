@@ -69,61 +69,122 @@ struct Coefficients {
     bc2_sqrt: f64,
 }
 
-/// One fused pass of the update over a parameter's memory.
-fn fused(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+/// Adam's rule for one element, the one statement of it: the gradient `g` (with L2 weight
+/// decay added), the moments `m` and `v`, and the bias-corrected step of `p`. The tensor
+/// paths ([`tensor_rule`]) state the same rule over whole tensors; tests hold each path to
+/// the other and to `torch.optim.Adam`'s numbers.
+#[inline(always)]
+fn rule(c: &Coefficients32, p: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
+    let g = g + c.wd * *p;
+    *m = c.b1 * *m + (1.0 - c.b1) * g;
+    *v = c.b2 * *v + (1.0 - c.b2) * g * g;
+    *p -= c.step_size * *m / (v.sqrt() * c.inv_bc2 + c.eps);
+}
+
+/// [`Coefficients`] in f32, as the fused pass uses them.
+#[derive(Clone, Copy)]
+struct Coefficients32 {
+    b1: f32,
+    b2: f32,
+    wd: f32,
+    eps: f32,
+    step_size: f32,
+    inv_bc2: f32,
+}
+
+impl Coefficients {
+    fn f32(self) -> Coefficients32 {
+        Coefficients32 {
+            b1: self.b1 as f32,
+            b2: self.b2 as f32,
+            wd: self.wd as f32,
+            eps: self.eps as f32,
+            step_size: self.step_size as f32,
+            inv_bc2: (1.0 / self.bc2_sqrt) as f32,
+        }
+    }
+}
+
+/// One fused pass of the update over a parameter's memory (read p, g, m, v once, write p,
+/// m, v once), the gradient given as one share or the sum of two (a batch computed in two
+/// halves, `g = g0 + g1`, read in that order).
+fn fused(c: Coefficients, p: &mut [f32], shares: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { fused_avx2(c, p, g, m, v) };
+        return unsafe { fused_avx2(c, p, shares, m, v) };
     }
-    fused_portable(c, p, g, m, v)
+    fused_portable(c, p, shares, m, v)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fused_avx2(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    fused_portable(c, p, g, m, v)
+unsafe fn fused_avx2(c: Coefficients, p: &mut [f32], shares: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+    fused_portable(c, p, shares, m, v)
 }
 
 #[inline(always)]
-fn fused_portable(c: Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    let (b1, b2, wd, eps) = (c.b1 as f32, c.b2 as f32, c.wd as f32, c.eps as f32);
-    let (step_size, inv_bc2) = (c.step_size as f32, (1.0 / c.bc2_sqrt) as f32);
-    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let g = g + wd * *p;
-        *m = b1 * *m + (1.0 - b1) * g;
-        *v = b2 * *v + (1.0 - b2) * g * g;
-        *p -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
+fn fused_portable(c: Coefficients, p: &mut [f32], shares: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
+    let c = c.f32();
+    match shares {
+        [g] => {
+            for (((p, g), m), v) in p.iter_mut().zip(*g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                rule(&c, p, *g, m, v);
+            }
+        }
+        [g0, g1] => {
+            for ((((p, g0), g1), m), v) in p.iter_mut().zip(*g0).zip(*g1).zip(m.iter_mut()).zip(v.iter_mut()) {
+                rule(&c, p, g0 + g1, m, v);
+            }
+        }
+        _ => unreachable!("one or two gradient shares"),
     }
 }
 
-/// The fused pass with the gradient given as the sum of two shares (a batch computed in
-/// two halves), `g = g0 + g1`, read in that order.
-fn fused2(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { fused2_avx2(c, p, g0, g1, m, v) };
-    }
-    fused2_portable(c, p, g0, g1, m, v)
+/// The rule over tensors (any device, any float kind), with the bias corrections as
+/// tensors on the parameters' device (so that a CUDA graph can replay it): `step_size` is
+/// `lr / (1 - beta1^t)`, `bc2_sqrt` is `sqrt(1 - beta2^t)`. Where `live` (bool `[K]`) is
+/// given, stacked members that are not live keep their parameters and moments.
+#[allow(clippy::too_many_arguments)]
+fn tensor_rule(
+    c: &AdamConfig,
+    p: &mut Tensor,
+    g: &Tensor,
+    m: &mut Tensor,
+    v: &mut Tensor,
+    step_size: &Tensor,
+    bc2_sqrt: &Tensor,
+    live: Option<&Tensor>,
+) {
+    tch::no_grad(|| {
+        let g = if c.weight_decay != 0.0 { g + &*p * c.weight_decay } else { g.shallow_clone() };
+        let new_m = &*m * c.beta1 + &g * (1.0 - c.beta1);
+        let new_v = &*v * c.beta2 + &g * &g * (1.0 - c.beta2);
+        let new_p = &*p - (&new_m * step_size) / (new_v.sqrt() / bc2_sqrt + c.eps);
+        match live {
+            None => {
+                m.copy_(&new_m);
+                v.copy_(&new_v);
+                p.copy_(&new_p);
+            }
+            Some(live) => {
+                let mut shape = vec![live.size()[0]];
+                shape.extend(std::iter::repeat_n(1, p.dim() - 1));
+                let mask = live.view(shape.as_slice());
+                m.copy_(&new_m.where_self(&mask, m));
+                v.copy_(&new_v.where_self(&mask, v));
+                p.copy_(&new_p.where_self(&mask, p));
+            }
+        }
+    });
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fused2_avx2(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
-    fused2_portable(c, p, g0, g1, m, v)
-}
-
-#[inline(always)]
-fn fused2_portable(c: Coefficients, p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32]) {
-    let (b1, b2, wd, eps) = (c.b1 as f32, c.b2 as f32, c.wd as f32, c.eps as f32);
-    let (step_size, inv_bc2) = (c.step_size as f32, (1.0 / c.bc2_sqrt) as f32);
-    for ((((p, g0), g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let g = (g0 + g1) + wd * *p;
-        *m = b1 * *m + (1.0 - b1) * g;
-        *v = b2 * *v + (1.0 - b2) * g * g;
-        *p -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
-    }
+/// The bias corrections of step `t` (a 0-dimensional f64 tensor), as `kind` tensors:
+/// `(lr / (1 - beta1^t), sqrt(1 - beta2^t))`.
+fn bias_corrections(c: &AdamConfig, t: &Tensor, kind: Kind) -> (Tensor, Tensor) {
+    let bc1: Tensor = 1.0 - (t * c.beta1.ln()).exp();
+    let bc2: Tensor = 1.0 - (t * c.beta2.ln()).exp();
+    ((bc1.reciprocal() * c.lr).to_kind(kind), bc2.sqrt().to_kind(kind))
 }
 
 /// A contiguous CPU f32 tensor's elements `[start, start + len)` as a mutable slice.
@@ -182,10 +243,9 @@ impl Adam {
             self.update(&grads, None);
         } else {
             self.step += 1;
-            let c = self.coefficients();
             for (i, g) in grads.iter().enumerate() {
                 if g.defined() {
-                    self.update_tensors(c, i, g, None);
+                    self.update_tensors(i, g, None);
                 }
             }
         }
@@ -220,11 +280,13 @@ impl Adam {
             jobs.into_par_iter().for_each(|(_, start, len, g, p, m, v)| {
                 // SAFETY: every job owns a distinct range of distinct tensors; all are
                 // contiguous CPU f32 (checked), shaped alike, and outlive the job.
-                unsafe { fused(c, slice_of(&p, start, len), slice_of(&g, start, len), slice_of(&m, start, len), slice_of(&v, start, len)) }
+                unsafe {
+                    fused(c, slice_of(&p, start, len), &[slice_of(&g, start, len)], slice_of(&m, start, len), slice_of(&v, start, len))
+                }
             });
         } else {
             for (i, g) in grads.iter().enumerate() {
-                self.update_tensors(c, i, g, live);
+                self.update_tensors(i, g, live);
             }
         }
     }
@@ -259,11 +321,7 @@ impl Adam {
             // jobs) of contiguous CPU f32 tensors (asserted above) that outlive the call.
             let slice = |base: usize| unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(start), len) };
             let (p, m, v) = (slice(p), slice(m), slice(v));
-            match g.as_slice() {
-                [g0] => fused(c, p, g0, m, v),
-                [g0, g1] => fused2(c, p, g0, g1, m, v),
-                _ => unreachable!("one or two shares"),
-            }
+            fused(c, p, &g, m, v)
         });
     }
 
@@ -273,56 +331,24 @@ impl Adam {
     /// from it there; `live` (bool `[K]`) masks the members of stacked parameters.
     pub fn update_on_device(&mut self, grads: &[Tensor], live: &Tensor, step: &mut Tensor) {
         self.step += 1;
-        let c = self.cfg;
-        tch::no_grad(|| {
-            let _ = step.g_add_scalar_(1.0);
-            let bc1: Tensor = 1.0 - (&*step * c.beta1.ln()).exp();
-            let bc2: Tensor = 1.0 - (&*step * c.beta2.ln()).exp();
-            let bc2_sqrt = bc2.sqrt();
-            let step_size = (bc1.reciprocal() * c.lr).to_kind(Kind::Float);
-            let bc2_sqrt = bc2_sqrt.to_kind(Kind::Float);
-            for (i, g) in grads.iter().enumerate() {
-                let p = &mut self.params[i].1;
-                let (m, v) = (&mut self.m[i], &mut self.v[i]);
-                let g = if c.weight_decay != 0.0 { g + &*p * c.weight_decay } else { g.shallow_clone() };
-                let new_m = &*m * c.beta1 + &g * (1.0 - c.beta1);
-                let new_v = &*v * c.beta2 + &g * &g * (1.0 - c.beta2);
-                let new_p = &*p - (&new_m * &step_size) / (new_v.sqrt() / &bc2_sqrt + c.eps);
-                let mut shape = vec![live.size()[0]];
-                shape.extend(std::iter::repeat_n(1, p.dim() - 1));
-                let mask = live.view(shape.as_slice());
-                m.copy_(&new_m.where_self(&mask, m));
-                v.copy_(&new_v.where_self(&mask, v));
-                p.copy_(&new_p.where_self(&mask, p));
-            }
-        });
+        let _ = tch::no_grad(|| step.g_add_scalar_(1.0));
+        let kind = self.params.first().map_or(Kind::Float, |(_, p)| p.kind());
+        let (step_size, bc2_sqrt) = tch::no_grad(|| bias_corrections(&self.cfg, step, kind));
+        for (i, g) in grads.iter().enumerate() {
+            let (p, m, v) = (&mut self.params[i].1, &mut self.m[i], &mut self.v[i]);
+            tensor_rule(&self.cfg, p, g, m, v, &step_size, &bc2_sqrt, Some(live));
+        }
     }
 
-    /// The update as tensor operations (any device, any float kind).
-    fn update_tensors(&mut self, c: Coefficients, i: usize, g: &Tensor, live: Option<&[bool]>) {
-        let p = &mut self.params[i].1;
-        let (m, v) = (&mut self.m[i], &mut self.v[i]);
-        tch::no_grad(|| {
-            let g = if c.wd != 0.0 { g + &*p * c.wd } else { g.shallow_clone() };
-            let new_m = &*m * c.b1 + &g * (1.0 - c.b1);
-            let new_v = &*v * c.b2 + &g * &g * (1.0 - c.b2);
-            let new_p = &*p - (&new_m * c.step_size) / (new_v.sqrt() / c.bc2_sqrt + c.eps);
-            match live {
-                None => {
-                    m.copy_(&new_m);
-                    v.copy_(&new_v);
-                    p.copy_(&new_p);
-                }
-                Some(live) => {
-                    let mut shape = vec![live.len() as i64];
-                    shape.extend(std::iter::repeat_n(1, p.dim() - 1));
-                    let mask = Tensor::from_slice(live).to_device(p.device()).view(shape.as_slice());
-                    m.copy_(&new_m.where_self(&mask, m));
-                    v.copy_(&new_v.where_self(&mask, v));
-                    p.copy_(&new_p.where_self(&mask, p));
-                }
-            }
-        });
+    /// The update of parameter `i` as tensor operations at the current step count (any
+    /// device, any float kind); `live` as in [`update`](Self::update).
+    fn update_tensors(&mut self, i: usize, g: &Tensor, live: Option<&[bool]>) {
+        let device = self.params[i].1.device();
+        let t = Tensor::from(self.step as f64).to_device(device);
+        let (step_size, bc2_sqrt) = tch::no_grad(|| bias_corrections(&self.cfg, &t, self.params[i].1.kind()));
+        let mask = live.map(|l| Tensor::from_slice(l).to_device(device));
+        let (p, m, v) = (&mut self.params[i].1, &mut self.m[i], &mut self.v[i]);
+        tensor_rule(&self.cfg, p, g, m, v, &step_size, &bc2_sqrt, mask.as_ref());
     }
 
     /// The state as named tensors (`adam.m.NAME`, `adam.v.NAME`, `adam.step`).
@@ -404,8 +430,7 @@ mod tests {
                     adam.update(std::slice::from_ref(g), Some(&[true, false, true]));
                 } else {
                     adam.step += 1;
-                    let c = adam.coefficients();
-                    adam.update_tensors(c, 0, g, Some(&[true, false, true]));
+                    adam.update_tensors(0, g, Some(&[true, false, true]));
                 }
             }
             (p, adam.m[0].copy())
@@ -418,6 +443,32 @@ mod tests {
         // The member that is not live kept its parameters and moments.
         assert!(pf.get(1).equal(&start.get(1)) && mf.get(1).equal(&Tensor::zeros([40, 7], (Kind::Float, Device::Cpu))));
         assert!(!pf.get(0).equal(&start.get(0)));
+    }
+
+    #[test]
+    fn the_on_device_variant_equals_the_fused_pass() {
+        // The CUDA path (bias corrections from a step tensor, members masked on the device)
+        // run on CPU tensors, against the fused pass over the same gradients.
+        let shape = [3i64, 40, 7];
+        let grads: Vec<Tensor> = (0..6).map(|s| random(20 + s, &shape)).collect();
+        let start = random(2, &shape);
+        let live = [true, false, true];
+        let cfg = AdamConfig { lr: 0.01, ..AdamConfig::default() };
+        let (pf, pd) = (start.copy(), start.copy());
+        let mut fused = Adam::new(vec![("w".into(), pf.shallow_clone())], cfg);
+        let mut device = Adam::new(vec![("w".into(), pd.shallow_clone())], cfg);
+        let mut step = Tensor::from(0.0f64);
+        for g in &grads {
+            fused.update(std::slice::from_ref(g), Some(&live));
+            device.update_on_device(std::slice::from_ref(g), &Tensor::from_slice(&live), &mut step);
+        }
+        assert_eq!(step.double_value(&[]), 6.0, "the step count lives on the device");
+        let diff = (&pf - &pd).abs().max().double_value(&[]);
+        assert!(pf.allclose(&pd, 1e-6, 2e-6, false), "parameters differ by {diff}");
+        // The fused pass rounds 1 - beta2 to f32 (0.000999987, 1.3e-5 off), the tensor rule
+        // keeps it in f64: the second moments agree to that.
+        assert!(fused.v[0].allclose(&device.v[0], 3e-5, 1e-12, false), "second moments differ");
+        assert!(pd.get(1).equal(&start.get(1)), "the member that is not live kept its parameters");
     }
 
     #[test]

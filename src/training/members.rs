@@ -3,7 +3,7 @@
 //! [`crate::model::stacked`] and one Adam over the stacked weights.
 //!
 //! On the CPU a step is split into work units, each one member's gradient on one half of
-//! its batch ([`crate::model::cpu_step`]), computed by one worker thread; Adam then adds the halves.
+//! its batch ([`crate::model::cpu_step`]), computed by one worker thread; Adam then adds the shares.
 //! The units are fixed by the run's settings, never by the thread count, so the results are
 //! the same on 1 thread or 16, under any load, and member k of an ensemble computes, bit for
 //! bit, what the single model of seed k computes. How many threads work is chosen by
@@ -18,8 +18,10 @@ use tch::{Device, Kind, Tensor};
 use crate::choice::Choice;
 use crate::dataset::Pairs;
 use crate::error::{Error, Result};
-use crate::model::cpu_step::{Dims, Params, Workspace};
-use crate::model::stacked::{self, parameter_names};
+use crate::model::cpu_step::{Dims, Workspace};
+use crate::model::layout::Layout;
+use crate::model::stacked;
+use crate::model::FastField;
 use crate::model::{FieldKind, LossWeights, ModelConfig};
 use crate::runtime::ThreadChoice;
 use crate::training::adam::{Adam, AdamConfig};
@@ -29,7 +31,7 @@ use crate::training::{Divergence, Objective, StepLoss};
 const EVAL_CHUNK: i64 = 1000;
 
 /// A step's unit of work on the CPU: one member on its batch, or on one share of it.
-struct Job<'a> {
+struct Share<'a> {
     member: usize,
     workspace: &'a mut Workspace,
     idx: &'a [i64],
@@ -38,6 +40,9 @@ struct Job<'a> {
 /// K members of one model, their optimiser, the data they train on, and their state.
 pub struct Members {
     kind: FieldKind,
+    /// The members' parameters as declared by the family (canonical order), each `[K, ...]`.
+    layout: Layout,
+    field: FastField,
     params: Vec<Tensor>,
     adam: Adam,
     train: Pairs,
@@ -45,15 +50,14 @@ pub struct Members {
     loss: LossWeights,
     batch: usize,
     /// Parts each member's batch is computed in (2 on the CPU, 1 on a GPU).
-    shards: usize,
+    shares: usize,
     device: Device,
     threads: ThreadChoice,
     live: Vec<bool>,
     diverged: Vec<Option<Divergence>>,
     last: Vec<StepLoss>,
-    /// The CPU step's buffers: one workspace per member and share (`member * shards + s`).
+    /// The CPU step's buffers: one workspace per member and share (`member * shares + s`).
     workspaces: Vec<Workspace>,
-    layout: Vec<(usize, usize)>,
     /// The batched step's device state (made at its first step).
     batched: Option<Batched>,
     /// Capture the batched step as a CUDA graph.
@@ -77,71 +81,44 @@ impl Members {
         threads: ThreadChoice,
     ) -> Self {
         let params = stacked::initial_weights(config, kind, seeds, device);
-        let named: Vec<(String, Tensor)> = parameter_names(kind).into_iter().zip(params.iter().map(Tensor::shallow_clone)).collect();
+        let layout = config.layout(kind);
+        let named: Vec<(String, Tensor)> = layout.names().into_iter().zip(params.iter().map(Tensor::shallow_clone)).collect();
         let k = seeds.len();
-        // On the CPU every member's batch is computed in two halves, so that a single model
+        // On the CPU every member's batch is computed in two shares (halves), so that a single model
         // keeps two threads busy and a member of an ensemble computes exactly what the single
         // model of its seed computes.
-        let shards = if device == Device::Cpu { 2.min(batch) } else { 1 };
+        let shares = if device == Device::Cpu { 2.min(batch) } else { 1 };
         let dims = Dims::new(&config, kind);
-        let per = batch.div_ceil(shards);
+        let per = batch.div_ceil(shares);
         let workspaces = if device == Device::Cpu {
-            (0..k).flat_map(|_| (0..shards).map(|s| Workspace::new(dims, per.min(batch - s * per)))).collect()
+            (0..k).flat_map(|_| (0..shares).map(|s| Workspace::new(dims.clone(), per.min(batch - s * per)))).collect()
         } else {
             vec![]
         };
         Members {
             kind,
+            field: kind.dynamics().fast_path().expect("members train through the hand-written step"),
+            layout,
             params,
             adam: Adam::new(named, adam),
             train,
             test,
             loss,
             batch,
-            shards,
+            shares,
             device,
             threads,
             live: vec![true; k],
             diverged: vec![None; k],
             last: vec![StepLoss { loss: f64::NAN, terms: None }; k],
             workspaces,
-            layout: dims.layout(),
             batched: None,
             graphs: false,
         }
     }
 
-    /// Captures the batched (GPU) step as a CUDA graph after a few eager steps.
-    pub fn use_cuda_graphs(&mut self, on: bool) {
-        self.graphs = on && self.device != Device::Cpu;
-    }
-
     pub fn kind(&self) -> FieldKind {
         self.kind
-    }
-
-    /// Member `k`'s weights, named as a single model's (`ae.enc.l1.weight`, ...).
-    pub fn member_weights(&self, k: usize) -> Vec<(String, Tensor)> {
-        parameter_names(self.kind).into_iter().zip(self.params.iter().map(|p| p.get(k as i64).detach())).collect()
-    }
-
-    /// Restores member `k` from a checkpoint's tensors (`model.NAME`, `adam.*`); `file`
-    /// names the checkpoint for errors.
-    pub fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
-        let slots: Vec<(String, Tensor)> =
-            parameter_names(self.kind).into_iter().zip(self.params.iter().map(|p| p.get(k as i64))).collect();
-        let input_dim = self.train.x.size()[1];
-        crate::run::load_parameters(&slots, tensors, "model.", file, input_dim)?;
-        let device = self.device;
-        self.adam
-            .load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device)))
-            .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
-    }
-
-    /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
-    pub fn freeze(&mut self, k: usize, at: Divergence) {
-        self.live[k] = false;
-        self.diverged[k] = Some(at);
     }
 
     fn members_count(&self) -> usize {
@@ -157,36 +134,37 @@ impl Members {
         let bases: Vec<(usize, usize)> = self.params.iter().map(|p| (p.data_ptr() as usize, p.numel() / k)).collect();
         let d = self.train.x.size()[1] as usize;
         let (x, x_next) = (self.train.x.data_ptr() as usize, self.train.x_next.data_ptr() as usize);
-        let (shards, live) = (self.shards, &self.live);
-        let mut jobs = vec![];
+        let (shares, live) = (self.shares, &self.live);
+        let mut todo = vec![];
         for (i, ws) in self.workspaces.iter_mut().enumerate() {
-            let (m, s) = (i / shards, i % shards);
+            let (m, s) = (i / shares, i % shares);
             if live[m] {
-                let per = batches[m].len().div_ceil(shards);
-                jobs.push(Job { member: m, workspace: ws, idx: &batches[m][s * per..((s + 1) * per).min(batches[m].len())] });
+                let per = batches[m].len().div_ceil(shares);
+                todo.push(Share { member: m, workspace: ws, idx: &batches[m][s * per..((s + 1) * per).min(batches[m].len())] });
             }
         }
         let (scale, w) = (1.0 / self.batch as f32, self.loss);
         let terms: Vec<(usize, [f64; 3])> = self.threads.run(|| {
-            jobs.into_par_iter()
-                .map(|job| {
-                    let ws = job.workspace;
-                    assert_eq!(ws.n, job.idx.len(), "the workspace fits the batch share");
+            todo.into_par_iter()
+                .map(|share| {
+                    let ws = share.workspace;
+                    assert_eq!(ws.n, share.idx.len(), "the workspace fits the batch share");
                     // SAFETY: x and x_next are contiguous CPU f32 [n_train, d] tensors held by
                     // self for the whole step; the indices are below n_train.
                     let rows = |base: usize, i: i64| unsafe { std::slice::from_raw_parts((base as *const f32).add(i as usize * d), d) };
                     let x2 = ws.x2.as_mut_slice();
-                    let n = job.idx.len();
-                    for (r, &i) in job.idx.iter().enumerate() {
+                    let n = share.idx.len();
+                    for (r, &i) in share.idx.iter().enumerate() {
                         x2[r * d..(r + 1) * d].copy_from_slice(rows(x, i));
                         x2[(n + r) * d..(n + r + 1) * d].copy_from_slice(rows(x_next, i));
                     }
                     // SAFETY: member m's slice of each contiguous CPU f32 parameter, which
                     // nothing writes while the units run.
-                    let p: Params = std::array::from_fn(|j| unsafe {
-                        std::slice::from_raw_parts((bases[j].0 as *const f32).add(job.member * bases[j].1), bases[j].1)
-                    });
-                    (job.member, ws.loss_gradient(&p, scale, &w))
+                    let p: Vec<&[f32]> = bases
+                        .iter()
+                        .map(|&(base, per)| unsafe { std::slice::from_raw_parts((base as *const f32).add(share.member * per), per) })
+                        .collect();
+                    (share.member, ws.loss_gradient(&p, scale, &w))
                 })
                 .collect()
         });
@@ -202,17 +180,17 @@ impl Members {
         let alive: Vec<usize> = (0..k).filter(|&m| self.live[m]).collect();
         for m in alive {
             let terms = sums[m].map(|v| v / b);
-            let loss = w.ae * terms[0] + w.cc * terms[1] + w.hnn * terms[2];
+            let loss = w.combine(terms[0], terms[1], terms[2]);
             self.last[m] = StepLoss { loss, terms: Some(terms) };
             if loss.is_finite() {
-                updates.push((m, self.workspaces[m * shards..(m + 1) * shards].iter().map(|ws| ws.grad.as_slice()).collect()));
+                updates.push((m, self.workspaces[m * shares..(m + 1) * shares].iter().map(|ws| ws.grad.as_slice()).collect()));
             } else {
                 self.live[m] = false;
                 self.diverged[m] = Some(Divergence { step, loss });
             }
         }
-        let (adam, layout) = (&mut self.adam, &self.layout);
-        self.threads.run(move || adam.update_flat(k, layout, &updates));
+        let (adam, offsets) = (&mut self.adam, &self.workspaces[0].dims.offsets);
+        self.threads.run(move || adam.update_flat(k, offsets, &updates));
     }
 
     /// The batched step (a GPU): all members in one computation, every decision on the
@@ -253,12 +231,12 @@ impl Members {
         let x = self.train.x.index_select(0, &s.idx).view([k, -1, self.train.x.size()[1]]);
         let xn = self.train.x_next.index_select(0, &s.idx).view([k, -1, self.train.x.size()[1]]);
         let x2 = Tensor::cat(&[x, xn], 1);
-        let (grads, terms) = stacked::loss_gradient(&self.params, self.kind, &x2, 1.0 / b, &self.loss);
+        let (grads, terms) = stacked::loss_gradient(&self.layout, &self.params, self.field, &x2, 1.0 / b, &self.loss);
         let w = self.loss;
         tch::no_grad(|| {
             let t = Tensor::stack(&[terms.ae, terms.cc, terms.hnn], 1).to_kind(Kind::Double) / b;
             s.terms.copy_(&t);
-            let loss = t.select(1, 0) * w.ae + t.select(1, 1) * w.cc + t.select(1, 2) * w.hnn;
+            let loss: Tensor = w.combine(t.select(1, 0), t.select(1, 1), t.select(1, 2));
             let finite = loss.isfinite();
             let newly = s.alive.logical_and(&finite.logical_not());
             s.died.copy_(&s.step_no.expand_as(&s.died).where_self(&newly, &s.died));
@@ -270,15 +248,91 @@ impl Members {
         });
     }
 
+    /// Which members are still training.
+    pub fn live(&self) -> &[bool] {
+        &self.live
+    }
+}
+
+/// K members of one family on the pixel task, as the pipeline trains them: through the
+/// hand-written step ([`Members`], the paper's families) or through autograd
+/// ([`super::autograd_members::AutogradMembers`], any other family).
+pub trait PixelMembers: Objective {
+    /// Member `k`'s weights, named as a single model's (`ae.enc.l1.weight`, ...).
+    fn member_weights(&self, k: usize) -> Vec<(String, Tensor)>;
+    /// Restores member `k` from a checkpoint's tensors (`model.NAME`, `adam.*`); `file`
+    /// names the checkpoint for errors.
+    fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()>;
+    /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
+    fn freeze(&mut self, k: usize, at: Divergence);
+    /// Every member's per-sample loss over `pairs` (no gradient), `[K][n]`: the final losses.
+    fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>>;
+    /// The training and test pairs (for the final losses).
+    fn data(&self) -> (&Pairs, &Pairs);
+    /// Captures the batched (GPU) step as a CUDA graph, where the objective has one.
+    fn use_cuda_graphs(&mut self, on: bool);
+}
+
+/// The members of family `kind` drawn from `seeds`: through its hand-written step where it
+/// has one, else through autograd.
+#[allow(clippy::too_many_arguments)]
+pub fn for_family(
+    config: ModelConfig,
+    kind: FieldKind,
+    seeds: &[u64],
+    train: Pairs,
+    test: Pairs,
+    adam: AdamConfig,
+    loss: LossWeights,
+    batch: usize,
+    device: Device,
+    threads: ThreadChoice,
+) -> Box<dyn PixelMembers> {
+    if kind.dynamics().fast_path().is_some() {
+        Box::new(Members::new(config, kind, seeds, train, test, adam, loss, batch, device, threads))
+    } else {
+        Box::new(super::autograd_members::AutogradMembers::new(config, kind, seeds, train, test, adam, loss, device))
+    }
+}
+
+impl PixelMembers for Members {
+    /// Captures the batched (GPU) step as a CUDA graph after a few eager steps.
+    fn use_cuda_graphs(&mut self, on: bool) {
+        self.graphs = on && self.device != Device::Cpu;
+    }
+
+    /// Member `k`'s weights, named as a single model's (`ae.enc.l1.weight`, ...).
+    fn member_weights(&self, k: usize) -> Vec<(String, Tensor)> {
+        self.layout.names().into_iter().zip(self.params.iter().map(|p| p.get(k as i64).detach())).collect()
+    }
+
+    /// Restores member `k` from a checkpoint's tensors (`model.NAME`, `adam.*`); `file`
+    /// names the checkpoint for errors.
+    fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
+        let slots: Vec<(String, Tensor)> = self.layout.names().into_iter().zip(self.params.iter().map(|p| p.get(k as i64))).collect();
+        let input_dim = self.train.x.size()[1];
+        crate::run::load_parameters(&slots, tensors, "model.", file, input_dim)?;
+        let device = self.device;
+        self.adam
+            .load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device)))
+            .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
+    }
+
+    /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
+    fn freeze(&mut self, k: usize, at: Divergence) {
+        self.live[k] = false;
+        self.diverged[k] = Some(at);
+    }
+
     /// Every member's per-sample loss over `pairs` (no gradient), `[K][n]`.
-    pub fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>> {
+    fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>> {
         let k = self.members_count();
         let n = pairs.x.size()[0];
         let chunks: Vec<(i64, i64)> = (0..n).step_by(EVAL_CHUNK as usize).map(|s| (s, EVAL_CHUNK.min(n - s))).collect();
-        let (kind, w) = (self.kind, self.loss);
+        let (layout, field, w) = (&self.layout, self.field, self.loss);
         let mut out = vec![Vec::with_capacity(n as usize); k];
         if self.device == Device::Cpu {
-            let jobs: Vec<(usize, Vec<Tensor>, Tensor)> = (0..k)
+            let units: Vec<(usize, Vec<Tensor>, Tensor)> = (0..k)
                 .flat_map(|m| chunks.iter().map(move |&(s, len)| (m, s, len)).collect::<Vec<_>>())
                 .map(|(m, s, len)| {
                     let x2 = Tensor::cat(&[pairs.x.narrow(0, s, len), pairs.x_next.narrow(0, s, len)], 0).unsqueeze(0);
@@ -286,9 +340,10 @@ impl Members {
                 })
                 .collect();
             let results: Vec<(usize, Vec<f64>)> = self.threads.run(|| {
-                jobs.into_par_iter()
+                units
+                    .into_par_iter()
                     .map(|(m, params, x2)| {
-                        let l = tch::no_grad(|| stacked::per_sample_losses(&params, kind, &x2, &w));
+                        let l = tch::no_grad(|| stacked::per_sample_losses(layout, &params, field, &x2, &w));
                         (m, Vec::try_from(l.view([-1]).to_kind(Kind::Double)).expect("losses"))
                     })
                     .collect()
@@ -300,8 +355,9 @@ impl Members {
             for &(s, len) in &chunks {
                 let x2 = Tensor::cat(&[pairs.x.narrow(0, s, len), pairs.x_next.narrow(0, s, len)], 0);
                 let x2 = x2.unsqueeze(0).expand([k as i64, 2 * len, x2.size()[1]], false).contiguous();
-                let l =
-                    tch::no_grad(|| stacked::per_sample_losses(&self.params, kind, &x2, &w)).to_device(Device::Cpu).to_kind(Kind::Double);
+                let l = tch::no_grad(|| stacked::per_sample_losses(layout, &self.params, field, &x2, &w))
+                    .to_device(Device::Cpu)
+                    .to_kind(Kind::Double);
                 for (m, row) in out.iter_mut().enumerate() {
                     row.extend(Vec::<f64>::try_from(l.get(m as i64)).expect("losses"));
                 }
@@ -311,13 +367,8 @@ impl Members {
     }
 
     /// The training and test pairs (for the final losses).
-    pub fn data(&self) -> (&Pairs, &Pairs) {
+    fn data(&self) -> (&Pairs, &Pairs) {
         (&self.train, &self.test)
-    }
-
-    /// Which members are still training.
-    pub fn live(&self) -> &[bool] {
-        &self.live
     }
 }
 
@@ -383,7 +434,7 @@ impl Objective for Members {
             let t: Vec<f64> = Vec::try_from(s.terms.to_device(Device::Cpu).view([-1])).expect("terms");
             let w = self.loss;
             for (m, t) in t.chunks(3).enumerate() {
-                self.last[m] = StepLoss { loss: w.ae * t[0] + w.cc * t[1] + w.hnn * t[2], terms: Some([t[0], t[1], t[2]]) };
+                self.last[m] = StepLoss { loss: w.combine(t[0], t[1], t[2]), terms: Some([t[0], t[1], t[2]]) };
             }
         }
         self.last.clone()
@@ -424,7 +475,7 @@ impl Objective for Members {
 /// gradients and Adam's two moments per member, plus each member's activations for a batch
 /// of `batch` pairs (on the CPU only `threads` members compute at once).
 pub fn memory_estimate(config: &ModelConfig, kind: FieldKind, k: usize, batch: usize, device: Device, threads: usize) -> u64 {
-    let params: i64 = stacked::initial_weights_shapes(config, kind).iter().map(|s| s.iter().product::<i64>()).sum();
+    let params = config.layout(kind).numel();
     let at_once = if device == Device::Cpu { k.min(threads.max(1)) } else { k } as u64;
     let activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
     4 * (4 * params as u64 * k as u64 + activations * at_once)
@@ -463,7 +514,7 @@ mod tests {
         let seeds = [0u64, 1, 2];
         let mut m = small_members(&seeds, 2);
         // Member 1's decoder output bias is poisoned: its loss is not finite from step 0.
-        let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");
+        let bias = m.layout.index("ae.dec.l4.bias");
         tch::no_grad(|| {
             let _ = m.params[bias].get(1).fill_(f64::NAN);
         });
@@ -499,7 +550,7 @@ mod tests {
     /// The batched step (what a GPU runs, every decision on the device) on CPU tensors.
     fn batched(m: &mut Members) {
         m.workspaces.clear();
-        m.shards = 1;
+        m.shares = 1;
     }
 
     #[test]
@@ -508,7 +559,7 @@ mod tests {
         let make = || small_members(&seeds, 1);
         let (mut cpu, mut dev) = (make(), make());
         batched(&mut dev);
-        let bias = parameter_names(FieldKind::Hnn).iter().position(|n| n == "ae.dec.l4.bias").expect("a decoder bias");
+        let bias = cpu.layout.index("ae.dec.l4.bias");
         for m in [&mut cpu, &mut dev] {
             tch::no_grad(|| {
                 let _ = m.params[bias].get(1).fill_(f64::NAN);

@@ -5,6 +5,7 @@
 //! (a run folder: [`crate::run::RunRecorder`]; the coordinate tasks: [`MemoryLog`]).
 
 pub mod adam;
+pub mod autograd_members;
 pub mod members;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,54 @@
+//! The Hamiltonian Neural Network (SPEC.md section 4): the field MLP's second output is a
+//! learned Hamiltonian H, and the latent moves along its symplectic gradient,
+//! `dz/dt = (dH/dp, -dH/dq)`. The MLP has two outputs in any dimension (the reference's
+//! "solenoidal" F2 is the second); training it needs the gradient of a gradient.
+
+use tch::Tensor;
+
+use super::field::{declare_mlp, NativeMlp, TanhMlp};
+use super::layout::Layout;
+use super::{Dynamics, FastField, FieldConfig};
+
+pub struct Hnn;
+
+impl Dynamics for Hnn {
+    fn name(&self) -> &'static str {
+        "hnn"
+    }
+
+    fn help(&self) -> &'static str {
+        "the symplectic gradient of a learned H"
+    }
+
+    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
+        declare_mlp(c, 2, layout);
+    }
+
+    fn learned_energy(&self, mlp: &TanhMlp, z: &Tensor) -> Option<Tensor> {
+        Some(mlp.forward(z).select(1, 1))
+    }
+
+    /// `(dH/dp, -dH/dq)`, which needs `z` in the autograd graph: a `z` that does not require
+    /// grad is detached and made a leaf that does.
+    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, create_graph: bool) -> Tensor {
+        let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
+        let h = mlp.forward(&z).select(1, 1).sum(None::<tch::Kind>);
+        let g = Tensor::run_backward(&[h], &[&z], true, create_graph).pop().expect("one gradient");
+        let d = g.size()[1] / 2;
+        let (dh_dq, dh_dp) = (g.narrow(1, 0, d), g.narrow(1, d, d));
+        Tensor::cat(&[dh_dp, -dh_dq], 1)
+    }
+
+    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
+        let grad = mlp.output_gradient(1, z); // H is output 1 (the reference's F2)
+        let half = mlp.d / 2;
+        for j in 0..half {
+            dz[j] = grad[half + j];
+            dz[half + j] = -grad[j];
+        }
+    }
+
+    fn fast_path(&self) -> Option<FastField> {
+        Some(FastField::Hnn)
+    }
+}
