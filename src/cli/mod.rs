@@ -3,7 +3,7 @@
 //! [`crate::bench`], [`crate::report::table`]), and prints the short human summary it
 //! returns on stdout. Nothing else in the library sees clap; JSON goes to files.
 
-mod args;
+pub mod args;
 
 pub use args::*;
 
