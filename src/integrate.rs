@@ -33,9 +33,13 @@ pub enum Method {
 }
 
 impl Method {
-    /// The reference evaluation's choice: RK45 with rtol 1e-3, atol 1e-6.
+    /// The reference evaluation's RK45 tolerances, `(rtol, atol)`.
+    pub const REFERENCE_TOLERANCES: (f64, f64) = (1e-3, 1e-6);
+
+    /// The reference evaluation's choice: RK45 with [`Self::REFERENCE_TOLERANCES`].
     pub fn reference() -> Self {
-        Method::Rk45 { rtol: 1e-3, atol: 1e-6 }
+        let (rtol, atol) = Self::REFERENCE_TOLERANCES;
+        Method::Rk45 { rtol, atol }
     }
 }
 

@@ -76,7 +76,11 @@ pub struct TrainRequest {
     /// The dataset; `None`: [`dataset::DEFAULT_PATH`] for a new run, the run's own when
     /// resuming.
     pub data: Option<PathBuf>,
-    /// Settings over the paper's (a new run) or over the run's stored ones (resuming).
+    /// The settings the overrides are laid over; `None`: the paper's for the dataset's system
+    /// (a new run), the run's stored ones (resuming). Resuming with a base checks that the run
+    /// was made with it (it may train longer).
+    pub base: Option<TrainConfig>,
+    /// Settings over the base.
     pub overrides: TrainOverrides,
     /// Continue the run in `out` from its checkpoints.
     pub resume: bool,
@@ -84,9 +88,42 @@ pub struct TrainRequest {
     pub force: bool,
 }
 
+/// What `train` did: the settings it trained with and every member's final losses, model by
+/// model, seed by seed.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    pub config: TrainConfig,
+    pub losses: Vec<ModelLosses>,
+}
+
+impl Trained {
+    /// The final losses as a markdown table, with a seed column for an ensemble.
+    pub fn markdown(&self) -> String {
+        let ensemble = self.config.is_ensemble();
+        let mut s = format!("| model |{} train loss | test loss | ms/step |\n", if ensemble { " seed |" } else { "" });
+        s += &format!("|---|{}---|---|---|\n", if ensemble { "---|" } else { "" });
+        for r in &self.losses {
+            let seed = if ensemble { format!(" {} |", r.seed) } else { String::new() };
+            s += &match r.diverged {
+                Some(d) => format!("| {} |{seed} diverged at step {} | - | - |\n", r.model.name(), d.step),
+                None => format!(
+                    "| {} |{seed} {:.4e} +- {:.2e} | {:.4e} +- {:.2e} | {} |\n",
+                    r.model.name(),
+                    r.train.mean,
+                    r.train.sem,
+                    r.test.mean,
+                    r.test.sem,
+                    r.ms_per_step.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
+                ),
+            };
+        }
+        s
+    }
+}
+
 /// Trains every model of the run (see [`TrainRequest`]), each as one stack of the run's
 /// members, and writes the run folder.
-pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec<ModelLosses>> {
+pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Trained> {
     let (device, threads) = (rt.device, rt.threads);
     let (run, data) = if req.resume { resume_run(req, device, threads)? } else { new_run(req, device, threads)? };
     let cfg = run.config.train.clone();
@@ -157,15 +194,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Vec
     }
     FinalLosses::new(losses.clone()).save(&run.dir)?;
     write_loss_curve(&run)?;
-    Ok(losses)
-}
-
-fn check_batch(cfg: &TrainConfig, data: &PixelDataset) -> Result<()> {
-    let n_train = data.config.samples_per_trial() * data.trials_of(Split::Train).len();
-    if cfg.batch > n_train {
-        return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", cfg.batch)));
-    }
-    Ok(())
+    Ok(Trained { config: cfg, losses })
 }
 
 /// Refuses an ensemble that would not fit in the device's memory, before anything is written.
@@ -199,9 +228,10 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
 fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
-    let cfg = req.overrides.apply(TrainConfig::for_system(data.config.system.kind()));
+    let base = req.base.clone().unwrap_or_else(|| TrainConfig::for_system(data.config.system.kind()));
+    let cfg = req.overrides.apply(base);
     cfg.validate()?;
-    check_batch(&cfg, &data)?;
+    cfg.check_batch(&data.config)?;
     let model = ModelConfig::for_frames(data.config.render.side, data.config.sys().dof());
     check_memory(&cfg, &model, &data, device, threads)?;
     let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
@@ -212,7 +242,7 @@ fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result
 /// steps (or the same dataset at another path) is refused, naming what changed.
 fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
     let mut run = PixelRun::open(&req.out).map_err(|e| Error::setting("--resume", e.to_string()))?;
-    if let Some(seeds) = &req.overrides.seeds {
+    if let Some(seeds) = req.overrides.seeds.as_ref().or(req.base.as_ref().map(|b| &b.seeds)) {
         if *seeds != run.config.train.seeds {
             return Err(Error::setting(
                 "--seeds",
@@ -223,7 +253,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
             ));
         }
     }
-    let cfg = req.overrides.apply(run.config.train.clone());
+    let cfg = req.overrides.apply(req.base.clone().unwrap_or_else(|| run.config.train.clone()));
     cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| run.config.dataset.path.clone());
     let data = PixelDataset::open(&path)?;
@@ -272,7 +302,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
             }
         }
     }
-    check_batch(&cfg, &data)?;
+    cfg.check_batch(&data.config)?;
     check_memory(&cfg, &config.model, &data, device, threads)?;
     run.update_config(config)?;
     Ok((run, data))
@@ -339,11 +369,47 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     Ok(metrics)
 }
 
+/// The files of a rollout folder in the order a person reads them (`phase-space.png` is
+/// drawn for 2-D latents only).
+const ROLLOUT_FILES: [&str; 6] = ["comparison.gif", "sheet.png", "energy.png", "phase-space.png", "frames/", "rollout.json"];
+
+/// What `rollout` made.
+#[derive(Clone, Debug)]
+pub struct Rolled {
+    /// The folder written.
+    pub out: PathBuf,
+    /// The files and folders in it, as [`ROLLOUT_FILES`] names them.
+    pub files: Vec<&'static str>,
+    pub summary: RolloutSummary,
+    /// Whether the run is a seed ensemble (its members are named by seed).
+    pub ensemble: bool,
+}
+
+impl Rolled {
+    /// A line per member (its energy MSE, pixel MSE, valid prediction time, learned H's
+    /// variation), then the folder and its files.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for m in &self.summary.models {
+            let who = if self.ensemble { format!("{} seed {}", m.model.name(), m.seed) } else { m.model.name().to_string() };
+            let energy =
+                if m.map_holds { format!("energy MSE {:.3e}", m.energy_mse) } else { "energy n/a (no affine latent map holds)".into() };
+            let h = m.learned_h_variation.map(|v| format!(", learned H varies by {v:.3} of its spread")).unwrap_or_default();
+            s += &format!(
+                "{who}: {energy}, pixel MSE {:.3e}, valid for {} of {} frames{h}\n",
+                m.pixel_mse, m.valid_prediction_time, self.summary.frames
+            );
+        }
+        s += &format!("wrote {} ({})\n", self.out.display(), self.files.join(", "));
+        s
+    }
+}
+
 /// Draws a pixel run's rollout pictures into `out` (default `RUN/rollout`): every member
 /// of an ensemble is rolled out (the energy plot shows their spread), the frames are the
 /// first member's. Each member's latent map is the one `evaluate` stored when it was fitted
 /// the same way, else fitted now.
-pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<(PathBuf, RolloutSummary)> {
+pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<Rolled> {
     layout.validate()?;
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
@@ -364,7 +430,9 @@ pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Pa
     let mapped: Vec<Mapped> = models.iter().map(|(seed, model, map)| Mapped { seed: *seed, model, map }).collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
     let summary = pictures::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
-    Ok((out, summary))
+    // The folder was just written whole; what it holds is what was drawn.
+    let files = ROLLOUT_FILES.into_iter().filter(|f| out.join(f.trim_end_matches('/')).exists()).collect();
+    Ok(Rolled { out, files, summary, ensemble: run.config.train.is_ensemble() })
 }
 
 /// A coordinate task: its data, an HNN and a baseline from one seed, their scores, and the
@@ -476,7 +544,14 @@ pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOu
 
     obs.stage("train");
     let t = Instant::now();
-    let req = TrainRequest { out: cfg.out.clone(), data: Some(cfg.data.clone()), overrides: cfg.train.clone(), resume: false, force: true };
+    let req = TrainRequest {
+        out: cfg.out.clone(),
+        data: Some(cfg.data.clone()),
+        base: None,
+        overrides: cfg.train.clone(),
+        resume: false,
+        force: true,
+    };
     train(&req, rt, obs)?;
     timed("train", t);
 
@@ -493,10 +568,74 @@ pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOu
 
     obs.stage("rollout");
     let t = Instant::now();
-    let (_, rolled) = rollout(&cfg.out, &cfg.eval, cfg.layout, None, device)?;
+    let rolled = rollout(&cfg.out, &cfg.eval, cfg.layout, None, device)?.summary;
     timed("rollout", t);
 
     let run = PixelRun::open(&cfg.out)?;
     crate::report::write_report(&run, &metrics, cfg.layout, &timings, Some(preview_file))?;
     Ok(DemoOutcome { metrics, rollout: rolled, timings, report: run.path(run::REPORT) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::pictures::ModelRollout;
+
+    fn losses(model: FieldKind, seed: u64, diverged: Option<usize>) -> ModelLosses {
+        let m = |mean| MeanSem { mean, sem: mean / 10.0, n: 4 };
+        ModelLosses {
+            model,
+            seed,
+            train: m(1.5e-3),
+            test: m(2.25e-3),
+            ms_per_step: Some(3.04),
+            diverged: diverged.map(|step| Divergence { step, loss: f64::NAN }),
+        }
+    }
+
+    #[test]
+    fn the_losses_table_has_a_seed_column_for_an_ensemble_only() {
+        let one = Trained { config: TrainConfig::default(), losses: vec![losses(FieldKind::Hnn, 0, None)] };
+        assert_eq!(
+            one.markdown(),
+            "| model | train loss | test loss | ms/step |\n|---|---|---|---|\n| hnn | 1.5000e-3 +- 1.50e-4 | 2.2500e-3 +- 2.25e-4 | 3.0 |\n"
+        );
+        let config = TrainConfig { seeds: vec![0, 1], ..TrainConfig::default() };
+        let two = Trained { config, losses: vec![losses(FieldKind::Baseline, 0, None), losses(FieldKind::Baseline, 1, Some(7))] };
+        assert_eq!(
+            two.markdown(),
+            "| model | seed | train loss | test loss | ms/step |\n|---|---|---|---|---|\n\
+             | baseline | 0 | 1.5000e-3 +- 1.50e-4 | 2.2500e-3 +- 2.25e-4 | 3.0 |\n\
+             | baseline | 1 | diverged at step 7 | - | - |\n"
+        );
+    }
+
+    #[test]
+    fn the_rollout_summary_names_each_member_and_the_files_written() {
+        let member = |model, seed, map_holds, h| ModelRollout {
+            model,
+            seed,
+            energy_mse: 1.25e-2,
+            energy_mse_pm: 0.0,
+            pixel_mse: 3.5e-3,
+            valid_prediction_time: 40,
+            learned_h_variation: h,
+            map_holds,
+        };
+        let summary = RolloutSummary {
+            protocol: EvalConfig::default(),
+            layout: Layout::default(),
+            frames: 200,
+            models: vec![member(FieldKind::Hnn, 3, true, Some(0.0125)), member(FieldKind::Baseline, 3, false, None)],
+        };
+        let rolled = Rolled { out: PathBuf::from("r/rollout"), files: vec!["sheet.png", "rollout.json"], summary, ensemble: false };
+        assert_eq!(
+            rolled.describe(),
+            "hnn: energy MSE 1.250e-2, pixel MSE 3.500e-3, valid for 40 of 200 frames, learned H varies by 0.013 of its spread\n\
+             baseline: energy n/a (no affine latent map holds), pixel MSE 3.500e-3, valid for 40 of 200 frames\n\
+             wrote r/rollout (sheet.png, rollout.json)\n"
+        );
+        let ensemble = Rolled { ensemble: true, ..rolled };
+        assert!(ensemble.describe().starts_with("hnn seed 3: energy MSE"), "{}", ensemble.describe());
+    }
 }

@@ -340,13 +340,18 @@ impl Run {
 /// Returns whether a previous run is there to replace. An unreadable folder counts as
 /// non-empty.
 pub fn check_replaceable(dir: &Path, force: bool, or_else: &str) -> Result<bool> {
+    check_replaceable_as(dir, force, CONFIG, "a pixel-hnn run folder", or_else)
+}
+
+/// [`check_replaceable`] for any folder the file `marker` marks as `what` (`a sweep folder`).
+pub fn check_replaceable_as(dir: &Path, force: bool, marker: &str, what: &str, or_else: &str) -> Result<bool> {
     let occupied = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
     if occupied {
         if !force {
             return Err(Error::output(dir, format!("already exists; pass --force to replace it{or_else}")));
         }
-        if !dir.join(CONFIG).exists() {
-            return Err(Error::output(dir, "exists and is not a pixel-hnn run folder; refusing to replace it"));
+        if !dir.join(marker).exists() {
+            return Err(Error::output(dir, format!("exists and is not {what}; refusing to replace it")));
         }
     }
     Ok(occupied)

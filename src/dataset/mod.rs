@@ -129,6 +129,15 @@ impl DatasetConfig {
         DatasetConfig { seed: 0, trials: 200, steps: 103, test_fraction: 0.2, system, render }
     }
 
+    /// Sets a physical parameter of the system (`--param NAME=VALUE`); the frame window
+    /// follows the parameters (a longer rod needs a wider one): it becomes the system's
+    /// default for them, so a window of one's own is set after the parameters.
+    pub fn set_param(&mut self, name: &str, value: f64) -> Result<()> {
+        self.system.set_param(name, value)?;
+        self.render.window = self.sys().default_window();
+        Ok(())
+    }
+
     /// The system.
     pub fn sys(&self) -> &dyn System {
         self.system.get()
@@ -313,5 +322,22 @@ impl PixelDataset {
             labels: Tensor::from_slice(&labels).view([n, l as i64]),
             energy: Tensor::from_slice(&energy),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_window_follows_the_parameters() {
+        let mut d = DatasetConfig::for_system(SystemKind::DoublePendulum);
+        let before = d.render.window;
+        d.set_param("l1", 2.0).unwrap();
+        assert_eq!(d.render.window, d.sys().default_window());
+        assert!(d.render.window.x1 > before.x1 && d.render.window.y0 < before.y0, "a longer rod, a wider window");
+        // An unknown name changes nothing and names the system's parameters.
+        let e = d.set_param("colour", 1.0).unwrap_err().to_string();
+        assert!(e.starts_with("--param: the double-pendulum has no parameter 'colour'"), "{e}");
     }
 }

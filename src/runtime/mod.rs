@@ -92,6 +92,13 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The runtime a command's `--device`, `--threads` and `--cuda-graphs` ask for: the
+    /// device resolved (refused, naming the flag, where it is missing) and graphs decided.
+    pub fn new(device: DeviceChoice, threads: Option<usize>, cuda_graphs: CudaGraphs) -> Result<Self> {
+        let device = resolve(device)?;
+        Ok(Runtime { device, threads, cuda_graphs: cuda_graphs.resolve(device)? })
+    }
+
     pub fn cpu(threads: Option<usize>) -> Self {
         Runtime { device: Device::Cpu, threads, cuda_graphs: false }
     }

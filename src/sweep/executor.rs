@@ -2,15 +2,67 @@
 //! the same under either. The local one keeps N of them running on this machine, the cores
 //! split between them; the Slurm one hands the points to `sbatch` as one job array.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::plan::{Manifest, SlurmSettings};
 use super::point::{self, PointState, State};
 use super::status::{self, Standing, Submission, Submissions};
 use crate::error::{Error, Result};
 use crate::run::JsonFile;
+
+/// Where `sweep run` runs the points, with that executor's settings.
+#[derive(Clone, Debug)]
+pub enum Executor {
+    Local(Local),
+    Slurm(Slurm),
+}
+
+/// `sweep run`: runs the points not done yet (never run, or failed) of the sweep in `dir`
+/// with `executor`, leaving alone those queued or running already. `say` hears each line
+/// for the user as it comes (a point done, the job submitted, the counts while waiting).
+/// Errors, after the others have run, when points failed.
+pub fn run(dir: &Path, executor: &Executor, say: &mut dyn FnMut(&str)) -> Result<()> {
+    let (todo, all) = points_to_run(dir)?;
+    if todo.is_empty() {
+        say(&format!("nothing to run: {}", status::counts_line(&all)));
+        return Ok(());
+    }
+    let busy = all.iter().filter(|p| p.standing.busy()).count();
+    if busy > 0 {
+        say(&format!("{busy} points are queued or running already (or squeue cannot say); leaving them alone"));
+    }
+    match executor {
+        Executor::Local(local) => {
+            let t = Instant::now();
+            let done = run_local(dir, &todo, *local, &mut |f| say(&format!("point {}: {} {}", f.index, f.standing.name(), f.detail)))?;
+            let failed = done.iter().filter(|f| f.standing == Standing::Failed).count();
+            say(&format!(
+                "ran {} points in {:.0} s ({failed} failed); see `pixel-hnn sweep status {}`",
+                done.len(),
+                t.elapsed().as_secs_f64(),
+                dir.display()
+            ));
+            if failed > 0 {
+                let n = done.len();
+                return Err(Error::input(dir, format!("{failed} of {n} points failed; `pixel-hnn sweep status` names each with its log")));
+            }
+        }
+        Executor::Slurm(slurm) => {
+            let job = submit_slurm(dir, &todo, slurm)?;
+            say(&format!("submitted job {job}: an array of {} tasks ({})", todo.len(), array_spec(&todo)));
+            if slurm.wait {
+                let all = wait(dir, Duration::from_secs(2), say)?;
+                let failed = all.iter().filter(|p| p.standing == Standing::Failed).count();
+                if failed > 0 {
+                    return Err(Error::input(dir, format!("{failed} points failed; `pixel-hnn sweep status` names each with its log")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The points `sweep run` (again) runs: those never run and those that failed. Points
 /// queued or running are left alone; done and diverged ones are results.
@@ -26,10 +78,10 @@ fn this_binary() -> Result<PathBuf> {
 }
 
 /// The local executor's settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Local {
-    /// Points at once.
-    pub jobs: usize,
+    /// Points at once [default: half the cores, at least 1].
+    pub jobs: Option<usize>,
     /// Threads per point [default: the cores split evenly between the jobs].
     pub threads: Option<usize>,
 }
@@ -45,21 +97,23 @@ pub struct Finished {
 /// Runs `indices` on this machine, `jobs` at a time, each in its own process with its
 /// output appended to its log; `on_done` hears of each as it ends.
 pub fn run_local(dir: &Path, indices: &[usize], cfg: Local, on_done: &mut dyn FnMut(&Finished)) -> Result<Vec<Finished>> {
-    if cfg.jobs == 0 {
-        return Err(Error::setting("--jobs", "must be at least 1"));
-    }
     let cores = crate::runtime::threads(None)?;
+    let jobs = match cfg.jobs {
+        Some(0) => return Err(Error::setting("--jobs", "must be at least 1")),
+        Some(n) => n,
+        None => (cores / 2).max(1),
+    };
     let threads = match cfg.threads {
         Some(0) => return Err(Error::setting("--threads", "must be at least 1")),
         Some(n) => n,
-        None => (cores / cfg.jobs.min(indices.len().max(1))).max(1),
+        None => (cores / jobs.min(indices.len().max(1))).max(1),
     };
     let exe = this_binary()?;
     let mut queue: std::collections::VecDeque<usize> = indices.iter().copied().collect();
     let mut running: Vec<(usize, std::process::Child)> = vec![];
     let mut done = vec![];
     while !queue.is_empty() || !running.is_empty() {
-        while running.len() < cfg.jobs {
+        while running.len() < jobs {
             let Some(index) = queue.pop_front() else { break };
             let log_path = super::point_dir(dir, index).join(point::LOG);
             let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
@@ -189,6 +243,8 @@ pub struct Slurm {
     pub settings: SlurmSettings,
     /// Skip the shared-path check.
     pub assume_shared: bool,
+    /// [`run`] waits until the submitted points have finished, saying their counts.
+    pub wait: bool,
 }
 
 /// `--array` indices, ranges compressed: `0-3,7,9-10`.
@@ -301,19 +357,19 @@ fn max_array_size(conf: &str) -> Option<usize> {
     })
 }
 
-/// Waits until none of the sweep's points is queued or running, reporting the counts on
+/// Waits until none of the sweep's points is queued or running, saying the counts to
 /// `progress` whenever they change.
-pub fn wait(dir: &Path, poll: std::time::Duration, progress: &mut dyn Write) -> Result<Vec<status::PointStatus>> {
+pub fn wait(dir: &Path, poll: Duration, progress: &mut dyn FnMut(&str)) -> Result<Vec<status::PointStatus>> {
     let mut last = String::new();
     loop {
         let all = status::status(dir)?;
-        let line = status::counts(&all).iter().map(|(s, n)| format!("{n} {}", s.name())).collect::<Vec<_>>().join(", ");
+        let line = status::counts_line(&all);
         if line != last {
-            let _ = writeln!(progress, "{line}");
+            progress(&line);
             last = line;
         }
         // Unknown (squeue not answering) is waited out too: the tasks may still be running.
-        if !all.iter().any(|p| matches!(p.standing, Standing::Queued | Standing::Running | Standing::Unknown)) {
+        if !all.iter().any(|p| p.standing.busy()) {
             return Ok(all);
         }
         std::thread::sleep(poll);

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`plan`] | the TOML grid, its validation, the sweep folder and its manifest |
 //! | [`point`] | one point run: dataset (generated once, under a lock), train, evaluate, its state file |
-//! | [`executor`] | the local executor (N points at a time) and the Slurm one (an sbatch job array) |
+//! | [`executor`] | `sweep run` ([`executor::run`]): the local executor (N points at a time) and the Slurm one (an sbatch job array) |
 //! | [`status`] | pending, queued, running, done, diverged or failed, from the folder and `squeue`/`sacct` |
 //! | [`aggregate`] | one table per system over the seeds, and the energy-ratio plot |
 //!

@@ -37,10 +37,9 @@ use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, FIRST_SAMPLE_FRAME, FRAMES_PER_SAMPLE};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, MapFit};
-use crate::model::FieldKind;
 use crate::run::JsonFile;
 use crate::systems::SystemKind;
-use crate::training::{Seeds, TrainConfig};
+use crate::training::{Models, Seeds, TrainConfig, TrainOverrides};
 
 /// The `format` of `manifest.json`.
 pub const FORMAT: &str = "pixel-hnn/sweep";
@@ -173,6 +172,13 @@ impl Manifest {
     pub fn runs(&self, stage: Stage) -> bool {
         self.stages.contains(&stage)
     }
+
+    /// `16 points (system (2) x model (2) x seed (4)), 2 datasets`.
+    pub fn describe(&self) -> String {
+        let axes: Vec<String> = self.axes.iter().map(|x| format!("{} ({})", x.name, x.values.len())).collect();
+        let axes = if axes.is_empty() { "no axes".to_string() } else { axes.join(" x ") };
+        format!("{} points ({axes}), {} datasets", self.points.len(), self.datasets.len())
+    }
 }
 
 /// The TOML file as written.
@@ -202,18 +208,6 @@ struct DatasetSection {
     side: Option<u32>,
     supersample: Option<u32>,
     test_fraction: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrainSection {
-    steps: Option<usize>,
-    batch: Option<usize>,
-    lr: Option<f64>,
-    weight_decay: Option<f64>,
-    log_every: Option<usize>,
-    eval_every: Option<usize>,
-    checkpoint_every: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -358,7 +352,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
     let invalid = |m: String| Error::setting("[grid]", m);
     let (mut dataset, mut train, mut evaluate) = (file.dataset.clone(), file.train.clone(), file.evaluate.clone());
     let mut system = SystemKind::Pendulum;
-    let mut models = vec![FieldKind::Hnn, FieldKind::Baseline];
+    let mut models = Models::parse(Models::BOTH).expect("both is a model list");
     let mut seeds = vec![0u64];
     for (name, value) in coords {
         match name.as_str() {
@@ -374,9 +368,8 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
             }
             "model" => {
                 models = match value.as_str() {
-                    Some("both") => vec![FieldKind::Hnn, FieldKind::Baseline],
-                    Some(m) => vec![FieldKind::from_name(m).ok_or_else(|| invalid(format!("model '{m}' is not hnn, baseline or both")))?],
-                    None => return Err(invalid(format!("model {value} is not hnn, baseline or both"))),
+                    Some(m) => Models::parse(m).ok_or_else(|| invalid(format!("model '{m}' is not {}", Models::describe())))?,
+                    None => return Err(invalid(format!("model {value} is not {}", Models::describe()))),
                 }
             }
             "seed" => seeds = vec![value.as_u64().ok_or_else(|| invalid(format!("seed {value} is not a whole number >= 0")))?],
@@ -397,7 +390,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
     }
     let section = |what: &str, e: toml::de::Error| Error::setting("[grid]", format!("[{what}] {}", e.message().trim().replace('\n', " ")));
     let d: DatasetSection = toml::Value::Table(dataset).try_into().map_err(|e| section("dataset", e))?;
-    let t: TrainSection = toml::Value::Table(train).try_into().map_err(|e| section("train", e))?;
+    let mut t: TrainOverrides = toml::Value::Table(train).try_into().map_err(|e| section("train", e))?;
     let e: EvaluateSection = toml::Value::Table(evaluate).try_into().map_err(|e| section("evaluate", e))?;
 
     let mut data = DatasetConfig::for_system(system);
@@ -409,19 +402,11 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
     data.test_fraction = d.test_fraction.unwrap_or(data.test_fraction);
     data.validate()?;
 
-    let mut tc = TrainConfig { models, seeds, ..TrainConfig::for_system(system) };
-    tc.steps = t.steps.unwrap_or(tc.steps);
-    tc.batch = t.batch.unwrap_or(tc.batch);
-    tc.adam.lr = t.lr.unwrap_or(tc.adam.lr);
-    tc.adam.weight_decay = t.weight_decay.unwrap_or(tc.adam.weight_decay);
-    tc.log_every = t.log_every.unwrap_or(tc.log_every);
-    tc.eval_every = t.eval_every.unwrap_or(tc.eval_every);
-    tc.checkpoint_every = t.checkpoint_every.unwrap_or(tc.checkpoint_every);
+    t.models = Some(models);
+    t.seeds = Some(seeds);
+    let tc = t.apply(TrainConfig::for_system(system));
     tc.validate()?;
-    let train_samples = (data.trials - data.test_trials()) * data.samples_per_trial();
-    if tc.batch > train_samples {
-        return Err(Error::setting("--batch", format!("{} exceeds the {train_samples} training samples", tc.batch)));
-    }
+    tc.check_batch(&data)?;
 
     let mut ec = EvalConfig::default();
     ec.seed = e.seed.unwrap_or(ec.seed);
@@ -437,14 +422,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
 /// (replacing a sweep folder only with `force`).
 pub fn plan(toml_path: &Path, out: &Path, force: bool) -> Result<Manifest> {
     let manifest = read_plan(toml_path)?;
-    if out.exists() {
-        if !force {
-            return Err(Error::output(out, "already exists; pass --force to replace it"));
-        }
-        if !out.join(Manifest::NAME).exists() {
-            return Err(Error::output(out, "exists and is not a sweep folder; refusing to replace it"));
-        }
-    }
+    crate::run::check_replaceable_as(out, force, Manifest::NAME, "a sweep folder", "")?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::output(out, format!("cannot create its parent folder ({e})")))?;
     }
@@ -466,6 +444,7 @@ pub fn plan(toml_path: &Path, out: &Path, force: bool) -> Result<Manifest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FieldKind;
 
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -565,10 +544,20 @@ mod tests {
         let e = plan(&p, &out, false).unwrap_err().to_string();
         assert!(e.ends_with("already exists; pass --force to replace it"), "{e}");
         plan(&p, &out, true).unwrap();
-        // A folder that is not a sweep is never replaced.
+        // A folder that is not a sweep is never replaced (an empty one is taken, as by
+        // `train`: the same check, run::check_replaceable_as).
         let other = dir.path().join("other");
         std::fs::create_dir(&other).unwrap();
-        assert!(plan(&p, &other, true).unwrap_err().to_string().contains("not a sweep folder"));
         assert!(Manifest::open(&other).unwrap_err().to_string().contains("is not a sweep folder"));
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        for force in [false, true] {
+            assert!(plan(&p, &other, force).is_err());
+        }
+        assert!(plan(&p, &other, true).unwrap_err().to_string().ends_with("exists and is not a sweep folder; refusing to replace it"));
+        assert_eq!(std::fs::read_to_string(other.join("notes.txt")).unwrap(), "mine");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        plan(&p, &empty, false).unwrap();
+        assert!(Manifest::open(&empty).is_ok());
     }
 }

@@ -158,27 +158,18 @@ fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -
         // An attempt killed before its run folder was whole.
         std::fs::remove_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
     }
-    let t = &point.train;
+    // The point's settings, whole: the run is made with them (or checked to have been).
     let req = TrainRequest {
         out: run_dir.clone(),
         data: Some(data),
-        overrides: TrainOverrides {
-            models: Some(t.models.clone()),
-            seeds: Some(t.seeds.clone()),
-            steps: Some(t.steps),
-            batch: Some(t.batch),
-            lr: Some(t.adam.lr),
-            weight_decay: Some(t.adam.weight_decay),
-            log_every: Some(t.log_every),
-            eval_every: Some(t.eval_every),
-            checkpoint_every: Some(t.checkpoint_every),
-        },
+        base: Some(point.train.clone()),
+        overrides: TrainOverrides::default(),
         resume,
         force: false,
     };
-    let device = crate::runtime::resolve(rt.device)?;
-    let runtime = Runtime { device, threads: Some(threads), cuda_graphs: CudaGraphs::Auto.resolve(device)? };
-    let losses = pipeline::train(&req, &runtime, &Quiet)?;
+    let runtime = Runtime::new(rt.device, Some(threads), CudaGraphs::Auto)?;
+    let device = runtime.device;
+    let losses = pipeline::train(&req, &runtime, &Quiet)?.losses;
     let diverged: Vec<(FieldKind, u64, usize)> = losses.iter().filter_map(|l| Some((l.model, l.seed, l.diverged?.step))).collect();
     if !manifest.runs(Stage::Evaluate) {
         let members = losses.iter().filter(|l| l.diverged.is_none()).map(figures_of_losses).collect();
@@ -255,4 +246,38 @@ pub fn lock(path: &Path, wait: bool) -> Result<Option<std::fs::File>> {
         return Err(Error::io(path, e));
     }
     Ok(Some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LossWeights;
+    use crate::run::PixelRun;
+
+    #[test]
+    fn a_point_trains_with_its_whole_training_config() {
+        // Loss weights and Adam's betas and eps are no plan keys, but a point's TrainConfig
+        // holds them, and its run is made with that config as it is: nothing falls back to
+        // the defaults on the way.
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("p.toml");
+        let text = "stages = [\"generate\", \"train\"]\n[grid]\nsystem = [\"spring\"]\n[dataset]\ntrials = 6\nsteps = 16\n[train]\nsteps = 3\nbatch = 8\n";
+        std::fs::write(&toml, text).unwrap();
+        let sweep = dir.path().join("s");
+        let mut manifest = super::super::plan(&toml, &sweep, false).unwrap();
+        let t = &mut manifest.points[0].train;
+        t.models = vec![FieldKind::Hnn];
+        t.loss = LossWeights { ae: 0.5, cc: 2.0, hnn: 0.25 };
+        (t.adam.beta1, t.adam.beta2, t.adam.eps) = (0.8, 0.99, 1e-7);
+        assert_ne!(t.loss, LossWeights::default());
+        manifest.save(&sweep).unwrap();
+
+        let st = run_point(&sweep, 0, PointRuntime { threads: Some(1), device: DeviceChoice::Cpu }).unwrap();
+        assert_eq!(st.state, State::Done, "{:?}", st.error);
+        let run = PixelRun::open(&super::super::point_dir(&sweep, 0).join("run")).unwrap();
+        assert_eq!(run.config.train, manifest.points[0].train);
+        // Resuming the point (an attempt cut short) checks the run against the same config.
+        let st = run_point(&sweep, 0, PointRuntime { threads: Some(1), device: DeviceChoice::Cpu }).unwrap();
+        assert_eq!(st.state, State::Done, "{:?}", st.error);
+    }
 }

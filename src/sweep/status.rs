@@ -47,6 +47,12 @@ impl Standing {
     pub fn to_run(self) -> bool {
         matches!(self, Standing::Pending | Standing::Failed)
     }
+
+    /// Whether a runner may hold the point now: queued, running, or unknown (`squeue` did
+    /// not answer), so `sweep run` leaves it alone and a wait waits it out.
+    pub fn busy(self) -> bool {
+        matches!(self, Standing::Queued | Standing::Running | Standing::Unknown)
+    }
 }
 
 /// One point's standing with what explains it.
@@ -276,12 +282,17 @@ pub fn counts(points: &[PointStatus]) -> Vec<(Standing, usize)> {
     all.iter().map(|&s| (s, points.iter().filter(|p| p.standing == s).count())).filter(|(_, n)| *n > 0).collect()
 }
 
+/// The counts as one line: `7 done, 1 failed`.
+pub fn counts_line(points: &[PointStatus]) -> String {
+    counts(points).iter().map(|(st, n)| format!("{n} {}", st.name())).collect::<Vec<_>>().join(", ")
+}
+
 /// The status as a markdown table (one row per point) and a line of counts.
 pub fn markdown(points: &[PointStatus]) -> String {
     let mut s = String::from("| point | coordinates | state | detail |\n|---|---|---|---|\n");
     for p in points {
         s += &format!("| {} | {} | {} | {} |\n", p.index, p.label, p.standing.name(), p.detail.replace('|', "\\|"));
     }
-    s += &format!("\n{}\n", counts(points).iter().map(|(st, n)| format!("{n} {}", st.name())).collect::<Vec<_>>().join(", "));
+    s += &format!("\n{}\n", counts_line(points));
     s
 }

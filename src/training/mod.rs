@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tch::{Device, Tensor};
 
-use crate::dataset::Pairs;
+use crate::choice::Choice;
+use crate::dataset::{DatasetConfig, Pairs};
 use crate::error::{Error, Result};
 use crate::model::{FieldKind, LossTerms, LossWeights, Model};
 use crate::rng::Rng;
@@ -89,6 +90,15 @@ impl TrainConfig {
         self.seeds.len() > 1
     }
 
+    /// Checks the batch against the training samples of a dataset made with `data`.
+    pub fn check_batch(&self, data: &DatasetConfig) -> Result<()> {
+        let n_train = (data.trials - data.test_trials()) * data.samples_per_trial();
+        if self.batch > n_train {
+            return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", self.batch)));
+        }
+        Ok(())
+    }
+
     /// The loop's settings for this task.
     pub fn loop_config(&self) -> LoopConfig {
         LoopConfig {
@@ -103,9 +113,11 @@ impl TrainConfig {
     }
 }
 
-/// Settings given on the command line, laid over a [`TrainConfig`] (the paper's, or the one
-/// a resumed run was made with); `None` keeps the base's.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Settings given on the command line (or a sweep's `[train]` section and axes), laid over a
+/// [`TrainConfig`] (the paper's, or the one a resumed run was made with); `None` keeps the
+/// base's.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainOverrides {
     pub models: Option<Vec<FieldKind>>,
     pub seeds: Option<Vec<u64>>,
@@ -135,6 +147,40 @@ impl TrainOverrides {
         c.eval_every = self.eval_every.unwrap_or(c.eval_every);
         c.checkpoint_every = self.checkpoint_every.unwrap_or(c.checkpoint_every);
         c
+    }
+}
+
+/// Model lists as `--model` and a sweep's `model` axis name them: one latent field by name,
+/// or `both`, the HNN and the baseline trained from the same seed (identical initial weights
+/// and batches).
+pub struct Models;
+
+impl Models {
+    /// The name of the HNN-and-baseline pair.
+    pub const BOTH: &'static str = "both";
+
+    /// Every name accepted, with its line for `--help`.
+    pub fn names() -> Vec<(&'static str, &'static str)> {
+        let mut names: Vec<_> = FieldKind::ALL.iter().map(|k| (k.name(), k.help())).collect();
+        names.push((Self::BOTH, "Both, from the same seed (identical initial weights and batches)"));
+        names
+    }
+
+    /// The models a name stands for; `None` for an unknown name.
+    pub fn parse(name: &str) -> Option<Vec<FieldKind>> {
+        match name {
+            Self::BOTH => Some(vec![FieldKind::Hnn, FieldKind::Baseline]),
+            one => FieldKind::from_name(one).map(|k| vec![k]),
+        }
+    }
+
+    /// `hnn, baseline or both`, for messages.
+    pub fn describe() -> String {
+        let names: Vec<&str> = Self::names().iter().map(|n| n.0).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
     }
 }
 

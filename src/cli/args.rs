@@ -1,0 +1,488 @@
+//! The command line's flags: clap definitions only, each command's arguments as a struct.
+//! [`super`] turns them into the library's configs.
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::bench::BenchConfig;
+use crate::choice::Choice;
+use crate::coords::Task;
+use crate::dataset::preview::SheetConfig;
+use crate::dataset::DatasetConfig;
+use crate::evaluate::pictures::Layout;
+use crate::evaluate::{EvalConfig, MapFit};
+use crate::integrate::Method;
+use crate::runtime::{CudaGraphs, DeviceChoice};
+use crate::systems::render::Window;
+use crate::systems::SystemKind;
+use crate::training::Models;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pixel-hnn",
+    version,
+    about = "Hamiltonian Neural Networks that learn a pendulum's (and other systems') physics from pixels"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate a system (the pendulum by default), render its frames and write a pixel
+    /// dataset (HDF5).
+    Generate(GenerateArgs),
+    /// Write a contact sheet (PNG) of a dataset's frames.
+    Preview(PreviewArgs),
+    /// Train the autoencoder jointly with an HNN and/or a baseline latent field.
+    Train(TrainArgs),
+    /// Roll the learned dynamics out from a fresh trajectory and draw it (RUN/rollout/).
+    Rollout(RolloutArgs),
+    /// Score a run's models as the paper's Table 1 (and more); writes RUN/metrics.json.
+    Evaluate(EvaluateArgs),
+    /// The whole pipeline on defaults: generate, train both models, evaluate, roll out,
+    /// and write RUN/REPORT.md.
+    Demo(DemoArgs),
+    /// A coordinate-space task of Table 1 (rows 1-4): data, HNN and baseline, metrics.
+    Coords(CoordsArgs),
+    /// Print Table 1 from the run folders under --runs, beside the paper's values.
+    Table(TableArgs),
+    /// Measure speed; prints one JSON line per figure.
+    Bench(BenchArgs),
+    /// A grid of runs (systems x models x seeds x settings), on this machine or as a Slurm
+    /// job array: plan, run, status, table.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Check every point of a TOML grid and write the sweep folder (nothing runs yet).
+    Plan(SweepPlanArgs),
+    /// Run the points not done yet (never run, or failed): here, or through Slurm.
+    Run(SweepRunArgs),
+    /// Each point's state: pending, queued, running, done, diverged or failed.
+    Status(SweepDirArgs),
+    /// One table per system over the done points (and energy-ratio.png).
+    Table(SweepDirArgs),
+    /// Run one point (what the executors start; not needed by hand).
+    #[command(hide = true)]
+    Point(SweepPointArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SweepPlanArgs {
+    /// The grid (TOML; see README "Sweeps").
+    pub plan: PathBuf,
+    /// The sweep folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing sweep folder (its results are lost).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where the points run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorArg {
+    /// On this machine, --jobs points at a time.
+    Local,
+    /// As one Slurm job array (sbatch), a task per point.
+    Slurm,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepRunArgs {
+    /// The sweep folder (from `sweep plan`).
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    pub executor: ExecutorArg,
+    /// Local: points at once [default: half the cores, at least 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub jobs: Option<usize>,
+    /// Local: threads per point [default: the cores split between the jobs].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+    /// Slurm: the partition [default: the TOML's, else the cluster's default].
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm: the account to charge [default: the TOML's, else yours].
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Slurm: CPUs per array task [default: the TOML's, else 2].
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpus_per_task: Option<u32>,
+    /// Slurm: memory per array task, e.g. 4G [default: the TOML's, else 4G].
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Slurm: time limit per array task, e.g. 02:00:00 [default: the TOML's, else 02:00:00].
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Slurm: one GPU per task (--gres=gpu:1; the points train on CUDA).
+    #[arg(long)]
+    pub gpu: bool,
+    /// Slurm: skip the check that the binary and the sweep folder are on a shared filesystem.
+    #[arg(long)]
+    pub assume_shared: bool,
+    /// Slurm: wait until the submitted points have finished, printing their counts.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepDirArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepPointArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+    /// The point's index.
+    #[arg(long)]
+    pub index: usize,
+    /// Threads [default: all cores].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+    /// Where to train.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// A clap parser for a library setting chosen by name.
+fn choice<T: Choice + Clone + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|c| PossibleValue::new(c.name()).help(c.help())))
+        .map(|name| T::from_name(&name).expect("clap offers only known names"))
+}
+
+/// A clap parser for `--model`: the names [`Models`] reads.
+fn models() -> PossibleValuesParser {
+    PossibleValuesParser::new(Models::names().into_iter().map(|(name, help)| PossibleValue::new(name).help(help)))
+}
+
+fn data_defaults() -> DatasetConfig {
+    DatasetConfig::default()
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The physical system.
+    #[arg(long, value_parser = choice::<SystemKind>(), default_value = "pendulum")]
+    pub system: SystemKind,
+    /// Where to write the dataset (HDF5); its folder must exist [default: datasets/SYSTEM.h5].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Seed of the initial states.
+    #[arg(long, default_value_t = data_defaults().seed, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Number of trials (trajectories).
+    #[arg(long, default_value_t = data_defaults().trials, allow_negative_numbers = true)]
+    pub trials: usize,
+    /// Frames per trial (a trial of N frames gives N - 3 samples).
+    #[arg(long, default_value_t = data_defaults().steps, allow_negative_numbers = true)]
+    pub steps: usize,
+    /// Frame side in pixels.
+    #[arg(long, default_value_t = data_defaults().render.side, allow_negative_numbers = true)]
+    pub side: u32,
+    /// Lower end of the initial-state window, in the system's quantity: the pendulum's
+    /// deflection from hanging down (rad, default 0), the spring's radius, body 1's x and y
+    /// (each), the double pendulum's larger angle [default: the system's].
+    #[arg(long, visible_alias = "min-angle", allow_negative_numbers = true)]
+    pub min: Option<f64>,
+    /// Upper end of the initial-state window (the pendulum's default: pi/6).
+    #[arg(long, visible_alias = "max-angle", allow_negative_numbers = true)]
+    pub max: Option<f64>,
+    /// The pendulum's initial angular speed is drawn from U[-thdot-max, thdot-max] (rad/s;
+    /// default 1); the same as --param thdot_max=VALUE.
+    #[arg(long, allow_negative_numbers = true)]
+    pub thdot_max: Option<f64>,
+    /// A physical parameter of the system, NAME=VALUE (repeatable), e.g. g=9.8; an unknown
+    /// name lists the system's.
+    #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub params: Vec<String>,
+    /// Fraction of trials, taken first, that form the test set.
+    #[arg(long, default_value_t = data_defaults().test_fraction, allow_negative_numbers = true)]
+    pub test_fraction: f64,
+    /// The scene is drawn at side * supersample pixels before the anti-aliasing downsample.
+    #[arg(long, default_value_t = data_defaults().render.supersample, allow_negative_numbers = true)]
+    pub supersample: u32,
+    /// World window framed, as x0,x1,y0,y1 (default: the system's; the pendulum's is the
+    /// reference's crop).
+    #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
+    pub window: Option<Window>,
+    /// Rendering threads [default: all cores]. The data do not depend on it.
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+fn parse_window(s: &str) -> Result<Window, String> {
+    let v: Vec<f64> = s.split(',').map(|x| x.trim().parse::<f64>().map_err(|e| format!("'{x}': {e}"))).collect::<Result<_, _>>()?;
+    match v[..] {
+        [x0, x1, y0, y1] => Ok(Window { x0, x1, y0, y1 }),
+        _ => Err(format!("expected four numbers x0,x1,y0,y1, got {}", v.len())),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    /// Dataset to show (HDF5 from `generate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the contact sheet (PNG).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Rows: the first N trials.
+    #[arg(long, default_value_t = SheetConfig::default().trials, allow_negative_numbers = true)]
+    pub trials: usize,
+    /// Columns: N frames of each trial.
+    #[arg(long, default_value_t = SheetConfig::default().frames, allow_negative_numbers = true)]
+    pub frames: usize,
+    /// Steps between the frames shown.
+    #[arg(long, default_value_t = SheetConfig::default().stride, allow_negative_numbers = true)]
+    pub stride: usize,
+    /// Each frame pixel becomes scale x scale screen pixels.
+    #[arg(long, default_value_t = SheetConfig::default().scale, allow_negative_numbers = true)]
+    pub scale: u32,
+}
+
+/// Unset flags take the paper's defaults, or with --resume the run's stored settings.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Dataset (HDF5 from `generate`) [default: datasets/pendulum.h5; with --resume, the run's].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run folder to write (config, weights, logs, plots, checkpoints).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which latent field(s) to train [default: both].
+    #[arg(long, value_parser = models())]
+    pub model: Option<String>,
+    /// Seed of the weights and the batch draws [default: 0].
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Train a seed ensemble: one member per seed, all at once, e.g. 0-31 or 0,3,7 (at most 1024).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seeds: Option<String>,
+    /// Training steps [default: 10001]. With --resume it may be raised to train longer.
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Batch size, drawn at random each step [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch: Option<usize>,
+    /// Adam learning rate [default: 1e-3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Adam weight decay (L2) [default: 1e-5 for the pendulum (the paper's), 0 for the other systems].
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Log the train loss every N steps [default: 10].
+    #[arg(long, allow_negative_numbers = true)]
+    pub log_every: Option<usize>,
+    /// Log the test loss every N steps [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
+    pub eval_every: Option<usize>,
+    /// Write a checkpoint every N steps [default: 1000].
+    #[arg(long, allow_negative_numbers = true)]
+    pub checkpoint_every: Option<usize>,
+    /// Replace an existing run folder.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue the run in --out from its last checkpoints, with its stored settings.
+    #[arg(long)]
+    pub resume: bool,
+    /// Where to train.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Worker threads on the CPU [default: all cores or one, whichever measures faster as training goes].
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+    /// Capture each GPU training step as one CUDA graph.
+    #[arg(long, value_parser = choice::<CudaGraphs>(), default_value = "auto")]
+    pub cuda_graphs: CudaGraphs,
+}
+
+/// The integrator of the latent field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IntegratorArg {
+    /// Adaptive Dormand-Prince 5(4) (--rtol, --atol): the reference's.
+    Rk45,
+    /// Fixed-step classic Runge-Kutta (--dt).
+    Rk4,
+    /// Fixed-step implicit midpoint, symplectic (--dt).
+    Midpoint,
+}
+
+/// The fresh test trajectories and the integrator; defaults are the reference's protocol.
+#[derive(Args, Debug)]
+pub struct ProtocolArgs {
+    /// Seed of the trajectory scored as the paper did.
+    #[arg(long, default_value_t = EvalConfig::default().seed, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Frames simulated per trajectory (at least --frames + 3).
+    #[arg(long, default_value_t = EvalConfig::default().steps, allow_negative_numbers = true)]
+    pub steps: usize,
+    /// Initial-state window of the trajectories, lower end, in the system's quantity (the
+    /// pendulum's deflection: default pi/11, the reference's) [default: the system's].
+    #[arg(long, visible_alias = "min-angle", allow_negative_numbers = true)]
+    pub min: Option<f64>,
+    /// ... upper end (the pendulum's default: pi/10).
+    #[arg(long, visible_alias = "max-angle", allow_negative_numbers = true)]
+    pub max: Option<f64>,
+    /// Rollout length in frames.
+    #[arg(long, default_value_t = EvalConfig::default().frames, allow_negative_numbers = true)]
+    pub frames: usize,
+    /// Integrator of the latent field.
+    #[arg(long, value_enum, default_value_t = IntegratorArg::Rk45)]
+    pub integrator: IntegratorArg,
+    /// Relative tolerance of rk45.
+    #[arg(long, default_value_t = Method::REFERENCE_TOLERANCES.0)]
+    pub rtol: f64,
+    /// Absolute tolerance of rk45.
+    #[arg(long, default_value_t = Method::REFERENCE_TOLERANCES.1)]
+    pub atol: f64,
+    /// Step of rk4 and midpoint, in frames.
+    #[arg(long, default_value_t = 0.25)]
+    pub dt: f64,
+    /// Seeds of the trajectories averaged beyond the paper, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = EvalConfig::default().seeds)]
+    pub seeds: Vec<u64>,
+    /// How the latent -> (q, p) map is fitted.
+    #[arg(long, value_parser = choice::<MapFit>(), default_value = "lstsq")]
+    pub map_fit: MapFit,
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Run folder written by `train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Where to evaluate (on the CPU one thread: the figures never depend on the thread count).
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutArgs {
+    /// Run folder written by `train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Folder for the pictures [default: RUN/rollout]; replaced if it exists.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Each frame pixel becomes scale x scale pixels.
+    #[arg(long, default_value_t = Layout::default().scale, allow_negative_numbers = true)]
+    pub scale: u32,
+    /// The sheet shows every k-th frame.
+    #[arg(long, default_value_t = Layout::default().every, allow_negative_numbers = true)]
+    pub every: usize,
+    /// Where to run the models.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The physical system.
+    #[arg(long, value_parser = choice::<SystemKind>(), default_value = "pendulum")]
+    pub system: SystemKind,
+    /// Run folder (replaced if it is a run folder already) [default: runs/demo for the
+    /// pendulum, runs/demo-SYSTEM for the others].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Dataset to write (replaced) [default: datasets/SYSTEM.h5, or OUT.h5 beside the run folder with --quick].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A one-minute look: 30 trials of 40 frames, 300 training steps, 60-frame rollouts.
+    #[arg(long)]
+    pub quick: bool,
+    /// Train a seed ensemble instead of one model, e.g. 0-7 (at most 1024).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seeds: Option<String>,
+    /// Where to train.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Capture each GPU training step as one CUDA graph.
+    #[arg(long, value_parser = choice::<CudaGraphs>(), default_value = "auto")]
+    pub cuda_graphs: CudaGraphs,
+}
+
+/// Unset flags take the reference's settings for the task.
+#[derive(Args, Debug)]
+pub struct CoordsArgs {
+    #[arg(long, value_parser = choice::<Task>())]
+    pub task: Task,
+    /// Run folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing run folder.
+    #[arg(long)]
+    pub force: bool,
+    /// The real pendulum's measurements (real_pend_h_1.txt), for --task real-pendulum.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Training steps [default: the task's, 2000 or 10000].
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Trajectories (orbits) to simulate [default: the task's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub trajectories: Option<usize>,
+    /// Threads [default: all cores], split among the models trained at once (two-body's).
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct TableArgs {
+    /// Folder whose sub-folders are runs (evaluated pixel runs, coordinate runs).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Frames rendered for the one-thread throughput figure.
+    #[arg(long, default_value_t = BenchConfig::default().frames)]
+    pub frames: usize,
+    /// Only the in-process figures (skip the whole-dataset run).
+    #[arg(long)]
+    pub quick: bool,
+    /// Training steps timed per model and thread count.
+    #[arg(long, default_value_t = BenchConfig::default().train_steps)]
+    pub train_steps: usize,
+    /// The reference training step in PyTorch, timed in the same run (skipped if absent).
+    #[arg(long, default_value_os_t = BenchConfig::default().peer)]
+    pub peer: PathBuf,
+    /// Python that runs --peer (the project venv's has torch 2.11).
+    #[arg(long, default_value_os_t = BenchConfig::default().python)]
+    pub python: PathBuf,
+    /// A trained run for the rollout and evaluate figures (skipped if absent).
+    #[arg(long, default_value_os_t = BenchConfig::default().run)]
+    pub run: PathBuf,
+    /// The real pendulum's measurements, for the coordinate tasks' figures.
+    #[arg(long, default_value_os_t = BenchConfig::default().real_data)]
+    pub real_data: PathBuf,
+    /// Skip the coordinate tasks' full runs (about 2 minutes).
+    #[arg(long)]
+    pub skip_coords: bool,
+    /// Only the GPU figures (CUDA, one model and ensembles of 8 and 32), beside --peer-cuda.
+    #[arg(long)]
+    pub gpu: bool,
+    /// The CUDA peer: the reference step in PyTorch, eager, graphed and batched.
+    #[arg(long, default_value_os_t = BenchConfig::default().peer_cuda)]
+    pub peer_cuda: PathBuf,
+}
