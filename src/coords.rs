@@ -449,10 +449,13 @@ pub fn draw_pictures(cfg: &TaskConfig, data: &TaskData, rollouts: &[(FieldKind, 
         energy.push(Series::line(kind.name(), t.iter().zip(r.chunks(d)).map(|(t, s)| (*t, task.energy(s))).collect()));
         paths.push(Series::line(kind.name(), r.chunks(d).map(|s| (s[0], s[d / 2])).collect()));
     }
+    // A model that runs away is clipped (and named) so that the truth stays readable.
     let title = format!("{}: energy along a test rollout", task.name());
-    plot::write(&LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy }, &dir.join("energy.png"))?;
+    let energy_plot = LinePlot { title: &title, x_label: "time", y_label: "H (true)", log_y: false, series: &energy };
+    plot::write_in(&energy_plot, &plot::readable_view(&energy, 0), &dir.join("energy.png"))?;
     let title = format!("{}: test trajectory (first q against first p)", task.name());
-    plot::write(&LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths }, &dir.join("trajectory.png"))
+    let path_plot = LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths };
+    plot::write_in(&path_plot, &plot::readable_view(&paths, 0), &dir.join("trajectory.png"))
 }
 
 #[cfg(test)]

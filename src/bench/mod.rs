@@ -1,7 +1,16 @@
 //! Benchmarks that print figures (never timed tests): `pixel-hnn bench` runs [`run`], which
 //! hands one JSON object per figure to its caller. Whole-command figures run the real binary
 //! as a child process and take its wall time and its peak memory, read from the kernel
-//! just before the child exits (see [`measure`]).
+//! just before the child exits.
+//!
+//! | file | what |
+//! |---|---|
+//! | this one | the figures, and [`run`], which measures them in order |
+//! | [`profiler`] | a child process's wall time and peak memory ([`profiler::measure`]) |
+//! | [`hog`] | another process that keeps one core busy, for the figures under load |
+
+pub mod hog;
+pub mod profiler;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -14,6 +23,8 @@ use crate::model::FieldKind;
 use crate::systems::pendulum::{PendulumDrawer, PendulumScene};
 use crate::systems::render::RenderConfig;
 use crate::systems::{SystemConfig, SystemKind};
+use hog::Hog;
+use profiler::measure;
 
 /// The reference pipeline's figures on this machine, quoted by the issue (its renderer needs
 /// gym and a display, which no longer install here): per frame, default dataset, memory.
@@ -113,101 +124,6 @@ pub fn render_throughput(cfg: RenderConfig, frames: usize) -> Result<Value> {
         "frames_per_s": fps.round(), "us_per_frame": round(1e6 / fps, 2),
         "vs_reference_x": (REFERENCE_MS_PER_FRAME * 1e-3 * fps).round(),
     }))
-}
-
-/// Wall time, exit status and stderr of a child process, and its peak resident memory.
-#[derive(Clone, Debug)]
-pub struct ChildRun {
-    pub wall_s: f64,
-    /// The child's own `VmHWM`, read as it exits; `None` where the kernel refused to let
-    /// this process trace its child.
-    pub peak_rss_mb: Option<f64>,
-    pub success: bool,
-    pub stderr: String,
-}
-
-/// Runs `cmd` to completion with its stderr in a scratch file, and reads the child's peak
-/// memory (`VmHWM` in `/proc/PID/status`) at the moment it exits: the child is traced
-/// (`PTRACE_O_TRACEEXIT`) so that it stops before its memory is released. A child's
-/// `ru_maxrss` would not do: after `posix_spawn` it also counts the parent's pages (281 MB
-/// reported here for a 196 MB process).
-pub fn measure(cmd: &mut Command) -> std::io::Result<ChildRun> {
-    use std::os::unix::process::CommandExt;
-    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let err_path = std::env::temp_dir().join(format!("pixel-hnn-bench-{}-{n}.stderr", std::process::id()));
-    cmd.stderr(std::fs::File::create(&err_path)?);
-    // SAFETY: ptrace(PTRACE_TRACEME) is async-signal-safe and touches no memory of ours.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::ptrace(libc::PTRACE_TRACEME, 0, std::ptr::null_mut::<libc::c_void>(), std::ptr::null_mut::<libc::c_void>());
-            Ok(())
-        });
-    }
-    let t = Instant::now();
-    let child = cmd.spawn()?;
-    let (success, peak_rss_mb) = follow_traced(child.id() as libc::pid_t)?;
-    let wall_s = t.elapsed().as_secs_f64();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&err_path);
-    Ok(ChildRun { wall_s, peak_rss_mb, success, stderr })
-}
-
-fn peak_of(pid: libc::pid_t) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Waits for a child that called `PTRACE_TRACEME`, passing its signals on, and reads its
-/// peak memory at its exit stop; reaps it. Returns (exited with 0, peak MB).
-fn follow_traced(pid: libc::pid_t) -> std::io::Result<(bool, Option<f64>)> {
-    let wait = |status: &mut libc::c_int| -> std::io::Result<()> {
-        loop {
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            if unsafe { libc::waitpid(pid, status, 0) } >= 0 {
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    };
-    // SAFETY (all ptrace calls): requests on our own traced child, stopped where required.
-    let cont = |sig: libc::c_int| unsafe {
-        libc::ptrace(libc::PTRACE_CONT, pid, std::ptr::null_mut::<libc::c_void>(), sig as usize as *mut libc::c_void);
-    };
-    let mut status = 0;
-    wait(&mut status)?;
-    let mut traced = false;
-    if libc::WIFSTOPPED(status) {
-        // The stop after exec: ask to stop again at exit (and to die with us); later execs
-        // (a launcher script's) stop as events rather than as SIGTRAP.
-        let opts = (libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL) as usize;
-        traced =
-            unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, std::ptr::null_mut::<libc::c_void>(), opts as *mut libc::c_void) } == 0;
-        cont(0);
-    }
-    let mut peak = None;
-    loop {
-        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-            return Ok((ok, if traced { peak } else { None }));
-        }
-        wait(&mut status)?;
-        if libc::WIFSTOPPED(status) {
-            if status >> 8 == (libc::SIGTRAP | (libc::PTRACE_EVENT_EXIT << 8)) {
-                peak = peak_of(pid);
-                cont(0);
-            } else if status >> 16 != 0 {
-                cont(0); // another ptrace event (exec)
-            } else {
-                cont(libc::WSTOPSIG(status));
-            }
-        }
-    }
 }
 
 /// Milliseconds per training step of `k` members (1: a single model) on the CPU, with
@@ -388,29 +304,6 @@ fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     Ok(())
 }
 
-/// A shell loop that keeps one core busy, under `timeout 60` so that it ends even if we are
-/// killed; dropped, it is stopped at once. `timeout` passes a SIGTERM on to the loop, where a
-/// SIGKILL (`Child::kill`) would stop `timeout` alone and leave the loop spinning.
-struct Hog(std::process::Child);
-
-impl Hog {
-    fn start() -> Result<Self> {
-        let child = Command::new("timeout")
-            .args(["60", "sh", "-c", "while :; do :; done"])
-            .spawn()
-            .map_err(|e| Error::io("timeout (coreutils)", e))?;
-        Ok(Hog(child))
-    }
-}
-
-impl Drop for Hog {
-    fn drop(&mut self) {
-        // SAFETY: signals our own child, which we have not yet waited for, so its pid is ours.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
 /// The GPU figures: the project's step on CUDA for one model and for ensembles of 8 and 32
 /// (eager and as one CUDA graph), then the PyTorch peer (eager, graphed, batched) in the same
 /// run, and what 32 seeds of both models for 10,001 steps would take.
@@ -536,54 +429,13 @@ fn coords(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     Ok(())
 }
 
-/// The default dataset made in-process, timed by phase (simulate + render, then the HDF5
-/// write), then `generate` as a whole command three times (median and best: this machine is
-/// shared), with its peak memory and file size.
 /// `sweep table` over a sweep of 1,000 done points (4 systems x 2 models x 125 seeds, their
-/// state files written here with made-up figures): reading and summarising them.
+/// state files written by [`crate::sweep::aggregate::synthetic`] with made-up figures):
+/// reading and summarising them.
 fn sweep_table(emit: &mut dyn FnMut(Value)) -> Result<()> {
-    use crate::run::JsonFile;
-    use crate::sweep::point::{MemberFigures, PointState, State};
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let toml = dir.join("big.toml");
-    let seeds: Vec<String> = (0..125).map(|s| s.to_string()).collect();
-    let text = format!(
-        "[grid]\nsystem = [\"pendulum\", \"spring\", \"two-body\", \"double-pendulum\"]\nmodel = [\"hnn\", \"baseline\"]\nseed = [{}]\n",
-        seeds.join(", ")
-    );
-    std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
     let sweep = dir.join("sweep");
-    let m = crate::sweep::plan(&toml, &sweep, true)?;
-    let mut rng = crate::rng::Rng::new(1);
-    for p in &m.points {
-        let (model, seed) = (p.train.models[0], p.train.seeds[0]);
-        let mut e = || rng.uniform(1e-4, 1e-2);
-        let figures = MemberFigures {
-            model,
-            seed,
-            train_loss: e(),
-            test_loss: e(),
-            energy_mse: Some(e()),
-            energy_mse_seeds_mean: Some(e()),
-            pixel_mse: Some(e()),
-            valid_prediction_time: Some(10.0),
-            learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
-            worst_r2: Some(0.99),
-        };
-        let st = PointState {
-            state: State::Done,
-            host: "bench".into(),
-            pid: 0,
-            slurm_job: None,
-            started: 0.0,
-            seconds: Some(60.0),
-            error: None,
-            members: vec![figures],
-            diverged: vec![],
-        };
-        st.save(&crate::sweep::point_dir(&sweep, p.index))?;
-    }
+    let m = crate::sweep::aggregate::synthetic(&sweep, 125, 1)?;
     let mut times = vec![];
     for _ in 0..3 {
         let t = Instant::now();
@@ -598,6 +450,9 @@ fn sweep_table(emit: &mut dyn FnMut(Value)) -> Result<()> {
     Ok(())
 }
 
+/// The default dataset made in-process, timed by phase (simulate + render, then the HDF5
+/// write), then `generate` as a whole command three times (median and best: this machine is
+/// shared), with its peak memory and file size.
 fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -649,22 +504,4 @@ fn dataset(emit: &mut dyn FnMut(Value)) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_childs_peak_memory_is_its_own() {
-        // python allocating ~120 MB and exiting: its peak is read at exit, and is not this
-        // test process's (which holds libtorch).
-        let script = "b = bytearray(120 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\n";
-        let run = measure(Command::new("python3").args(["-c", script])).unwrap();
-        assert!(run.success, "{}", run.stderr);
-        let peak = run.peak_rss_mb.expect("the child could be traced");
-        assert!((120.0..200.0).contains(&peak), "peak {peak} MB");
-        let failing = measure(Command::new("python3").args(["-c", "import sys; sys.exit(3)"])).unwrap();
-        assert!(!failing.success);
-    }
 }

@@ -7,7 +7,7 @@
 //! | `frames/{truth,hnn,baseline}/NNNN.png` | every frame, scaled up |
 //! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time, sped up to 10 frames a second where frames are further apart (two-body) |
 //! | `sheet.png` | every k-th frame, one labelled row each |
-//! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)); the title says where the map does not hold |
+//! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)); the title says where the map does not hold, a note which model runs off the truth's scale (clipped there) |
 //! | `phase-space.png` | 2-D latents only: the HNN's learned H over the latent plane (bands are level sets), training latents on top |
 //! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT, learned-H variation |
 
@@ -178,12 +178,15 @@ pub fn write_rollout(
         write_gif(&panels, side, layout.scale, delay, &tmp.join("comparison.gif"))?;
         write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;
         let title = if unmapped.is_empty() {
-            format!("Energy along the rollout (seed {}, re-encoded and mapped to (q, p))", cfg.seed)
+            format!("Energy along the rollout (seed {}, latents mapped to (q, p))", cfg.seed)
         } else {
-            format!("Energy along the rollout (seed {}): no affine latent -> (q, p) map holds ({})", cfg.seed, unmapped.join(", "))
+            format!("Energy along the rollout (seed {}): no latent -> (q, p) map holds ({})", cfg.seed, unmapped.join(", "))
         };
         let y_label = data.config.sys().energy_formula();
-        plot::write(&plot::LinePlot { title: &title, x_label: "frame", y_label, log_y: false, series: &energy }, &tmp.join("energy.png"))?;
+        // A model that runs away is clipped (and named) so that the truth stays readable.
+        let view = plot::readable_view(&energy, 0);
+        let lines = plot::LinePlot { title: &title, x_label: "frame", y_label, log_y: false, series: &energy };
+        plot::write_in(&lines, &view, &tmp.join("energy.png"))?;
         if let Some(img) = &phase {
             write_png(img, &tmp.join("phase-space.png"), true)?;
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::plan::{plain, Manifest};
 use super::point::{MemberFigures, PointState, State};
 use crate::choice::Choice;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::evaluate::MAP_R2_MIN;
 use crate::model::FieldKind;
 use crate::report::table::short;
@@ -236,31 +236,77 @@ pub fn table(dir: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// Made-up figures of one member: the given energy error and worst map R^2, the HNN a little
+/// better than the baseline elsewhere (pixel MSE 1 against 2, valid prediction time 15
+/// frames against 10).
+fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFigures {
+    MemberFigures {
+        model,
+        seed,
+        train_loss: 1e-3,
+        test_loss: 1e-3,
+        energy_mse: Some(energy),
+        energy_mse_seeds_mean: Some(energy),
+        pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
+        valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
+        learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
+        worst_r2: Some(r2),
+    }
+}
+
+/// A sweep folder at `out` of done points with made-up figures, for measuring and testing
+/// the table: every system x both models x `seeds` training seeds, planned as a real sweep,
+/// each point's `state.json` written with errors drawn from `rng_seed` (uniform in 1e-4 ..
+/// 1e-2). Replaces a sweep folder already at `out`.
+pub fn synthetic(out: &Path, seeds: usize, rng_seed: u64) -> Result<Manifest> {
+    let toml = out.with_extension("toml");
+    let systems: Vec<String> = SystemKind::ALL.iter().map(|s| format!("\"{}\"", s.name())).collect();
+    let seeds: Vec<String> = (0..seeds).map(|s| s.to_string()).collect();
+    let text = format!("[grid]\nsystem = [{}]\nmodel = [\"hnn\", \"baseline\"]\nseed = [{}]\n", systems.join(", "), seeds.join(", "));
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
+    let m = super::plan(&toml, out, true);
+    let _ = std::fs::remove_file(&toml);
+    let m = m?;
+    let mut rng = crate::rng::Rng::new(rng_seed);
+    for p in &m.points {
+        let mut e = || rng.uniform(1e-4, 1e-2);
+        let (train_loss, test_loss, energy, seeds_mean, pixel) = (e(), e(), e(), e(), e());
+        let figures = MemberFigures {
+            train_loss,
+            test_loss,
+            energy_mse_seeds_mean: Some(seeds_mean),
+            pixel_mse: Some(pixel),
+            ..made_up_member(p.train.models[0], p.train.seeds[0], energy, 0.99)
+        };
+        let st = PointState {
+            state: State::Done,
+            host: "synthetic".into(),
+            pid: 0,
+            slurm_job: None,
+            started: 0.0,
+            seconds: Some(60.0),
+            error: None,
+            members: vec![figures],
+            diverged: vec![],
+        };
+        st.save(&super::point_dir(out, p.index))?;
+    }
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFigures {
-        MemberFigures {
-            model,
-            seed,
-            train_loss: 1e-3,
-            test_loss: 1e-3,
-            energy_mse: Some(energy),
-            energy_mse_seeds_mean: Some(energy),
-            pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
-            valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
-            learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
-            worst_r2: Some(r2),
-        }
-    }
 
     #[test]
     fn a_group_counts_wins_seed_by_seed_and_hides_energies_without_a_map() {
         let mut members = vec![];
         for (seed, (b, h)) in [(1.0, 0.1), (1.0, 0.2), (0.1, 0.5)].into_iter().enumerate() {
-            members.push(member(FieldKind::Baseline, seed as u64, b, 0.99));
-            members.push(member(FieldKind::Hnn, seed as u64, h, 0.99));
+            members.push(made_up_member(FieldKind::Baseline, seed as u64, b, 0.99));
+            members.push(made_up_member(FieldKind::Hnn, seed as u64, h, 0.99));
         }
         let g = Group { system: Some(SystemKind::Spring), settings: String::new(), members };
         let t = group_markdown(&g);
@@ -282,5 +328,26 @@ mod tests {
             m.valid_prediction_time = Some(0.0);
         }
         assert!(group_markdown(&g2).contains("| valid prediction time (frames) | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | - | 0/3 |"));
+    }
+
+    #[test]
+    fn a_synthetic_sweep_is_every_point_done_and_tabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sweep");
+        let m = synthetic(&out, 3, 1).unwrap();
+        assert_eq!(m.points.len(), SystemKind::ALL.len() * 2 * 3);
+        let (_, groups, tally) = collect(&out).unwrap();
+        assert_eq!(tally, Tally { done: m.points.len(), diverged: 0, other: 0 });
+        assert_eq!(groups.len(), SystemKind::ALL.len());
+        assert!(groups.iter().all(|g| g.members.len() == 6 && g.members.iter().all(|f| (1e-4..1e-2).contains(&f.train_loss))));
+        // Planned as a real sweep: the table reads it, and the plan's TOML is not left beside it.
+        let text = table(&out).unwrap();
+        assert!(text.contains("done, 0 diverged") && text.contains("## pixel two-body"), "{text}");
+        assert!(!out.with_extension("toml").exists());
+        // The same seed makes the same figures.
+        let again = dir.path().join("again");
+        synthetic(&again, 3, 1).unwrap();
+        let state = |d: &Path| std::fs::read_to_string(super::super::point_dir(d, 5).join("state.json")).unwrap();
+        assert_eq!(state(&out), state(&again));
     }
 }

@@ -12,7 +12,7 @@
 //! against frames from the classic-control renderer itself).
 
 use serde::{Deserialize, Serialize};
-use tiny_skia::{Color, FillRule, LineCap, Paint, Path, PathBuilder, Pixmap, Stroke, Transform};
+use tiny_skia::{FillRule, LineCap, Paint, Path, PathBuilder, Pixmap, Stroke, Transform};
 
 use crate::error::{Error, Result};
 
@@ -90,12 +90,23 @@ impl RenderConfig {
 /// Pixmap columns `c0..c1` and rows `r0..r1` a scene's ink can occupy.
 pub type InkBox = (usize, usize, usize, usize);
 
+/// Pixmap pixels of anti-aliasing a shape may darken beyond its path's bounds (tiny-skia
+/// touches at most the pixels its bounds overlap; one more for safety).
+const INK_MARGIN: f32 = 2.0;
+
 /// A frame's high-resolution canvas (white, the window at `side * supersample` px) and the
 /// reference's preprocessing into `side x side` values. Holds its scratch buffers, so one per
 /// thread.
 pub struct Canvas {
     cfg: RenderConfig,
     pixmap: Pixmap,
+    /// What [`Canvas::clear`] restores: white, or the scene's fixed part
+    /// ([`Canvas::keep_as_background`]), with its ink.
+    background: Option<(Pixmap, Ink)>,
+    /// The pixmap bounds (x0, x1, y0, y1) of everything drawn since the last clear.
+    ink: Ink,
+    /// Until the first clear: the new pixmap is transparent, not white.
+    whole_is_dirty: bool,
     taps: Taps,
     /// Horizontal pass result, `[hi, side]`.
     rows: Vec<f32>,
@@ -112,6 +123,9 @@ impl Canvas {
         Ok(Canvas {
             cfg,
             pixmap,
+            background: None,
+            ink: Ink::EMPTY,
+            whole_is_dirty: true,
             taps: Taps::pil_bilinear(hi, cfg.side as usize),
             rows: vec![0.0; hi * cfg.side as usize],
             line: vec![0.0; hi],
@@ -143,11 +157,36 @@ impl Canvas {
         Transform::from_row((kx * c) as f32, (-ky * s) as f32, (-kx * s) as f32, (-ky * c) as f32, (-kx * w.x0) as f32, (ky * w.y1) as f32)
     }
 
+    /// Back to white, or to the background kept with [`Canvas::keep_as_background`]. Only
+    /// the rows drawn on since the last clear are restored: the others still hold it.
     pub fn clear(&mut self) {
-        self.pixmap.fill(Color::WHITE);
+        let hi = self.hi();
+        let (_, _, r0, r1) = if self.whole_is_dirty { (0, hi, 0, hi) } else { self.ink.boxed(hi) };
+        let rows = r0 * hi * 4..r1 * hi * 4;
+        match &self.background {
+            Some((pixmap, ink)) => {
+                self.pixmap.data_mut()[rows.clone()].copy_from_slice(&pixmap.data()[rows]);
+                self.ink = *ink;
+            }
+            None => {
+                for px in self.pixmap.data_mut()[rows].chunks_exact_mut(4) {
+                    px.copy_from_slice(&[255; 4]);
+                }
+                self.ink = Ink::EMPTY;
+            }
+        }
+        self.whole_is_dirty = false;
+    }
+
+    /// Keeps what is drawn now (a scene's fixed part, drawn on a cleared canvas) as what
+    /// [`Canvas::clear`] restores: the same pixels as drawing it again after each clear,
+    /// without the cost.
+    pub fn keep_as_background(&mut self) {
+        self.background = Some((self.pixmap.clone(), self.ink));
     }
 
     pub fn fill_path(&mut self, path: &Path, paint: &Paint, transform: Transform) {
+        self.ink.extend(path.bounds(), transform);
         self.pixmap.fill_path(path, paint, FillRule::Winding, transform, None);
     }
 
@@ -159,8 +198,9 @@ impl Canvas {
     }
 
     /// Preprocesses the canvas into `out`: red minus green (u8 wrap-around, as the
-    /// reference), PIL's bilinear shrink, 8 bits. Only `ink` (or the whole canvas) is read:
-    /// outside it red minus green must be 0.
+    /// reference), PIL's bilinear shrink, 8 bits. Only `ink` is read (outside it red minus
+    /// green must be 0), or, without one, the bounds of what was drawn since the last clear:
+    /// the rest is white, whose red minus green is 0.
     ///
     /// # Shapes
     /// `out`: `[side * side]`, row-major, row 0 at the top of the window; values are
@@ -169,7 +209,7 @@ impl Canvas {
         assert_eq!(out.len(), self.cfg.pixels(), "output buffer must be side * side");
         let hi = self.pixmap.width() as usize;
         let side = self.cfg.side as usize;
-        let (c0, c1, r0, r1) = ink.unwrap_or((0, hi, 0, hi));
+        let (c0, c1, r0, r1) = ink.unwrap_or_else(|| self.ink.boxed(hi));
         let data = self.pixmap.data();
         // Horizontal pass: [hi, hi] -> [hi, side], rows r0..r1 only.
         self.rows.fill(0.0);
@@ -201,6 +241,34 @@ impl Canvas {
                 *d = d.round().clamp(0.0, 255.0) / 255.0;
             }
         }
+    }
+}
+
+/// Pixmap bounds `(x0, x1, y0, y1)` of what was drawn; empty: `x0 > x1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ink([f32; 4]);
+
+impl Ink {
+    const EMPTY: Ink = Ink([f32::INFINITY, f32::NEG_INFINITY, f32::INFINITY, f32::NEG_INFINITY]);
+
+    /// Adds the bounds `r` of a path drawn with `t`.
+    fn extend(&mut self, r: tiny_skia::Rect, t: Transform) {
+        for (x, y) in [(r.left(), r.top()), (r.right(), r.top()), (r.left(), r.bottom()), (r.right(), r.bottom())] {
+            let (px, py) = (t.sx * x + t.kx * y + t.tx, t.ky * x + t.sy * y + t.ty);
+            let b = &mut self.0;
+            *b = [b[0].min(px), b[1].max(px), b[2].min(py), b[3].max(py)];
+        }
+    }
+
+    /// The pixmap columns and rows (`hi` a side) the ink can have touched, with the
+    /// anti-aliasing margin; nothing when nothing was drawn.
+    fn boxed(&self, hi: usize) -> InkBox {
+        let [x0, x1, y0, y1] = self.0;
+        if !(x0 <= x1 && y0 <= y1) {
+            return (0, 0, 0, 0);
+        }
+        let clamp = |v: f32| (v.floor().max(0.0) as usize).min(hi);
+        (clamp(x0 - INK_MARGIN), clamp(x1 + INK_MARGIN + 1.0), clamp(y0 - INK_MARGIN), clamp(y1 + INK_MARGIN + 1.0))
     }
 }
 
@@ -346,6 +414,46 @@ mod tests {
         assert!((cx / m - 23.5).abs() < 0.1 && (cy / m - 23.5).abs() < 0.1, "centroid ({}, {})", cx / m, cy / m);
         let max = f.iter().cloned().fold(0.0, f32::max);
         assert_eq!((max * 255.0).round(), 100.0, "the interior takes the shade");
+    }
+
+    #[test]
+    fn reading_only_the_ink_and_a_kept_background_change_no_pixel() {
+        let cfg = RenderConfig { side: 28, supersample: 4, window: Window::square(0.0, 0.0, 1.5) };
+        let draw = |c: &mut Canvas, (x, y): (f64, f64)| {
+            let mut s = c.scene();
+            s.line(&[(-1.2, 0.1), (-0.3, -0.2), (x, 0.15)], 0.05, 0.3);
+            s.disc(x, y, 0.25, 0.5);
+        };
+        let wall = |c: &mut Canvas| c.scene().line(&[(-1.4, -0.45), (-1.4, 0.45)], 0.1, 0.5);
+        let mut plain = Canvas::new(cfg).unwrap();
+        let mut kept = Canvas::new(cfg).unwrap();
+        kept.clear();
+        wall(&mut kept);
+        kept.keep_as_background();
+        let hi = plain.hi();
+        // The disc moves up and down, so that a clear must restore other rows each time.
+        for x in [(-0.4, 0.0), (0.13, 1.0), (0.77, -0.9), (1.6, 0.0)] {
+            plain.clear();
+            wall(&mut plain);
+            draw(&mut plain, x);
+            let (mut whole, mut inked, mut again) = (vec![0.0f32; 784], vec![0.0f32; 784], vec![0.0f32; 784]);
+            plain.finish(Some((0, hi, 0, hi)), &mut whole);
+            plain.finish(None, &mut inked);
+            assert_eq!(whole, inked, "at {x:?}");
+            assert!(whole.iter().sum::<f32>() > 10.0);
+            kept.clear();
+            draw(&mut kept, x);
+            kept.finish(None, &mut again);
+            assert_eq!(whole, again, "at {x:?}");
+        }
+        // The ink read is the drawing's rows, not the whole canvas; a blank canvas reads none.
+        let (_, _, r0, r1) = plain.ink.boxed(hi);
+        assert!(r0 > hi / 4 && r1 < 3 * hi / 4, "rows {r0}..{r1} of {hi}");
+        plain.clear();
+        assert_eq!(plain.ink.boxed(hi), (0, 0, 0, 0));
+        let mut blank = vec![1.0f32; 784];
+        plain.finish(None, &mut blank);
+        assert!(blank.iter().all(|&v| v == 0.0));
     }
 
     #[test]

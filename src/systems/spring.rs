@@ -8,10 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Drawer, SceneDrawer, System};
+use super::{Drawer, System};
 use crate::error::Result;
 use crate::rng::Rng;
-use crate::systems::render::{RenderConfig, Window};
+use crate::systems::render::{Canvas, RenderConfig, Window};
 
 /// A ball on a spring; `Default`: `m = 1/2, k = 2` (`H = q^2 + p^2`, period pi), frames 0.1 s
 /// apart (31 a period), amplitudes in (0.3, 1).
@@ -94,29 +94,12 @@ impl System for Spring {
     }
 
     fn drawer(&self, render: RenderConfig) -> Result<Box<dyn Drawer>> {
-        let me = *self;
-        SceneDrawer::boxed(render, move |sim, scene| {
-            let (x, r, wall) = (sim[0], me.ball_radius, me.wall_x);
-            scene.line(&[(wall, -0.45), (wall, 0.45)], 0.1, 0.5);
-            // The spring: a zigzag of 10 teeth from the wall to the ball.
-            let end = x - r;
-            let teeth = 10;
-            let pts: Vec<(f64, f64)> = (0..=2 * teeth + 2)
-                .map(|i| {
-                    let f = i as f64 / (2 * teeth + 2) as f64;
-                    let y = if i == 0 || i == 2 * teeth + 2 {
-                        0.0
-                    } else if i % 2 == 1 {
-                        0.18
-                    } else {
-                        -0.18
-                    };
-                    (wall + f * (end - wall), y)
-                })
-                .collect();
-            scene.line(&pts, 0.05, 0.3);
-            scene.disc(x, 0.0, r, 0.5);
-        })
+        let mut canvas = Canvas::new(render)?;
+        // The wall never moves: drawn once, and restored with each clear.
+        canvas.clear();
+        canvas.scene().line(&[(self.wall_x, -0.45), (self.wall_x, 0.45)], 0.1, 0.5);
+        canvas.keep_as_background();
+        Ok(Box::new(SpringDrawer { canvas, spring: *self, zigzag: Vec::with_capacity(2 * TEETH + 3) }))
     }
 
     fn params(&self) -> Vec<(&'static str, f64)> {
@@ -142,6 +125,43 @@ impl System for Spring {
 
     fn window_range(&self) -> (&'static str, (f64, f64)) {
         ("radius", (0.0, 100.0))
+    }
+}
+
+/// Teeth of the spring's zigzag.
+const TEETH: usize = 10;
+
+/// The spring's scene: the wall (kept as the canvas's background), a zigzag of [`TEETH`]
+/// teeth from the wall to the ball, and the ball at `(q, 0)`.
+struct SpringDrawer {
+    canvas: Canvas,
+    spring: Spring,
+    /// The zigzag's points, reused from frame to frame.
+    zigzag: Vec<(f64, f64)>,
+}
+
+impl Drawer for SpringDrawer {
+    fn draw(&mut self, sim: &[f64], out: &mut [f32]) {
+        let (x, r, wall) = (sim[0], self.spring.ball_radius, self.spring.wall_x);
+        let end = x - r;
+        let n = 2 * TEETH + 2;
+        self.zigzag.clear();
+        self.zigzag.extend((0..=n).map(|i| {
+            let f = i as f64 / n as f64;
+            let y = if i == 0 || i == n {
+                0.0
+            } else if i % 2 == 1 {
+                0.18
+            } else {
+                -0.18
+            };
+            (wall + f * (end - wall), y)
+        }));
+        self.canvas.clear();
+        let mut scene = self.canvas.scene();
+        scene.line(&self.zigzag, 0.05, 0.3);
+        scene.disc(x, 0.0, r, 0.5);
+        self.canvas.finish(None, out);
     }
 }
 
