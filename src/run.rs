@@ -672,3 +672,53 @@ mod tests {
         assert!(e.to_string().contains("format version 99"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod migrate_tests {
+    use super::*;
+
+    /// A version-1 `config.json` as such a run wrote it: `train.seed` where version 2 has
+    /// `train.seeds`, `format_version` 1.
+    fn version_1(of: &RunConfig) -> String {
+        let mut v = serde_json::to_value(of).unwrap();
+        v["format_version"] = 1.into();
+        let train = v["train"].as_object_mut().unwrap();
+        let seeds = train.remove("seeds").unwrap();
+        assert_eq!(seeds.as_array().unwrap().len(), 1);
+        train.insert("seed".into(), seeds[0].clone());
+        serde_json::to_string_pretty(&v).unwrap()
+    }
+
+    #[test]
+    fn a_version_1_run_is_read_as_a_one_member_run() {
+        let data = DatasetRef { path: "a.h5".into(), sha256: "0".repeat(64), config: DatasetConfig::default() };
+        let mut v2 = RunConfig::new(TrainConfig::default(), ModelConfig::default(), data);
+        v2.train.seeds = vec![7];
+        v2.train.steps = 123;
+        let text = version_1(&v2);
+        assert!(text.contains("\"seed\": 7") && !text.contains("\"seeds\""), "{text}");
+
+        // The text itself: seed 7 becomes seeds [7], the version 2, nothing else changes.
+        let migrated: RunConfig = serde_json::from_str(&migrate_v1(&text).unwrap()).unwrap();
+        assert_eq!(migrated, v2);
+
+        // Through Run::open, as every stage reads a run folder.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG), &text).unwrap();
+        let run = PixelRun::open(dir.path()).unwrap();
+        assert_eq!(run.config, v2);
+        assert_eq!(run.seeds(), &[7]);
+        assert!(!run.config.train.is_ensemble());
+        assert_eq!(run.member_dir(7), dir.path(), "a single model's files are in the run folder itself");
+        assert_eq!(run.weights_path(FieldKind::Hnn, 7), dir.path().join("hnn.safetensors"));
+        // Opening does not rewrite the file.
+        assert_eq!(std::fs::read_to_string(dir.path().join(CONFIG)).unwrap(), text);
+
+        // Only version 1 is migrated: version 0 is refused.
+        let mut v0: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v0["format_version"] = 0.into();
+        std::fs::write(dir.path().join(CONFIG), v0.to_string()).unwrap();
+        let e = Run::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("format version 0"), "{e}");
+    }
+}

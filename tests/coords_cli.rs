@@ -20,13 +20,29 @@ fn each_task_runs_quickly_and_table_collects_them() {
         {
             assert!(out.join(f).exists(), "{task}: {f} missing");
         }
-        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+        let m = common::read_json(out.join("metrics.json"));
+        let mut energy = std::collections::HashMap::new();
         for model in m["models"].as_array().unwrap() {
-            for key in ["train_loss", "test_loss", "energy_mse"] {
-                let v = model[key]["mean"].as_f64().unwrap();
-                assert!(v.is_finite() && v >= 0.0, "{task} {key} = {v}");
-            }
+            let name = model["model"].as_str().unwrap();
+            // Training learns: 40 steps take the test loss to well under a third of the
+            // untrained field's (measured: 5x to 17x lower), and metrics.json's test loss is
+            // the last one logged (the same weights, the same test set).
+            let log: Vec<serde_json::Value> = std::fs::read_to_string(out.join(format!("log-{name}.jsonl")))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let first = log[0]["test_loss"].as_f64().unwrap();
+            let last = log.last().unwrap()["test_loss"].as_f64().unwrap();
+            let test = model["test_loss"]["mean"].as_f64().unwrap();
+            assert!(test < first / 3.0, "{task} {name}: test loss {test}, untrained {first}");
+            assert!((test - last).abs() <= 1e-9 * last, "{task} {name}: metrics {test}, log {last}");
+            energy.insert(name.to_string(), model["energy_mse"]["mean"].as_f64().unwrap());
         }
+        // The paper's claim, already after 40 steps: the HNN's rollouts keep the energy far
+        // better (measured: 5x to 300x; the spring's 300x).
+        let ratio = energy["baseline"] / energy["hnn"];
+        assert!(ratio > if task == "spring" { 30.0 } else { 2.0 }, "{task}: baseline / HNN energy error {ratio}");
     }
     // An existing run is replaced only with --force.
     let again = bin().args(["coords", "--task", "spring", "--out"]).arg(dir.path().join("spring")).output().unwrap();

@@ -48,6 +48,30 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
         let e: Vec<f64> = model["trajectories"][0]["true_energy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         let (lo, hi) = e.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         assert!(hi - lo < 0.3 * hi, "true energy {lo}..{hi}");
+        // The true energies are those of the simulator's trajectory (seed 1, the protocol
+        // in metrics.json), by SPEC.md's formula 1.9 (1 - cos q) + p^2 of its labels.
+        let data: pixel_hnn::dataset::DatasetConfig =
+            serde_json::from_value(json(run.join("config.json"))["dataset"]["config"].clone()).unwrap();
+        let protocol: pixel_hnn::evaluate::EvalConfig = serde_json::from_value(m["protocol"].clone()).unwrap();
+        let traj = pixel_hnn::evaluate::Trajectory::simulate(&data, &protocol, 1).unwrap();
+        for (i, got) in e.iter().enumerate() {
+            let (q, p) = (traj.label(i)[0], traj.label(i)[1]);
+            let want = 1.9 * (1.0 - q.cos()) + p * p;
+            assert!((got - want).abs() <= 1e-12 * want.abs().max(1e-12), "frame {i}: {got} vs {want}");
+        }
+        // Averages over the trajectories of seeds 1 and 2.
+        let t = model["trajectories"].as_array().unwrap();
+        let mean = |k: &str| t.iter().map(|t| t[k].as_f64().unwrap()).sum::<f64>() / t.len() as f64;
+        assert_eq!(t.len(), 2);
+        assert!((model["energy_mse_seeds_mean"].as_f64().unwrap() - mean("energy_mse")).abs() <= 1e-12 * mean("energy_mse"));
+        assert!((model["pixel_mse"].as_f64().unwrap() - mean("pixel_mse")).abs() <= 1e-12 * mean("pixel_mse"));
+        assert_eq!(model["energy_mse"], t[0]["energy_mse"], "the paper's figure is seed 1's");
+        // The HNN keeps its own learned H along its rollout (measured: 3e-4 of its spread over
+        // the training latents); the baseline has none.
+        match model["model"].as_str().unwrap() {
+            "hnn" => assert!(model["learned_h_variation"].as_f64().unwrap() < 0.01, "{}", model["learned_h_variation"]),
+            _ => assert!(model["learned_h_variation"].is_null()),
+        }
     }
 
     // evaluate and rollout again on the same run: same seed, same metrics.

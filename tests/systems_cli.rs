@@ -5,6 +5,10 @@ mod common;
 use common::{bin, fails, read_json as json, succeeds};
 use std::path::Path;
 
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
 fn small_run(dir: &Path, system: &str) -> std::path::PathBuf {
     let data = dir.join(format!("{system}.h5"));
     let said = succeeds(bin().args(["generate", "--system", system, "--trials", "6", "--steps", "16", "--out"]).arg(&data));
@@ -53,13 +57,47 @@ fn every_system_runs_end_to_end() {
             assert!(model["pixel_mse"].as_f64().unwrap().is_finite());
             let h = &model["learned_h_variation"];
             assert_eq!(h.is_f64(), model["model"] == "hnn", "{system}: learned H for the HNN only: {h}");
+            let trajectories = model["trajectories"].as_array().unwrap();
+            assert_eq!(trajectories.len(), 2, "seeds 1, 2");
+            for t in trajectories {
+                // The HNN's rollout follows the symplectic gradient of its learned H, so it
+                // keeps that H (to the integrator's tolerance), trained or not: well under
+                // 1% of H's spread over the training latents (measured: at most 0.3%).
+                if let Some(v) = t["learned_h_variation"].as_f64() {
+                    assert!(v < 0.02, "{system}: the HNN's learned H varies by {v} along its own rollout");
+                }
+                // The true energies are the simulator's: conserved by the exact or adaptive
+                // integrators (the pendulum's symplectic Euler wobbles by up to ~20%).
+                let e = floats(&t["true_energy"]);
+                assert_eq!(e.len(), 12);
+                let (lo, hi) = e.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+                let bound = if system == "pendulum" { 0.3 } else { 1e-6 };
+                assert!(hi - lo <= bound * hi.abs(), "{system}: true energy {lo}..{hi}");
+                // energy_mse is the mean square of true minus predicted.
+                let p = floats(&t["predicted_energy"]);
+                let mse = e.iter().zip(&p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / e.len() as f64;
+                assert!((t["energy_mse"].as_f64().unwrap() - mse).abs() <= 1e-12 * mse, "{system}");
+                let per_frame = floats(&t["pixel_mse_per_frame"]);
+                let vpt = t["valid_prediction_time"].as_u64().unwrap() as usize;
+                assert!(per_frame.len() == 12 && vpt <= 12, "{system}");
+            }
         }
+        // Both models are scored on the same fresh trajectories.
+        assert_eq!(m["models"][0]["trajectories"][0]["true_energy"], m["models"][1]["trajectories"][0]["true_energy"]);
         let said = succeeds(bin().args(["rollout", "--device", "cpu", "--frames", "12", "--steps", "15", "--run"]).arg(&run));
         assert!(said.contains("hnn:") && said.contains("baseline:"), "{said}");
         for f in ["comparison.gif", "sheet.png", "energy.png"] {
             image::open(run.join("rollout").join(f)).unwrap_or_else(|e| panic!("{system} {f}: {e}"));
         }
         assert_eq!(run.join("rollout/phase-space.png").exists(), latent == 2, "{system}: the phase plane of 2-D latents only");
+        // One picture per frame of the horizon, each the frame scaled up 4x.
+        let side = cfg["dataset"]["config"]["render"]["side"].as_u64().unwrap() as u32;
+        for panel in ["truth", "hnn", "baseline"] {
+            let dir = run.join("rollout/frames").join(panel);
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12, "{system} {panel}");
+            let img = image::open(dir.join("0011.png")).unwrap();
+            assert_eq!((img.width(), img.height()), (4 * side, 4 * side), "{system} {panel}");
+        }
         let sheet = dir.path().join(format!("{system}.png"));
         succeeds(bin().args(["preview", "--data"]).arg(dir.path().join(format!("{system}.h5"))).arg("--out").arg(&sheet));
         image::open(&sheet).unwrap();

@@ -674,3 +674,77 @@ mod tests {
         assert!(msg.contains("MB"), "says what memory it would need: {msg}");
     }
 }
+
+#[cfg(test)]
+mod scoring_tests {
+    use super::*;
+    use crate::model::ModelConfig;
+
+    /// A trajectory of `steps` frames of 4 pixels, frame `j` all `value(j)`, with energies.
+    fn trajectory(value: impl Fn(usize) -> f32, energies: Vec<f64>) -> Trajectory {
+        let steps = energies.len();
+        let frames = (0..steps).flat_map(|j| vec![value(j); 4]).collect();
+        Trajectory { labels: vec![0.0; 2 * steps], energies, frames, pixels: 4 }
+    }
+
+    /// Scores a baseline whose latent map sends every latent to `(q, p) = (0, 1)`, so its
+    /// predicted pendulum energy is exactly 1, on a rollout whose decoded first frames are
+    /// `first[i]` (4 pixels each; the second frame of each pair is junk).
+    fn score_of(traj: &Trajectory, first: &[Vec<f32>]) -> TrajectoryScore {
+        let n = first.len();
+        let model =
+            Model::new(ModelConfig { input_dim: 8, ae_hidden: 3, latent_dim: 2, field_hidden: 3 }, FieldKind::Baseline, 0, Device::Cpu);
+        let map = LatentMap { rows: vec![vec![0.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]], r2_train: vec![1.0; 2], r2_test: vec![1.0; 2] };
+        let sys = crate::systems::pendulum::Pendulum::default();
+        let cfg = EvalConfig { frames: n, ..Default::default() };
+        assert_eq!(cfg.vpt_threshold, 0.025, "the reference's threshold");
+        let decoded: Vec<f32> = first.iter().flat_map(|f| f.iter().copied().chain([7.0; 4])).collect();
+        let roll = Rollout { latents: vec![vec![0.0, 0.0]; n], decoded: Tensor::from_slice(&decoded).view([n as i64, 8]) };
+        let scorer = Scorer { model: &model, sys: &sys, map: &map, cfg: &cfg, h_scale: None };
+        scorer.score(traj, &roll, 3)
+    }
+
+    #[test]
+    fn the_energy_error_and_its_plus_minus_of_five_contiguous_chunks() {
+        // Pair i's true energy is frame i + 1's; frame 0's (1000) is never compared. The
+        // errors against the predicted 1 are k = 1,2, 2,3, 3,4, 4,5, 5,6.
+        let k = [1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0, 6.0];
+        let energies: Vec<f64> = [1000.0].into_iter().chain(k.iter().map(|k| 1.0 + k)).chain([0.0]).collect();
+        let traj = trajectory(|_| 0.5, energies);
+        let s = score_of(&traj, &vec![vec![0.5; 4]; 10]);
+        assert_eq!(s.predicted_energy, vec![1.0; 10]);
+        assert_eq!(s.true_energy, k.iter().map(|k| 1.0 + k).collect::<Vec<_>>());
+        // Squared errors 1,4, 4,9, 9,16, 16,25, 25,36: mean 14.5. The chunk means 2.5, 6.5,
+        // 12.5, 20.5, 30.5 have population variance 100.8, so +- = sqrt(100.8 / 5).
+        assert_eq!(s.energy_mse, 14.5);
+        assert!((s.energy_mse_pm - (100.8f64 / 5.0).sqrt()).abs() < 1e-12, "{}", s.energy_mse_pm);
+        // Not the s.e.m. of the 10 values (sqrt(115.05 / 10)), nor of strided chunks.
+        assert!((s.energy_mse_pm - (115.05f64 / 10.0).sqrt()).abs() > 0.1);
+    }
+
+    #[test]
+    fn the_valid_prediction_time_is_the_first_frame_whose_relative_error_passes_the_threshold() {
+        // True frames are 0.5 (power 0.25) except frame 4 (pair 3), which is 1.0 (power 1).
+        let value = |j: usize| if j == 4 { 1.0 } else { 0.5 };
+        let traj = trajectory(value, vec![1.0; 12]);
+        // Each decoded first frame is the true one plus d: MSE d^2, relative MSE d^2 / power.
+        let d: [f32; 10] = [0.0, 0.05, 0.07, 0.1, 0.09, 0.2, 0.0, 0.0, 0.0, 0.0];
+        let first: Vec<Vec<f32>> = d.iter().enumerate().map(|(i, d)| vec![value(i + 1) + d; 4]).collect();
+        let s = score_of(&traj, &first);
+        // Relative MSE: 0, .01, .0196, .01 (pair 3: power 1), .0324 > .025 at pair 4, although
+        // its plain MSE .0081 is below .025; pair 5 (.16) does not move it; later pairs
+        // back under the threshold do not either.
+        assert_eq!(s.valid_prediction_time, 4);
+        for (i, (got, d)) in s.pixel_mse_per_frame.iter().zip(d).enumerate() {
+            let e = ((value(i + 1) - (value(i + 1) + d)) as f64).powi(2);
+            assert!((got - e).abs() <= 1e-12 * e.max(1e-30), "pair {i}: {got} vs {e}");
+        }
+        assert!((s.pixel_mse - s.pixel_mse_per_frame.iter().sum::<f64>() / 10.0).abs() < 1e-15);
+        // Never past the threshold: the whole horizon.
+        let exact: Vec<Vec<f32>> = (0..10).map(|i| vec![value(i + 1); 4]).collect();
+        assert_eq!(score_of(&traj, &exact).valid_prediction_time, 10);
+        // Past it at once: 0.
+        let off: Vec<Vec<f32>> = (0..10).map(|i| vec![value(i + 1) + 0.3; 4]).collect();
+        assert_eq!(score_of(&traj, &off).valid_prediction_time, 0);
+    }
+}

@@ -386,11 +386,10 @@ mod tests {
 
     #[test]
     fn the_faster_thread_count_is_chosen_and_checked_again_later() {
-        let mut c = ThreadChoice::from_flag(None).unwrap();
-        if c.pools.len() < 2 {
-            return; // a one-core machine has nothing to choose
-        }
-        let all = c.pools[0].0;
+        // What `from_flag(None)` builds on a machine of 4 cores, whatever this one has.
+        let mut c = ThreadChoice::of(&[4, 1]);
+        let all = 4;
+        assert_eq!(c.current(), all, "all cores first");
         let run = |c: &mut ThreadChoice, steps: usize, ms_all: u64, ms_one: u64| -> Vec<usize> {
             (0..steps)
                 .map(|_| {
@@ -412,5 +411,51 @@ mod tests {
         let on_all = late.iter().filter(|&&n| n == all).count();
         assert!(on_all as f64 > 0.95 * late.len() as f64, "{on_all} of {} steps on all cores", late.len());
         assert_eq!(ThreadChoice::from_flag(Some(1)).unwrap().pools.len(), 1, "--threads fixes the count");
+    }
+
+    #[test]
+    fn the_first_measurement_decides_and_a_small_gain_does_not_switch() {
+        let mut c = ThreadChoice::of(&[4, 1]);
+        let mut used = vec![];
+        let step = |c: &mut ThreadChoice, used: &mut Vec<usize>, ms_all: u64, ms_one: u64| {
+            let n = c.current();
+            used.push(n);
+            c.observe(Duration::from_millis(if n == 1 { ms_one } else { ms_all }));
+        };
+        // One core 3% faster: below the 5% needed to take over.
+        for _ in 0..2 * PROBE_STEPS + 10 {
+            step(&mut c, &mut used, 100, 97);
+        }
+        // All cores for PROBE_STEPS steps, one core for as many, then back to all.
+        let expect: Vec<usize> = [vec![4; PROBE_STEPS], vec![1; PROBE_STEPS], vec![4; 10]].concat();
+        assert_eq!(used, expect);
+        // The next check comes PROBE_PERIOD steps after that decision, not before.
+        used.clear();
+        for _ in 0..PROBE_PERIOD + PROBE_STEPS {
+            step(&mut c, &mut used, 100, 50);
+        }
+        let first_one = used.iter().position(|&n| n == 1).expect("checked again");
+        assert_eq!(first_one, PROBE_PERIOD - 10, "{used:?}");
+        assert_eq!(c.current(), 1, "one core, now 2x faster, took over");
+    }
+
+    #[test]
+    fn the_thread_count_rule() {
+        assert!(threads(Some(0)).unwrap_err().to_string().starts_with("--threads"));
+        assert_eq!(threads(Some(3)).unwrap(), 3);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(threads(None).unwrap(), cores, "all cores when not told");
+        let fixed = ThreadChoice::from_flag(Some(3)).unwrap();
+        assert_eq!((fixed.pools.len(), fixed.current()), (1, 3));
+        let told_nothing = ThreadChoice::from_flag(None).unwrap();
+        let counts: Vec<usize> = told_nothing.pools.iter().map(|p| p.0).collect();
+        assert_eq!(counts, if cores == 1 { vec![1] } else { vec![cores, 1] }, "all cores or one, measured");
+        // A fixed count never changes, however slow its steps.
+        let mut one = ThreadChoice::fixed(2);
+        for ms in [1, 1000, 1, 1000].repeat(10) {
+            one.observe(Duration::from_millis(ms));
+        }
+        assert_eq!(one.current(), 2);
+        assert_eq!(Runtime::cpu(Some(2)).describe().unwrap(), "cpu with 2 thread(s)");
     }
 }
