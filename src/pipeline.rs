@@ -369,23 +369,17 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     Ok(metrics)
 }
 
-/// The files of a rollout folder in the order a person reads them (`phase-space.png` is
-/// drawn for 2-D latents only).
-const ROLLOUT_FILES: [&str; 6] = ["comparison.gif", "sheet.png", "energy.png", "phase-space.png", "frames/", "rollout.json"];
-
 /// What `rollout` made.
 #[derive(Clone, Debug)]
-pub struct Rolled {
+pub struct Pictures {
     /// The folder written.
     pub out: PathBuf,
-    /// The files and folders in it, as [`ROLLOUT_FILES`] names them.
-    pub files: Vec<&'static str>,
     pub summary: RolloutSummary,
     /// Whether the run is a seed ensemble (its members are named by seed).
     pub ensemble: bool,
 }
 
-impl Rolled {
+impl Pictures {
     /// A line per member (its energy MSE, pixel MSE, valid prediction time, learned H's
     /// variation), then the folder and its files.
     pub fn describe(&self) -> String {
@@ -400,7 +394,7 @@ impl Rolled {
                 m.pixel_mse, m.valid_prediction_time, self.summary.frames
             );
         }
-        s += &format!("wrote {} ({})\n", self.out.display(), self.files.join(", "));
+        s += &format!("wrote {} ({})\n", self.out.display(), self.summary.files.join(", "));
         s
     }
 }
@@ -409,7 +403,7 @@ impl Rolled {
 /// of an ensemble is rolled out (the energy plot shows their spread), the frames are the
 /// first member's. Each member's latent map is the one `evaluate` stored when it was fitted
 /// the same way, else fitted now.
-pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<Rolled> {
+pub fn pictures(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<Pictures> {
     layout.validate()?;
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
@@ -430,9 +424,7 @@ pub fn rollout(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Pa
     let mapped: Vec<Mapped> = models.iter().map(|(seed, model, map)| Mapped { seed: *seed, model, map }).collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
     let summary = pictures::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
-    // The folder was just written whole; what it holds is what was drawn.
-    let files = ROLLOUT_FILES.into_iter().filter(|f| out.join(f.trim_end_matches('/')).exists()).collect();
-    Ok(Rolled { out, files, summary, ensemble: run.config.train.is_ensemble() })
+    Ok(Pictures { out, summary, ensemble: run.config.train.is_ensemble() })
 }
 
 /// A coordinate task: its data, an HNN and a baseline from one seed, their scores, and the
@@ -568,7 +560,7 @@ pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOu
 
     obs.stage("rollout");
     let t = Instant::now();
-    let rolled = rollout(&cfg.out, &cfg.eval, cfg.layout, None, device)?.summary;
+    let rolled = pictures(&cfg.out, &cfg.eval, cfg.layout, None, device)?.summary;
     timed("rollout", t);
 
     let run = PixelRun::open(&cfg.out)?;
@@ -627,15 +619,16 @@ mod tests {
             layout: Layout::default(),
             frames: 200,
             models: vec![member(FieldKind::Hnn, 3, true, Some(0.0125)), member(FieldKind::Baseline, 3, false, None)],
+            files: vec!["sheet.png", "rollout.json"],
         };
-        let rolled = Rolled { out: PathBuf::from("r/rollout"), files: vec!["sheet.png", "rollout.json"], summary, ensemble: false };
+        let rolled = Pictures { out: PathBuf::from("r/rollout"), summary, ensemble: false };
         assert_eq!(
             rolled.describe(),
             "hnn: energy MSE 1.250e-2, pixel MSE 3.500e-3, valid for 40 of 200 frames, learned H varies by 0.013 of its spread\n\
              baseline: energy n/a (no affine latent map holds), pixel MSE 3.500e-3, valid for 40 of 200 frames\n\
              wrote r/rollout (sheet.png, rollout.json)\n"
         );
-        let ensemble = Rolled { ensemble: true, ..rolled };
+        let ensemble = Pictures { ensemble: true, ..rolled };
         assert!(ensemble.describe().starts_with("hnn seed 3: energy MSE"), "{}", ensemble.describe());
     }
 }

@@ -237,7 +237,7 @@ impl FinalLosses {
     pub fn of(&self, kind: FieldKind, seed: u64, dir: &Path) -> Result<&ModelLosses> {
         self.models.iter().find(|m| m.model == kind && m.seed == seed).ok_or_else(|| {
             Error::input(
-                &dir.join(FINAL_LOSSES),
+                dir.join(FINAL_LOSSES),
                 format!("has no losses of the {} model of seed {seed}: was training finished?", kind.name()),
             )
         })

@@ -39,6 +39,16 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
     let m = json(run.join("metrics.json"));
     let models = m["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
+    // The final losses are computed once, by training: metrics.json reports exactly what
+    // final-losses.json holds, for every model.
+    let losses = json(run.join("final-losses.json"));
+    for model in models {
+        let stored = losses["models"].as_array().unwrap().iter().find(|l| l["model"] == model["model"]).expect("final losses of the model");
+        for (ours, theirs) in [("train_loss", "train"), ("test_loss", "test")] {
+            assert_eq!(model[ours], stored[theirs], "{ours} of {}", model["model"]);
+            assert!(model[ours]["mean"].as_f64().is_some_and(|v| v > 0.0 && v < 0.1), "{ours} of {}", model["model"]);
+        }
+    }
     for model in models {
         for key in ["energy_mse", "energy_mse_seeds_mean", "pixel_mse", "valid_prediction_time"] {
             assert!(model[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0), "{key} in {}", model["model"]);

@@ -308,9 +308,9 @@ fn under_load(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 /// (eager and as one CUDA graph), then the PyTorch peer (eager, graphed, batched) in the same
 /// run, and what 32 seeds of both models for 10,001 steps would take.
 fn gpu(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    use crate::runtime::{resolve, DeviceChoice, Runtime};
-    let device = match resolve(DeviceChoice::Cuda) {
-        Ok(d) => d,
+    use crate::runtime::{CudaGraphs, DeviceChoice, Runtime};
+    let eager = match Runtime::new(DeviceChoice::Cuda, None, CudaGraphs::Off) {
+        Ok(rt) => rt,
         Err(e) => {
             emit(json!({"bench": "gpu", "skipped": e.to_string()}));
             return Ok(());
@@ -326,9 +326,10 @@ fn gpu(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     let steps = cfg.train_steps.max(100);
     let mut per_32 = vec![];
     for kind in [FieldKind::Hnn, FieldKind::Baseline] {
-        emit(train_step_ms_on(kind, 1, &Runtime { device, threads: None, cuda_graphs: false }, 20, steps)?);
+        emit(train_step_ms_on(kind, 1, &eager, 20, steps)?);
+        let graphed = Runtime::new(DeviceChoice::Cuda, None, if graphs { CudaGraphs::On } else { CudaGraphs::Off })?;
         for k in [1usize, 8, 32] {
-            let v = train_step_ms_on(kind, k, &Runtime { device, threads: None, cuda_graphs: graphs }, 20, steps)?;
+            let v = train_step_ms_on(kind, k, &graphed, 20, steps)?;
             if k == 32 {
                 per_32.push(v["ms_per_step"].as_f64().unwrap_or(f64::NAN));
             }
@@ -364,7 +365,7 @@ fn exe() -> Result<PathBuf> {
 /// Latent rollout + decode of `frames` frames per model of a run (RK45 at the reference's
 /// tolerances), best of `repeats`, on the CPU.
 pub fn rollout_ms(run_dir: &Path, frames: usize, repeats: usize) -> Result<Vec<Value>> {
-    use crate::evaluate::{rollout, EvalConfig, Trajectory};
+    use crate::evaluate::{EvalConfig, Rollout, Trajectory};
     let run = crate::run::PixelRun::open(run_dir)?;
     let cfg = EvalConfig { frames, steps: frames + 3, ..EvalConfig::default() };
     let traj = Trajectory::simulate(&run.config.dataset.config, &cfg, cfg.seed)?;
@@ -375,7 +376,7 @@ pub fn rollout_ms(run_dir: &Path, frames: usize, repeats: usize) -> Result<Vec<V
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
             let t = Instant::now();
-            rollout(&model, &x0, frames, cfg.method)?;
+            Rollout::integrate(&model, &x0, frames, cfg.method)?;
             best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
         let per100 = best / frames as f64 * 100.0;

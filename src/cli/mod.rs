@@ -305,7 +305,7 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
     let dev = runtime::resolve(a.device)?;
     let layout = Layout { scale: a.scale, every: a.every };
-    print!("{}", pipeline::rollout(&a.run, &cfg, layout, a.out.as_deref(), dev)?.describe());
+    print!("{}", pipeline::pictures(&a.run, &cfg, layout, a.out.as_deref(), dev)?.describe());
     Ok(())
 }
 

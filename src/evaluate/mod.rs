@@ -219,21 +219,23 @@ pub struct Rollout {
     pub decoded: Tensor,
 }
 
-/// Integrates the model's latent field from `enc(x0)` and reports frame times `0..n`.
-pub fn rollout(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<Rollout> {
-    let device = model.vs.device();
-    let z0: Vec<f64> =
-        Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
-    let d = z0.len() as i64;
-    let native = crate::model::NativeField::new(&model.field);
-    let field = |_t: f64, y: &[f64], dy: &mut [f64]| native.eval(y, dy);
-    let t_eval: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let latents = integrate::solve(field, &z0, &t_eval, method)
-        .map_err(Error::integration(format!("the {} model's latent rollout", model.field.kind().name())))?;
-    let flat: Vec<f32> = latents.iter().flatten().map(|&v| v as f32).collect();
-    let z = Tensor::from_slice(&flat).view([n as i64, d]).to_device(device);
-    let decoded = tch::no_grad(|| model.ae.decode(&z)).to_device(Device::Cpu);
-    Ok(Rollout { latents, decoded })
+impl Rollout {
+    /// Integrates the model's latent field from `enc(x0)` and reports frame times `0..n`.
+    pub fn integrate(model: &Model, x0: &Tensor, n: usize, method: Method) -> Result<Rollout> {
+        let device = model.vs.device();
+        let z0: Vec<f64> =
+            Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
+        let d = z0.len() as i64;
+        let native = crate::model::NativeField::new(&model.field);
+        let field = |_t: f64, y: &[f64], dy: &mut [f64]| native.eval(y, dy);
+        let t_eval: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let latents = integrate::solve(field, &z0, &t_eval, method)
+            .map_err(Error::integration(format!("the {} model's latent rollout", model.field.kind().name())))?;
+        let flat: Vec<f32> = latents.iter().flatten().map(|&v| v as f32).collect();
+        let z = Tensor::from_slice(&flat).view([n as i64, d]).to_device(device);
+        let decoded = tch::no_grad(|| model.ae.decode(&z)).to_device(Device::Cpu);
+        Ok(Rollout { latents, decoded })
+    }
 }
 
 /// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
@@ -616,7 +618,7 @@ pub fn evaluate_model(
     let mut scores = Vec::new();
     for &seed in &seeds {
         let traj = Trajectory::simulate(&data.config, cfg, seed)?;
-        let roll = rollout(model, &traj.pair(0), cfg.frames, cfg.method)?;
+        let roll = Rollout::integrate(model, &traj.pair(0), cfg.frames, cfg.method)?;
         scores.push(scorer.score(&traj, &roll, seed));
     }
     let over: Vec<&TrajectoryScore> = scores.iter().filter(|s| cfg.seeds.contains(&s.seed)).collect();

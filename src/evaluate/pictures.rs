@@ -20,7 +20,7 @@ use crate::choice::Choice;
 use crate::dataset::preview::shade;
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
-use crate::evaluate::{rollout, EvalConfig, LatentMap, Scorer, Trajectory};
+use crate::evaluate::{EvalConfig, LatentMap, Rollout, Scorer, Trajectory};
 use crate::model::{FieldKind, Model};
 use crate::output::write_png;
 use crate::plot;
@@ -80,6 +80,9 @@ pub struct RolloutSummary {
     pub layout: Layout,
     pub frames: usize,
     pub models: Vec<ModelRollout>,
+    /// The files and folders written, in the order a person reads them (not stored).
+    #[serde(skip)]
+    pub files: Vec<&'static str>,
 }
 
 /// A trained model (one member) with the latent map its energies are read through.
@@ -129,7 +132,7 @@ pub fn write_rollout(
     let mut curves: Vec<(FieldKind, Vec<Curve>)> = vec![];
     for Mapped { seed, model, map } in models {
         let kind = model.field.kind();
-        let roll = rollout(model, &traj.pair(0), n, cfg.method)?;
+        let roll = Rollout::integrate(model, &traj.pair(0), n, cfg.method)?;
         let s = Scorer::new(model, &data.config, map, train, cfg).score(&traj, &roll, cfg.seed);
         let first = !curves.iter().any(|(k, _)| *k == kind);
         if first {
@@ -163,7 +166,12 @@ pub fn write_rollout(
             if lines.len() > 1 { format!("{} (median, range of {} seeds)", kind.name(), lines.len()) } else { kind.name().to_string() };
         energy.push(plot::Series::spread(name, lines));
     }
-    let summary = RolloutSummary { protocol: cfg.clone(), layout, frames: n, models: scores };
+    let mut files = vec!["comparison.gif", "sheet.png", "energy.png"];
+    if phase.is_some() {
+        files.push("phase-space.png"); // 2-D latents of a family that learns H
+    }
+    files.extend(["frames/", "rollout.json"]);
+    let summary = RolloutSummary { protocol: cfg.clone(), layout, frames: n, models: scores, files };
 
     crate::output::write_dir_atomic(out, |tmp| {
         for p in &panels {

@@ -181,13 +181,6 @@ pub fn threads(requested: Option<usize>) -> Result<usize> {
     }
 }
 
-/// Resolves `--threads` and gives libtorch that many intra-op threads.
-pub fn set_threads(requested: Option<usize>) -> Result<usize> {
-    let n = threads(requested)?;
-    set_libtorch_threads(n);
-    Ok(n)
-}
-
 /// Flushes denormal floats to zero on the calling thread (x86-64: MXCSR's FTZ and DAZ
 /// bits; elsewhere nothing). As training converges some gradients and Adam moments fall
 /// below 1.2e-38, where every operation on them takes a slow microcode path: without this

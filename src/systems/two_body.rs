@@ -28,16 +28,19 @@ pub struct TwoBody {
     pub gravity: f64,
     pub mass: f64,
     pub dt: f64,
-    /// Body 1's initial x and y are each drawn in this window.
-    pub min_radius: f64,
-    pub max_radius: f64,
+    /// Body 1's initial x and y are each drawn in `[min_xy, max_xy)` (stored under the
+    /// names `min_radius`/`max_radius` that format-2 datasets already carry).
+    #[serde(rename = "min_radius")]
+    pub min_xy: f64,
+    #[serde(rename = "max_radius")]
+    pub max_xy: f64,
     /// The discs' radius (world units).
     pub body_radius: f64,
 }
 
 impl Default for TwoBody {
     fn default() -> Self {
-        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_radius: 0.55, max_radius: 1.05, body_radius: 0.6 }
+        TwoBody { gravity: 1.0, mass: 1.0, dt: 0.25, min_xy: 0.55, max_xy: 1.05, body_radius: 0.6 }
     }
 }
 
@@ -73,7 +76,7 @@ impl System for TwoBody {
     }
 
     fn window(&self) -> (f64, f64) {
-        (self.min_radius, self.max_radius)
+        (self.min_xy, self.max_xy)
     }
 
     fn initial_in(&self, rng: &mut Rng, (lo, hi): (f64, f64)) -> Vec<f64> {
@@ -121,8 +124,8 @@ impl System for TwoBody {
     }
 
     fn set_window(&mut self, (lo, hi): (f64, f64)) {
-        self.min_radius = lo;
-        self.max_radius = hi;
+        self.min_xy = lo;
+        self.max_xy = hi;
     }
 
     fn window_range(&self) -> (&'static str, (f64, f64)) {

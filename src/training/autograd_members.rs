@@ -29,6 +29,7 @@ pub struct AutogradMembers {
 
 impl AutogradMembers {
     /// Members drawn from `seeds` as single models of those seeds are, on `device`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: ModelConfig,
         kind: FieldKind,
@@ -134,4 +135,98 @@ impl PixelMembers for AutogradMembers {
         (&self.train, &self.test)
     }
     fn use_cuda_graphs(&mut self, _on: bool) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ThreadChoice;
+    use crate::training::members::Members;
+
+    fn pairs(n: i64, seed: u64) -> Pairs {
+        let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (Kind::Float, Device::Cpu)) * 0.5);
+        let empty = Tensor::zeros([0], (Kind::Float, Device::Cpu));
+        Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
+    }
+
+    const CONFIG: ModelConfig = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
+
+    fn autograd(seeds: &[u64]) -> AutogradMembers {
+        let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
+        AutogradMembers::new(CONFIG, FieldKind::Hnn, seeds, pairs(40, 7), pairs(10, 9), adam, LossWeights::default(), Device::Cpu)
+    }
+
+    fn batches(rngs: &mut [crate::rng::Rng]) -> Vec<Option<Vec<i64>>> {
+        rngs.iter_mut().map(|r| Some(r.distinct(40, 8))).collect()
+    }
+
+    #[test]
+    fn autograd_members_train_as_the_hand_written_step_does() {
+        // The same family through both objectives: the seam gives a family without a fast
+        // path the same training (to f32 rounding) as the paper's families get.
+        let seeds = [0u64, 3];
+        let mut slow = autograd(&seeds);
+        let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
+        let mut fast = Members::new(
+            CONFIG,
+            FieldKind::Hnn,
+            &seeds,
+            pairs(40, 7),
+            pairs(10, 9),
+            adam,
+            LossWeights::default(),
+            8,
+            Device::Cpu,
+            ThreadChoice::fixed(1),
+        );
+        let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        for step in 0..6 {
+            let b = batches(&mut rngs);
+            slow.step(step, &b).unwrap();
+            fast.step(step, &b).unwrap();
+        }
+        for k in 0..2 {
+            let (a, b) = (slow.last()[k], fast.last()[k]);
+            assert!((a.loss - b.loss).abs() < 1e-5 * a.loss, "member {k}: loss {} vs {}", a.loss, b.loss);
+            for ((name, x), (other, y)) in slow.member_weights(k).iter().zip(fast.member_weights(k)) {
+                assert_eq!(name, &other);
+                let err = (x - &y).abs().max().double_value(&[]);
+                assert!(err < 1e-4, "member {k} {name}: {err}");
+            }
+            let moved =
+                (&slow.member_weights(k)[0].1 - autograd(&seeds).member_weights(k)[0].1.shallow_clone()).abs().max().double_value(&[]);
+            assert!(moved > 1e-3, "the weights moved");
+        }
+        let (ls, lf) = (slow.test_losses(), fast.test_losses());
+        assert!((ls[0] - lf[0]).abs() < 1e-4 * lf[0], "test losses {ls:?} vs {lf:?}");
+    }
+
+    #[test]
+    fn a_restored_checkpoint_continues_as_if_never_stopped() {
+        // Weights and Adam's state (moments, step count) go into the checkpoint and come back.
+        let seeds = [5u64];
+        let (mut whole, mut first) = (autograd(&seeds), autograd(&seeds));
+        let mut rngs = vec![crate::rng::Rng::new(5)];
+        let plan: Vec<_> = (0..6).map(|_| batches(&mut rngs)).collect();
+        for (s, b) in plan.iter().enumerate() {
+            whole.step(s, b).unwrap();
+        }
+        for (s, b) in plan[..3].iter().enumerate() {
+            first.step(s, b).unwrap();
+        }
+        let saved: HashMap<String, Tensor> = first.checkpoint_tensors(0).into_iter().map(|(n, t)| (n, t.copy())).collect();
+        assert!(saved.contains_key("adam.step") && saved.contains_key("adam.m.field.l1.weight"));
+        let mut resumed = autograd(&seeds);
+        resumed.restore(0, &saved, std::path::Path::new("ck.safetensors")).unwrap();
+        for (s, b) in plan.iter().enumerate().skip(3) {
+            resumed.step(s, b).unwrap();
+        }
+        for ((name, a), (_, b)) in whole.member_weights(0).iter().zip(resumed.member_weights(0)) {
+            assert!(a.equal(&b), "{name} differs after resuming");
+        }
+        let mut missing: HashMap<String, Tensor> = saved.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        missing.remove("adam.step");
+        let e = autograd(&seeds).restore(0, &missing, std::path::Path::new("ck.safetensors")).unwrap_err().to_string();
+        assert!(e.contains("ck.safetensors") && e.contains("adam.step"), "{e}");
+    }
 }
