@@ -2,28 +2,26 @@
 //! Dzamba, Yosinski, NeurIPS 2019), as a Rust pipeline on libtorch, for the pendulum and
 //! the other systems later work compares on.
 //!
-//! One module per pipeline stage, lower floors first:
+//! One folder per floor, lower floors first (each imports only from those below it):
+//! - helpers: [`rng`] (the one seeded random source), [`stats`], [`choice`], [`output`]
+//!   (atomic files), [`error`], [`progress`], [`plot`];
+//! - [`runtime`]: CPU or CUDA, threads, CUDA graphs;
 //! - [`systems`]: the physical systems (the classic-control pendulum, a spring, two bodies,
-//!   a double pendulum): fields, simulators, energies, scenes;
-//! - [`render`]: a system's scene to preprocessed frames;
-//! - [`dataset`]: generate, store (HDF5) and load the pixel dataset;
-//! - [`preview`]: contact sheets of a dataset;
-//! - [`model`]: the autoencoder and the latent fields (HNN, baseline);
-//! - [`train`]: the one training loop ([`optim`]: Adam); [`ensemble`]: K seeds trained at
-//!   once; [`stacked`] and [`cpu_step`]: the hand-written gradient (libtorch ops, raw CPU
-//!   buffers); [`cuda_graphs`]: the whole step as one CUDA graph;
-//! - [`integrate`]: ODE integrators; [`evaluate`]: rollouts and the paper's metrics;
-//! - [`coords`]: the coordinate-space tasks (Table 1 rows 1-4);
+//!   a double pendulum): fields, simulators, energies, scenes, and the renderer;
+//!   [`integrate`]: ODE integrators;
+//! - [`dataset`]: generate, store (HDF5), load and preview the pixel dataset;
+//! - [`model`]: the model families (one file each), the one declaration of a model's
+//!   parameters, the autoencoder and latent fields, the hand-written training step;
+//! - [`training`]: the one training loop, its config, the members of a family trained at
+//!   once, Adam;
+//! - [`evaluate`]: rollouts, the paper's metrics and pictures; [`coords`]: the
+//!   coordinate-space tasks (Table 1 rows 1-4);
 //! - [`run`]: the run folder, every file in it typed;
-//! - [`rollout`]: pictures of the learned dynamics; [`report`]: REPORT.md;
-//! - [`paper`]: the paper's numbers; [`table`]: Table 1 from run folders;
-//! - [`pipeline`]: the commands as library functions (`demo` among them);
-//! - [`sweep`]: grids of runs, on this machine or as a Slurm job array, and their table;
-//! - [`bench`]: speed figures.
-//!
-//! [`cli`] turns the command line into configs and calls [`pipeline`]; [`output`] writes
-//! files atomically; [`plot`] draws PNG plots; [`device`] picks CPU or CUDA and threads;
-//! [`stats`] holds the small statistics; [`rng`] the one seeded random source.
+//! - [`report`]: REPORT.md, Table 1 from run folders, the paper's numbers;
+//! - [`pipeline`]: the commands as library functions (`demo` among them); [`sweep`]: grids
+//!   of runs, on this machine or as a Slurm job array, and their table;
+//! - [`bench`]: speed figures;
+//! - [`cli`]: flags -> configs -> one library call -> a printed summary.
 
 pub mod bench;
 pub mod choice;

@@ -134,18 +134,16 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
-        let mut members = members::for_family(
-            run.config.model,
+        let stack = members::Stack {
+            config: run.config.model,
             kind,
-            &cfg.seeds,
-            train.shallow(),
-            test.shallow(),
-            cfg.adam,
-            cfg.loss,
-            cfg.batch,
+            seeds: cfg.seeds.clone(),
+            adam: cfg.adam,
+            loss: cfg.loss,
+            batch: cfg.batch,
             device,
-            ThreadChoice::from_flag(threads)?,
-        );
+        };
+        let mut members = members::for_family(&stack, train.shallow(), test.shallow(), ThreadChoice::from_flag(threads)?);
         members.use_cuda_graphs(rt.cuda_graphs);
         let mut from = vec![];
         for (k, &seed) in cfg.seeds.iter().enumerate() {
@@ -351,7 +349,7 @@ fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<
 /// result as the run's `metrics.json`.
 pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<PixelMetrics> {
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
-    let final_losses = FinalLosses::load(&run.dir)?;
+    let mut final_losses = None; // read after the first model's weights, whose absence names the file to fix
     let mut models = Vec::new();
     for &kind in &run.config.train.models {
         for &seed in run.seeds() {
@@ -359,7 +357,11 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
                 continue; // a member that diverged
             }
             let model = run.load_model(kind, seed, device)?;
-            let losses = final_losses.of(kind, seed, &run.dir)?;
+            let stored = match &final_losses {
+                Some(f) => f,
+                None => final_losses.insert(FinalLosses::load(&run.dir)?),
+            };
+            let losses = stored.of(kind, seed, &run.dir)?;
             models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test))?.for_seed(seed));
         }
     }

@@ -149,7 +149,7 @@ fn step_ms(
 ) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
-    use crate::training::members::{Members, PixelMembers};
+    use crate::training::members::{Members, PixelMembers, Stack};
     use crate::training::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
@@ -159,7 +159,9 @@ fn step_ms(
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
     let choice = crate::runtime::ThreadChoice::from_flag(threads)?;
-    let mut members = Members::new(model, kind, &seeds, train, test, Default::default(), Default::default(), 200, dev, choice);
+    let stack =
+        Stack { config: model, kind, seeds: seeds.clone(), adam: Default::default(), loss: Default::default(), batch: 200, device: dev };
+    let mut members = Members::new(&stack, train, test, choice);
     members.use_cuda_graphs(rt.cuda_graphs);
     let sync = || {
         if let Device::Cuda(i) = dev {

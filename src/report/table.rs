@@ -281,6 +281,21 @@ fn paper_cells(m: &PixelMetrics) -> impl Fn(fn(paper::Values) -> paper::Pair) ->
     }
 }
 
+/// The model columns of a run's table: the paper's pair (baseline, HNN) always, in the
+/// paper's order, then every other family the run trained.
+fn columns(present: &[FieldKind]) -> Vec<FieldKind> {
+    let pair = [FieldKind::Baseline, FieldKind::Hnn];
+    pair.into_iter().chain(FieldKind::ALL.iter().copied().filter(|k| !pair.contains(k) && present.contains(k))).collect()
+}
+
+/// A column's heading: the paper's "HNN", the other families by name.
+fn heading(k: FieldKind) -> String {
+    match k {
+        FieldKind::Hnn => "HNN".into(),
+        k => k.name().into(),
+    }
+}
+
 fn r2_cell(m: &ModelMetrics) -> String {
     m.map.r2_test.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ")
 }
@@ -288,20 +303,21 @@ fn r2_cell(m: &ModelMetrics) -> String {
 fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
     let (models, cfg) = (&metrics.models, &metrics.protocol);
     let get = |k: FieldKind| e.models.iter().find(|m| m.model == k);
+    let cols = columns(&e.models.iter().map(|m| m.model).collect::<Vec<_>>());
     let both = |f: &dyn Fn(&ModelSummary) -> String| {
-        let cell = |k: FieldKind| get(k).map(f).unwrap_or_else(|| "-".into());
-        format!("{} | {}", cell(FieldKind::Baseline), cell(FieldKind::Hnn))
+        cols.iter().map(|&k| get(k).map(f).unwrap_or_else(|| "-".into())).collect::<Vec<_>>().join(" | ")
     };
     let mapped = metrics.maps_hold();
-    let energy = |f: &dyn Fn(&ModelSummary) -> String| if mapped { both(f) } else { "n/a | n/a".into() };
+    let energy = |f: &dyn Fn(&ModelSummary) -> String| if mapped { both(f) } else { vec!["n/a"; cols.len()].join(" | ") };
     let members = |k: FieldKind| get(k).map(|m| m.members).unwrap_or(0);
     let theirs = paper_cells(metrics);
     let seeds_text = crate::training::Seeds::describe(&e.seeds);
+    let heads: Vec<String> = cols.iter().map(|&k| format!("{} ({} members)", heading(k), members(k))).collect();
     let mut t = format!(
-        "| pixel {}, training seeds {seeds_text}: mean [95% interval] | baseline ({} members) | HNN ({} members) | paper baseline (one seed) | paper HNN |\n|---|---|---|---|---|\n",
+        "| pixel {}, training seeds {seeds_text}: mean [95% interval] | {} | paper baseline (one seed) | paper HNN |\n|---|{}---|---|\n",
         metrics.system.name(),
-        members(FieldKind::Baseline),
-        members(FieldKind::Hnn)
+        heads.join(" | "),
+        "---|".repeat(cols.len())
     );
     t += &format!("| train loss | {} | {} |\n", both(&|m| interval_cell(&m.train_loss, &sci)), theirs(|v| v.train_loss));
     t += &format!("| test loss | {} | {} |\n", both(&|m| interval_cell(&m.test_loss, &sci)), theirs(|v| v.test_loss));
@@ -360,13 +376,21 @@ fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
 fn single_markdown(metrics: &PixelMetrics) -> String {
     let cfg = &metrics.protocol;
     let get = |k: FieldKind| metrics.models.iter().find(|m| m.model == k);
-    let cell = |k: FieldKind, f: &dyn Fn(&ModelMetrics) -> String| get(k).map(f).unwrap_or_else(|| "-".into());
-    let both = |f: &dyn Fn(&ModelMetrics) -> String| format!("{} | {}", cell(FieldKind::Baseline, f), cell(FieldKind::Hnn, f));
+    let cols = columns(&metrics.models.iter().map(|m| m.model).collect::<Vec<_>>());
+    let both = |f: &dyn Fn(&ModelMetrics) -> String| {
+        cols.iter().map(|&k| get(k).map(f).unwrap_or_else(|| "-".into())).collect::<Vec<_>>().join(" | ")
+    };
     let mapped = metrics.maps_hold();
-    let energy = |f: &dyn Fn(&ModelMetrics) -> String| if mapped { both(f) } else { "n/a | n/a".into() };
+    let energy = |f: &dyn Fn(&ModelMetrics) -> String| if mapped { both(f) } else { vec!["n/a"; cols.len()].join(" | ") };
     let theirs = paper_cells(metrics);
     let mut t = String::new();
-    t += &format!("| pixel {} | baseline | HNN | paper baseline | paper HNN |\n|---|---|---|---|---|\n", metrics.system.name());
+    let heads: Vec<String> = cols.iter().map(|&k| heading(k)).collect();
+    t += &format!(
+        "| pixel {} | {} | paper baseline | paper HNN |\n|---|{}---|---|\n",
+        metrics.system.name(),
+        heads.join(" | "),
+        "---|".repeat(cols.len())
+    );
     t += &format!(
         "| train loss | {} | {} |\n",
         both(&|m| format!("{} +- {:.2e}", sci(m.train_loss.mean), m.train_loss.sem)),

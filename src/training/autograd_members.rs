@@ -6,15 +6,15 @@
 
 use std::collections::HashMap;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
-use super::adam::{Adam, AdamConfig};
-use super::members::PixelMembers;
+use super::adam::Adam;
+use super::members::{PixelMembers, Stack};
 use super::{per_sample_losses, Divergence, Objective, StepLoss};
 use crate::choice::Choice;
 use crate::dataset::Pairs;
 use crate::error::{Error, Result};
-use crate::model::{FieldKind, LossWeights, Model, ModelConfig};
+use crate::model::{FieldKind, LossWeights, Model};
 
 pub struct AutogradMembers {
     kind: FieldKind,
@@ -28,28 +28,18 @@ pub struct AutogradMembers {
 }
 
 impl AutogradMembers {
-    /// Members drawn from `seeds` as single models of those seeds are, on `device`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        config: ModelConfig,
-        kind: FieldKind,
-        seeds: &[u64],
-        train: Pairs,
-        test: Pairs,
-        adam: AdamConfig,
-        loss: LossWeights,
-        device: Device,
-    ) -> Self {
-        let models: Vec<Model> = seeds.iter().map(|&s| Model::new(config, kind, s, device)).collect();
-        let adams = models.iter().map(|m| Adam::new(m.named_parameters(), adam)).collect();
-        let k = seeds.len();
+    /// The members of `stack` (its batch is the loop's), `train` and `test` on its device.
+    pub fn new(stack: &Stack, train: Pairs, test: Pairs) -> Self {
+        let models: Vec<Model> = stack.seeds.iter().map(|&s| Model::new(stack.config, stack.kind, s, stack.device)).collect();
+        let adams = models.iter().map(|m| Adam::new(m.named_parameters(), stack.adam)).collect();
+        let k = stack.seeds.len();
         AutogradMembers {
-            kind,
+            kind: stack.kind,
             models,
             adams,
             train,
             test,
-            loss,
+            loss: stack.loss,
             diverged: vec![None; k],
             last: vec![StepLoss { loss: f64::NAN, terms: None }; k],
         }
@@ -142,18 +132,10 @@ mod tests {
     use super::*;
     use crate::runtime::ThreadChoice;
     use crate::training::members::Members;
-
-    fn pairs(n: i64, seed: u64) -> Pairs {
-        let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (Kind::Float, Device::Cpu)) * 0.5);
-        let empty = Tensor::zeros([0], (Kind::Float, Device::Cpu));
-        Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
-    }
-
-    const CONFIG: ModelConfig = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
+    use crate::training::tests::{pairs, small_stack};
 
     fn autograd(seeds: &[u64]) -> AutogradMembers {
-        let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
-        AutogradMembers::new(CONFIG, FieldKind::Hnn, seeds, pairs(40, 7), pairs(10, 9), adam, LossWeights::default(), Device::Cpu)
+        AutogradMembers::new(&small_stack(seeds), pairs(40, 7), pairs(10, 9))
     }
 
     fn batches(rngs: &mut [crate::rng::Rng]) -> Vec<Option<Vec<i64>>> {
@@ -166,19 +148,7 @@ mod tests {
         // path the same training (to f32 rounding) as the paper's families get.
         let seeds = [0u64, 3];
         let mut slow = autograd(&seeds);
-        let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
-        let mut fast = Members::new(
-            CONFIG,
-            FieldKind::Hnn,
-            &seeds,
-            pairs(40, 7),
-            pairs(10, 9),
-            adam,
-            LossWeights::default(),
-            8,
-            Device::Cpu,
-            ThreadChoice::fixed(1),
-        );
+        let mut fast = Members::new(&small_stack(&seeds), pairs(40, 7), pairs(10, 9), ThreadChoice::fixed(1));
         let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
         for step in 0..6 {
             let b = batches(&mut rngs);

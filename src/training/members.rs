@@ -64,22 +64,24 @@ pub struct Members {
     graphs: bool,
 }
 
+/// K members of one family: its sizes, one seed per member (each draws a member's weights
+/// as the single model of that seed, and its batches), and how they train.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stack {
+    pub config: ModelConfig,
+    pub kind: FieldKind,
+    pub seeds: Vec<u64>,
+    pub adam: AdamConfig,
+    pub loss: LossWeights,
+    pub batch: usize,
+    pub device: Device,
+}
+
 impl Members {
-    /// Members drawn from `seeds` as single models of those seeds would be, on `device`;
-    /// `train` and `test` on `device` too. On the CPU up to `threads` worker threads.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        config: ModelConfig,
-        kind: FieldKind,
-        seeds: &[u64],
-        train: Pairs,
-        test: Pairs,
-        adam: AdamConfig,
-        loss: LossWeights,
-        batch: usize,
-        device: Device,
-        threads: ThreadChoice,
-    ) -> Self {
+    /// The members of `stack`; `train` and `test` on its device too. On the CPU up to
+    /// `threads` worker threads.
+    pub fn new(stack: &Stack, train: Pairs, test: Pairs, threads: ThreadChoice) -> Self {
+        let Stack { config, kind, ref seeds, adam, loss, batch, device } = *stack;
         let params = stacked::initial_weights(config, kind, seeds, device);
         let layout = config.layout(kind);
         let named: Vec<(String, Tensor)> = layout.names().into_iter().zip(params.iter().map(Tensor::shallow_clone)).collect();
@@ -273,25 +275,13 @@ pub trait PixelMembers: Objective {
     fn use_cuda_graphs(&mut self, on: bool);
 }
 
-/// The members of family `kind` drawn from `seeds`: through its hand-written step where it
-/// has one, else through autograd.
-#[allow(clippy::too_many_arguments)]
-pub fn for_family(
-    config: ModelConfig,
-    kind: FieldKind,
-    seeds: &[u64],
-    train: Pairs,
-    test: Pairs,
-    adam: AdamConfig,
-    loss: LossWeights,
-    batch: usize,
-    device: Device,
-    threads: ThreadChoice,
-) -> Box<dyn PixelMembers> {
-    if kind.dynamics().fast_path().is_some() {
-        Box::new(Members::new(config, kind, seeds, train, test, adam, loss, batch, device, threads))
+/// The members of `stack`: through its family's hand-written step where it has one, else
+/// through autograd.
+pub fn for_family(stack: &Stack, train: Pairs, test: Pairs, threads: ThreadChoice) -> Box<dyn PixelMembers> {
+    if stack.kind.dynamics().fast_path().is_some() {
+        Box::new(Members::new(stack, train, test, threads))
     } else {
-        Box::new(super::autograd_members::AutogradMembers::new(config, kind, seeds, train, test, adam, loss, device))
+        Box::new(super::autograd_members::AutogradMembers::new(stack, train, test))
     }
 }
 
@@ -486,27 +476,12 @@ mod tests {
     use super::*;
     use crate::training::{fit, LoopConfig, MemoryLog, Recorder};
 
-    fn pairs(n: i64, seed: u64) -> Pairs {
-        let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (Kind::Float, Device::Cpu)) * 0.5);
-        let empty = Tensor::zeros([0], (Kind::Float, Device::Cpu));
-        Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
-    }
+    use crate::training::tests::{pairs, small_stack};
 
     /// Small HNN members of `seeds` on random data, on the CPU with `threads` workers.
     fn small_members(seeds: &[u64], threads: usize) -> Members {
-        let config = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 };
-        Members::new(
-            config,
-            FieldKind::Hnn,
-            seeds,
-            pairs(40, 7),
-            pairs(10, 9),
-            AdamConfig::default(),
-            LossWeights::default(),
-            8,
-            Device::Cpu,
-            ThreadChoice::fixed(threads),
-        )
+        let stack = Stack { adam: AdamConfig::default(), ..small_stack(seeds) };
+        Members::new(&stack, pairs(40, 7), pairs(10, 9), ThreadChoice::fixed(threads))
     }
 
     #[test]

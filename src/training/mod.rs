@@ -570,8 +570,28 @@ pub fn per_sample_losses(model: &Model, pairs: &Pairs, w: &LossWeights) -> Vec<f
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `n` random pairs of 18 values (tests of the members).
+    pub(crate) fn pairs(n: i64, seed: u64) -> Pairs {
+        let r = |s: u64| crate::model::seeded(s, || Tensor::rand([n, 18], (tch::Kind::Float, Device::Cpu)) * 0.5);
+        let empty = Tensor::zeros([0], (tch::Kind::Float, Device::Cpu));
+        Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
+    }
+
+    /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
+    pub(crate) fn small_stack(seeds: &[u64]) -> members::Stack {
+        members::Stack {
+            config: crate::model::ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 },
+            kind: FieldKind::Hnn,
+            seeds: seeds.to_vec(),
+            adam: AdamConfig { lr: 1e-2, ..AdamConfig::default() },
+            loss: LossWeights::default(),
+            batch: 8,
+            device: Device::Cpu,
+        }
+    }
 
     #[test]
     fn overrides_replace_only_what_they_name() {
