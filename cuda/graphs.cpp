@@ -1,6 +1,6 @@
 // CUDA graphs for pixel-hnn: a C surface over libtorch's at::cuda::CUDAGraph, which tch does
 // not bind. Built against the project venv's libtorch by scripts/build-cuda-graphs and loaded
-// by the binary at run time, only when CUDA is asked for (src/cuda_graphs.rs).
+// by the binary at run time, only when CUDA is asked for (src/runtime/cuda_graphs.rs).
 //
 // Capture happens on a side stream (as torch.cuda.graph does); replay runs on the current
 // stream. Every function returns 0 on success; on failure it returns 1 and the reason is

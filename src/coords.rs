@@ -29,7 +29,7 @@ use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldConfig, FieldKind, LatentField, LossTerms, NativeField};
-use crate::report::paper;
+use crate::paper;
 use crate::rng::Rng;
 use crate::stats::MeanSem;
 use crate::systems::spring::Spring;

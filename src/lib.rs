@@ -4,7 +4,7 @@
 //!
 //! One folder per floor, lower floors first (each imports only from those below it):
 //! - helpers: [`rng`] (the one seeded random source), [`stats`], [`choice`], [`output`]
-//!   (atomic files), [`error`], [`progress`], [`plot`];
+//!   (atomic files), [`error`], [`progress`], [`plot`], [`paper`] (the paper's numbers);
 //! - [`runtime`]: CPU or CUDA, threads, CUDA graphs;
 //! - [`systems`]: the physical systems (the classic-control pendulum, a spring, two bodies,
 //!   a double pendulum): fields, simulators, energies, scenes, and the renderer;
@@ -17,7 +17,7 @@
 //! - [`evaluate`]: rollouts, the paper's metrics and pictures; [`coords`]: the
 //!   coordinate-space tasks (Table 1 rows 1-4);
 //! - [`run`]: the run folder, every file in it typed;
-//! - [`report`]: REPORT.md, Table 1 from run folders, the paper's numbers;
+//! - [`report`]: REPORT.md and Table 1 from run folders;
 //! - [`pipeline`]: the commands as library functions (`demo` among them); [`sweep`]: grids
 //!   of runs, on this machine or as a Slurm job array, and their table;
 //! - [`bench`]: speed figures;
@@ -33,6 +33,7 @@ pub mod evaluate;
 pub mod integrate;
 pub mod model;
 pub mod output;
+pub mod paper;
 pub mod pipeline;
 pub mod plot;
 pub mod progress;

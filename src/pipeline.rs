@@ -190,7 +190,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
         }
         obs.training(TrainEvent::Done { model: kind });
     }
-    FinalLosses::new(losses.clone()).save(&run.dir)?;
+    FinalLosses::new(losses.clone(), &cfg.loss).save(&run.dir)?;
     write_loss_curve(&run)?;
     Ok(Trained { config: cfg, losses })
 }
@@ -320,7 +320,8 @@ fn write_loss_curve(run: &PixelRun) -> Result<()> {
         series.push(plot::Series::spread(format!("{} train{suffix}", kind.name()), &train));
         series.push(plot::Series::spread(format!("{} test", kind.name()), &test));
     }
-    let p = plot::LinePlot { title: "Training loss (ae + cc + 0.1 hnn)", x_label: "step", y_label: "loss", log_y: true, series: &series };
+    let title = format!("Training loss ({})", run.config.train.loss.describe());
+    let p = plot::LinePlot { title: &title, x_label: "step", y_label: "loss", log_y: true, series: &series };
     plot::write(&p, &run.path(run::LOSS_CURVE))
 }
 

@@ -228,9 +228,9 @@ impl JsonFile for FinalLosses {
 }
 
 impl FinalLosses {
-    pub fn new(models: Vec<ModelLosses>) -> Self {
-        let note = "per-sample loss ae + cc + 0.1 hnn over every sample of the set; sem = population std / sqrt(n)";
-        FinalLosses { models, note: note.into() }
+    pub fn new(models: Vec<ModelLosses>, loss: &crate::model::LossWeights) -> Self {
+        let note = format!("per-sample loss {} over every sample of the set; sem = population std / sqrt(n)", loss.describe());
+        FinalLosses { models, note }
     }
 
     /// Member `seed`'s losses of model `kind`; `dir` names the run for the error.
@@ -464,7 +464,7 @@ impl PixelRun {
             return Err(Error::input(&path, format!("missing: the run has no trained {} model (was training finished?)", kind.name())));
         }
         let model = Model::new(self.config.model, kind, seed, device);
-        load_parameters(&model.named_parameters(), &read_tensors(&path)?, "", &path, self.config.model.input_dim)?;
+        crate::model::load_parameters(&model.named_parameters(), &read_tensors(&path)?, "", &path, self.config.model.input_dim)?;
         Ok(model)
     }
 
@@ -562,35 +562,6 @@ pub fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
 fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     let v = Tensor::read_safetensors(path).map_err(|e| Error::input(path, format!("is not a readable safetensors file ({e})")))?;
     Ok(v.into_iter().collect())
-}
-
-/// Copies weights named like `params` from `tensors` (with `prefix`), checking every name
-/// and shape; `params` may be views (one member's slice of stacked weights).
-pub(crate) fn load_parameters(
-    params: &[(String, Tensor)],
-    tensors: &HashMap<String, Tensor>,
-    prefix: &str,
-    file: &Path,
-    input_dim: i64,
-) -> Result<()> {
-    for (name, p) in params {
-        let key = format!("{prefix}{name}");
-        let t =
-            tensors.get(&key).ok_or_else(|| Error::input(file, format!("lacks '{key}': weights of another architecture or model kind")))?;
-        if t.size() != p.size() {
-            return Err(Error::input(
-                file,
-                format!(
-                    "'{key}' has shape {:?} but the model needs {:?} (input {input_dim} = 2 x side^2): weights of another architecture or frame size",
-                    t.size(),
-                    p.size(),
-                ),
-            ));
-        }
-        let mut p = p.shallow_clone();
-        tch::no_grad(|| p.copy_(t));
-    }
-    Ok(())
 }
 
 /// A coordinate run folder and its configuration.

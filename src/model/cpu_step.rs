@@ -264,11 +264,11 @@ fn colsum(m: &[f32], cols: usize, out: &mut [f32]) {
 }
 
 /// Splits a flat gradient buffer into its parameters' slices.
-fn split<'a>(grad: &'a mut [f32], layout: &[(usize, usize)]) -> Vec<&'a mut [f32]> {
-    let mut out = Vec::with_capacity(layout.len());
+fn split<'a>(grad: &'a mut [f32], offsets: &[(usize, usize)]) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(offsets.len());
     let mut rest = grad;
     let mut at = 0;
-    for &(off, size) in layout {
+    for &(off, size) in offsets {
         let (_, tail) = std::mem::take(&mut rest).split_at_mut(off - at);
         let (this, tail) = tail.split_at_mut(size);
         out.push(this);

@@ -62,14 +62,6 @@ impl LatentField {
         self.kind
     }
 
-    /// The MLP's raw outputs.
-    ///
-    /// # Shapes
-    /// `z`: `[n, d]` -> `[n, out]`
-    pub fn mlp(&self, z: &Tensor) -> Tensor {
-        self.mlp.forward(z)
-    }
-
     /// The learned energy, for families that learn one (the HNN's H).
     ///
     /// # Shapes

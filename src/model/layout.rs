@@ -106,11 +106,6 @@ impl Layout {
         self.params().position(|p| p.name == name).unwrap_or_else(|| panic!("no parameter {name} in the layout"))
     }
 
-    /// The canonical index of `name`, if declared.
-    pub fn find(&self, name: &str) -> Option<usize> {
-        self.params().position(|p| p.name == name)
-    }
-
     /// Elements of one member.
     pub fn numel(&self) -> i64 {
         self.drawn.iter().map(Param::numel).sum()
@@ -171,7 +166,6 @@ mod tests {
         assert_eq!(l.shapes(), [vec![2, 4], vec![4], vec![4, 3]]);
         assert_eq!(l.numel(), 8 + 4 + 12);
         assert_eq!(l.index("b.weight"), 2);
-        assert_eq!(l.find("c.weight"), None);
         // 64-byte aligned: 8 floats then padding to 16, 4 then padding, 12.
         assert_eq!(l.flat_offsets(), [(0, 8), (16, 4), (32, 12)]);
         assert_eq!(l.flat_len(), 48);

@@ -53,32 +53,10 @@ pub trait Dynamics: Sync {
     fn learned_energy(&self, _mlp: &TanhMlp, _z: &Tensor) -> Option<Tensor> {
         None
     }
-    /// What the encoder reads.
-    fn encoder(&self) -> Encoder {
-        Encoder::FramePair
-    }
-    /// How the latent is stepped one frame in training.
-    fn training_step(&self) -> TrainingStep {
-        TrainingStep::Euler
-    }
     /// The hand-written training step, where the family has one; `None`: autograd.
     fn fast_path(&self) -> Option<FastField> {
         None
     }
-}
-
-/// What a family's encoder reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoder {
-    /// Two consecutive frames `[f_t | f_t+1]`, decoded back to the first (SPEC.md section 4).
-    FramePair,
-}
-
-/// How training steps the latent one frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrainingStep {
-    /// `z' = z + f(z)`: one Euler step of one frame (SPEC.md section 5).
-    Euler,
 }
 
 /// The fields the hand-written step ([`stacked`], [`cpu_step`]) knows.
@@ -250,6 +228,36 @@ impl Model {
     }
 }
 
+/// Copies weights named like `params` from `tensors` (with `prefix`), checking every name
+/// and shape; `params` may be views (one member's slice of stacked weights).
+pub fn load_parameters(
+    params: &[(String, Tensor)],
+    tensors: &std::collections::HashMap<String, Tensor>,
+    prefix: &str,
+    file: &std::path::Path,
+    input_dim: i64,
+) -> crate::error::Result<()> {
+    for (name, p) in params {
+        let key = format!("{prefix}{name}");
+        let t = tensors
+            .get(&key)
+            .ok_or_else(|| crate::error::Error::input(file, format!("lacks '{key}': weights of another architecture or model kind")))?;
+        if t.size() != p.size() {
+            return Err(crate::error::Error::input(
+                file,
+                format!(
+                    "'{key}' has shape {:?} but the model needs {:?} (input {input_dim} = 2 x side^2): weights of another architecture or frame size",
+                    t.size(),
+                    p.size(),
+                ),
+            ));
+        }
+        let mut p = p.shallow_clone();
+        tch::no_grad(|| p.copy_(t));
+    }
+    Ok(())
+}
+
 /// The reference's per-sample loss terms (SPEC.md section 5).
 ///
 /// # Shapes
@@ -287,6 +295,12 @@ impl LossWeights {
     {
         ae * self.ae + cc * self.cc + hnn * self.hnn
     }
+
+    /// The combination as text, `ae + cc + 0.1 hnn` for the reference's weights.
+    pub fn describe(&self) -> String {
+        let term = |w: f64, name: &str| if w == 1.0 { name.to_string() } else { format!("{w} {name}") };
+        [term(self.ae, "ae"), term(self.cc, "cc"), term(self.hnn, "hnn")].join(" + ")
+    }
 }
 
 impl LossTerms {
@@ -320,6 +334,23 @@ impl Model {
 mod tests {
     use super::*;
     use tch::{Device, Kind};
+
+    #[test]
+    fn the_loss_combination_reads_as_its_weights() {
+        assert_eq!(LossWeights::default().describe(), "ae + cc + 0.1 hnn");
+        assert_eq!(LossWeights { ae: 2.0, cc: 0.0, hnn: 1.0 }.describe(), "2 ae + 0 cc + hnn");
+        assert_eq!(LossWeights::default().combine(1.0, 2.0, 10.0), 4.0);
+    }
+
+    #[test]
+    fn each_family_is_stored_under_the_name_it_is_asked_for_by() {
+        // The serde name (config.json, final-losses.json) and Dynamics::name (--model, the
+        // weights' file names) are written apart: they must agree for every family.
+        for &kind in FieldKind::ALL {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.name()));
+            assert_eq!(FieldKind::from_name(kind.name()), Some(kind));
+        }
+    }
 
     fn small(kind: FieldKind) -> Model {
         let c = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 32 };

@@ -1,7 +1,6 @@
 //! `REPORT.md` of a run: the metrics table beside the paper's values, the settings, the
 //! timings of each stage, and links to every picture.
 
-pub mod paper;
 pub mod table;
 
 use crate::choice::Choice;
@@ -41,7 +40,8 @@ pub fn write_report(
     s += "## Metrics\n\n";
     s += &pixel_markdown(metrics);
     s += &format!(
-        "\nLosses: per-sample `ae + cc + 0.1 hnn` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `{}` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Where some coordinate's test R^2 is below {} no affine map holds: the energy figures are not shown, and the models are compared on pixel MSE. Learned-H variation (HNN): the range of its own H along its rollout over H's standard deviation on the training latents (no map needed). Details: `metrics.json`.\n\n",
+        "\nLosses: per-sample `{}` over every sample, mean +- s.e.m. Energy MSE: a fresh trajectory's first pair encoded, the latent field integrated, every latent decoded and re-encoded by the same model's encoder, mapped to (q, p) by {} fitted on the training latents, `{}` compared with the truth; +- is the std of 5 chunk means / sqrt(5) as in the reference. Where some coordinate's test R^2 is below {} no affine map holds: the energy figures are not shown, and the models are compared on pixel MSE. Learned-H variation (HNN): the range of its own H along its rollout over H's standard deviation on the training latents (no map needed). Details: `metrics.json`.\n\n",
+        t.loss.describe(),
         eval.map_fit.describe(),
         sys.energy_formula(),
         crate::evaluate::MAP_R2_MIN

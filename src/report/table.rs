@@ -1,4 +1,4 @@
-//! Table 1: the project's figures beside the paper's ([`crate::report::paper`]), one row per task
+//! Table 1: the project's figures beside the paper's ([`crate::paper`]), one row per task
 //! and one pixel row per system, collected from run folders; and the pixel rows' longer
 //! table that `evaluate` prints.
 
@@ -8,7 +8,7 @@ use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
-use crate::report::paper::{self, Figure};
+use crate::paper::{self, Figure};
 use crate::run::{CoordsMetrics, PixelMetrics, Run};
 use crate::stats::Interval;
 use crate::systems::SystemKind;

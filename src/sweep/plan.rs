@@ -514,6 +514,9 @@ mod tests {
         one_line("[grid]\nseed = 3\n", "[grid] seed must be a list");
         one_line("[grid]\nseed = [1, 1]\n", "lists 1 twice");
         one_line("[train]\nmomentum = 0.9\n", "unknown key 'momentum' in [train]; it takes steps, batch, lr");
+        // Models and seeds are axes: [train] never takes them (the grid would overwrite them).
+        one_line("[train]\nseeds = [1, 2]\n", "unknown key 'seeds' in [train]");
+        one_line("[train]\nmodels = [\"hnn\"]\n", "unknown key 'models' in [train]");
         one_line("stages = [\"train\"]\n", "stages must be");
         one_line("stages = [\"generate\", \"train\", \"evaluate\", \"evaluate\"]\n", "stages must be");
         one_line(

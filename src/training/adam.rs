@@ -107,7 +107,7 @@ impl Coefficients {
 
 /// One fused pass of the update over a parameter's memory (read p, g, m, v once, write p,
 /// m, v once), the gradient given as one share or the sum of two (a batch computed in two
-/// halves, `g = g0 + g1`, read in that order).
+/// shares (its two halves), `g = g0 + g1`, read in that order).
 fn fused(c: Coefficients, p: &mut [f32], shares: &[&[f32]], m: &mut [f32], v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -141,26 +141,27 @@ fn fused_portable(c: Coefficients, p: &mut [f32], shares: &[&[f32]], m: &mut [f3
     }
 }
 
-/// The rule over tensors (any device, any float kind), with the bias corrections as
-/// tensors on the parameters' device (so that a CUDA graph can replay it): `step_size` is
-/// `lr / (1 - beta1^t)`, `bc2_sqrt` is `sqrt(1 - beta2^t)`. Where `live` (bool `[K]`) is
+/// The rule over tensors (any device, any float kind), with the bias corrections `k` as
+/// numbers or as tensors on the parameters' device (so that a CUDA graph can replay it). Where `live` (bool `[K]`) is
 /// given, stacked members that are not live keep their parameters and moments.
-#[allow(clippy::too_many_arguments)]
-fn tensor_rule(
-    c: &AdamConfig,
-    p: &mut Tensor,
-    g: &Tensor,
-    m: &mut Tensor,
-    v: &mut Tensor,
-    step_size: &Tensor,
-    bc2_sqrt: &Tensor,
-    live: Option<&Tensor>,
-) {
+/// The bias corrections of one step: `lr / (1 - beta1^t)` and `sqrt(1 - beta2^t)`.
+#[derive(Clone, Copy)]
+enum Corrections<'a> {
+    /// f64 numbers (the host knows the step).
+    Numbers(f64, f64),
+    /// Tensors on the parameters' device (the step lives there, as in a CUDA graph).
+    Tensors(&'a Tensor, &'a Tensor),
+}
+
+fn tensor_rule(c: &AdamConfig, p: &mut Tensor, g: &Tensor, m: &mut Tensor, v: &mut Tensor, k: Corrections, live: Option<&Tensor>) {
     tch::no_grad(|| {
         let g = if c.weight_decay != 0.0 { g + &*p * c.weight_decay } else { g.shallow_clone() };
         let new_m = &*m * c.beta1 + &g * (1.0 - c.beta1);
         let new_v = &*v * c.beta2 + &g * &g * (1.0 - c.beta2);
-        let new_p = &*p - (&new_m * step_size) / (new_v.sqrt() / bc2_sqrt + c.eps);
+        let new_p = match k {
+            Corrections::Numbers(step_size, bc2_sqrt) => &*p - (&new_m * step_size) / (new_v.sqrt() / bc2_sqrt + c.eps),
+            Corrections::Tensors(step_size, bc2_sqrt) => &*p - (&new_m * step_size) / (new_v.sqrt() / bc2_sqrt + c.eps),
+        };
         match live {
             None => {
                 m.copy_(&new_m);
@@ -292,18 +293,18 @@ impl Adam {
     }
 
     /// One update of stacked CPU f32 parameters from flat gradient buffers: member `k`'s
-    /// gradient is the sum of its one or two `shares`, each laid out by `layout` (offset and
+    /// gradient is the sum of its one or two `shares`, each laid out by `offsets` (offset and
     /// size of each parameter). Members not listed keep their parameters and moments.
-    pub fn update_flat(&mut self, members: usize, layout: &[(usize, usize)], grads: &[(usize, Vec<&[f32]>)]) {
+    pub fn update_flat(&mut self, members: usize, offsets: &[(usize, usize)], grads: &[(usize, Vec<&[f32]>)]) {
         assert!(self.params.iter().all(|(_, p)| fusable(p)), "flat updates are for CPU f32 parameters");
         self.step += 1;
         let c = self.coefficients();
         let mut jobs = vec![];
         for (k, shares) in grads {
             assert!((1..=2).contains(&shares.len()), "one or two gradient shares");
-            for (i, &(off, size)) in layout.iter().enumerate() {
+            for (i, &(off, size)) in offsets.iter().enumerate() {
                 let per = self.params[i].1.numel() / members;
-                assert_eq!(per, size, "the layout fits the parameters");
+                assert_eq!(per, size, "the offsets fit the parameters");
                 let g: Vec<&[f32]> = shares.iter().map(|s| &s[off..off + size]).collect();
                 jobs.push((
                     k * per,
@@ -336,19 +337,18 @@ impl Adam {
         let (step_size, bc2_sqrt) = tch::no_grad(|| bias_corrections(&self.cfg, step, kind));
         for (i, g) in grads.iter().enumerate() {
             let (p, m, v) = (&mut self.params[i].1, &mut self.m[i], &mut self.v[i]);
-            tensor_rule(&self.cfg, p, g, m, v, &step_size, &bc2_sqrt, Some(live));
+            tensor_rule(&self.cfg, p, g, m, v, Corrections::Tensors(&step_size, &bc2_sqrt), Some(live));
         }
     }
 
     /// The update of parameter `i` as tensor operations at the current step count (any
-    /// device, any float kind); `live` as in [`update`](Self::update).
+    /// device, any float kind), the bias corrections as f64 numbers; `live` as in
+    /// [`update`](Self::update).
     fn update_tensors(&mut self, i: usize, g: &Tensor, live: Option<&[bool]>) {
-        let device = self.params[i].1.device();
-        let t = Tensor::from(self.step as f64).to_device(device);
-        let (step_size, bc2_sqrt) = tch::no_grad(|| bias_corrections(&self.cfg, &t, self.params[i].1.kind()));
-        let mask = live.map(|l| Tensor::from_slice(l).to_device(device));
+        let c = self.coefficients();
+        let mask = live.map(|l| Tensor::from_slice(l).to_device(self.params[i].1.device()));
         let (p, m, v) = (&mut self.params[i].1, &mut self.m[i], &mut self.v[i]);
-        tensor_rule(&self.cfg, p, g, m, v, &step_size, &bc2_sqrt, mask.as_ref());
+        tensor_rule(&self.cfg, p, g, m, v, Corrections::Numbers(c.step_size, c.bc2_sqrt), mask.as_ref());
     }
 
     /// The state as named tensors (`adam.m.NAME`, `adam.v.NAME`, `adam.step`).

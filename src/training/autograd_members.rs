@@ -109,7 +109,7 @@ impl PixelMembers for AutogradMembers {
     }
     fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
         let input_dim = self.train.x.size()[1];
-        crate::run::load_parameters(&self.models[k].named_parameters(), tensors, "model.", file, input_dim)?;
+        crate::model::load_parameters(&self.models[k].named_parameters(), tensors, "model.", file, input_dim)?;
         let device = self.train.x.device();
         self.adams[k]
             .load_state(&|n: &str| tensors.get(n).map(|t| t.to_device(device)))

@@ -2,8 +2,8 @@
 //! a single model) stacked and trained at once with the hand-written gradient of
 //! [`crate::model::stacked`] and one Adam over the stacked weights.
 //!
-//! On the CPU a step is split into work units, each one member's gradient on one half of
-//! its batch ([`crate::model::cpu_step`]), computed by one worker thread; Adam then adds the shares.
+//! On the CPU a step is split into work units, each one member's gradient on one share (a
+//! half) of its batch ([`crate::model::cpu_step`]), computed by one worker thread; Adam then adds the shares.
 //! The units are fixed by the run's settings, never by the thread count, so the results are
 //! the same on 1 thread or 16, under any load, and member k of an ensemble computes, bit for
 //! bit, what the single model of seed k computes. How many threads work is chosen by
@@ -117,10 +117,6 @@ impl Members {
             batched: None,
             graphs: false,
         }
-    }
-
-    pub fn kind(&self) -> FieldKind {
-        self.kind
     }
 
     fn members_count(&self) -> usize {
@@ -249,11 +245,6 @@ impl Members {
             let _ = s.step_no.g_add_scalar_(1);
         });
     }
-
-    /// Which members are still training.
-    pub fn live(&self) -> &[bool] {
-        &self.live
-    }
 }
 
 /// K members of one family on the pixel task, as the pipeline trains them: through the
@@ -301,7 +292,7 @@ impl PixelMembers for Members {
     fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
         let slots: Vec<(String, Tensor)> = self.layout.names().into_iter().zip(self.params.iter().map(|p| p.get(k as i64))).collect();
         let input_dim = self.train.x.size()[1];
-        crate::run::load_parameters(&slots, tensors, "model.", file, input_dim)?;
+        crate::model::load_parameters(&slots, tensors, "model.", file, input_dim)?;
         let device = self.device;
         self.adam
             .load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device)))
