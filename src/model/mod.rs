@@ -201,7 +201,6 @@ pub fn sorted_parameters(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 pub struct Model {
     pub vs: nn::VarStore,
     pub config: ModelConfig,
-    pub layout: Layout,
     pub ae: Autoencoder,
     pub field: LatentField,
 }
@@ -218,7 +217,7 @@ impl Model {
             let params = layout.draw(&vs.root());
             let ae = Autoencoder::of(&layout, &params);
             let field = LatentField::of(kind, &layout, &params);
-            Model { vs, config, layout, ae, field }
+            Model { vs, config, ae, field }
         })
     }
 

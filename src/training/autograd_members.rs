@@ -10,7 +10,7 @@ use tch::{Kind, Tensor};
 
 use super::adam::Adam;
 use super::members::{PixelMembers, Stack};
-use super::{per_sample_losses, Divergence, Objective, StepLoss};
+use super::{autograd_update, per_sample_losses, Divergence, Objective, StepLoss};
 use crate::choice::Choice;
 use crate::dataset::Pairs;
 use crate::error::{Error, Result};
@@ -46,10 +46,6 @@ impl AutogradMembers {
     }
 }
 
-fn mean_of(t: &Tensor) -> f64 {
-    t.mean(Kind::Double).double_value(&[])
-}
-
 impl Objective for AutogradMembers {
     fn name(&self) -> &'static str {
         self.kind.name()
@@ -74,15 +70,7 @@ impl Objective for AutogradMembers {
             };
             let terms = model.loss_terms(&x, &xn, true);
             let loss = terms.total(&self.loss).mean(None::<Kind>);
-            adam.zero_grad();
-            loss.backward();
-            let value = loss.double_value(&[]);
-            self.last[k] = StepLoss { loss: value, terms: Some([mean_of(&terms.ae), mean_of(&terms.cc), mean_of(&terms.hnn)]) };
-            if value.is_finite() {
-                adam.step();
-            } else {
-                self.diverged[k] = Some(Divergence { step, loss: value });
-            }
+            (self.last[k], self.diverged[k]) = autograd_update(adam, &loss, Some(&terms), step);
         }
         Ok(())
     }

@@ -510,6 +510,22 @@ fn mean_of(t: &Tensor) -> f64 {
     t.mean(None::<tch::Kind>).double_value(&[])
 }
 
+/// One autograd update of a model's objective at `step`: the loss's gradient, and Adam's
+/// step where the loss is finite (else the divergence, and the parameters stay); the batch
+/// loss and the means of its terms as the log reports them.
+pub(crate) fn autograd_update(adam: &mut Adam, loss: &Tensor, terms: Option<&LossTerms>, step: usize) -> (StepLoss, Option<Divergence>) {
+    adam.zero_grad();
+    loss.backward();
+    let value = loss.double_value(&[]);
+    let diverged = if value.is_finite() {
+        adam.step();
+        None
+    } else {
+        Some(Divergence { step, loss: value })
+    };
+    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]) }, diverged)
+}
+
 impl<L: AutogradLoss> Objective for Autograd<'_, L> {
     fn name(&self) -> &'static str {
         self.loss.name()
@@ -523,15 +539,9 @@ impl<L: AutogradLoss> Objective for Autograd<'_, L> {
         }
         let idx = batches[0].as_ref().map(|b| Tensor::from_slice(b).to_device(self.loss.device()));
         let (loss, terms) = self.loss.batch_loss(idx.as_ref());
-        self.adam.zero_grad();
-        loss.backward();
-        let value = loss.double_value(&[]);
-        if value.is_finite() {
-            self.adam.step();
-        } else {
-            self.diverged = Some(Divergence { step, loss: value });
-        }
-        self.last = Some(StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]) });
+        let (last, diverged) = autograd_update(&mut self.adam, &loss, terms.as_ref(), step);
+        self.last = Some(last);
+        self.diverged = diverged;
         Ok(())
     }
     fn last(&mut self) -> Vec<StepLoss> {
