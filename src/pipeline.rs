@@ -12,7 +12,7 @@ use crate::dataset::preview::{self, SheetConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
-use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap};
+use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap, TrainedStep};
 use crate::model::{self, FieldKind, ModelConfig};
 use crate::output::PendingFile;
 use crate::plot;
@@ -128,9 +128,6 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
     let (run, data) = if req.resume { resume_run(req, device, threads)? } else { new_run(req, device, threads)? };
     let cfg = run.config.train.clone();
     run.create_member_dirs()?;
-    let train = data.pairs(Split::Train).to_device(device);
-    let test = data.pairs(Split::Test).to_device(device);
-    drop(data);
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
@@ -142,8 +139,9 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
             loss: cfg.loss,
             batch: cfg.batch,
             device,
+            rollout: members::RolloutTraining::of(&cfg, kind),
         };
-        let mut members = members::for_family(&stack, train.shallow(), test.shallow(), ThreadChoice::from_flag(threads)?);
+        let mut members = members::for_family(&stack, &data, ThreadChoice::from_flag(threads)?);
         members.use_cuda_graphs(rt.cuda_graphs);
         let mut from = vec![];
         for (k, &seed) in cfg.seeds.iter().enumerate() {
@@ -171,11 +169,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
                 run.save_weights(kind, seed, &members.member_weights(k))?;
             }
         }
-        let (tr, te) = {
-            let (tr, te) = members.data();
-            let (tr, te) = (tr.shallow(), te.shallow());
-            (members.per_sample_losses(&tr), members.per_sample_losses(&te))
-        };
+        let (tr, te) = members.final_losses();
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             let diverged = fitted.diverged[k];
             let stats = |l: &[f64]| if diverged.is_some() { MeanSem { mean: f64::NAN, sem: f64::NAN, n: 0 } } else { MeanSem::of(l) };
@@ -363,7 +357,9 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
                 None => final_losses.insert(FinalLosses::load(&run.dir)?),
             };
             let losses = stored.of(kind, seed, &run.dir)?;
-            models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test))?.for_seed(seed));
+            let t = &run.config.train;
+            let trained = TrainedStep { integrator: t.integrator_for(kind), horizon: t.horizon };
+            models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test), trained)?.for_seed(seed));
         }
     }
     let ensemble = EnsembleSummary::of(&models, run.seeds());
@@ -405,8 +401,16 @@ impl Pictures {
 /// Draws a pixel run's rollout pictures into `out` (default `RUN/rollout`): every member
 /// of an ensemble is rolled out (the energy plot shows their spread), the frames are the
 /// first member's. Each member's latent map is the one `evaluate` stored when it was fitted
-/// the same way, else fitted now.
-pub fn pictures(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&Path>, device: Device) -> Result<Pictures> {
+/// the same way, else fitted now. `as_trained`: each model rolled out with the step it was
+/// trained with (protocol a), else by the paper's protocol.
+pub fn pictures(
+    run_dir: &Path,
+    cfg: &EvalConfig,
+    layout: Layout,
+    out: Option<&Path>,
+    device: Device,
+    as_trained: bool,
+) -> Result<Pictures> {
     layout.validate()?;
     let Opened { run, data, train, test } = open_for_scoring(run_dir, cfg, device)?;
     let stored = run.metrics()?.filter(|m| m.protocol.map_fit == cfg.map_fit);
@@ -424,7 +428,15 @@ pub fn pictures(run_dir: &Path, cfg: &EvalConfig, layout: Layout, out: Option<&P
             models.push((seed, model, map));
         }
     }
-    let mapped: Vec<Mapped> = models.iter().map(|(seed, model, map)| Mapped { seed: *seed, model, map }).collect();
+    let t = &run.config.train;
+    let mapped: Vec<Mapped> = models
+        .iter()
+        .map(|(seed, model, map)| {
+            let kind = model.field.kind();
+            let as_trained = as_trained.then(|| TrainedStep { integrator: t.integrator_for(kind), horizon: t.horizon });
+            Mapped { seed: *seed, model, map, as_trained }
+        })
+        .collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| run.path(run::ROLLOUT));
     let summary = pictures::write_rollout(&data, &train, &mapped, cfg, layout, &out)?;
     Ok(Pictures { out, summary, ensemble: run.config.train.is_ensemble() })
@@ -563,7 +575,7 @@ pub fn demo(cfg: &DemoConfig, rt: &Runtime, obs: &dyn Observer) -> Result<DemoOu
 
     obs.stage("rollout");
     let t = Instant::now();
-    let rolled = pictures(&cfg.out, &cfg.eval, cfg.layout, None, device)?.summary;
+    let rolled = pictures(&cfg.out, &cfg.eval, cfg.layout, None, device, false)?.summary;
     timed("rollout", t);
 
     let run = PixelRun::open(&cfg.out)?;

@@ -268,9 +268,10 @@ impl PixelMetrics {
         crate::evaluate::HeadToHead::of(&self.models, &self.protocol)
     }
 
-    /// Whether every model's latent map holds, so that energies mean something.
+    /// Whether every model's energy is read through a map that holds (the affine one, else
+    /// SyMetric's polynomial one), so that energies mean something.
     pub fn maps_hold(&self) -> bool {
-        self.models.iter().all(|m| m.map.holds())
+        self.models.iter().all(|m| m.energy_reads())
     }
 
     /// The worst test R^2 of any model's map.

@@ -76,10 +76,10 @@ class TanhField(nn.Module):
 
 
 class SwishField(nn.Module):
-    """A free field d -> 250 -> 250 -> 250 -> d (SiLU, every layer biased): the neural ODE's
+    """A free field d -> 200 -> 200 -> 200 -> d (SiLU, every layer biased): the neural ODE's
     dz/dt, or the RGN's residual g in z' = z + g(z)."""
 
-    def __init__(self, d=LATENT, hidden=250):
+    def __init__(self, d=LATENT, hidden=200):
         super().__init__()
         self.l1, self.l2 = nn.Linear(d, hidden), nn.Linear(hidden, hidden)
         self.l3, self.l4 = nn.Linear(hidden, hidden), nn.Linear(hidden, d)
@@ -113,7 +113,7 @@ def leapfrog(f, z, h):
     return torch.cat([q_next, p_next], 1)
 
 
-def midpoint(f, z, h, iterations=5):
+def midpoint(f, z, h, iterations=6):
     """Implicit midpoint z' = z + h f((z + z') / 2) by fixed-point iteration from the Euler
     guess, differentiated through the unrolled iterations."""
     z_next = z + h * f(z)

@@ -60,6 +60,8 @@ pub struct BenchConfig {
     pub gpu: bool,
     /// The CUDA peer (eager, graphed and batched PyTorch).
     pub peer_cuda: PathBuf,
+    /// The rollout-training step in PyTorch (this repository's peer script).
+    pub peer_rollout: PathBuf,
 }
 
 impl Default for BenchConfig {
@@ -75,6 +77,7 @@ impl Default for BenchConfig {
             skip_coords: false,
             gpu: false,
             peer_cuda: "../shared/peer/cuda_step_limits.py".into(),
+            peer_rollout: "scripts/peer/rollout_train_step.py".into(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
         return Ok(());
     }
     training(cfg, emit)?;
+    rollout_training(cfg, emit)?;
     systems(cfg, emit)?;
     ensembles(cfg, emit)?;
     under_load(cfg, emit)?;
@@ -149,7 +153,7 @@ fn step_ms(
 ) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
-    use crate::training::members::{Members, PixelMembers, Stack};
+    use crate::training::members::{Members, PixelMembers, RolloutTraining, Stack};
     use crate::training::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
@@ -159,8 +163,16 @@ fn step_ms(
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
     let choice = crate::runtime::ThreadChoice::from_flag(threads)?;
-    let stack =
-        Stack { config: model, kind, seeds: seeds.clone(), adam: Default::default(), loss: Default::default(), batch: 200, device: dev };
+    let stack = Stack {
+        config: model,
+        kind,
+        seeds: seeds.clone(),
+        adam: Default::default(),
+        loss: Default::default(),
+        batch: 200,
+        device: dev,
+        rollout: RolloutTraining::papers(steps),
+    };
     let mut members = Members::new(&stack, train, test, choice);
     members.use_cuda_graphs(rt.cuda_graphs);
     let sync = || {
@@ -230,6 +242,116 @@ fn training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
                 if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
                     emit(
                         json!({"bench": "train_step_ratio", "round": pass, "model": kind.name(), "threads": threads, "peer_over_ours": round(p / o, 2)}),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rollout-training step's settings in the benchmark: the peer script's defaults.
+pub const ROLLOUT_BATCH: usize = 32;
+pub const ROLLOUT_HORIZON: usize = 10;
+
+/// Milliseconds per rollout-training step of one model of `kind` stepped by `integrator`
+/// (`ROLLOUT_BATCH` windows of `ROLLOUT_HORIZON` frames of random 28 x 28 pairs, the loss
+/// `ae + cc + 0.1 hnn + roll`, Adam), on `threads` workers, after `warm_up` steps.
+pub fn rollout_step_ms(
+    kind: FieldKind,
+    integrator: crate::integrate::Integrator,
+    threads: usize,
+    warm_up: usize,
+    steps: usize,
+) -> Result<Value> {
+    use crate::dataset::Windows;
+    use crate::training::members::{for_family_windows, RolloutTraining, Stack};
+    use tch::{Device, Kind, Tensor};
+    let random = |seed: u64, trials: usize| {
+        let pairs = crate::model::seeded(seed, || Tensor::rand([(trials * 101) as i64, 1568], (Kind::Float, Device::Cpu)) * 0.5);
+        Windows { pairs, trials, pairs_per_trial: 101, horizon: ROLLOUT_HORIZON }
+    };
+    let (train, test) = (random(0, 40), random(1, 2));
+    let n = train.len();
+    let mut loss = crate::model::LossWeights::default();
+    loss.roll = crate::model::ROLLOUT_PIXEL_WEIGHT;
+    let rollout = RolloutTraining {
+        horizon: ROLLOUT_HORIZON,
+        integrator,
+        schedule: crate::training::Schedule::Constant,
+        grow: 0.0,
+        steps: warm_up + steps,
+    };
+    let stack = Stack {
+        config: crate::model::ModelConfig::default(),
+        kind,
+        seeds: vec![0],
+        adam: Default::default(),
+        loss,
+        batch: ROLLOUT_BATCH,
+        device: Device::Cpu,
+        rollout,
+    };
+    let mut members = for_family_windows(&stack, train, test, crate::runtime::ThreadChoice::fixed(threads));
+    crate::runtime::set_libtorch_threads(1);
+    let mut rng = crate::rng::Rng::new(0);
+    let mut step = |s: usize| members.step(s, &[Some(rng.distinct(n, ROLLOUT_BATCH))]);
+    for s in 0..warm_up {
+        step(s)?;
+    }
+    let t = Instant::now();
+    for s in 0..steps {
+        step(warm_up + s)?;
+    }
+    let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
+    Ok(json!({"bench": "rollout_train_step", "impl": "pixel-hnn", "model": kind.name(), "integrator": integrator.name(),
+              "batch": ROLLOUT_BATCH, "horizon": ROLLOUT_HORIZON, "threads": threads, "steps": steps, "ms_per_step": round(ms, 2)}))
+}
+
+/// The rollout-training step against the repository's PyTorch peer of it, interleaved per
+/// thread count, twice, with the ratio (goal: at least 1.5).
+fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
+    use crate::integrate::Integrator;
+    let steps = (cfg.train_steps / 4).max(10);
+    for pass in 1..=2 {
+        for threads in [1usize, 2] {
+            for (kind, integrator) in
+                [(FieldKind::Hnn, Integrator::Leapfrog), (FieldKind::Baseline, Integrator::Euler), (FieldKind::Ode, Integrator::Rk4)]
+            {
+                let ours = rollout_step_ms(kind, integrator, threads, 3, steps)?;
+                emit(ours.clone());
+                if !cfg.peer_rollout.exists() || !cfg.python.exists() {
+                    emit(
+                        json!({"bench": "rollout_train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer_rollout.display(), cfg.python.display())}),
+                    );
+                    continue;
+                }
+                let out = Command::new(&cfg.python)
+                    .arg(&cfg.peer_rollout)
+                    .args([
+                        "--threads",
+                        &threads.to_string(),
+                        "--steps",
+                        &steps.to_string(),
+                        "--model",
+                        kind.name(),
+                        "--integrator",
+                        integrator.name(),
+                    ])
+                    .args(["--batch", &ROLLOUT_BATCH.to_string(), "--horizon", &ROLLOUT_HORIZON.to_string()])
+                    .output()
+                    .map_err(|e| Error::io(&cfg.peer_rollout, e))?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
+                    return Err(Error::input(
+                        &cfg.peer_rollout,
+                        format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim()),
+                    ));
+                };
+                emit(peer.clone());
+                if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
+                    emit(
+                        json!({"bench": "rollout_train_step_ratio", "round": pass, "model": kind.name(), "integrator": integrator.name(), "threads": threads, "peer_over_ours": round(p / o, 2), "goal": 1.5}),
                     );
                 }
             }

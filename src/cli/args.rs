@@ -12,11 +12,11 @@ use crate::dataset::preview::SheetConfig;
 use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
-use crate::integrate::Method;
+use crate::integrate::{Integrator, Method};
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
-use crate::training::Models;
+use crate::training::Schedule;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -158,11 +158,6 @@ fn choice<T: Choice + Clone + Send + Sync>() -> impl TypedValueParser<Value = T>
         .map(|name| T::from_name(&name).expect("clap offers only known names"))
 }
 
-/// A clap parser for `--model`: the names [`Models`] reads.
-fn models() -> PossibleValuesParser {
-    PossibleValuesParser::new(Models::names().into_iter().map(|(name, help)| PossibleValue::new(name).help(help)))
-}
-
 fn data_defaults() -> DatasetConfig {
     DatasetConfig::default()
 }
@@ -263,8 +258,9 @@ pub struct TrainArgs {
     /// Run folder to write (config, weights, logs, plots, checkpoints).
     #[arg(long)]
     pub out: PathBuf,
-    /// Which latent field(s) to train [default: both].
-    #[arg(long, value_parser = models())]
+    /// Which model families to train, a list such as hnn,ode: hnn, baseline, rgn, ode, both
+    /// (hnn,baseline) or all [default: both].
+    #[arg(long)]
     pub model: Option<String>,
     /// Seed of the weights and the batch draws [default: 0].
     #[arg(long, allow_negative_numbers = true, conflicts_with = "seeds")]
@@ -293,6 +289,20 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps [default: 1000].
     #[arg(long, allow_negative_numbers = true)]
     pub checkpoint_every: Option<usize>,
+    /// Fit the latent rollout over K frames, decoding every predicted frame [default: 1, the
+    /// paper's]. Above 1 it brings --lr-schedule cosine, --grow 0.3 and the rollout's pixels in the loss.
+    #[arg(long, allow_negative_numbers = true)]
+    pub horizon: Option<usize>,
+    /// The step trained and rolled out with [default: the family's: euler for baseline and rgn
+    /// (its own step), rk4 for ode; euler for hnn at --horizon 1 (the paper's), leapfrog above].
+    #[arg(long, value_parser = choice::<Integrator>())]
+    pub integrator: Option<Integrator>,
+    /// Learning rate over the run [default: constant; cosine with --horizon above 1].
+    #[arg(long, value_parser = choice::<Schedule>())]
+    pub lr_schedule: Option<Schedule>,
+    /// Fraction of the steps over which the rollout grows from 1 frame to --horizon [default: 0; 0.3 with --horizon above 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub grow: Option<f64>,
     /// Replace an existing run folder.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
@@ -380,6 +390,10 @@ pub struct RolloutArgs {
     /// Folder for the pictures [default: RUN/rollout]; replaced if it exists.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Roll each model out with the step it was trained with (protocol a) instead of the
+    /// paper's protocol (--integrator, RK45 by default).
+    #[arg(long)]
+    pub as_trained: bool,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Each frame pixel becomes scale x scale pixels.
@@ -485,4 +499,7 @@ pub struct BenchArgs {
     /// The CUDA peer: the reference step in PyTorch, eager, graphed and batched.
     #[arg(long, default_value_os_t = BenchConfig::default().peer_cuda)]
     pub peer_cuda: PathBuf,
+    /// The rollout-training step in plain PyTorch, timed beside ours (skipped if absent).
+    #[arg(long, default_value_os_t = BenchConfig::default().peer_rollout)]
+    pub peer_rollout: PathBuf,
 }

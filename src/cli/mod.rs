@@ -66,7 +66,7 @@ impl PreviewArgs {
 
 impl TrainArgs {
     pub fn to_request(&self) -> crate::Result<TrainRequest> {
-        let models = self.model.as_deref().map(|m| Models::parse(m).expect("clap offers only known names"));
+        let models = self.model.as_deref().map(Models::parse).transpose()?;
         let seeds = match (&self.seeds, self.seed) {
             (Some(text), _) => Some(Seeds::parse(text)?),
             (None, seed) => seed.map(|s| vec![s]),
@@ -85,6 +85,11 @@ impl TrainArgs {
                 log_every: self.log_every,
                 eval_every: self.eval_every,
                 checkpoint_every: self.checkpoint_every,
+                horizon: self.horizon,
+                integrator: self.integrator,
+                schedule: self.lr_schedule,
+                grow: self.grow,
+                roll: None,
             },
             resume: self.resume,
             force: self.force,
@@ -137,6 +142,7 @@ impl BenchArgs {
             skip_coords: self.skip_coords,
             gpu: self.gpu,
             peer_cuda: self.peer_cuda.clone(),
+            peer_rollout: self.peer_rollout.clone(),
         }
     }
 }
@@ -305,7 +311,7 @@ fn rollout(a: &RolloutArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
     let dev = runtime::resolve(a.device)?;
     let layout = Layout { scale: a.scale, every: a.every };
-    print!("{}", pipeline::pictures(&a.run, &cfg, layout, a.out.as_deref(), dev)?.describe());
+    print!("{}", pipeline::pictures(&a.run, &cfg, layout, a.out.as_deref(), dev, a.as_trained)?.describe());
     Ok(())
 }
 

@@ -241,7 +241,81 @@ impl Pairs {
     }
 }
 
+/// Windows of consecutive frame pairs, for training over rollouts: every trial's pairs
+/// `[f_{j+1} | f_{j+2}]`, and the windows of `horizon + 1` consecutive ones. With horizon 1
+/// the windows are the pairs of [`Pairs`], in the same order.
+#[derive(Debug)]
+pub struct Windows {
+    /// `[trials * pairs_per_trial, 2 * side * side]`, trial-major.
+    pub pairs: Tensor,
+    pub trials: usize,
+    pub pairs_per_trial: usize,
+    pub horizon: usize,
+}
+
+impl Windows {
+    /// The largest horizon trajectories of `steps` frames allow.
+    pub fn max_horizon(steps: usize) -> usize {
+        Self::pairs_per_trial(steps).saturating_sub(1)
+    }
+
+    fn pairs_per_trial(steps: usize) -> usize {
+        steps.saturating_sub(FIRST_SAMPLE_FRAME + 1)
+    }
+
+    /// Windows per trial.
+    pub fn per_trial(&self) -> usize {
+        self.pairs_per_trial - self.horizon
+    }
+
+    pub fn len(&self) -> usize {
+        self.trials * self.per_trial()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The windows numbered `idx` (trial-major, then by first pair).
+    ///
+    /// # Shapes
+    /// returns `[idx.len(), horizon + 1, 2 * side * side]`
+    pub fn gather(&self, idx: &[i64]) -> Tensor {
+        let (per, k) = (self.per_trial() as i64, self.horizon as i64);
+        let p = self.pairs_per_trial as i64;
+        let rows: Vec<i64> = idx.iter().flat_map(|&w| (0..=k).map(move |j| (w / per) * p + w % per + j)).collect();
+        let rows = Tensor::from_slice(&rows).to_device(self.pairs.device());
+        self.pairs.index_select(0, &rows).view([idx.len() as i64, k + 1, -1])
+    }
+
+    /// Another handle to the same windows (no copy).
+    pub fn shallow(&self) -> Windows {
+        Windows { pairs: self.pairs.shallow_clone(), ..*self }
+    }
+
+    pub fn to_device(self, device: tch::Device) -> Windows {
+        Windows { pairs: self.pairs.to_device(device), ..self }
+    }
+}
+
 impl PixelDataset {
+    /// The windows of `horizon` frames of the trials of `split`.
+    pub fn windows(&self, split: Split, horizon: usize) -> Windows {
+        let trials = self.trials_of(split);
+        let per = Windows::pairs_per_trial(self.config.steps);
+        let px = self.pixels();
+        let mut pairs = Vec::with_capacity(trials.len() * per * 2 * px);
+        for trial in trials.clone() {
+            for j in 0..per {
+                let f = FIRST_SAMPLE_FRAME + j;
+                pairs.extend_from_slice(self.frame(trial, f));
+                pairs.extend_from_slice(self.frame(trial, f + 1));
+            }
+        }
+        let n = (trials.len() * per) as i64;
+        Windows { pairs: Tensor::from_slice(&pairs).view([n, 2 * px as i64]), trials: trials.len(), pairs_per_trial: per, horizon }
+    }
+
     /// Reads and validates a dataset written by `write` (see `datasets/README.md`).
     pub fn open(path: &Path) -> Result<Self> {
         h5::read(path)
@@ -328,6 +402,31 @@ impl PixelDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_of_one_frame_are_the_pairs_and_longer_ones_follow_the_trial() {
+        let mut cfg = DatasetConfig::for_system(SystemKind::Pendulum);
+        (cfg.trials, cfg.steps, cfg.render.side) = (3, 9, 4);
+        let px = 16;
+        // Frame (trial, step) holds the value 100 trial + step in every pixel.
+        let frames: Vec<f32> = (0..3).flat_map(|t| (0..9).flat_map(move |s| vec![(100 * t + s) as f32; px])).collect();
+        let data = PixelDataset { config: cfg, frames, states: vec![0.0; 3 * 9 * 2], path: None };
+        let pairs = data.pairs(Split::Train);
+        let one = data.windows(Split::Train, 1);
+        assert_eq!(one.len(), pairs.len());
+        let all: Vec<i64> = (0..one.len() as i64).collect();
+        let w = one.gather(&all);
+        assert!(w.select(1, 0).equal(&pairs.x) && w.select(1, 1).equal(&pairs.x_next), "horizon 1 is the pairs, in order");
+        assert_eq!(Windows::max_horizon(9), 6);
+        let long = data.windows(Split::All, 6);
+        assert_eq!((long.per_trial(), long.len()), (1, 3));
+        let w = long.gather(&[2]);
+        // Trial 2's only window: pairs [f_{j+1} | f_{j+2}] for j = 0..=6.
+        for j in 0..=6i64 {
+            assert_eq!(w.double_value(&[0, j, 0]), (200 + j + 1) as f64);
+            assert_eq!(w.double_value(&[0, j, px as i64]), (200 + j + 2) as f64);
+        }
+    }
 
     #[test]
     fn the_frame_window_follows_the_parameters() {

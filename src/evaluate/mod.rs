@@ -16,6 +16,7 @@
 //! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
 
 pub mod pictures;
+pub mod symetric;
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -23,7 +24,7 @@ use tch::{Device, Kind, Tensor};
 use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
-use crate::integrate::{self, Method};
+use crate::integrate::{self, Integrator, Method};
 use crate::model::{FieldKind, Model};
 use crate::rng::Rng;
 use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
@@ -238,6 +239,41 @@ impl Rollout {
     }
 }
 
+impl Rollout {
+    /// Steps the model's latent from `enc(x0)` by `integrator`, `n - 1` steps of `h` frames
+    /// (`h = -1`: backward in time), in f64: the model rolled out with the step it was
+    /// trained with. A latent that stops being finite ends the motion there (it stays at the
+    /// last finite latent), and the step where it did is returned.
+    pub fn step(model: &Model, x0: &Tensor, n: usize, integrator: Integrator, h: f64) -> Result<(Rollout, Option<usize>)> {
+        let device = model.vs.device();
+        let z0: Vec<f64> =
+            Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
+        let d = z0.len() as i64;
+        let native = crate::model::NativeField::new(&model.field);
+        let mut f = |z: &Vec<f64>| {
+            let mut dz = vec![0.0; z.len()];
+            native.eval(z, &mut dz);
+            dz
+        };
+        let mut latents = vec![z0];
+        let mut blew_up = None;
+        for i in 1..n {
+            let last = latents.last().expect("the first latent");
+            let next = if blew_up.is_some() { last.clone() } else { integrator.step(&mut f, last, h) };
+            if next.iter().all(|v| v.is_finite()) {
+                latents.push(next);
+            } else {
+                blew_up = Some(i);
+                latents.push(last.clone());
+            }
+        }
+        let flat: Vec<f32> = latents.iter().flatten().map(|&v| v as f32).collect();
+        let z = Tensor::from_slice(&flat).view([n as i64, d]).to_device(device);
+        let decoded = tch::no_grad(|| model.ae.decode(&z)).to_device(Device::Cpu);
+        Ok((Rollout { latents, decoded }, blew_up))
+    }
+}
+
 /// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LatentMap {
@@ -356,6 +392,14 @@ pub struct TrajectoryScore {
     /// learned field; no map needed). `None` for the baseline, which has no H.
     #[serde(default)]
     pub learned_h_variation: Option<f64>,
+    /// The first rollout point outside the region of the training latents
+    /// ([`symetric::Region`]), or where the latent stopped being finite; `None`: it stayed.
+    #[serde(default)]
+    pub left_region_at: Option<usize>,
+    /// The valid prediction time of the rollout backward in time from the last pair (models
+    /// stepped as trained that are vector fields; a discrete map steps only forward).
+    #[serde(default)]
+    pub valid_prediction_time_backward: Option<usize>,
 }
 
 /// What scoring one model's rollouts needs besides the rollouts.
@@ -366,13 +410,30 @@ pub struct Scorer<'a> {
     pub cfg: &'a EvalConfig,
     /// The learned H's standard deviation over the training latents (HNN only).
     pub h_scale: Option<f64>,
+    /// The region of the training latents, to flag rollouts that leave it.
+    pub region: Option<&'a symetric::Region>,
+    /// The polynomial latent -> state map the energy is read through where the affine
+    /// `map` does not hold.
+    pub poly: Option<&'a symetric::PolyMap>,
 }
 
 impl<'a> Scorer<'a> {
     /// For `model` on `data`'s system, with its map and the H scale from the training pairs.
-    pub fn new(model: &'a Model, data: &'a DatasetConfig, map: &'a LatentMap, train: &Pairs, cfg: &'a EvalConfig) -> Self {
+    pub fn new(
+        model: &'a Model,
+        data: &'a DatasetConfig,
+        map: &'a LatentMap,
+        train: &Pairs,
+        cfg: &'a EvalConfig,
+        region: Option<&'a symetric::Region>,
+    ) -> Self {
         let h_scale = learned_h(model, &encode_all(model, &train.x)).map(|h| MeanSem::of(&h).std().max(1e-12));
-        Scorer { model, sys: data.sys(), map, cfg, h_scale }
+        Scorer { model, sys: data.sys(), map, cfg, h_scale, region, poly: None }
+    }
+
+    /// Reads the energy through `poly` where the affine map does not hold.
+    pub fn with_poly(self, poly: Option<&'a symetric::PolyMap>) -> Self {
+        Scorer { poly: if self.map.holds() { None } else { poly }, ..self }
     }
 
     /// Scores one rollout of `traj` (drawn from `seed`).
@@ -382,28 +443,21 @@ impl<'a> Scorer<'a> {
 }
 
 fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> TrajectoryScore {
-    let Scorer { model, sys, map, cfg, h_scale } = *s;
+    let Scorer { model, sys, map, cfg, h_scale, poly, .. } = *s;
     let n = roll.latents.len();
     let px = traj.pixels;
     let re = encode_all(model, &roll.decoded);
-    let predicted: Vec<f64> = re.iter().map(|z| sys.energy(&map.apply(z))).collect();
+    let state = |z: &[f64]| poly.map_or_else(|| map.apply(z), |p| p.apply(z));
+    let predicted: Vec<f64> = re.iter().map(|z| sys.energy(&state(z))).collect();
     let truth: Vec<f64> = (0..n).map(|i| traj.energy(i)).collect();
     let sq: Vec<f64> = truth.iter().zip(&predicted).map(|(a, b)| (a - b).powi(2)).collect();
     let chunks: Vec<f64> = sq.chunks(n.div_ceil(5).max(1)).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
     let chunk_stats = MeanSem::of(&chunks);
     let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1])).expect("decoded frames");
-    let mut per_frame = Vec::with_capacity(n);
-    let mut vpt = n;
-    for i in 0..n {
-        let gt = traj.frame(FIRST_SAMPLE_FRAME + i);
-        let pred = &decoded[i * 2 * px..i * 2 * px + px];
-        let mse = gt.iter().zip(pred).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / px as f64;
-        let power = gt.iter().map(|a| (*a as f64).powi(2)).sum::<f64>() / px as f64;
-        if vpt == n && mse / power > cfg.vpt_threshold {
-            vpt = i;
-        }
-        per_frame.push(mse);
-    }
+    let predicted_frames: Vec<f32> = decoded.chunks(2 * px).flat_map(|pair| pair[..px].iter().copied()).collect();
+    let truth_frames: Vec<f32> = (0..n).flat_map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).iter().copied()).collect();
+    let per_frame = frame_mse(&predicted_frames, &truth_frames, px);
+    let vpt = symetric::vpt(&predicted_frames, &truth_frames, px, cfg.vpt_threshold);
     TrajectoryScore {
         seed,
         energy_mse: sq.iter().sum::<f64>() / n as f64,
@@ -418,7 +472,27 @@ fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> Trajectory
             let (lo, hi) = h.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
             Some((hi - lo) / scale)
         }),
+        left_region_at: s.region.and_then(|r| r.first_exit(&roll.latents)),
+        valid_prediction_time_backward: None,
     }
+}
+
+/// The MSE of each frame of `pred` against `truth` (consecutive frames of `pixels`).
+fn frame_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
+    pred.chunks(pixels)
+        .zip(truth.chunks(pixels))
+        .map(|(p, t)| t.iter().zip(p).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / pixels as f64)
+        .collect()
+}
+
+/// The valid prediction time of a rollout backward in time whose point `i` is pair
+/// `n - 1 - i` of `traj`.
+fn backward_vpt(traj: &Trajectory, roll: &Rollout, threshold: f64) -> usize {
+    let (n, px) = (roll.latents.len(), traj.pixels);
+    let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1])).expect("decoded frames");
+    let predicted: Vec<f32> = decoded.chunks(2 * px).flat_map(|pair| pair[..px].iter().copied()).collect();
+    let truth: Vec<f32> = (0..n).rev().flat_map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).iter().copied()).collect();
+    symetric::vpt(&predicted, &truth, px, threshold)
 }
 
 /// The learned energy at each latent, for a family that learns one (the HNN's H).
@@ -452,6 +526,80 @@ pub struct ModelMetrics {
     #[serde(default)]
     pub learned_h_variation: Option<f64>,
     pub map: LatentMap,
+    pub trajectories: Vec<TrajectoryScore>,
+    /// The median over the `seeds` trajectories of the valid prediction time (this
+    /// protocol: the paper's).
+    #[serde(default)]
+    pub valid_prediction_time_median: f64,
+    /// The `seeds` trajectories whose rollout left the region of the training latents.
+    #[serde(default)]
+    pub left_region: usize,
+    /// Protocol (a): the model rolled out with the step it was trained with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_trained: Option<AsTrained>,
+    /// The benchmark's SyMetric of the encoder's latents against the true states (a
+    /// polynomial map of order up to 5, its R^2, the symplecticity of its Jacobian). A
+    /// non-finite figure in it (a constant coordinate's R^2) is written as `null` by JSON,
+    /// so reading it back is lenient: such a SyMetric reads as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+    pub symetric: Option<symetric::Symetric>,
+    /// What the energy figures are read through.
+    #[serde(default)]
+    pub energy_reading: EnergyReading,
+}
+
+/// `Some` value where it reads, `None` where it does not.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> std::result::Result<Option<T>, D::Error> {
+    let v = <serde_json::Value as Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
+}
+
+/// What a model's energy figures are read through: the paper's affine latent map where it
+/// holds, else SyMetric's polynomial map where it holds, else nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnergyReading {
+    #[default]
+    Affine,
+    Polynomial,
+    None,
+}
+
+impl EnergyReading {
+    pub fn describe(self) -> &'static str {
+        match self {
+            EnergyReading::Affine => "the affine latent map",
+            EnergyReading::Polynomial => "SyMetric's polynomial map (no affine map holds)",
+            EnergyReading::None => "no map: neither the affine nor the polynomial map reads the state (R^2 < 0.9)",
+        }
+    }
+}
+
+impl ModelMetrics {
+    /// Whether its energy figures mean something (some map reads the state).
+    pub fn energy_reads(&self) -> bool {
+        self.map.holds() || self.energy_reading == EnergyReading::Polynomial
+    }
+}
+
+/// A model scored under protocol (a): its latent stepped by the integrator it was trained
+/// with, one step per frame, on the same trajectories as the paper's protocol.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AsTrained {
+    pub integrator: Integrator,
+    /// The rollout it was trained over (frames).
+    pub horizon: usize,
+    /// On the `seed` trajectory.
+    pub energy_mse: f64,
+    /// Means over the `seeds` trajectories.
+    pub energy_mse_seeds_mean: f64,
+    pub pixel_mse: f64,
+    pub valid_prediction_time: f64,
+    /// Medians over the `seeds` trajectories, forward and (a vector field) backward.
+    pub valid_prediction_time_median: f64,
+    pub valid_prediction_time_backward_median: Option<f64>,
+    /// The `seeds` trajectories whose rollout left the region of the training latents.
+    pub left_region: usize,
     pub trajectories: Vec<TrajectoryScore>,
 }
 
@@ -583,7 +731,7 @@ impl HeadToHead {
     /// On energy where every model's map holds, else on pixel MSE; `None` without both
     /// models.
     pub fn of(models: &[ModelMetrics], cfg: &EvalConfig) -> Option<Self> {
-        let basis = if models.iter().all(|m| m.map.holds()) { Basis::Energy } else { Basis::PixelMse };
+        let basis = if models.iter().all(|m| m.energy_reads()) { Basis::Energy } else { Basis::PixelMse };
         let figure = |s: &TrajectoryScore| if basis == Basis::Energy { s.energy_mse } else { s.pixel_mse };
         let (mut hnn_below, mut trajectories) = (0, 0);
         for h in models.iter().filter(|m| m.model == FieldKind::Hnn) {
@@ -599,9 +747,23 @@ impl HeadToHead {
     }
 }
 
-/// Scores one model; `train` and `test` are the dataset's pairs on the model's device, and
-/// `losses` its final train and test losses as training computed them (the run's
-/// `final-losses.json`: computed once, reported in both files).
+/// How a model was trained: the step it was rolled out with in training and the rollout's
+/// length (the run's settings for its family).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainedStep {
+    pub integrator: Integrator,
+    pub horizon: usize,
+}
+
+/// The median of the values.
+fn median(v: &[f64]) -> f64 {
+    quartiles(v).1
+}
+
+/// Scores one model under both protocols; `train` and `test` are the dataset's pairs on the
+/// model's device, `losses` its final train and test losses as training computed them (the
+/// run's `final-losses.json`: computed once, reported in both files), and `trained` how it
+/// was trained.
 pub fn evaluate_model(
     model: &Model,
     data: &PixelDataset,
@@ -609,22 +771,62 @@ pub fn evaluate_model(
     test: &Pairs,
     cfg: &EvalConfig,
     losses: (MeanSem, MeanSem),
+    trained: TrainedStep,
 ) -> Result<ModelMetrics> {
     let map = LatentMap::fit(model, train, test, cfg.map_fit);
-    let scorer = Scorer::new(model, &data.config, &map, train, cfg);
+    let train_z = encode_all(model, &train.x);
+    let region = symetric::Region::of(&train_z);
+    let sym = symetric_of(&train_z, &labels_of(&train.labels), &encode_all(model, &test.x), &labels_of(&test.labels));
+    let energy_reading = if map.holds() {
+        EnergyReading::Affine
+    } else if sym.r2_holds {
+        EnergyReading::Polynomial
+    } else {
+        EnergyReading::None
+    };
+    let scorer = Scorer::new(model, &data.config, &map, train, cfg, Some(&region)).with_poly(Some(&sym.map));
     let (train_loss, test_loss) = losses;
     let mut seeds = vec![cfg.seed];
     seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
-    let mut scores = Vec::new();
+    let (mut paper, mut own) = (Vec::new(), Vec::new());
+    let field = !model.field.kind().dynamics().is_map();
     for &seed in &seeds {
         let traj = Trajectory::simulate(&data.config, cfg, seed)?;
         let roll = Rollout::integrate(model, &traj.pair(0), cfg.frames, cfg.method)?;
-        scores.push(scorer.score(&traj, &roll, seed));
+        paper.push(scorer.score(&traj, &roll, seed));
+        let (roll, blew_up) = Rollout::step(model, &traj.pair(0), cfg.frames, trained.integrator, 1.0)?;
+        let mut score = scorer.score(&traj, &roll, seed);
+        score.left_region_at = match (score.left_region_at, blew_up) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if field {
+            let (back, _) = Rollout::step(model, &traj.pair(cfg.frames - 1), cfg.frames, trained.integrator, -1.0)?;
+            score.valid_prediction_time_backward = Some(backward_vpt(&traj, &back, cfg.vpt_threshold));
+        }
+        own.push(score);
     }
-    let over: Vec<&TrajectoryScore> = scores.iter().filter(|s| cfg.seeds.contains(&s.seed)).collect();
-    let e: Vec<f64> = over.iter().map(|s| s.energy_mse).collect();
+    let over =
+        |scores: &[TrajectoryScore]| -> Vec<TrajectoryScore> { scores.iter().filter(|s| cfg.seeds.contains(&s.seed)).cloned().collect() };
+    let mean = |v: &[TrajectoryScore], f: &dyn Fn(&TrajectoryScore) -> f64| v.iter().map(f).sum::<f64>() / v.len().max(1) as f64;
+    let vpts = |v: &[TrajectoryScore]| v.iter().map(|s| s.valid_prediction_time as f64).collect::<Vec<_>>();
+    let (paper_over, own_over) = (over(&paper), over(&own));
+    let backward: Vec<f64> = own_over.iter().filter_map(|s| s.valid_prediction_time_backward.map(|v| v as f64)).collect();
+    let as_trained = AsTrained {
+        integrator: trained.integrator,
+        horizon: trained.horizon,
+        energy_mse: own[0].energy_mse,
+        energy_mse_seeds_mean: mean(&own_over, &|s| s.energy_mse),
+        pixel_mse: mean(&own_over, &|s| s.pixel_mse),
+        valid_prediction_time: mean(&own_over, &|s| s.valid_prediction_time as f64),
+        valid_prediction_time_median: median(&vpts(&own_over)),
+        valid_prediction_time_backward_median: (!backward.is_empty()).then(|| median(&backward)),
+        left_region: own_over.iter().filter(|s| s.left_region_at.is_some()).count(),
+        trajectories: own,
+    };
+    let e: Vec<f64> = paper_over.iter().map(|s| s.energy_mse).collect();
     let stats = MeanSem::of(&e);
-    let first = &scores[0];
+    let first = &paper[0];
     Ok(ModelMetrics {
         model: model.field.kind(),
         seed: 0,
@@ -634,14 +836,39 @@ pub fn evaluate_model(
         energy_mse_pm: first.energy_mse_pm,
         energy_mse_seeds_mean: stats.mean,
         energy_mse_seeds_std: stats.std(),
-        pixel_mse: over.iter().map(|s| s.pixel_mse).sum::<f64>() / over.len().max(1) as f64,
-        valid_prediction_time: over.iter().map(|s| s.valid_prediction_time as f64).sum::<f64>() / over.len().max(1) as f64,
+        pixel_mse: mean(&paper_over, &|s| s.pixel_mse),
+        valid_prediction_time: mean(&paper_over, &|s| s.valid_prediction_time as f64),
         learned_h_variation: scorer
             .h_scale
-            .map(|_| over.iter().filter_map(|s| s.learned_h_variation).sum::<f64>() / over.len().max(1) as f64),
+            .map(|_| paper_over.iter().filter_map(|s| s.learned_h_variation).sum::<f64>() / paper_over.len().max(1) as f64),
         map,
-        trajectories: scores,
+        valid_prediction_time_median: median(&vpts(&paper_over)),
+        left_region: paper_over.iter().filter(|s| s.left_region_at.is_some()).count(),
+        trajectories: paper,
+        as_trained: Some(as_trained),
+        symetric: Some(sym),
+        energy_reading,
     })
+}
+
+/// Training and test points SyMetric's map is fitted and scored on, at most: every k-th
+/// sample (order 5 in 8 dimensions has 1,287 monomials).
+const SYMETRIC_TRAIN_POINTS: usize = 4000;
+const SYMETRIC_TEST_POINTS: usize = 2000;
+
+/// SyMetric of the latents against the labels, on evenly spaced subsets.
+fn symetric_of(train_z: &[Vec<f64>], train_s: &[Vec<f64>], test_z: &[Vec<f64>], test_s: &[Vec<f64>]) -> symetric::Symetric {
+    let every = |v: &[Vec<f64>], most: usize| -> Vec<Vec<f64>> {
+        let k = v.len().div_ceil(most).max(1);
+        v.iter().step_by(k).cloned().collect()
+    };
+    symetric::symetric(
+        &every(train_z, SYMETRIC_TRAIN_POINTS),
+        &every(train_s, SYMETRIC_TRAIN_POINTS),
+        &every(test_z, SYMETRIC_TEST_POINTS),
+        &every(test_s, SYMETRIC_TEST_POINTS),
+        symetric::MAX_ORDER,
+    )
 }
 
 #[cfg(test)]
@@ -702,7 +929,7 @@ mod scoring_tests {
         assert_eq!(cfg.vpt_threshold, 0.025, "the reference's threshold");
         let decoded: Vec<f32> = first.iter().flat_map(|f| f.iter().copied().chain([7.0; 4])).collect();
         let roll = Rollout { latents: vec![vec![0.0, 0.0]; n], decoded: Tensor::from_slice(&decoded).view([n as i64, 8]) };
-        let scorer = Scorer { model: &model, sys: &sys, map: &map, cfg: &cfg, h_scale: None };
+        let scorer = Scorer { model: &model, sys: &sys, map: &map, cfg: &cfg, h_scale: None, region: None, poly: None };
         scorer.score(traj, &roll, 3)
     }
 

@@ -90,6 +90,9 @@ pub struct Mapped<'a> {
     pub seed: u64,
     pub model: &'a Model,
     pub map: &'a LatentMap,
+    /// Roll it out with the step it was trained with (protocol a); `None`: the paper's
+    /// protocol (`cfg.method`).
+    pub as_trained: Option<super::TrainedStep>,
 }
 
 /// Points `(frame, value)` of a line.
@@ -130,10 +133,13 @@ pub fn write_rollout(
     let mut unmapped = vec![];
     // Each model's energy curves, one per member.
     let mut curves: Vec<(FieldKind, Vec<Curve>)> = vec![];
-    for Mapped { seed, model, map } in models {
+    for Mapped { seed, model, map, as_trained } in models {
         let kind = model.field.kind();
-        let roll = Rollout::integrate(model, &traj.pair(0), n, cfg.method)?;
-        let s = Scorer::new(model, &data.config, map, train, cfg).score(&traj, &roll, cfg.seed);
+        let roll = match as_trained {
+            Some(t) => Rollout::step(model, &traj.pair(0), n, t.integrator, 1.0)?.0,
+            None => Rollout::integrate(model, &traj.pair(0), n, cfg.method)?,
+        };
+        let s = Scorer::new(model, &data.config, map, train, cfg, None).score(&traj, &roll, cfg.seed);
         let first = !curves.iter().any(|(k, _)| *k == kind);
         if first {
             let px = traj.pixels;

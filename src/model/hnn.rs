@@ -8,6 +8,7 @@ use tch::Tensor;
 use super::field::{declare_mlp, NativeMlp, TanhMlp};
 use super::layout::Layout;
 use super::{Dynamics, FastField, FieldConfig};
+use crate::integrate::Integrator;
 
 pub struct Hnn;
 
@@ -50,5 +51,16 @@ impl Dynamics for Hnn {
 
     fn fast_path(&self) -> Option<FastField> {
         Some(FastField::Hnn)
+    }
+
+    /// Euler at one frame (the paper's training); over longer rollouts leapfrog, as the
+    /// Hamiltonian Generative Networks step their H (Euler is not symplectic: an HNN stepped
+    /// by it drifts off its energy).
+    fn default_integrator(&self, horizon: usize) -> Integrator {
+        if horizon == 1 {
+            Integrator::Euler
+        } else {
+            Integrator::Leapfrog
+        }
     }
 }

@@ -19,6 +19,8 @@ pub mod cpu_step;
 pub mod field;
 pub mod hnn;
 pub mod layout;
+pub mod ode;
+pub mod rgn;
 pub mod stacked;
 
 use serde::{Deserialize, Serialize};
@@ -26,9 +28,10 @@ use tch::nn;
 use tch::Tensor;
 
 pub use crate::choice::Choice;
+use crate::integrate::Integrator;
 pub use autoencoder::Autoencoder;
+use field::{Activation, NativeMlp, TanhMlp};
 pub use field::{LatentField, NativeField};
-use field::{NativeMlp, TanhMlp};
 use layout::Layout;
 
 /// What a model family is: its latent field's parameters and how the field moves the latent.
@@ -56,6 +59,24 @@ pub trait Dynamics: Sync {
     /// The hand-written training step, where the family has one; `None`: autograd.
     fn fast_path(&self) -> Option<FastField> {
         None
+    }
+    /// The nonlinearity of the network it declared.
+    fn activation(&self) -> Activation {
+        Activation::Tanh
+    }
+    /// The integrators it can be trained and rolled out with.
+    fn integrators(&self) -> &'static [Integrator] {
+        <Integrator as Choice>::ALL
+    }
+    /// The integrator it trains with when none is asked for, over rollouts of `horizon`
+    /// frames (the paper's families at 1 frame: Euler).
+    fn default_integrator(&self, _horizon: usize) -> Integrator {
+        Integrator::Euler
+    }
+    /// Whether it is a discrete map from frame to frame rather than a vector field: a map
+    /// steps only forward, one frame at a time.
+    fn is_map(&self) -> bool {
+        false
     }
 }
 
@@ -105,6 +126,8 @@ macro_rules! families {
 families! {
     Hnn => hnn::Hnn,
     Baseline => baseline::Baseline,
+    Rgn => rgn::Rgn,
+    Ode => ode::Ode,
 }
 
 /// Sizes of the networks; `Default` is the reference's.
@@ -266,8 +289,13 @@ pub struct LossTerms {
     pub ae: Tensor,
     /// `(z_p - (z'_q - z_q))^2`: the latent momentum tied to the change of the latent position.
     pub cc: Tensor,
-    /// Mean over latents of `(z' - (z + f(z)))^2`: one Euler step of one frame.
+    /// Mean over latents of `(z' - (z + f(z)))^2`: one Euler step of one frame. Over a
+    /// window of K frames: the mean over the K predicted latents of their distance to the
+    /// encodings of the true pairs.
     pub hnn: Tensor,
+    /// Over a window: the mean over the K predicted latents, decoded, and their pixels of
+    /// the squared error against the true pairs (zero where its weight is).
+    pub roll: Tensor,
 }
 
 /// Weights of the loss terms; `Default` is the reference's `ae + cc + 0.1 hnn`.
@@ -276,13 +304,19 @@ pub struct LossWeights {
     pub ae: f64,
     pub cc: f64,
     pub hnn: f64,
+    /// The decoded rollout's pixel error ([`LossTerms::roll`]); 0 in the paper.
+    #[serde(default)]
+    pub roll: f64,
 }
 
 impl Default for LossWeights {
     fn default() -> Self {
-        LossWeights { ae: 1.0, cc: 1.0, hnn: 0.1 }
+        LossWeights { ae: 1.0, cc: 1.0, hnn: 0.1, roll: 0.0 }
     }
 }
+
+/// The weight of the rollout's pixel term when training over rollouts (`--horizon` > 1).
+pub const ROLLOUT_PIXEL_WEIGHT: f64 = 1.0;
 
 impl LossWeights {
     /// `w_ae ae + w_cc cc + w_hnn hnn`: the one place the terms are combined, for numbers
@@ -295,10 +329,25 @@ impl LossWeights {
         ae * self.ae + cc * self.cc + hnn * self.hnn
     }
 
-    /// The combination as text, `ae + cc + 0.1 hnn` for the reference's weights.
+    /// The combination as text, `ae + cc + 0.1 hnn` for the reference's weights (and
+    /// `+ roll` when the rollout's pixels count).
     pub fn describe(&self) -> String {
         let term = |w: f64, name: &str| if w == 1.0 { name.to_string() } else { format!("{w} {name}") };
-        [term(self.ae, "ae"), term(self.cc, "cc"), term(self.hnn, "hnn")].join(" + ")
+        let mut terms = vec![term(self.ae, "ae"), term(self.cc, "cc"), term(self.hnn, "hnn")];
+        if self.roll != 0.0 {
+            terms.push(term(self.roll, "roll"));
+        }
+        terms.join(" + ")
+    }
+
+    /// The total of numbers, the rollout term's included.
+    pub fn total(&self, ae: f64, cc: f64, hnn: f64, roll: f64) -> f64 {
+        let three: f64 = self.combine(ae, cc, hnn);
+        if self.roll == 0.0 {
+            three
+        } else {
+            three + roll * self.roll
+        }
     }
 }
 
@@ -306,7 +355,12 @@ impl LossTerms {
     /// # Shapes
     /// `[n]`
     pub fn total(&self, w: &LossWeights) -> Tensor {
-        w.combine(&self.ae, &self.cc, &self.hnn)
+        let three: Tensor = w.combine(&self.ae, &self.cc, &self.hnn);
+        if w.roll == 0.0 {
+            three
+        } else {
+            three + &self.roll * w.roll
+        }
     }
 }
 
@@ -325,7 +379,42 @@ impl Model {
         let d = self.config.latent_dim / 2;
         let (q, p, q_next) = (z.narrow(1, 0, d), z.narrow(1, d, d), z_next.narrow(1, 0, d));
         let cc = (p - (q_next - q)).square().sum_dim_intlist(1, false, None::<tch::Kind>);
-        LossTerms { ae, cc, hnn }
+        let roll = ae.zeros_like();
+        LossTerms { ae, cc, hnn, roll }
+    }
+
+    /// Loss terms of a batch of windows, each the rollout of `k` frames from its first
+    /// pair: `ae` and `cc` as the paper's on the first pair, `hnn` the predicted latents'
+    /// distance to the true pairs' encodings, `roll` the decoded predictions' pixel error
+    /// (computed only when `with_roll`). With `k = 1` and Euler these are the paper's terms
+    /// ([`Model::loss_terms`]).
+    ///
+    /// # Shapes
+    /// `w`: `[n, K + 1, input_dim]` with `K >= k`; each term `[n]`
+    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, with_roll: bool, create_graph: bool) -> LossTerms {
+        let (n, dim) = (w.size()[0], w.size()[2]);
+        let x = w.narrow(1, 0, k + 1);
+        let d = self.config.latent_dim;
+        let z = self.ae.encode(&x.reshape([-1, dim])).view([n, k + 1, d]);
+        let (x0, z0, z1) = (x.select(1, 0), z.select(1, 0), z.select(1, 1));
+        let ae = (&x0 - self.ae.decode(&z0)).square().mean_dim(1, false, None::<tch::Kind>);
+        let h = d / 2;
+        let cc = (z0.narrow(1, h, h) - (z1.narrow(1, 0, h) - z0.narrow(1, 0, h))).square().sum_dim_intlist(1, false, None::<tch::Kind>);
+        let mut predicted = Vec::with_capacity(k as usize);
+        let mut at = z0;
+        for _ in 0..k {
+            at = self.field.step(integrator, &at, 1.0, create_graph);
+            predicted.push(at.shallow_clone());
+        }
+        let predicted = Tensor::stack(&predicted, 1);
+        let hnn = (z.narrow(1, 1, k) - &predicted).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>);
+        let roll = if with_roll {
+            let decoded = self.ae.decode(&predicted.reshape([-1, d])).view([n, k, dim]);
+            (decoded - x.narrow(1, 1, k)).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
+        } else {
+            ae.zeros_like()
+        };
+        LossTerms { ae, cc, hnn, roll }
     }
 }
 
@@ -337,7 +426,8 @@ mod tests {
     #[test]
     fn the_loss_combination_reads_as_its_weights() {
         assert_eq!(LossWeights::default().describe(), "ae + cc + 0.1 hnn");
-        assert_eq!(LossWeights { ae: 2.0, cc: 0.0, hnn: 1.0 }.describe(), "2 ae + 0 cc + hnn");
+        assert_eq!(LossWeights { ae: 2.0, cc: 0.0, hnn: 1.0, roll: 0.0 }.describe(), "2 ae + 0 cc + hnn");
+        assert_eq!(LossWeights { roll: 1.0, ..LossWeights::default() }.describe(), "ae + cc + 0.1 hnn + roll");
         assert_eq!(LossWeights::default().combine(1.0, 2.0, 10.0), 4.0);
     }
 
@@ -456,9 +546,77 @@ mod tests {
         }
     }
 
+    /// `n` random windows of `k + 1` pairs of 18 values, in f64.
+    fn windows(n: i64, k: i64, seed: u64) -> Tensor {
+        let mut rng = crate::rng::Rng::new(seed);
+        let v: Vec<f64> = (0..n * (k + 1) * 18).map(|_| rng.uniform(0.0, 1.0)).collect();
+        Tensor::from_slice(&v).view([n, k + 1, 18])
+    }
+
+    #[test]
+    fn a_window_of_one_euler_frame_is_the_papers_loss() {
+        for kind in [FieldKind::Hnn, FieldKind::Baseline, FieldKind::Ode] {
+            let m = small(kind);
+            let w = windows(5, 1, 4);
+            let (x, xn) = (w.select(1, 0), w.select(1, 1));
+            let (a, b) = (m.loss_terms(&x, &xn, false), m.window_terms(&w, 1, Integrator::Euler, false, false));
+            for (name, p, q) in [("ae", &a.ae, &b.ae), ("cc", &a.cc, &b.cc), ("hnn", &a.hnn, &b.hnn)] {
+                let err = (p - q).abs().max().double_value(&[]);
+                assert!(err < 1e-12, "{kind:?} {name}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_familys_rollout_loss_gradient_matches_finite_differences() {
+        // Through every integrator the family takes, over a rollout of 3 frames with the
+        // decoded pixels in the loss: the gradient autograd gives (through the HNN's double
+        // backward, the midpoint rule's iterations) is the loss's derivative.
+        let w = windows(4, 3, 8);
+        let weights = LossWeights { roll: 1.0, ..LossWeights::default() };
+        for &kind in FieldKind::ALL {
+            for &integrator in kind.dynamics().integrators() {
+                let m = small(kind);
+                let loss = |m: &Model| m.window_terms(&w, 3, integrator, true, true).total(&weights).mean(Kind::Double);
+                let params = m.named_parameters();
+                for name in ["field.l1.weight", "field.l2.weight", "ae.dec.l1.weight", "ae.enc.l4.weight"] {
+                    let mut p = params.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
+                    p.zero_grad();
+                    loss(&m).backward();
+                    let g = p.grad().double_value(&[0, 1]);
+                    let (eps, orig) = (1e-6, p.double_value(&[0, 1]));
+                    let set = |p: &mut Tensor, v: f64| {
+                        tch::no_grad(|| {
+                            let _ = p.get(0).get(1).fill_(v);
+                        })
+                    };
+                    set(&mut p, orig + eps);
+                    let up = loss(&m).double_value(&[]);
+                    set(&mut p, orig - eps);
+                    let down = loss(&m).double_value(&[]);
+                    set(&mut p, orig);
+                    let fd = (up - down) / (2.0 * eps);
+                    assert!(
+                        (g - fd).abs() < 1e-6 * fd.abs().max(1e-3),
+                        "{kind:?} {integrator:?} {name}: autograd {g} vs finite difference {fd}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_map_family_takes_only_its_own_step() {
+        assert_eq!(FieldKind::Rgn.dynamics().integrators(), &[Integrator::Euler]);
+        assert!(FieldKind::Rgn.dynamics().is_map() && !FieldKind::Ode.dynamics().is_map());
+        assert_eq!(FieldKind::Hnn.dynamics().default_integrator(1), Integrator::Euler, "the paper's");
+        assert_eq!(FieldKind::Hnn.dynamics().default_integrator(8), Integrator::Leapfrog);
+        assert_eq!(FieldKind::Ode.dynamics().default_integrator(1), Integrator::Rk4);
+    }
+
     #[test]
     fn the_native_field_equals_libtorchs() {
-        for kind in [FieldKind::Hnn, FieldKind::Baseline] {
+        for &kind in FieldKind::ALL {
             let m = small(kind);
             let native = NativeField::new(&m.field);
             for (q, p) in [(0.3, -0.2), (-1.1, 0.7), (2.0, 1.5)] {

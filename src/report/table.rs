@@ -257,7 +257,7 @@ pub fn pixel_markdown(m: &PixelMetrics) -> String {
     }
     if !m.maps_hold() {
         t += &format!(
-            "\nNo affine latent -> (q, p) map holds (worst test R^2 {:.3} < {}): the energy read through it means nothing and is not shown; compare pixel MSE, valid prediction time and the HNN's learned-H variation.\n",
+            "\nNo affine latent -> (q, p) map holds (worst test R^2 {:.3} < {}), nor for every model SyMetric's polynomial map: the energy read through them means nothing and is not shown; compare pixel MSE, valid prediction time and the HNN's learned-H variation.\n",
             m.worst_r2(),
             crate::evaluate::MAP_R2_MIN
         );
@@ -338,6 +338,7 @@ fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
         cfg.vpt_threshold,
         both(&|m| interval_cell(&m.valid_prediction_time, &|v| format!("{v:.1}")))
     );
+    t += &protocol_rows(metrics, &cols);
     if let Some(c) = e.claim.as_ref().filter(|_| mapped) {
         let paper_ratio = match metrics.system {
             SystemKind::Pendulum => format!(" The paper, one seed: {:.0}x.", paper::Row::PixelPendulum.values().energy_mse.ratio()),
@@ -369,6 +370,95 @@ fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
                 f(FieldKind::Hnn, &|x| x.test_loss.mean)
             );
         }
+    }
+    t
+}
+
+/// The rows of protocol (a), each model rolled out with the step it was trained with, and
+/// the rows both protocols share that are new with it: a value per model (a single run) or
+/// the mean and 95% interval over an ensemble's members, and for an ensemble the seeds on
+/// which each family's valid prediction time (as trained, median over the trajectories) is
+/// the longest.
+fn protocol_rows(metrics: &PixelMetrics, cols: &[FieldKind]) -> String {
+    let cfg = &metrics.protocol;
+    let ensemble = metrics.ensemble.is_some();
+    let members = |k: FieldKind| metrics.models.iter().filter(move |m| m.model == k);
+    let cell = |k: FieldKind, f: &dyn Fn(&ModelMetrics) -> Option<f64>, fmt: &dyn Fn(f64) -> String| -> String {
+        let v: Vec<f64> = members(k).filter_map(f).collect();
+        match v.len() {
+            0 => "-".into(),
+            1 if !ensemble => fmt(v[0]),
+            _ => interval_cell(&Interval::of(&v), fmt),
+        }
+    };
+    let row = |name: String, f: &dyn Fn(&ModelMetrics) -> Option<f64>, fmt: &dyn Fn(f64) -> String| -> String {
+        format!("| {name} | {} | - | - |\n", cols.iter().map(|&k| cell(k, f, fmt)).collect::<Vec<_>>().join(" | "))
+    };
+    let frames = |v: f64| format!("{v:.1}");
+    let count = |v: f64| format!("{v:.0}");
+    let mut t = String::new();
+    let n = cfg.seeds.len();
+    t += &row(format!("(b) valid prediction time, median of {n} trajectories"), &|m| Some(m.valid_prediction_time_median), &frames);
+    t += &row(format!("(b) rollouts leaving the training latents, of {n}"), &|m| Some(m.left_region as f64), &count);
+    let steps: Vec<String> = cols
+        .iter()
+        .map(|&k| {
+            members(k)
+                .next()
+                .and_then(|m| m.as_trained.as_ref())
+                .map(|a| format!("{} x{}", a.integrator.name(), a.horizon))
+                .unwrap_or_else(|| "-".into())
+        })
+        .collect();
+    t += &format!("| **(a) as trained**: step x training horizon | {} | - | - |\n", steps.join(" | "));
+    let a = |f: fn(&crate::evaluate::AsTrained) -> Option<f64>| move |m: &ModelMetrics| m.as_trained.as_ref().and_then(f);
+    t += &row(format!("(a) valid prediction time, median of {n} trajectories"), &a(|x| Some(x.valid_prediction_time_median)), &frames);
+    t += &row(format!("(a) valid prediction time backward, median of {n}"), &a(|x| x.valid_prediction_time_backward_median), &frames);
+    t += &row(format!("(a) pixel MSE over {} frames", cfg.frames), &a(|x| Some(x.pixel_mse)), &sci);
+    if metrics.maps_hold() {
+        t += &row(format!("(a) energy MSE (mean of {n} trajectories)"), &a(|x| Some(x.energy_mse_seeds_mean)), &sci);
+    }
+    t += &row(format!("(a) rollouts leaving the training latents, of {n}"), &a(|x| Some(x.left_region as f64)), &count);
+    let sy = |f: fn(&crate::evaluate::symetric::Symetric) -> Option<f64>| move |m: &ModelMetrics| m.symetric.as_ref().and_then(f);
+    t += &row("SyMetric: polynomial map's order (at most 5)".into(), &sy(|x| Some(x.order as f64)), &count);
+    t += &row(
+        "SyMetric: worst test R^2 of latent -> state".into(),
+        &sy(|x| Some(x.r2_per_coordinate.iter().copied().fold(f64::INFINITY, f64::min))),
+        &|v| format!("{v:.3}"),
+    );
+    t += &row("SyMetric: symplectic (1) or not (0); a mean over members".into(), &sy(|x| Some(x.symplectic as u8 as f64)), &|v| {
+        format!("{v:.2}")
+    });
+    let readings: Vec<String> = cols
+        .iter()
+        .map(|&k| members(k).next().map(|m| format!("{:?}", m.energy_reading).to_lowercase()).unwrap_or_else(|| "-".into()))
+        .collect();
+    t += &format!("| energy read through (affine, else polynomial map) | {} | - | - |\n", readings.join(" | "));
+    if let Some(e) = &metrics.ensemble {
+        let vpt = |k: FieldKind, seed: u64| {
+            metrics
+                .models
+                .iter()
+                .find(|m| m.model == k && m.seed == seed)
+                .and_then(|m| m.as_trained.as_ref())
+                .map(|a| a.valid_prediction_time_median)
+        };
+        let wins: Vec<String> = cols
+            .iter()
+            .map(|&k| {
+                let won = e
+                    .seeds
+                    .iter()
+                    .filter(|&&seed| {
+                        let best = cols.iter().filter_map(|&o| vpt(o, seed)).fold(f64::NEG_INFINITY, f64::max);
+                        vpt(k, seed).is_some_and(|v| v >= best)
+                    })
+                    .count();
+                format!("{won} of {}", e.seeds.len())
+            })
+            .collect();
+        t +=
+            &format!("| (a) seeds where its valid prediction time is the longest (ties count for each) | {} | - | - |\n", wins.join(" | "));
     }
     t
 }
@@ -423,6 +513,7 @@ fn single_markdown(metrics: &PixelMetrics) -> String {
         "| learned-H variation along the rollout (seeds {seeds}) | {} | - | - |\n",
         both(&|m| m.learned_h_variation.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into()))
     );
+    t += &protocol_rows(metrics, &cols);
     if let (Some(b), Some(h), true) = (get(FieldKind::Baseline), get(FieldKind::Hnn), mapped) {
         let paper_ratio = match metrics.system {
             SystemKind::Pendulum => format!("; the paper: {:.0}x", paper::Row::PixelPendulum.values().energy_mse.ratio()),

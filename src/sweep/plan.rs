@@ -7,7 +7,7 @@
 //!
 //! [grid]                                # every combination is a point
 //! system = ["pendulum", "spring"]       # default: the pendulum
-//! model = ["hnn", "baseline"]           # hnn, baseline or both (one run); default: both
+//! model = ["hnn", "baseline"]           # a family, a list "hnn,ode", both or all (one run); default: both
 //! seed = [0, 1, 2, 3, 4]                # one training seed a point (default 0) ...
 //! # seeds = ["0-7", "8-15"]             # ... or a seed ensemble a point
 //! # "train.lr" = [1e-3, 3e-4]           # any [dataset], [train] or [evaluate] setting below
@@ -16,7 +16,7 @@
 //! trials = 200                          #   seed, trials, steps, side, supersample, test_fraction
 //!
 //! [train]                               # steps, batch, lr, weight_decay, log_every, eval_every,
-//! steps = 10001                         #   checkpoint_every
+//! steps = 10001                         #   checkpoint_every, horizon, integrator, schedule, grow, roll
 //!
 //! [evaluate]                            # seed, steps, frames, seeds, map_fit
 //! frames = 200
@@ -222,7 +222,23 @@ struct EvaluateSection {
 
 const SECTIONS: [(&str, &[&str]); 3] = [
     ("dataset", &["seed", "trials", "steps", "side", "supersample", "test_fraction"]),
-    ("train", &["steps", "batch", "lr", "weight_decay", "log_every", "eval_every", "checkpoint_every"]),
+    (
+        "train",
+        &[
+            "steps",
+            "batch",
+            "lr",
+            "weight_decay",
+            "log_every",
+            "eval_every",
+            "checkpoint_every",
+            "horizon",
+            "integrator",
+            "schedule",
+            "grow",
+            "roll",
+        ],
+    ),
     ("evaluate", &["seed", "steps", "frames", "seeds", "map_fit"]),
 ];
 
@@ -352,7 +368,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
     let invalid = |m: String| Error::setting("[grid]", m);
     let (mut dataset, mut train, mut evaluate) = (file.dataset.clone(), file.train.clone(), file.evaluate.clone());
     let mut system = SystemKind::Pendulum;
-    let mut models = Models::parse(Models::BOTH).expect("both is a model list");
+    let mut models = Models::parse(Models::BOTH)?;
     let mut seeds = vec![0u64];
     for (name, value) in coords {
         match name.as_str() {
@@ -368,7 +384,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
             }
             "model" => {
                 models = match value.as_str() {
-                    Some(m) => Models::parse(m).ok_or_else(|| invalid(format!("model '{m}' is not {}", Models::describe())))?,
+                    Some(m) => Models::parse(m).map_err(|_| invalid(format!("model '{m}' is not a list of {}", Models::describe())))?,
                     None => return Err(invalid(format!("model {value} is not {}", Models::describe()))),
                 }
             }

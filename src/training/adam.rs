@@ -209,6 +209,11 @@ impl Adam {
         Adam { cfg, params, m, v, step: 0 }
     }
 
+    /// Sets the learning rate of the next updates (a schedule's).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+
     pub fn steps_taken(&self) -> i64 {
         self.step
     }

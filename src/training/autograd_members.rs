@@ -1,35 +1,59 @@
-//! K members of a family that has no hand-written step, trained through libtorch's
-//! autograd: each member a [`Model`] with its own Adam, stepped on its own batch. Slower
-//! than [`super::members::Members`] (which the paper's families use), but any family that
-//! declares its parameters and its `dz/dt` ([`crate::model::Dynamics`]) trains here, with
-//! the same loop, logs, checkpoints, resume and ensembles.
+//! K members of a family trained through libtorch's autograd: each member a [`Model`] with
+//! its own Adam, stepped on its own batch of windows. Every family trains here when it is
+//! trained over rollouts (`--horizon`, `--integrator`, `--lr-schedule`), and so does any
+//! family without a hand-written step: the same loop, logs, checkpoints, resume and
+//! ensembles as [`super::members::Members`] (the paper's training of the paper's families).
+//!
+//! A window is `horizon + 1` consecutive frame pairs; its loss rolls the latent of the
+//! first pair out through the family's integrator and compares every predicted latent and
+//! decoded frame with the true ones ([`Model::window_terms`]). The rollout grows from 1
+//! frame to the horizon over the first `grow` of the steps, and the learning rate follows
+//! the schedule.
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
 use super::adam::Adam;
-use super::members::{PixelMembers, Stack};
-use super::{autograd_update, per_sample_losses, Divergence, Objective, StepLoss};
+use super::members::{PixelMembers, RolloutTraining, Stack};
+use super::{autograd_update, Divergence, Objective, StepLoss};
 use crate::choice::Choice;
-use crate::dataset::Pairs;
+use crate::dataset::Windows;
 use crate::error::{Error, Result};
 use crate::model::{FieldKind, LossWeights, Model};
+use crate::runtime::ThreadChoice;
+
+/// Windows per chunk when computing losses without training (bounds the memory).
+const EVAL_CHUNK: usize = 200;
+
+/// One member's share of a step: its model, optimiser, batch and a handle to the data.
+struct Unit<'a> {
+    member: usize,
+    model: &'a mut Model,
+    adam: &'a mut Adam,
+    idx: Vec<i64>,
+    data: Windows,
+}
 
 pub struct AutogradMembers {
     kind: FieldKind,
     models: Vec<Model>,
     adams: Vec<Adam>,
-    train: Pairs,
-    test: Pairs,
+    train: Windows,
+    test: Windows,
     loss: LossWeights,
+    rollout: RolloutTraining,
+    lr: f64,
     diverged: Vec<Option<Divergence>>,
     last: Vec<StepLoss>,
+    threads: ThreadChoice,
 }
 
 impl AutogradMembers {
-    /// The members of `stack` (its batch is the loop's), `train` and `test` on its device.
-    pub fn new(stack: &Stack, train: Pairs, test: Pairs) -> Self {
+    /// The members of `stack` (its batch is the loop's), `train` and `test` on its device;
+    /// on up to `threads` worker threads, a member each.
+    pub fn new(stack: &Stack, train: Windows, test: Windows, threads: ThreadChoice) -> Self {
         let models: Vec<Model> = stack.seeds.iter().map(|&s| Model::new(stack.config, stack.kind, s, stack.device)).collect();
         let adams = models.iter().map(|m| Adam::new(m.named_parameters(), stack.adam)).collect();
         let k = stack.seeds.len();
@@ -40,9 +64,29 @@ impl AutogradMembers {
             train,
             test,
             loss: stack.loss,
+            rollout: stack.rollout,
+            lr: stack.adam.lr,
             diverged: vec![None; k],
-            last: vec![StepLoss { loss: f64::NAN, terms: None }; k],
+            last: vec![StepLoss { loss: f64::NAN, terms: None, roll: None }; k],
+            threads,
         }
+    }
+
+    /// Per-window total loss of every window of `windows` under member `k`, at the full
+    /// horizon, in chunks; nothing is trained.
+    fn window_losses(&self, k: usize, windows: &Windows) -> Vec<f64> {
+        let model = &self.models[k];
+        let n = windows.len();
+        let mut out = Vec::with_capacity(n);
+        let with_roll = self.loss.roll != 0.0;
+        for start in (0..n).step_by(EVAL_CHUNK) {
+            let idx: Vec<i64> = (start..(start + EVAL_CHUNK).min(n)).map(|i| i as i64).collect();
+            let w = windows.gather(&idx);
+            let terms = model.window_terms(&w, windows.horizon as i64, self.rollout.integrator, with_roll, false);
+            let total = terms.total(&self.loss).detach().to_device(tch::Device::Cpu).to_kind(Kind::Double);
+            out.extend(Vec::<f64>::try_from(total).expect("1-D loss"));
+        }
+        out
     }
 }
 
@@ -54,24 +98,49 @@ impl Objective for AutogradMembers {
         self.models.len()
     }
     fn train_len(&self) -> usize {
-        self.train.x.size()[0] as usize
+        self.train.len()
     }
+    /// Members step side by side on the worker threads, each computing on one libtorch
+    /// thread, so that a member's step is the same computation on any thread count.
     fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
-        for (k, (model, adam)) in self.models.iter().zip(self.adams.iter_mut()).enumerate() {
-            if self.diverged[k].is_some() {
-                continue;
-            }
-            let (x, xn) = match &batches[k] {
-                Some(b) => {
-                    let idx = Tensor::from_slice(b).to_device(self.train.x.device());
-                    (self.train.x.index_select(0, &idx), self.train.x_next.index_select(0, &idx))
-                }
-                None => (self.train.x.shallow_clone(), self.train.x_next.shallow_clone()),
-            };
-            let terms = model.loss_terms(&x, &xn, true);
-            let loss = terms.total(&self.loss).mean(None::<Kind>);
-            (self.last[k], self.diverged[k]) = autograd_update(adam, &loss, Some(&terms), step);
+        let started = std::time::Instant::now();
+        let r = self.rollout;
+        let ((k, pixels), lr) = (r.at(step), r.schedule.lr(self.lr, step, r.steps));
+        let k = k as i64;
+        let with_roll = pixels && self.loss.roll != 0.0;
+        let loss_w = LossWeights { roll: if with_roll { self.loss.roll } else { 0.0 }, ..self.loss };
+        let n = self.train.len() as i64;
+        let units: Vec<Unit> = self
+            .models
+            .iter_mut()
+            .zip(self.adams.iter_mut())
+            .enumerate()
+            .filter(|(m, _)| self.diverged[*m].is_none())
+            .map(|(m, (model, adam))| Unit {
+                member: m,
+                model,
+                adam,
+                idx: batches[m].clone().unwrap_or_else(|| (0..n).collect()),
+                data: self.train.shallow(),
+            })
+            .collect();
+        let results: Vec<(usize, StepLoss, Option<Divergence>)> = self.threads.run(|| {
+            units
+                .into_par_iter()
+                .map(|u| {
+                    let w = u.data.gather(&u.idx);
+                    let terms = u.model.window_terms(&w, k, r.integrator, with_roll, true);
+                    let loss = terms.total(&loss_w).mean(None::<Kind>);
+                    u.adam.set_lr(lr);
+                    let (last, diverged) = autograd_update(u.adam, &loss, Some(&terms), with_roll, step);
+                    (u.member, last, diverged)
+                })
+                .collect()
+        });
+        for (m, last, diverged) in results {
+            (self.last[m], self.diverged[m]) = (last, diverged);
         }
+        self.threads.observe(started.elapsed());
         Ok(())
     }
     fn last(&mut self) -> Vec<StepLoss> {
@@ -81,8 +150,12 @@ impl Objective for AutogradMembers {
         self.diverged.clone()
     }
     fn test_losses(&mut self) -> Vec<f64> {
-        let test = self.test.shallow();
-        self.per_sample_losses(&test).iter().map(|l| l.iter().sum::<f64>() / l.len().max(1) as f64).collect()
+        (0..self.models.len())
+            .map(|k| {
+                let l = self.window_losses(k, &self.test);
+                l.iter().sum::<f64>() / l.len().max(1) as f64
+            })
+            .collect()
     }
     fn checkpoint_tensors(&self, k: usize) -> Vec<(String, Tensor)> {
         let mut t: Vec<(String, Tensor)> = self.member_weights(k).into_iter().map(|(n, p)| (format!("model.{n}"), p)).collect();
@@ -96,9 +169,9 @@ impl PixelMembers for AutogradMembers {
         self.models[k].named_parameters().into_iter().map(|(n, p)| (n, p.detach())).collect()
     }
     fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()> {
-        let input_dim = self.train.x.size()[1];
+        let input_dim = self.train.pairs.size()[1];
         crate::model::load_parameters(&self.models[k].named_parameters(), tensors, "model.", file, input_dim)?;
-        let device = self.train.x.device();
+        let device = self.train.pairs.device();
         self.adams[k]
             .load_state(&|n: &str| tensors.get(n).map(|t| t.to_device(device)))
             .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
@@ -106,11 +179,9 @@ impl PixelMembers for AutogradMembers {
     fn freeze(&mut self, k: usize, at: Divergence) {
         self.diverged[k] = Some(at);
     }
-    fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>> {
-        self.models.iter().map(|m| per_sample_losses(m, pairs, &self.loss)).collect()
-    }
-    fn data(&self) -> (&Pairs, &Pairs) {
-        (&self.train, &self.test)
+    fn final_losses(&mut self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let k = self.models.len();
+        ((0..k).map(|m| self.window_losses(m, &self.train)).collect(), (0..k).map(|m| self.window_losses(m, &self.test)).collect())
     }
     fn use_cuda_graphs(&mut self, _on: bool) {}
 }
@@ -119,11 +190,11 @@ impl PixelMembers for AutogradMembers {
 mod tests {
     use super::*;
     use crate::runtime::ThreadChoice;
-    use crate::training::members::Members;
-    use crate::training::tests::{pairs, small_stack};
+    use crate::training::members::{Members, RolloutTraining};
+    use crate::training::tests::{pairs, small_stack, windows};
 
     fn autograd(seeds: &[u64]) -> AutogradMembers {
-        AutogradMembers::new(&small_stack(seeds), pairs(40, 7), pairs(10, 9))
+        AutogradMembers::new(&small_stack(seeds), windows(40, 7), windows(10, 9), ThreadChoice::fixed(2))
     }
 
     fn batches(rngs: &mut [crate::rng::Rng]) -> Vec<Option<Vec<i64>>> {
@@ -157,6 +228,44 @@ mod tests {
         }
         let (ls, lf) = (slow.test_losses(), fast.test_losses());
         assert!((ls[0] - lf[0]).abs() < 1e-4 * lf[0], "test losses {ls:?} vs {lf:?}");
+    }
+
+    #[test]
+    fn a_member_trains_the_same_beside_others_on_any_thread_count() {
+        // Members step side by side on the workers, each on one libtorch thread: member 1 of
+        // an ensemble on 2 threads is, bit for bit, the single model of its seed on 1 thread.
+        let mut stack = small_stack(&[0, 3]);
+        stack.rollout = RolloutTraining { horizon: 1, integrator: crate::integrate::Integrator::Rk4, ..RolloutTraining::papers(6) };
+        let mut two = AutogradMembers::new(&stack, windows(40, 7), windows(10, 9), ThreadChoice::fixed(2));
+        let mut one =
+            AutogradMembers::new(&Stack { seeds: vec![3], ..stack.clone() }, windows(40, 7), windows(10, 9), ThreadChoice::fixed(1));
+        let mut rngs: Vec<crate::rng::Rng> = [0u64, 3].iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        for step in 0..4 {
+            let b = batches(&mut rngs);
+            two.step(step, &b).unwrap();
+            one.step(step, &b[1..]).unwrap();
+        }
+        for ((name, a), (_, b)) in two.member_weights(1).iter().zip(one.member_weights(0)) {
+            assert!(a.equal(&b), "{name} differs");
+        }
+    }
+
+    #[test]
+    fn the_rollout_warms_up_then_grows_to_its_horizon() {
+        let r = RolloutTraining { horizon: 5, grow: 0.4, ..RolloutTraining::papers(100) };
+        // 40 steps of warm-up and growth: 20 of the paper's one frame, then 1 -> 5 frames.
+        let at: Vec<(usize, bool)> = [0, 19, 20, 24, 25, 30, 39, 40, 99].iter().map(|&s| r.at(s)).collect();
+        assert_eq!(at, [(1, false), (1, false), (1, true), (1, true), (2, true), (3, true), (4, true), (5, true), (5, true)]);
+        assert_eq!(RolloutTraining { horizon: 5, ..RolloutTraining::papers(100) }.at(0), (5, true), "no growth: the whole horizon");
+    }
+
+    #[test]
+    fn the_cosine_schedule_runs_from_the_rate_to_its_floor() {
+        use crate::training::{Schedule, COSINE_FLOOR};
+        assert_eq!(Schedule::Constant.lr(1e-3, 50, 100), 1e-3);
+        assert_eq!(Schedule::Cosine.lr(1e-3, 0, 101), 1e-3);
+        assert!((Schedule::Cosine.lr(1e-3, 50, 101) - 1e-3 * (COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5)).abs() < 1e-15);
+        assert!((Schedule::Cosine.lr(1e-3, 100, 101) - 1e-3 * COSINE_FLOOR).abs() < 1e-15);
     }
 
     #[test]

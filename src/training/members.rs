@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use crate::choice::Choice;
-use crate::dataset::Pairs;
+use crate::dataset::{Pairs, PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::model::cpu_step::{Dims, Workspace};
 use crate::model::layout::Layout;
@@ -75,13 +75,76 @@ pub struct Stack {
     pub loss: LossWeights,
     pub batch: usize,
     pub device: Device,
+    /// How the rollout is trained (the paper's: one Euler frame, constant rate).
+    pub rollout: RolloutTraining,
+}
+
+/// How a family is trained over rollouts: the settings of [`crate::training::TrainConfig`]
+/// that the step reads, with the family's integrator resolved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RolloutTraining {
+    pub horizon: usize,
+    pub integrator: crate::integrate::Integrator,
+    pub schedule: crate::training::Schedule,
+    pub grow: f64,
+    /// The run's steps (the schedule's and the growth's span).
+    pub steps: usize,
+}
+
+impl RolloutTraining {
+    /// The paper's: one Euler frame at a constant rate.
+    pub fn papers(steps: usize) -> Self {
+        RolloutTraining {
+            horizon: 1,
+            integrator: crate::integrate::Integrator::Euler,
+            schedule: crate::training::Schedule::Constant,
+            grow: 0.0,
+            steps,
+        }
+    }
+
+    /// The settings of `cfg` for `kind`.
+    pub fn of(cfg: &crate::training::TrainConfig, kind: FieldKind) -> Self {
+        RolloutTraining {
+            horizon: cfg.horizon,
+            integrator: cfg.integrator_for(kind),
+            schedule: cfg.schedule,
+            grow: cfg.grow,
+            steps: cfg.steps,
+        }
+    }
+
+    /// Whether this, with the loss `w`, is the paper's training (one Euler frame, no rollout
+    /// pixels, constant rate): what the hand-written step computes.
+    pub fn is_papers(&self, w: &LossWeights) -> bool {
+        self.horizon == 1
+            && self.integrator == crate::integrate::Integrator::Euler
+            && self.schedule == crate::training::Schedule::Constant
+            && w.roll == 0.0
+    }
+
+    /// The rollout at `step`: its length, and whether its pixels count. Over the first
+    /// `grow` of the steps: for the first half the paper's loss alone (one frame, no rollout
+    /// pixels: the autoencoder learns to reconstruct first), then the rollout growing from 1
+    /// frame to `horizon` with its pixels.
+    pub fn at(&self, step: usize) -> (usize, bool) {
+        let span = self.grow * self.steps as f64;
+        if span < 2.0 || self.horizon == 1 {
+            return (self.horizon, true);
+        }
+        let (warm, s) = (span / 2.0, step as f64);
+        if s < warm {
+            return (1, false);
+        }
+        ((1 + ((self.horizon - 1) as f64 * (s - warm) / warm) as usize).min(self.horizon), true)
+    }
 }
 
 impl Members {
     /// The members of `stack`; `train` and `test` on its device too. On the CPU up to
     /// `threads` worker threads.
     pub fn new(stack: &Stack, train: Pairs, test: Pairs, threads: ThreadChoice) -> Self {
-        let Stack { config, kind, ref seeds, adam, loss, batch, device } = *stack;
+        let Stack { config, kind, ref seeds, adam, loss, batch, device, .. } = *stack;
         let params = stacked::initial_weights(config, kind, seeds, device);
         let layout = config.layout(kind);
         let named: Vec<(String, Tensor)> = layout.names().into_iter().zip(params.iter().map(Tensor::shallow_clone)).collect();
@@ -112,7 +175,7 @@ impl Members {
             threads,
             live: vec![true; k],
             diverged: vec![None; k],
-            last: vec![StepLoss { loss: f64::NAN, terms: None }; k],
+            last: vec![StepLoss { loss: f64::NAN, terms: None, roll: None }; k],
             workspaces,
             batched: None,
             graphs: false,
@@ -179,7 +242,7 @@ impl Members {
         for m in alive {
             let terms = sums[m].map(|v| v / b);
             let loss = w.combine(terms[0], terms[1], terms[2]);
-            self.last[m] = StepLoss { loss, terms: Some(terms) };
+            self.last[m] = StepLoss { loss, terms: Some(terms), roll: None };
             if loss.is_finite() {
                 updates.push((m, self.workspaces[m * shares..(m + 1) * shares].iter().map(|ws| ws.grad.as_slice()).collect()));
             } else {
@@ -258,22 +321,36 @@ pub trait PixelMembers: Objective {
     fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()>;
     /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
     fn freeze(&mut self, k: usize, at: Divergence);
-    /// Every member's per-sample loss over `pairs` (no gradient), `[K][n]`: the final losses.
-    fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>>;
-    /// The training and test pairs (for the final losses).
-    fn data(&self) -> (&Pairs, &Pairs);
+    /// Every member's per-sample loss (no gradient) over the training and the test samples,
+    /// each `[K][n]`: the final losses.
+    fn final_losses(&mut self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>);
     /// Captures the batched (GPU) step as a CUDA graph, where the objective has one.
     fn use_cuda_graphs(&mut self, on: bool);
 }
 
-/// The members of `stack`: through its family's hand-written step where it has one, else
-/// through autograd.
-pub fn for_family(stack: &Stack, train: Pairs, test: Pairs, threads: ThreadChoice) -> Box<dyn PixelMembers> {
-    if stack.kind.dynamics().fast_path().is_some() {
+/// The members of `stack` on `data` (on the stack's device): through the family's
+/// hand-written step where it has one and trains as the paper did, else through autograd
+/// over windows of the stack's horizon.
+pub fn for_family(stack: &Stack, data: &PixelDataset, threads: ThreadChoice) -> Box<dyn PixelMembers> {
+    if stack.rollout.is_papers(&stack.loss) && stack.kind.dynamics().fast_path().is_some() {
+        let (train, test) = (data.pairs(Split::Train).to_device(stack.device), data.pairs(Split::Test).to_device(stack.device));
         Box::new(Members::new(stack, train, test, threads))
     } else {
-        Box::new(super::autograd_members::AutogradMembers::new(stack, train, test))
+        let k = stack.rollout.horizon;
+        let (train, test) = (data.windows(Split::Train, k).to_device(stack.device), data.windows(Split::Test, k).to_device(stack.device));
+        for_family_windows(stack, train, test, threads)
     }
+}
+
+/// The members of `stack` trained through autograd over the windows `train` (tested on
+/// `test`), whatever the family.
+pub fn for_family_windows(
+    stack: &Stack,
+    train: crate::dataset::Windows,
+    test: crate::dataset::Windows,
+    threads: ThreadChoice,
+) -> Box<dyn PixelMembers> {
+    Box::new(super::autograd_members::AutogradMembers::new(stack, train, test, threads))
 }
 
 impl PixelMembers for Members {
@@ -305,6 +382,13 @@ impl PixelMembers for Members {
         self.diverged[k] = Some(at);
     }
 
+    fn final_losses(&mut self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let (train, test) = (self.train.shallow(), self.test.shallow());
+        (self.per_sample_losses(&train), self.per_sample_losses(&test))
+    }
+}
+
+impl Members {
     /// Every member's per-sample loss over `pairs` (no gradient), `[K][n]`.
     fn per_sample_losses(&mut self, pairs: &Pairs) -> Vec<Vec<f64>> {
         let k = self.members_count();
@@ -345,11 +429,6 @@ impl PixelMembers for Members {
             }
         }
         out
-    }
-
-    /// The training and test pairs (for the final losses).
-    fn data(&self) -> (&Pairs, &Pairs) {
-        (&self.train, &self.test)
     }
 }
 
@@ -415,7 +494,7 @@ impl Objective for Members {
             let t: Vec<f64> = Vec::try_from(s.terms.to_device(Device::Cpu).view([-1])).expect("terms");
             let w = self.loss;
             for (m, t) in t.chunks(3).enumerate() {
-                self.last[m] = StepLoss { loss: w.combine(t[0], t[1], t[2]), terms: Some([t[0], t[1], t[2]]) };
+                self.last[m] = StepLoss { loss: w.combine(t[0], t[1], t[2]), terms: Some([t[0], t[1], t[2]]), roll: None };
             }
         }
         self.last.clone()

@@ -15,6 +15,7 @@ use tch::{Device, Tensor};
 use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs};
 use crate::error::{Error, Result};
+use crate::integrate::Integrator;
 use crate::model::{FieldKind, LossTerms, LossWeights, Model};
 use crate::rng::Rng;
 use crate::systems::SystemKind;
@@ -34,7 +35,78 @@ pub struct TrainConfig {
     pub log_every: usize,
     pub eval_every: usize,
     pub checkpoint_every: usize,
+    /// Frames of latent rollout each training window is fitted over (`--horizon`); the
+    /// paper's is 1.
+    #[serde(default = "one")]
+    pub horizon: usize,
+    /// The step trained and rolled out with (`--integrator`); `None`: each family's own
+    /// ([`crate::model::Dynamics::default_integrator`]).
+    #[serde(default)]
+    pub integrator: Option<Integrator>,
+    /// The learning rate over the run.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// The fraction of the steps over which the rollout grows from 1 frame to `horizon`.
+    #[serde(default)]
+    pub grow: f64,
 }
+
+fn one() -> usize {
+    1
+}
+
+/// The learning rate over a run (`--lr-schedule`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The paper's: `--lr` throughout.
+    #[default]
+    Constant,
+    /// Half a cosine from `--lr` at the first step to [`COSINE_FLOOR`] of it at the last, so
+    /// that the final weights are not those of a step at the top of a spike.
+    Cosine,
+}
+
+/// Where the cosine schedule ends, as a fraction of `--lr`.
+pub const COSINE_FLOOR: f64 = 0.01;
+
+impl Choice for Schedule {
+    const ALL: &'static [Self] = &[Schedule::Constant, Schedule::Cosine];
+
+    fn name(self) -> &'static str {
+        match self {
+            Schedule::Constant => "constant",
+            Schedule::Cosine => "cosine",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Schedule::Constant => "--lr throughout (the paper's)",
+            Schedule::Cosine => "half a cosine from --lr down to 1% of it at the last step",
+        }
+    }
+}
+
+impl Schedule {
+    /// The learning rate of step `step` of `steps`, from `lr`.
+    pub fn lr(self, lr: f64, step: usize, steps: usize) -> f64 {
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => {
+                let t = step as f64 / (steps.max(2) - 1) as f64;
+                lr * (COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos()))
+            }
+        }
+    }
+}
+
+/// The rollout settings `--horizon` K > 1 brings where they are not given: the rollout's
+/// pixels in the loss, the cosine schedule, and a warm-up over the first [`ROLLOUT_GROW`] of
+/// the steps: the paper's one-frame loss for its first half, then the rollout growing from 1
+/// frame to K (a rollout loss on an autoencoder that cannot yet reconstruct pulls it to the
+/// mean frame: measured in the README).
+pub const ROLLOUT_GROW: f64 = 0.3;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -48,6 +120,10 @@ impl Default for TrainConfig {
             log_every: 10,
             eval_every: 200,
             checkpoint_every: 1000,
+            horizon: 1,
+            integrator: None,
+            schedule: Schedule::Constant,
+            grow: 0.0,
         }
     }
 }
@@ -82,7 +158,34 @@ impl TrainConfig {
                 return Err(Error::setting(flag, "must be at least 1"));
             }
         }
+        if self.horizon == 0 {
+            return Err(Error::setting("--horizon", "must be at least 1 frame"));
+        }
+        if !(0.0..=1.0).contains(&self.grow) {
+            return Err(Error::setting("--grow", format!("is a fraction of the steps, between 0 and 1 (got {})", self.grow)));
+        }
+        for &kind in &self.models {
+            let integrator = self.integrator_for(kind);
+            if !kind.dynamics().integrators().contains(&integrator) {
+                let can: Vec<&str> = kind.dynamics().integrators().iter().map(|i| i.name()).collect();
+                return Err(Error::setting(
+                    "--integrator",
+                    format!(
+                        "the {} family cannot be stepped with {}: it takes {}{}",
+                        kind.name(),
+                        integrator.name(),
+                        can.join(", "),
+                        if kind.dynamics().is_map() { " (it is a discrete map, its own one-frame step)" } else { "" }
+                    ),
+                ));
+            }
+        }
         self.adam.validate()
+    }
+
+    /// The step `kind` trains and is rolled out with.
+    pub fn integrator_for(&self, kind: FieldKind) -> Integrator {
+        self.integrator.unwrap_or_else(|| kind.dynamics().default_integrator(self.horizon))
     }
 
     /// Whether the run is a seed ensemble (more than one member).
@@ -90,11 +193,24 @@ impl TrainConfig {
         self.seeds.len() > 1
     }
 
-    /// Checks the batch against the training samples of a dataset made with `data`.
+    /// Checks the horizon and the batch against a dataset made with `data`.
     pub fn check_batch(&self, data: &DatasetConfig) -> Result<()> {
-        let n_train = (data.trials - data.test_trials()) * data.samples_per_trial();
+        let most = crate::dataset::Windows::max_horizon(data.steps);
+        if self.horizon > most {
+            return Err(Error::setting(
+                "--horizon",
+                format!(
+                    "{} frames is longer than the dataset's trajectories of {} frames allow (at most {most}); make longer ones with generate --steps",
+                    self.horizon, data.steps
+                ),
+            ));
+        }
+        let per = if self.horizon == 1 { data.samples_per_trial() } else { most + 1 - self.horizon };
+        let n_train = (data.trials - data.test_trials()) * per;
         if self.batch > n_train {
-            return Err(Error::setting("--batch", format!("{} exceeds the {n_train} training samples", self.batch)));
+            let what =
+                if self.horizon == 1 { "training samples".to_string() } else { format!("training windows of {} frames", self.horizon) };
+            return Err(Error::setting("--batch", format!("{} exceeds the {n_train} {what}", self.batch)));
         }
         Ok(())
     }
@@ -128,10 +244,20 @@ pub struct TrainOverrides {
     pub log_every: Option<usize>,
     pub eval_every: Option<usize>,
     pub checkpoint_every: Option<usize>,
+    pub horizon: Option<usize>,
+    pub integrator: Option<Integrator>,
+    #[serde(alias = "lr_schedule")]
+    pub schedule: Option<Schedule>,
+    pub grow: Option<f64>,
+    /// The weight of the rollout's pixel term.
+    pub roll: Option<f64>,
 }
 
 impl TrainOverrides {
+    /// The overrides laid over `base`. A horizon above 1 over a base of one frame brings the
+    /// rollout settings ([`ROLLOUT_GROW`]) for what is not given.
     pub fn apply(&self, base: TrainConfig) -> TrainConfig {
+        let rollouts_begin = base.horizon == 1 && self.horizon.is_some_and(|k| k > 1);
         let mut c = base;
         if let Some(m) = &self.models {
             c.models = m.clone();
@@ -146,35 +272,63 @@ impl TrainOverrides {
         c.log_every = self.log_every.unwrap_or(c.log_every);
         c.eval_every = self.eval_every.unwrap_or(c.eval_every);
         c.checkpoint_every = self.checkpoint_every.unwrap_or(c.checkpoint_every);
+        c.horizon = self.horizon.unwrap_or(c.horizon);
+        if self.integrator.is_some() {
+            c.integrator = self.integrator;
+        }
+        if rollouts_begin {
+            c.schedule = Schedule::Cosine;
+            c.grow = ROLLOUT_GROW;
+            c.loss.roll = crate::model::ROLLOUT_PIXEL_WEIGHT;
+        }
+        c.schedule = self.schedule.unwrap_or(c.schedule);
+        c.grow = self.grow.unwrap_or(c.grow);
+        c.loss.roll = self.roll.unwrap_or(c.loss.roll);
         c
     }
 }
 
-/// Model lists as `--model` and a sweep's `model` axis name them: one latent field by name,
-/// or `both`, the HNN and the baseline trained from the same seed (identical initial weights
-/// and batches).
+/// Model lists as `--model` and a sweep's `model` axis name them: families by name, comma
+/// separated (`hnn,ode`), `both` (the HNN and the baseline trained from the same seed:
+/// identical initial weights and batches) or `all` (every family).
 pub struct Models;
 
 impl Models {
     /// The name of the HNN-and-baseline pair.
     pub const BOTH: &'static str = "both";
+    /// The name of every family.
+    pub const ALL: &'static str = "all";
 
     /// Every name accepted, with its line for `--help`.
     pub fn names() -> Vec<(&'static str, &'static str)> {
         let mut names: Vec<_> = FieldKind::ALL.iter().map(|k| (k.name(), k.help())).collect();
-        names.push((Self::BOTH, "Both, from the same seed (identical initial weights and batches)"));
+        names.push((Self::BOTH, "hnn and baseline, from the same seed (identical initial weights and batches)"));
+        names.push((Self::ALL, "every family"));
         names
     }
 
-    /// The models a name stands for; `None` for an unknown name.
-    pub fn parse(name: &str) -> Option<Vec<FieldKind>> {
-        match name {
-            Self::BOTH => Some(vec![FieldKind::Hnn, FieldKind::Baseline]),
-            one => FieldKind::from_name(one).map(|k| vec![k]),
+    /// The models a list stands for, in the order named (each once); an unknown name is
+    /// named in the error with the known ones.
+    pub fn parse(text: &str) -> Result<Vec<FieldKind>> {
+        let mut out: Vec<FieldKind> = vec![];
+        for name in text.split(',').map(str::trim) {
+            let kinds = match name {
+                Self::BOTH => vec![FieldKind::Hnn, FieldKind::Baseline],
+                Self::ALL => FieldKind::ALL.to_vec(),
+                one => vec![FieldKind::from_name(one).ok_or_else(|| {
+                    Error::setting("--model", format!("'{one}' is not a model family; the families are {}", Self::describe()))
+                })?],
+            };
+            for k in kinds {
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
         }
+        Ok(out)
     }
 
-    /// `hnn, baseline or both`, for messages.
+    /// `hnn, baseline, rgn, ode, both or all`, for messages.
     pub fn describe() -> String {
         let names: Vec<&str> = Self::names().iter().map(|n| n.0).collect();
         match names.split_last() {
@@ -280,6 +434,8 @@ pub struct StepLoss {
     pub loss: f64,
     /// Means over the batch of `(ae, cc, hnn)`.
     pub terms: Option<[f64; 3]>,
+    /// The mean of the rollout's pixel term, where the loss has it.
+    pub roll: Option<f64>,
 }
 
 /// Where a member's loss stopped being finite: it was frozen there.
@@ -331,6 +487,8 @@ pub struct LogLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnn: Option<f64>,
     pub loss: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roll: Option<f64>,
     pub step: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_loss: Option<f64>,
@@ -463,6 +621,7 @@ pub fn fit(
                     cc: l.terms.map(|t| t[1]),
                     hnn: l.terms.map(|t| t[2]),
                     loss: l.loss,
+                    roll: l.roll,
                     step: s,
                     test_loss: tests.as_ref().map(|t| t[i]),
                 })?;
@@ -512,8 +671,15 @@ fn mean_of(t: &Tensor) -> f64 {
 
 /// One autograd update of a model's objective at `step`: the loss's gradient, and Adam's
 /// step where the loss is finite (else the divergence, and the parameters stay); the batch
-/// loss and the means of its terms as the log reports them.
-pub(crate) fn autograd_update(adam: &mut Adam, loss: &Tensor, terms: Option<&LossTerms>, step: usize) -> (StepLoss, Option<Divergence>) {
+/// loss and the means of its terms as the log reports them (the rollout's pixel term with
+/// `with_roll`).
+pub(crate) fn autograd_update(
+    adam: &mut Adam,
+    loss: &Tensor,
+    terms: Option<&LossTerms>,
+    with_roll: bool,
+    step: usize,
+) -> (StepLoss, Option<Divergence>) {
     adam.zero_grad();
     loss.backward();
     let value = loss.double_value(&[]);
@@ -523,7 +689,8 @@ pub(crate) fn autograd_update(adam: &mut Adam, loss: &Tensor, terms: Option<&Los
     } else {
         Some(Divergence { step, loss: value })
     };
-    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]) }, diverged)
+    let roll = terms.filter(|_| with_roll).map(|t| mean_of(&t.roll));
+    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]), roll }, diverged)
 }
 
 impl<L: AutogradLoss> Objective for Autograd<'_, L> {
@@ -539,7 +706,7 @@ impl<L: AutogradLoss> Objective for Autograd<'_, L> {
         }
         let idx = batches[0].as_ref().map(|b| Tensor::from_slice(b).to_device(self.loss.device()));
         let (loss, terms) = self.loss.batch_loss(idx.as_ref());
-        let (last, diverged) = autograd_update(&mut self.adam, &loss, terms.as_ref(), step);
+        let (last, diverged) = autograd_update(&mut self.adam, &loss, terms.as_ref(), false, step);
         self.last = Some(last);
         self.diverged = diverged;
         Ok(())
@@ -590,6 +757,14 @@ pub(crate) mod tests {
         Pairs { x: r(seed), x_next: r(seed + 1), labels: empty.shallow_clone(), energy: empty }
     }
 
+    /// The pairs of [`pairs`] as windows of one frame: trial `i` holds `x[i]` and
+    /// `x_next[i]`, so window `i` is sample `i`.
+    pub(crate) fn windows(n: i64, seed: u64) -> crate::dataset::Windows {
+        let p = pairs(n, seed);
+        let both = Tensor::stack(&[p.x, p.x_next], 1).view([2 * n, 18]);
+        crate::dataset::Windows { pairs: both, trials: n as usize, pairs_per_trial: 2, horizon: 1 }
+    }
+
     /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
     pub(crate) fn small_stack(seeds: &[u64]) -> members::Stack {
         members::Stack {
@@ -600,6 +775,7 @@ pub(crate) mod tests {
             loss: LossWeights::default(),
             batch: 8,
             device: Device::Cpu,
+            rollout: members::RolloutTraining::papers(100),
         }
     }
 
@@ -635,9 +811,9 @@ pub(crate) mod tests {
 
     #[test]
     fn log_lines_keep_the_layout_of_their_files() {
-        let line = LogLine { ae: Some(1.0), cc: Some(2.0), hnn: Some(3.0), loss: 0.5, step: 10, test_loss: None };
+        let line = LogLine { ae: Some(1.0), cc: Some(2.0), hnn: Some(3.0), loss: 0.5, roll: None, step: 10, test_loss: None };
         assert_eq!(serde_json::to_string(&line).unwrap(), r#"{"ae":1.0,"cc":2.0,"hnn":3.0,"loss":0.5,"step":10}"#);
-        let bare = LogLine { ae: None, cc: None, hnn: None, loss: 0.5, step: 0, test_loss: Some(0.25) };
+        let bare = LogLine { ae: None, cc: None, hnn: None, loss: 0.5, roll: None, step: 0, test_loss: Some(0.25) };
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"loss":0.5,"step":0,"test_loss":0.25}"#);
     }
 }

@@ -1,0 +1,48 @@
+//! The residual discrete step (the benchmark's RGN): a swish network `g` and the map
+//! `z' = z + g(z)` from one frame to the next. It is a map, not a vector field: it is rolled
+//! out only forward and only with its own step (`--integrator euler`, one frame). It is what
+//! the paper's baseline is when it is stepped as it was trained; the paper's protocol
+//! integrates its `g` by RK45 as if it were `dz/dt`, which is scored too (protocol b).
+
+use tch::Tensor;
+
+use super::field::{declare_swish, Activation, NativeMlp, TanhMlp};
+use super::layout::Layout;
+use super::{Dynamics, FieldConfig};
+use crate::integrate::Integrator;
+
+pub struct Rgn;
+
+impl Dynamics for Rgn {
+    fn name(&self) -> &'static str {
+        "rgn"
+    }
+
+    fn help(&self) -> &'static str {
+        "a residual discrete step z' = z + g(z) (swish MLP), rolled out as trained"
+    }
+
+    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
+        declare_swish(c, c.dim, layout);
+    }
+
+    fn activation(&self) -> Activation {
+        Activation::Swish
+    }
+
+    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, _create_graph: bool) -> Tensor {
+        mlp.forward(z)
+    }
+
+    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
+        mlp.outputs(z, dz)
+    }
+
+    fn integrators(&self) -> &'static [Integrator] {
+        &[Integrator::Euler]
+    }
+
+    fn is_map(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,125 @@
+//! Training over rollouts and the model families through the real binary: every family
+//! trains, resumes, is scored under both protocols and drawn; bad input is named.
+mod common;
+
+use assert_cmd::Command;
+use common::{bin, fails, fails_cleanly, read_json, succeeds};
+use std::path::{Path, PathBuf};
+
+/// A small dataset: 10 trials x 20 frames (8 training trials; windows of up to 17 frames).
+fn dataset(dir: &Path) -> PathBuf {
+    let path = dir.join("d.h5");
+    bin().args(["generate", "--trials", "10", "--steps", "20", "--out"]).arg(&path).assert().success();
+    path
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["train", "--device", "cpu", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
+    c
+}
+
+#[test]
+fn every_family_trains_over_rollouts_resumes_and_is_scored_as_trained() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let run = dir.path().join("run");
+    let args = ["--model", "all", "--seeds", "0-1", "--horizon", "3", "--batch", "16"];
+    succeeds(train(&data, &run, &[&args[..], &["--steps", "6", "--checkpoint-every", "3"]].concat()));
+    let cfg = read_json(run.join("config.json"));
+    assert_eq!((cfg["train"]["horizon"].as_u64(), cfg["train"]["schedule"].as_str()), (Some(3), Some("cosine")), "{cfg}");
+    assert_eq!(cfg["train"]["loss"]["roll"], 1.0, "a horizon brings the rollout's pixels");
+    // The log has the rollout's pixel term once it counts.
+    let log = std::fs::read_to_string(run.join("members/seed-0/log-ode.jsonl")).unwrap();
+    assert!(log.lines().last().unwrap().contains("\"roll\""), "{log}");
+    // Resuming with the same settings trains on; with another horizon, step or family it
+    // is refused, naming what changed, and nothing is written.
+    succeeds(train(&data, &run, &[&args[..], &["--steps", "8", "--resume"]].concat()));
+    for (flag, says) in [
+        (vec!["--horizon", "4"], "train.horizon: 3 -> 4"),
+        (vec!["--integrator", "midpoint", "--model", "hnn,baseline,ode"], "train."),
+        (vec!["--model", "hnn"], "train.models"),
+    ] {
+        let mut a = vec!["--seeds", "0-1", "--steps", "10", "--resume", "--horizon", "3"];
+        a.extend(flag);
+        fails_cleanly(train(&data, &run, &a), says, &run);
+    }
+    let said =
+        succeeds(bin().args(["evaluate", "--device", "cpu", "--frames", "12", "--steps", "15", "--seeds", "1,2", "--run"]).arg(&run));
+    assert!(said.contains("(a) valid prediction time") && said.contains("SyMetric"), "{said}");
+    let m = read_json(run.join("metrics.json"));
+    let models = m["models"].as_array().unwrap();
+    assert_eq!(models.len(), 8, "4 families x 2 seeds");
+    for x in models {
+        let (name, a) = (x["model"].as_str().unwrap(), &x["as_trained"]);
+        let step = match name {
+            "hnn" => "leapfrog",
+            "ode" => "rk4",
+            _ => "euler",
+        };
+        assert_eq!(a["integrator"], step, "{name}");
+        assert_eq!(a["horizon"], 3);
+        assert_eq!(a["trajectories"].as_array().unwrap().len(), 3, "the paper's trajectory and seeds 1, 2 (seed 1 is both)");
+        let back = &a["trajectories"][0]["valid_prediction_time_backward"];
+        assert_eq!(back.is_null(), name == "rgn", "{name}: a map steps only forward; fields also backward");
+        assert!(x["symetric"]["order"].as_u64().is_some_and(|o| (1..=5).contains(&o)), "{x}");
+    }
+    let pics = dir.path().join("pics");
+    let said = succeeds(
+        bin()
+            .args(["rollout", "--device", "cpu", "--as-trained", "--frames", "12", "--steps", "15", "--run"])
+            .arg(&run)
+            .arg("--out")
+            .arg(&pics),
+    );
+    assert!(said.contains("rgn seed 0") && said.contains("ode seed 1"), "{said}");
+    assert!(pics.join("frames.png").exists() || std::fs::read_dir(&pics).unwrap().count() > 0);
+}
+
+#[test]
+fn bad_rollout_settings_are_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let run = dir.path().join("run");
+    for (args, says) in [
+        (vec!["--horizon", "18"], "--horizon: 18 frames is longer than the dataset's trajectories of 20 frames allow (at most 17)"),
+        (vec!["--horizon", "0"], "--horizon: must be at least 1"),
+        (vec!["--model", "hnn,lgn"], "--model: 'lgn' is not a model family; the families are hnn, baseline, rgn, ode, both or all"),
+        (vec!["--model", "rgn", "--integrator", "rk4"], "--integrator: the rgn family cannot be stepped with rk4: it takes euler"),
+        (vec!["--horizon", "3", "--grow", "2"], "--grow"),
+        (vec!["--horizon", "17", "--batch", "9"], "--batch: 9 exceeds the 8 training windows of 17 frames"),
+    ] {
+        fails_cleanly(train(&data, &run, &args), says, dir.path());
+    }
+    fails(train(&data, &run, &["--integrator", "verlet"]), "verlet");
+}
+
+const SWISH_FIELD: &str = r#"
+import sys, json, torch
+from safetensors.torch import load_file
+w = load_file(sys.argv[1])
+z = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+h = z
+for l in (1, 2, 3):
+    h = torch.nn.functional.silu(h @ w[f"field.l{l}.weight"].double().T + w[f"field.l{l}.bias"].double())
+print(json.dumps((h @ w["field.l4.weight"].double().T + w["field.l4.bias"].double())[0].tolist()))
+"#;
+
+#[test]
+fn a_neural_odes_weights_load_in_pytorch_and_give_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let run = dir.path().join("run");
+    succeeds(train(&data, &run, &["--model", "ode", "--horizon", "2", "--batch", "16", "--steps", "4"]));
+    let out =
+        std::process::Command::new(common::venv_python()).args(["-c", SWISH_FIELD]).arg(run.join("ode.safetensors")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let torch_f: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
+    let opened = pixel_hnn::run::PixelRun::open(&run).unwrap();
+    let model = opened.load_model(pixel_hnn::model::FieldKind::Ode, 0, tch::Device::Cpu).unwrap();
+    let mut ours = [0.0; 2];
+    pixel_hnn::model::NativeField::new(&model.field).eval(&[0.3, -0.2], &mut ours);
+    for (a, b) in ours.iter().zip(&torch_f) {
+        assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "ours {ours:?}, PyTorch {torch_f:?}");
+    }
+}
