@@ -62,6 +62,8 @@ pub struct BenchConfig {
     pub peer_cuda: PathBuf,
     /// The rollout-training step in PyTorch (this repository's peer script).
     pub peer_rollout: PathBuf,
+    /// Only the rollout-training figures, beside the peer.
+    pub rollout_only: bool,
 }
 
 impl Default for BenchConfig {
@@ -78,6 +80,7 @@ impl Default for BenchConfig {
             gpu: false,
             peer_cuda: "../shared/peer/cuda_step_limits.py".into(),
             peer_rollout: "scripts/peer/rollout_train_step.py".into(),
+            rollout_only: false,
         }
     }
 }
@@ -91,6 +94,9 @@ fn round(v: f64, digits: i32) -> f64 {
 pub fn run(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     if cfg.gpu {
         return gpu(cfg, emit);
+    }
+    if cfg.rollout_only {
+        return rollout_training(cfg, emit);
     }
     emit(render_throughput(RenderConfig::default(), cfg.frames)?);
     if cfg.quick {

@@ -502,4 +502,7 @@ pub struct BenchArgs {
     /// The rollout-training step in plain PyTorch, timed beside ours (skipped if absent).
     #[arg(long, default_value_os_t = BenchConfig::default().peer_rollout)]
     pub peer_rollout: PathBuf,
+    /// Only the rollout-training step's figures, beside --peer-rollout.
+    #[arg(long)]
+    pub rollout: bool,
 }

@@ -143,6 +143,7 @@ impl BenchArgs {
             gpu: self.gpu,
             peer_cuda: self.peer_cuda.clone(),
             peer_rollout: self.peer_rollout.clone(),
+            rollout_only: self.rollout,
         }
     }
 }

@@ -383,6 +383,32 @@ impl Model {
         LossTerms { ae, cc, hnn, roll }
     }
 
+    /// Loss terms of a batch of windows ([`Handles::window_terms`]).
+    ///
+    /// # Shapes
+    /// `w`: `[n, K + 1, input_dim]` with `K >= k`; each term `[n]`
+    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, with_roll: bool, create_graph: bool) -> LossTerms {
+        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, with_roll, create_graph)
+    }
+
+    /// Another set of handles to the model's networks, for another thread to compute with.
+    pub fn handles(&self) -> Handles {
+        let layout = self.config.layout(self.field.kind());
+        let params: Vec<Tensor> = self.named_parameters().into_iter().map(|(_, t)| t).collect();
+        Handles { config: self.config, ae: Autoencoder::of(&layout, &params), field: LatentField::of(self.field.kind(), &layout, &params) }
+    }
+}
+
+/// Handles to a model's networks without its variable store: its tensors are the model's
+/// own (gradients computed through them reach the model's parameters). Each worker thread
+/// of a step computes with its own.
+pub struct Handles {
+    pub config: ModelConfig,
+    pub ae: Autoencoder,
+    pub field: LatentField,
+}
+
+impl Handles {
     /// Loss terms of a batch of windows, each the rollout of `k` frames from its first
     /// pair: `ae` and `cc` as the paper's on the first pair, `hnn` the predicted latents'
     /// distance to the true pairs' encodings, `roll` the decoded predictions' pixel error
@@ -392,30 +418,44 @@ impl Model {
     /// # Shapes
     /// `w`: `[n, K + 1, input_dim]` with `K >= k`; each term `[n]`
     pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, with_roll: bool, create_graph: bool) -> LossTerms {
-        let (n, dim) = (w.size()[0], w.size()[2]);
-        let x = w.narrow(1, 0, k + 1);
-        let d = self.config.latent_dim;
-        let z = self.ae.encode(&x.reshape([-1, dim])).view([n, k + 1, d]);
-        let (x0, z0, z1) = (x.select(1, 0), z.select(1, 0), z.select(1, 1));
-        let ae = (&x0 - self.ae.decode(&z0)).square().mean_dim(1, false, None::<tch::Kind>);
-        let h = d / 2;
-        let cc = (z0.narrow(1, h, h) - (z1.narrow(1, 0, h) - z0.narrow(1, 0, h))).square().sum_dim_intlist(1, false, None::<tch::Kind>);
-        let mut predicted = Vec::with_capacity(k as usize);
-        let mut at = z0;
-        for _ in 0..k {
-            at = self.field.step(integrator, &at, 1.0, create_graph);
-            predicted.push(at.shallow_clone());
-        }
-        let predicted = Tensor::stack(&predicted, 1);
-        let hnn = (z.narrow(1, 1, k) - &predicted).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>);
-        let roll = if with_roll {
-            let decoded = self.ae.decode(&predicted.reshape([-1, d])).view([n, k, dim]);
-            (decoded - x.narrow(1, 1, k)).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
-        } else {
-            ae.zeros_like()
-        };
-        LossTerms { ae, cc, hnn, roll }
+        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, with_roll, create_graph)
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn window_terms(
+    config: &ModelConfig,
+    ae_net: &Autoencoder,
+    field: &LatentField,
+    w: &Tensor,
+    k: i64,
+    integrator: Integrator,
+    with_roll: bool,
+    create_graph: bool,
+) -> LossTerms {
+    let (n, dim) = (w.size()[0], w.size()[2]);
+    let x = w.narrow(1, 0, k + 1);
+    let d = config.latent_dim;
+    let z = ae_net.encode(&x.reshape([-1, dim])).view([n, k + 1, d]);
+    let (x0, z0, z1) = (x.select(1, 0), z.select(1, 0), z.select(1, 1));
+    let ae = (&x0 - ae_net.decode(&z0)).square().mean_dim(1, false, None::<tch::Kind>);
+    let h = d / 2;
+    let cc = (z0.narrow(1, h, h) - (z1.narrow(1, 0, h) - z0.narrow(1, 0, h))).square().sum_dim_intlist(1, false, None::<tch::Kind>);
+    let mut predicted = Vec::with_capacity(k as usize);
+    let mut at = z0;
+    for _ in 0..k {
+        at = field.step(integrator, &at, 1.0, create_graph);
+        predicted.push(at.shallow_clone());
+    }
+    let predicted = Tensor::stack(&predicted, 1);
+    let hnn = (z.narrow(1, 1, k) - &predicted).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>);
+    let roll = if with_roll {
+        let decoded = ae_net.decode(&predicted.reshape([-1, d])).view([n, k, dim]);
+        (decoded - x.narrow(1, 1, k)).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
+    } else {
+        ae.zeros_like()
+    };
+    LossTerms { ae, cc, hnn, roll }
 }
 
 #[cfg(test)]

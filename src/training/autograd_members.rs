@@ -17,24 +17,29 @@ use tch::{Kind, Tensor};
 
 use super::adam::Adam;
 use super::members::{PixelMembers, RolloutTraining, Stack};
-use super::{autograd_update, Divergence, Objective, StepLoss};
+use super::{adam_step_if_finite, Divergence, Objective, StepLoss};
 use crate::choice::Choice;
 use crate::dataset::Windows;
 use crate::error::{Error, Result};
-use crate::model::{FieldKind, LossWeights, Model};
+use crate::model::{FieldKind, Handles, LossWeights, Model};
 use crate::runtime::ThreadChoice;
 
 /// Windows per chunk when computing losses without training (bounds the memory).
 const EVAL_CHUNK: usize = 200;
 
-/// One member's share of a step: its model, optimiser, batch and a handle to the data.
+/// One share of one member's batch: the handles it computes with and its windows.
 struct Unit<'a> {
     member: usize,
-    model: &'a mut Model,
-    adam: &'a mut Adam,
-    idx: Vec<i64>,
+    net: &'a mut Handles,
+    idx: &'a [i64],
+    /// The member's whole batch.
+    batch: usize,
     data: Windows,
 }
+
+/// Shares each member's batch is computed in, side by side (fixed by the settings, never by
+/// the thread count: the two shares' gradients add in either order to the same bits).
+const SHARES: usize = 2;
 
 pub struct AutogradMembers {
     kind: FieldKind,
@@ -48,6 +53,8 @@ pub struct AutogradMembers {
     diverged: Vec<Option<Divergence>>,
     last: Vec<StepLoss>,
     threads: ThreadChoice,
+    /// Each member's handles, one per share.
+    nets: Vec<Vec<Handles>>,
 }
 
 impl AutogradMembers {
@@ -56,6 +63,7 @@ impl AutogradMembers {
     pub fn new(stack: &Stack, train: Windows, test: Windows, threads: ThreadChoice) -> Self {
         let models: Vec<Model> = stack.seeds.iter().map(|&s| Model::new(stack.config, stack.kind, s, stack.device)).collect();
         let adams = models.iter().map(|m| Adam::new(m.named_parameters(), stack.adam)).collect();
+        let nets = models.iter().map(|m| (0..SHARES).map(|_| m.handles()).collect()).collect();
         let k = stack.seeds.len();
         AutogradMembers {
             kind: stack.kind,
@@ -69,6 +77,7 @@ impl AutogradMembers {
             diverged: vec![None; k],
             last: vec![StepLoss { loss: f64::NAN, terms: None, roll: None }; k],
             threads,
+            nets,
         }
     }
 
@@ -100,8 +109,10 @@ impl Objective for AutogradMembers {
     fn train_len(&self) -> usize {
         self.train.len()
     }
-    /// Members step side by side on the worker threads, each computing on one libtorch
-    /// thread, so that a member's step is the same computation on any thread count.
+    /// Each member's batch is computed in [`SHARES`] shares side by side on the worker
+    /// threads, each share on one libtorch thread, their gradients accumulating into the
+    /// member's parameters; then each member's Adam steps. A step is the same computation on
+    /// any thread count.
     fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
         let started = std::time::Instant::now();
         let r = self.rollout;
@@ -110,35 +121,44 @@ impl Objective for AutogradMembers {
         let with_roll = pixels && self.loss.roll != 0.0;
         let loss_w = LossWeights { roll: if with_roll { self.loss.roll } else { 0.0 }, ..self.loss };
         let n = self.train.len() as i64;
-        let units: Vec<Unit> = self
-            .models
-            .iter_mut()
-            .zip(self.adams.iter_mut())
-            .enumerate()
-            .filter(|(m, _)| self.diverged[*m].is_none())
-            .map(|(m, (model, adam))| Unit {
-                member: m,
-                model,
-                adam,
-                idx: batches[m].clone().unwrap_or_else(|| (0..n).collect()),
-                data: self.train.shallow(),
-            })
-            .collect();
-        let results: Vec<(usize, StepLoss, Option<Divergence>)> = self.threads.run(|| {
+        let all: Vec<i64> = (0..n).collect();
+        let live: Vec<usize> = (0..self.models.len()).filter(|&m| self.diverged[m].is_none()).collect();
+        for &m in &live {
+            self.adams[m].zero_grad();
+            self.adams[m].set_lr(lr);
+        }
+        let mut units = vec![];
+        for (m, nets) in self.nets.iter_mut().enumerate().filter(|(m, _)| self.diverged[*m].is_none()) {
+            let idx: &[i64] = batches[m].as_deref().unwrap_or(&all);
+            let per = idx.len().div_ceil(SHARES);
+            for (s, net) in nets.iter_mut().enumerate() {
+                let part = &idx[(s * per).min(idx.len())..((s + 1) * per).min(idx.len())];
+                if !part.is_empty() {
+                    units.push(Unit { member: m, net, idx: part, batch: idx.len(), data: self.train.shallow() });
+                }
+            }
+        }
+        let shares: Vec<(usize, [f64; 5])> = self.threads.run(|| {
             units
                 .into_par_iter()
                 .map(|u| {
-                    let w = u.data.gather(&u.idx);
-                    let terms = u.model.window_terms(&w, k, r.integrator, with_roll, true);
-                    let loss = terms.total(&loss_w).mean(None::<Kind>);
-                    u.adam.set_lr(lr);
-                    let (last, diverged) = autograd_update(u.adam, &loss, Some(&terms), with_roll, step);
-                    (u.member, last, diverged)
+                    let terms = u.net.window_terms(&u.data.gather(u.idx), k, r.integrator, with_roll, true);
+                    let b = u.batch as f64;
+                    let loss = terms.total(&loss_w).sum(Kind::Float) / b;
+                    loss.backward();
+                    let mean = |t: &Tensor| t.sum(Kind::Double).double_value(&[]) / b;
+                    (u.member, [loss.double_value(&[]), mean(&terms.ae), mean(&terms.cc), mean(&terms.hnn), mean(&terms.roll)])
                 })
                 .collect()
         });
-        for (m, last, diverged) in results {
-            (self.last[m], self.diverged[m]) = (last, diverged);
+        for &m in &live {
+            let mut t = [0.0f64; 5];
+            for (_, v) in shares.iter().filter(|(x, _)| *x == m) {
+                t.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+            }
+            let loss = t[0];
+            self.last[m] = StepLoss { loss, terms: Some([t[1], t[2], t[3]]), roll: with_roll.then_some(t[4]) };
+            self.diverged[m] = adam_step_if_finite(&mut self.adams[m], loss, step);
         }
         self.threads.observe(started.elapsed());
         Ok(())

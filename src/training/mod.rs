@@ -683,14 +683,20 @@ pub(crate) fn autograd_update(
     adam.zero_grad();
     loss.backward();
     let value = loss.double_value(&[]);
-    let diverged = if value.is_finite() {
+    let diverged = adam_step_if_finite(adam, value, step);
+    let roll = terms.filter(|_| with_roll).map(|t| mean_of(&t.roll));
+    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]), roll }, diverged)
+}
+
+/// Adam's step from the gradients its parameters hold, where the loss `value` of `step` is
+/// finite; else the divergence, and the parameters stay.
+pub(crate) fn adam_step_if_finite(adam: &mut Adam, value: f64, step: usize) -> Option<Divergence> {
+    if value.is_finite() {
         adam.step();
         None
     } else {
         Some(Divergence { step, loss: value })
-    };
-    let roll = terms.filter(|_| with_roll).map(|t| mean_of(&t.roll));
-    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]), roll }, diverged)
+    }
 }
 
 impl<L: AutogradLoss> Objective for Autograd<'_, L> {
