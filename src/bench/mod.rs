@@ -279,8 +279,7 @@ pub fn rollout_step_ms(
     };
     let (train, test) = (random(0, 40), random(1, 2));
     let n = train.len();
-    let mut loss = crate::model::LossWeights::default();
-    loss.roll = crate::model::ROLLOUT_PIXEL_WEIGHT;
+    let loss = crate::model::LossWeights { roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..Default::default() };
     let rollout = RolloutTraining {
         horizon: ROLLOUT_HORIZON,
         integrator,

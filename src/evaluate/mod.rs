@@ -31,6 +31,9 @@ use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 use crate::systems::System;
 use crate::training::adam::{Adam, AdamConfig};
 
+/// The two protocols, as tables and reports name them.
+pub const PROTOCOLS: &str = "Protocols: rows without a letter and rows (b) are the paper's protocol: each model's learned field integrated by RK45 (rtol 1e-3, atol 1e-6 by default), whatever step it was trained with. Rows (a) roll each model out with the step it was trained with (its integrator, one step a frame: the paper's baseline by Euler, as it was trained), the fair comparison of families. Both score the same fresh trajectories. Valid prediction time: the first frame whose MSE / mean(truth^2) exceeds the threshold, forward and (a vector field, protocol a) backward in time from the last pair. A rollout leaves the training latents when a latent falls outside each coordinate's training range widened by half of it. SyMetric: the lowest-order polynomial map (order at most 5) from the encoder's latents to the true state whose test R^2 is at least 0.9 on every coordinate, and DeepMind's symplecticity test of its Jacobian; the energy is read through it where no affine map holds.";
+
 /// The smallest test R^2, over the coordinates, at which the affine latent -> (q, p) map is
 /// taken to hold (the pendulum's is above 0.99).
 pub const MAP_R2_MIN: f64 = 0.9;

@@ -262,6 +262,9 @@ pub fn pixel_markdown(m: &PixelMetrics) -> String {
             crate::evaluate::MAP_R2_MIN
         );
     }
+    if m.models.iter().any(|x| x.as_trained.is_some()) {
+        t += &format!("\n{}\n", crate::evaluate::PROTOCOLS);
+    }
     t
 }
 
