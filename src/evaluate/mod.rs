@@ -16,6 +16,7 @@
 //! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
 
 pub mod pictures;
+pub mod symetric;
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
