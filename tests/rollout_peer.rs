@@ -1,0 +1,57 @@
+//! The rollout-training loss against the plain-PyTorch peer (`scripts/peer/
+//! rollout_train_step.py`, which `scripts/bench` times beside ours): the same weights and
+//! windows give the same loss terms, family by family, integrator by integrator, in f64.
+mod common;
+
+use pixel_hnn::choice::Choice;
+use pixel_hnn::integrate::Integrator;
+use pixel_hnn::model::{FieldKind, LossWeights, Model, ModelConfig};
+use tch::{Device, Kind, Tensor};
+
+#[test]
+fn every_familys_rollout_loss_is_the_pytorch_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, k) = (4i64, 3i64);
+    let mut rng = pixel_hnn::rng::Rng::new(5);
+    let values: Vec<f64> = (0..n * (k + 1) * 1568).map(|_| 0.5 * rng.uniform(0.0, 1.0)).collect();
+    let x = Tensor::from_slice(&values).view([n, k + 1, 1568]);
+    let inputs = dir.path().join("x.safetensors");
+    Tensor::write_safetensors(&[("x", &x)], &inputs).unwrap();
+    let weights = LossWeights { roll: 1.0, ..LossWeights::default() };
+    for (kind, integrator) in [
+        (FieldKind::Hnn, Integrator::Leapfrog),
+        (FieldKind::Hnn, Integrator::Midpoint),
+        (FieldKind::Baseline, Integrator::Euler),
+        (FieldKind::Ode, Integrator::Rk4),
+        (FieldKind::Rgn, Integrator::Euler),
+    ] {
+        let m = Model::new(ModelConfig::default(), kind, 3, Device::Cpu);
+        let mut vs = m.vs;
+        vs.double();
+        let m = Model { vs, ..m };
+        let file = dir.path().join(format!("{}.safetensors", kind.name()));
+        let named = m.named_parameters();
+        Tensor::write_safetensors(&named.iter().map(|(n, t)| (n.as_str(), t)).collect::<Vec<_>>(), &file).unwrap();
+        let terms = m.window_terms(&x, k, integrator, true, false);
+        let mean = |t: &Tensor| t.mean(Kind::Double).double_value(&[]);
+        let ours = [
+            ("ae", mean(&terms.ae)),
+            ("cc", mean(&terms.cc)),
+            ("hnn", mean(&terms.hnn)),
+            ("roll", mean(&terms.roll)),
+            ("total", mean(&terms.total(&weights))),
+        ];
+        let mut cmd = std::process::Command::new(common::venv_python());
+        cmd.arg("scripts/peer/rollout_train_step.py").args(["--check", "--model", kind.name()]);
+        if kind != FieldKind::Rgn {
+            cmd.args(["--integrator", integrator.name()]);
+        }
+        let out = cmd.arg("--weights").arg(&file).arg("--inputs").arg(&inputs).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (name, v) in ours {
+            let t = theirs[name].as_f64().unwrap();
+            assert!((v - t).abs() <= 1e-9 * t.abs(), "{kind:?} {integrator:?} {name}: ours {v}, PyTorch {t}");
+        }
+    }
+}
