@@ -5,14 +5,14 @@
 //!
 //! | file | type | what |
 //! |---|---|---|
-//! | `config.json` | [`RunConfig`] | format, every training setting, the dataset's path, SHA-256 and config |
-//! | `{hnn,baseline}.safetensors` | weights | final weights (names like `ae.enc.l1.weight`) |
-//! | `log-{model}.jsonl` | [`LogLine`]s | train loss and its terms every `log_every` steps, test loss every `eval_every` |
-//! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets, mean and s.e.m. |
+//! | `config.json` | [`RunConfig`] | format, every training setting (the rollout's `horizon`, `integrator` (`null`: each family's own), `schedule`, `grow`, the loss's `roll` weight), the dataset's path, SHA-256 and config |
+//! | `{family}.safetensors` | weights | final weights (names like `ae.enc.l1.weight`, `field.l1.weight`) |
+//! | `log-{model}.jsonl` | [`LogLine`]s | train loss and its terms (`roll` where the rollout's pixels count) every `log_every` steps, test loss every `eval_every` |
+//! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets (per window of `horizon` frames when trained over rollouts), mean and s.e.m. |
 //! | `loss-curve.png` | picture | the logged losses |
 //! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
 //! | `members/seed-N/` | | a seed ensemble's members (`train.seeds` has more than one): each holds the weights, logs and checkpoints above; a single model's are in the run folder itself |
-//! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics, with its latent map |
+//! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics under the paper's protocol and, in `as_trained`, stepped as trained; its latent map, `symetric` and `energy_reading` |
 //! | `rollout/` | pictures | `rollout` (see [`crate::evaluate::pictures`]) |
 //! | `REPORT.md` | text | `demo` |
 //!
