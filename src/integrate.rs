@@ -160,16 +160,6 @@ impl Integrator {
             }
         }
     }
-
-    /// Field evaluations per step.
-    pub fn evaluations(self) -> usize {
-        match self {
-            Integrator::Euler => 1,
-            Integrator::Rk4 => 4,
-            Integrator::Leapfrog => 3,
-            Integrator::Midpoint => 1 + MIDPOINT_ITERATIONS,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
