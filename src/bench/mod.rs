@@ -215,17 +215,20 @@ fn step_ms(
 
 /// The reference step in PyTorch (the peer script), timed by itself.
 fn peer_step(cfg: &BenchConfig, kind: FieldKind, threads: usize) -> Result<Option<Value>> {
-    if !cfg.peer.exists() || !cfg.python.exists() {
+    let args = ["--threads", &threads.to_string(), "--steps", &cfg.train_steps.to_string(), "--model", kind.name()].map(String::from);
+    peer_figure(cfg, &cfg.peer, &args)
+}
+
+/// The first JSON figure a peer script prints when run with `args` by the venv's python;
+/// `None` where the script or the python is absent.
+fn peer_figure(cfg: &BenchConfig, script: &Path, args: &[String]) -> Result<Option<Value>> {
+    if !script.exists() || !cfg.python.exists() {
         return Ok(None);
     }
-    let out = Command::new(&cfg.python)
-        .arg(&cfg.peer)
-        .args(["--threads", &threads.to_string(), "--steps", &cfg.train_steps.to_string(), "--model", kind.name()])
-        .output()
-        .map_err(|e| Error::io(&cfg.peer, e))?;
+    let out = Command::new(&cfg.python).arg(script).args(args).output().map_err(|e| Error::io(script, e))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
-        return Err(Error::input(&cfg.peer, format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(Error::input(script, format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim())));
     };
     Ok(Some(peer))
 }
@@ -325,33 +328,26 @@ fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()
             {
                 let ours = rollout_step_ms(kind, integrator, threads, 3, steps)?;
                 emit(ours.clone());
-                if !cfg.peer_rollout.exists() || !cfg.python.exists() {
+                let args = [
+                    "--threads",
+                    &threads.to_string(),
+                    "--steps",
+                    &steps.to_string(),
+                    "--model",
+                    kind.name(),
+                    "--integrator",
+                    integrator.name(),
+                    "--batch",
+                    &ROLLOUT_BATCH.to_string(),
+                    "--horizon",
+                    &ROLLOUT_HORIZON.to_string(),
+                ]
+                .map(String::from);
+                let Some(peer) = peer_figure(cfg, &cfg.peer_rollout, &args)? else {
                     emit(
                         json!({"bench": "rollout_train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer_rollout.display(), cfg.python.display())}),
                     );
                     continue;
-                }
-                let out = Command::new(&cfg.python)
-                    .arg(&cfg.peer_rollout)
-                    .args([
-                        "--threads",
-                        &threads.to_string(),
-                        "--steps",
-                        &steps.to_string(),
-                        "--model",
-                        kind.name(),
-                        "--integrator",
-                        integrator.name(),
-                    ])
-                    .args(["--batch", &ROLLOUT_BATCH.to_string(), "--horizon", &ROLLOUT_HORIZON.to_string()])
-                    .output()
-                    .map_err(|e| Error::io(&cfg.peer_rollout, e))?;
-                let text = String::from_utf8_lossy(&out.stdout);
-                let Some(peer) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next() else {
-                    return Err(Error::input(
-                        &cfg.peer_rollout,
-                        format!("printed no figure: {}", String::from_utf8_lossy(&out.stderr).trim()),
-                    ));
                 };
                 emit(peer.clone());
                 if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {

@@ -565,25 +565,37 @@ mod tests {
         let params = m.named_parameters();
         // Field weights: the HNN term reaches them only through the gradient dH/dz.
         for name in ["field.l1.weight", "field.l3.weight", "ae.enc.l2.weight"] {
-            let mut p = params.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
-            p.zero_grad();
-            loss(&m).backward();
-            let g = p.grad().double_value(&[1, 0]);
-            let eps = 1e-5;
-            let orig = p.double_value(&[1, 0]);
-            let set = |p: &mut Tensor, v: f64| {
-                tch::no_grad(|| {
-                    let _ = p.get(1).get(0).fill_(v);
-                })
-            };
-            set(&mut p, orig + eps);
-            let up = loss(&m).double_value(&[]);
-            set(&mut p, orig - eps);
-            let down = loss(&m).double_value(&[]);
-            set(&mut p, orig);
-            let fd = (up - down) / (2.0 * eps);
+            let (g, fd) = gradient_and_difference(&m, &params, name, [1, 0], 1e-5, &loss);
             assert!((g - fd).abs() < 1e-7 * fd.abs().max(1e-2), "{name}: autograd {g} vs finite difference {fd}");
         }
+    }
+
+    /// The autograd derivative of `loss` by entry `at` of parameter `name`, and its central
+    /// difference with step `eps`.
+    fn gradient_and_difference(
+        m: &Model,
+        params: &[(String, Tensor)],
+        name: &str,
+        at: [i64; 2],
+        eps: f64,
+        loss: &dyn Fn(&Model) -> Tensor,
+    ) -> (f64, f64) {
+        let mut p = params.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
+        p.zero_grad();
+        loss(m).backward();
+        let g = p.grad().double_value(&at);
+        let orig = p.double_value(&at);
+        let set = |p: &mut Tensor, v: f64| {
+            tch::no_grad(|| {
+                let _ = p.get(at[0]).get(at[1]).fill_(v);
+            })
+        };
+        set(&mut p, orig + eps);
+        let up = loss(m).double_value(&[]);
+        set(&mut p, orig - eps);
+        let down = loss(m).double_value(&[]);
+        set(&mut p, orig);
+        (g, (up - down) / (2.0 * eps))
     }
 
     /// `n` random windows of `k + 1` pairs of 18 values, in f64.
@@ -620,22 +632,7 @@ mod tests {
                 let loss = |m: &Model| m.window_terms(&w, 3, integrator, true, true).total(&weights).mean(Kind::Double);
                 let params = m.named_parameters();
                 for name in ["field.l1.weight", "field.l2.weight", "ae.dec.l1.weight", "ae.enc.l4.weight"] {
-                    let mut p = params.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
-                    p.zero_grad();
-                    loss(&m).backward();
-                    let g = p.grad().double_value(&[0, 1]);
-                    let (eps, orig) = (1e-6, p.double_value(&[0, 1]));
-                    let set = |p: &mut Tensor, v: f64| {
-                        tch::no_grad(|| {
-                            let _ = p.get(0).get(1).fill_(v);
-                        })
-                    };
-                    set(&mut p, orig + eps);
-                    let up = loss(&m).double_value(&[]);
-                    set(&mut p, orig - eps);
-                    let down = loss(&m).double_value(&[]);
-                    set(&mut p, orig);
-                    let fd = (up - down) / (2.0 * eps);
+                    let (g, fd) = gradient_and_difference(&m, &params, name, [0, 1], 1e-6, &loss);
                     assert!(
                         (g - fd).abs() < 1e-6 * fd.abs().max(1e-3),
                         "{kind:?} {integrator:?} {name}: autograd {g} vs finite difference {fd}"
