@@ -224,7 +224,7 @@ fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result
     let cfg = req.overrides.apply(base);
     cfg.validate()?;
     cfg.check_batch(&data.config)?;
-    let model = ModelConfig::for_frames(data.config.render.side, data.config.sys().dof());
+    let model = ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch);
     check_memory(&cfg, &model, &data, device, threads)?;
     let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
     Ok((PixelRun::create(&req.out, config, req.force)?, data))
@@ -264,7 +264,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
     }
     let config = RunConfig::new(
         cfg.clone(),
-        ModelConfig::for_frames(data.config.render.side, data.config.sys().dof()),
+        ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch),
         DatasetRef::of(&path, data.config.clone())?,
     );
     let changed: Vec<String> =
@@ -336,7 +336,9 @@ fn open_for_scoring(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<
     let d = &run.config.dataset.config;
     cfg.validate(d.render.side, d.sys())?;
     let data = run.open_dataset()?;
-    let (train, test) = (data.pairs(Split::Train).to_device(device), data.pairs(Split::Test).to_device(device));
+    let context = run.config.model.arch.context;
+    let (train, test) =
+        (data.observations(Split::Train, context).to_device(device), data.observations(Split::Test, context).to_device(device));
     Ok(Opened { run, data, train, test })
 }
 

@@ -63,7 +63,7 @@ fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {
         let data: pixel_hnn::dataset::DatasetConfig =
             serde_json::from_value(json(run.join("config.json"))["dataset"]["config"].clone()).unwrap();
         let protocol: pixel_hnn::evaluate::EvalConfig = serde_json::from_value(m["protocol"].clone()).unwrap();
-        let traj = pixel_hnn::evaluate::Trajectory::simulate(&data, &protocol, 1).unwrap();
+        let traj = pixel_hnn::evaluate::Trajectory::simulate(&data, &protocol, 1, 2).unwrap();
         for (i, got) in e.iter().enumerate() {
             let (q, p) = (traj.label(i)[0], traj.label(i)[1]);
             let want = 1.9 * (1.0 - q.cos()) + p * p;

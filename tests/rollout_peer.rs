@@ -5,7 +5,7 @@ mod common;
 
 use pixel_hnn::choice::Choice;
 use pixel_hnn::integrate::Integrator;
-use pixel_hnn::model::{FieldKind, LossWeights, Model, ModelConfig};
+use pixel_hnn::model::{Architecture, FieldKind, LossWeights, Model, ModelConfig};
 use tch::{Device, Kind, Tensor};
 
 #[test]
@@ -32,7 +32,7 @@ fn every_familys_rollout_loss_is_the_pytorch_peers() {
         let file = dir.path().join(format!("{}.safetensors", kind.name()));
         let named = m.named_parameters();
         Tensor::write_safetensors(&named.iter().map(|(n, t)| (n.as_str(), t)).collect::<Vec<_>>(), &file).unwrap();
-        let terms = m.window_terms(&x, k, integrator, true, false);
+        let terms = m.window_terms(&x, k, integrator, &weights, false);
         let mean = |t: &Tensor| t.mean(Kind::Double).double_value(&[]);
         let ours = [
             ("ae", mean(&terms.ae)),
@@ -52,6 +52,59 @@ fn every_familys_rollout_loss_is_the_pytorch_peers() {
         for (name, v) in ours {
             let t = theirs[name].as_f64().unwrap();
             assert!((v - t).abs() <= 1e-9 * t.abs(), "{kind:?} {integrator:?} {name}: ours {v}, PyTorch {t}");
+        }
+    }
+}
+
+#[test]
+fn every_familys_convolutional_rollout_loss_is_the_pytorch_peers() {
+    // The convolutional encoder over 5 frames and decoder (HGN's reading q alone), the
+    // benchmark's loss: our weights loaded into the PyTorch peer's nn.Conv2d layers give the
+    // same loss, family by family, in f64.
+    let dir = tempfile::tempdir().unwrap();
+    let arch = Architecture { channels: 4, latent: Some(4), ..Architecture::convolutional() };
+    let (n, k) = (3i64, 2i64);
+    let p = arch.window_frames(k as usize) as i64 - 1;
+    // Windows of pairs cut from one sequence of frames, as the dataset's are.
+    let mut rng = pixel_hnn::rng::Rng::new(6);
+    let frames: Vec<Vec<f64>> = (0..n * (p + 1)).map(|_| (0..784).map(|_| rng.uniform(0.0, 1.0)).collect()).collect();
+    let mut values = vec![];
+    for w in 0..n {
+        for j in 0..p {
+            let f = (w * (p + 1) + j) as usize;
+            values.extend_from_slice(&frames[f]);
+            values.extend_from_slice(&frames[f + 1]);
+        }
+    }
+    let x = Tensor::from_slice(&values).view([n, p, 1568]);
+    let inputs = dir.path().join("x.safetensors");
+    Tensor::write_safetensors(&[("x", &x)], &inputs).unwrap();
+    let weights = LossWeights { cc: 0.0, hnn: 0.0, roll: 1.0, ..LossWeights::default() };
+    for kind in [FieldKind::Hgn, FieldKind::Ode, FieldKind::Rgn] {
+        let m = Model::new(ModelConfig::with(28, 1, arch), kind, 3, Device::Cpu);
+        let mut vs = m.vs;
+        vs.double();
+        let m = Model { vs, ..m };
+        let file = dir.path().join(format!("{}.safetensors", kind.name()));
+        let named = m.named_parameters();
+        Tensor::write_safetensors(&named.iter().map(|(n, t)| (n.as_str(), t)).collect::<Vec<_>>(), &file).unwrap();
+        let integrator = kind.dynamics().default_integrator(k as usize);
+        let terms = m.window_terms(&x, k, integrator, &weights, false);
+        let mean = |t: &Tensor| t.mean(Kind::Double).double_value(&[]);
+        let ours = [("ae", mean(&terms.ae)), ("roll", mean(&terms.roll)), ("total", mean(&terms.total(&weights)))];
+        let mut cmd = std::process::Command::new(common::venv_python());
+        cmd.arg("scripts/peer/rollout_train_step.py").args(["--check", "--encoder", "conv", "--model", kind.name()]);
+        cmd.args(["--context", "5", "--channels", "4", "--latent", "4"]);
+        if kind != FieldKind::Rgn {
+            cmd.args(["--integrator", integrator.name()]);
+        }
+        let out = cmd.arg("--weights").arg(&file).arg("--inputs").arg(&inputs).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(theirs["horizon"].as_i64(), Some(k), "{theirs}");
+        for (name, v) in ours {
+            let t = theirs[name].as_f64().unwrap();
+            assert!(v > 0.0 && (v - t).abs() <= 1e-9 * t.abs(), "{kind:?} {name}: ours {v}, PyTorch {t}");
         }
     }
 }

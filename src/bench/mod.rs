@@ -493,11 +493,11 @@ pub fn rollout_ms(run_dir: &Path, frames: usize, repeats: usize) -> Result<Vec<V
     use crate::evaluate::{EvalConfig, Rollout, Trajectory};
     let run = crate::run::PixelRun::open(run_dir)?;
     let cfg = EvalConfig { frames, steps: frames + 3, ..EvalConfig::default() };
-    let traj = Trajectory::simulate(&run.config.dataset.config, &cfg, cfg.seed)?;
+    let traj = Trajectory::simulate(&run.config.dataset.config, &cfg, cfg.seed, run.config.model.arch.context)?;
     let mut out = vec![];
     for &kind in &run.config.train.models {
         let model = run.load_model(kind, run.seeds()[0], tch::Device::Cpu)?;
-        let x0 = traj.pair(0);
+        let x0 = traj.observation(0, model.config.arch.context);
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
             let t = Instant::now();

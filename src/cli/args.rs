@@ -13,6 +13,7 @@ use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::{Integrator, Method};
+use crate::model::{DecoderKind, EncoderKind};
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
@@ -303,6 +304,22 @@ pub struct TrainArgs {
     /// Fraction of the steps over which the rollout grows from 1 frame to --horizon [default: 0; 0.3 with --horizon above 1].
     #[arg(long, allow_negative_numbers = true)]
     pub grow: Option<f64>,
+    /// What reads the frames [default: mlp-pair, the paper's; conv for hgn alone]. Conv brings
+    /// --decoder conv, --context 5 and the benchmark's loss (the decoded rollout's pixels).
+    #[arg(long, value_parser = choice::<EncoderKind>())]
+    pub encoder: Option<EncoderKind>,
+    /// What draws the frames [default: mlp, the paper's; conv for hgn alone].
+    #[arg(long, value_parser = choice::<DecoderKind>())]
+    pub decoder: Option<DecoderKind>,
+    /// Frames the encoder reads [default: 2 for mlp-pair (the pair), 5 for conv].
+    #[arg(long, allow_negative_numbers = true)]
+    pub context: Option<usize>,
+    /// The latent's size, q and p halves [default: 2 x the system's degrees of freedom].
+    #[arg(long, allow_negative_numbers = true)]
+    pub latent: Option<usize>,
+    /// Channels of the convolutions [default: 32; the benchmark's 64].
+    #[arg(long, allow_negative_numbers = true)]
+    pub channels: Option<usize>,
     /// Replace an existing run folder.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,

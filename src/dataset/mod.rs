@@ -369,6 +369,38 @@ impl PixelDataset {
     }
 
     /// The samples of `split`, materialised as tensors.
+    /// What an encoder reading `context` frames reads at every sample of `split`: `x` the
+    /// `context` frames from the sample's first, `x_next` those from the next, the labels
+    /// and energies of the first. Two frames are the pairs ([`PixelDataset::pairs`]); more
+    /// leave out the samples whose frames would run past their trajectory.
+    pub fn observations(&self, split: Split, context: usize) -> Pairs {
+        if context == 2 {
+            return self.pairs(split);
+        }
+        let trials = self.trials_of(split);
+        let per = self.config.steps.saturating_sub(FIRST_SAMPLE_FRAME + context);
+        let px = self.pixels();
+        let l = 2 * self.config.sys().dof();
+        let (mut x, mut x_next, mut labels, mut energy) = (vec![], vec![], vec![], vec![]);
+        for trial in trials.clone() {
+            for k in 0..per {
+                let f = FIRST_SAMPLE_FRAME + k;
+                (f..f + context).for_each(|j| x.extend_from_slice(self.frame(trial, j)));
+                (f + 1..f + 1 + context).for_each(|j| x_next.extend_from_slice(self.frame(trial, j)));
+                let label = self.label(trial, f);
+                labels.extend(label.iter().map(|v| *v as f32));
+                energy.push(self.config.sys().energy(&label) as f32);
+            }
+        }
+        let (n, w) = ((trials.len() * per) as i64, (context * px) as i64);
+        Pairs {
+            x: Tensor::from_slice(&x).view([n, w]),
+            x_next: Tensor::from_slice(&x_next).view([n, w]),
+            labels: Tensor::from_slice(&labels).view([n, l as i64]),
+            energy: Tensor::from_slice(&energy),
+        }
+    }
+
     pub fn pairs(&self, split: Split) -> Pairs {
         let trials = self.trials_of(split);
         let per = self.config.samples_per_trial();

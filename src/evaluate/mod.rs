@@ -176,14 +176,17 @@ pub struct Trajectory {
 impl Trajectory {
     /// One trajectory drawn like the dataset's (same system, parameters and scene) but from
     /// `seed` and the evaluation's window.
-    pub fn simulate(data: &DatasetConfig, cfg: &EvalConfig, seed: u64) -> Result<Self> {
+    /// An encoder reading `context` frames (more than the pair) gets the frames it needs past
+    /// the protocol's `steps` to start a rollout at the last frame scored.
+    pub fn simulate(data: &DatasetConfig, cfg: &EvalConfig, seed: u64, context: usize) -> Result<Self> {
         let sys = data.sys();
         let s0 = sys.initial_in(&mut Rng::new(seed), cfg.window(sys));
-        let states = sys.simulate(&s0, cfg.steps)?;
+        let steps = if context > 2 { cfg.steps.max(FIRST_SAMPLE_FRAME + cfg.frames + context - 1) } else { cfg.steps };
+        let states = sys.simulate(&s0, steps)?;
         let mut drawer = sys.drawer(data.render)?;
         let px = data.render.pixels();
         let l = 2 * sys.dof();
-        let (mut frames, mut labels, mut energies) = (vec![0.0; cfg.steps * px], vec![0.0; cfg.steps * l], Vec::with_capacity(cfg.steps));
+        let (mut frames, mut labels, mut energies) = (vec![0.0; steps * px], vec![0.0; steps * l], Vec::with_capacity(steps));
         for ((s, out), label) in states.chunks(sys.sim_dim()).zip(frames.chunks_mut(px)).zip(labels.chunks_mut(l)) {
             drawer.draw(s, out);
             sys.label(s, label);
@@ -198,8 +201,15 @@ impl Trajectory {
 
     /// Pair `i` as the loader forms it: `[f_{i+1} | f_{i+2}]`, shape `[1, 2 * px]`.
     pub fn pair(&self, i: usize) -> Tensor {
+        self.observation(i, 2)
+    }
+
+    /// The `context` frames an encoder reads for point `i`, `[f_{i+1} | .. | f_{i+context}]`
+    /// (the pair for the paper's), shape `[1, context * px]`.
+    pub fn observation(&self, i: usize, context: usize) -> Tensor {
         let f = FIRST_SAMPLE_FRAME + i;
-        Tensor::cat(&[Tensor::from_slice(self.frame(f)), Tensor::from_slice(self.frame(f + 1))], 0).view([1, -1])
+        let frames: Vec<Tensor> = (f..f + context).map(|j| Tensor::from_slice(self.frame(j))).collect();
+        Tensor::cat(&frames, 0).view([1, -1])
     }
 
     /// True energy of pair `i` (state of its first frame).
@@ -288,8 +298,21 @@ pub struct LatentMap {
     pub r2_test: Vec<f64>,
 }
 
+/// Rows a convolutional encoder encodes at once (its activations are ~100 times the MLP's).
+const CONV_ENCODE_CHUNK: i64 = 256;
+
 fn encode_all(model: &Model, x: &Tensor) -> Vec<Vec<f64>> {
-    let z = tch::no_grad(|| model.ae.encode(&x.to_device(model.vs.device()))).to_device(Device::Cpu).to_kind(Kind::Double);
+    let x = x.to_device(model.vs.device());
+    let encode = |x: &Tensor| tch::no_grad(|| model.ae.encode(x));
+    let z = if model.config.arch.encoder == crate::model::EncoderKind::Conv {
+        let n = x.size()[0];
+        let parts: Vec<Tensor> =
+            (0..n).step_by(CONV_ENCODE_CHUNK as usize).map(|i| encode(&x.narrow(0, i, CONV_ENCODE_CHUNK.min(n - i)))).collect();
+        Tensor::cat(&parts, 0)
+    } else {
+        encode(&x)
+    };
+    let z = z.to_device(Device::Cpu).to_kind(Kind::Double);
     let d = z.size()[1] as usize;
     let flat: Vec<f64> = Vec::try_from(z.view([-1])).expect("latents");
     flat.chunks(d).map(|c| c.to_vec()).collect()
@@ -449,7 +472,9 @@ fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> Trajectory
     let Scorer { model, sys, map, cfg, h_scale, poly, .. } = *s;
     let n = roll.latents.len();
     let px = traj.pixels;
-    let re = encode_all(model, &roll.decoded);
+    // The paper's protocol reads the energy of the decoded pairs, encoded again; a model
+    // whose decoder does not draw what its encoder reads is read at its predicted latents.
+    let re = if model.config.arch.reencodes() { encode_all(model, &roll.decoded) } else { roll.latents.clone() };
     let state = |z: &[f64]| poly.map_or_else(|| map.apply(z), |p| p.apply(z));
     let predicted: Vec<f64> = re.iter().map(|z| sys.energy(&state(z))).collect();
     let truth: Vec<f64> = (0..n).map(|i| traj.energy(i)).collect();
@@ -457,7 +482,8 @@ fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> Trajectory
     let chunks: Vec<f64> = sq.chunks(n.div_ceil(5).max(1)).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
     let chunk_stats = MeanSem::of(&chunks);
     let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1])).expect("decoded frames");
-    let predicted_frames: Vec<f32> = decoded.chunks(2 * px).flat_map(|pair| pair[..px].iter().copied()).collect();
+    let drawn = model.config.arch.drawn_frames();
+    let predicted_frames: Vec<f32> = decoded.chunks(drawn * px).flat_map(|pair| pair[..px].iter().copied()).collect();
     let truth_frames: Vec<f32> = (0..n).flat_map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).iter().copied()).collect();
     let per_frame = frame_mse(&predicted_frames, &truth_frames, px);
     let vpt = symetric::vpt(&predicted_frames, &truth_frames, px, cfg.vpt_threshold);
@@ -490,10 +516,10 @@ fn frame_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
 
 /// The valid prediction time of a rollout backward in time whose point `i` is pair
 /// `n - 1 - i` of `traj`.
-fn backward_vpt(traj: &Trajectory, roll: &Rollout, threshold: f64) -> usize {
+fn backward_vpt(traj: &Trajectory, roll: &Rollout, drawn: usize, threshold: f64) -> usize {
     let (n, px) = (roll.latents.len(), traj.pixels);
     let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1])).expect("decoded frames");
-    let predicted: Vec<f32> = decoded.chunks(2 * px).flat_map(|pair| pair[..px].iter().copied()).collect();
+    let predicted: Vec<f32> = decoded.chunks(drawn * px).flat_map(|pair| pair[..px].iter().copied()).collect();
     let truth: Vec<f32> = (0..n).rev().flat_map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).iter().copied()).collect();
     symetric::vpt(&predicted, &truth, px, threshold)
 }
@@ -794,18 +820,19 @@ pub fn evaluate_model(
     let (mut paper, mut own) = (Vec::new(), Vec::new());
     let field = !model.field.kind().dynamics().is_map();
     for &seed in &seeds {
-        let traj = Trajectory::simulate(&data.config, cfg, seed)?;
-        let roll = Rollout::integrate(model, &traj.pair(0), cfg.frames, cfg.method)?;
+        let context = model.config.arch.context;
+        let traj = Trajectory::simulate(&data.config, cfg, seed, context)?;
+        let roll = Rollout::integrate(model, &traj.observation(0, context), cfg.frames, cfg.method)?;
         paper.push(scorer.score(&traj, &roll, seed));
-        let (roll, blew_up) = Rollout::step(model, &traj.pair(0), cfg.frames, trained.integrator, 1.0)?;
+        let (roll, blew_up) = Rollout::step(model, &traj.observation(0, context), cfg.frames, trained.integrator, 1.0)?;
         let mut score = scorer.score(&traj, &roll, seed);
         score.left_region_at = match (score.left_region_at, blew_up) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         if field {
-            let (back, _) = Rollout::step(model, &traj.pair(cfg.frames - 1), cfg.frames, trained.integrator, -1.0)?;
-            score.valid_prediction_time_backward = Some(backward_vpt(&traj, &back, cfg.vpt_threshold));
+            let (back, _) = Rollout::step(model, &traj.observation(cfg.frames - 1, context), cfg.frames, trained.integrator, -1.0)?;
+            score.valid_prediction_time_backward = Some(backward_vpt(&traj, &back, model.config.arch.drawn_frames(), cfg.vpt_threshold));
         }
         own.push(score);
     }
@@ -924,8 +951,12 @@ mod scoring_tests {
     /// `first[i]` (4 pixels each; the second frame of each pair is junk).
     fn score_of(traj: &Trajectory, first: &[Vec<f32>]) -> TrajectoryScore {
         let n = first.len();
-        let model =
-            Model::new(ModelConfig { input_dim: 8, ae_hidden: 3, latent_dim: 2, field_hidden: 3 }, FieldKind::Baseline, 0, Device::Cpu);
+        let model = Model::new(
+            ModelConfig { input_dim: 8, ae_hidden: 3, latent_dim: 2, field_hidden: 3, arch: Default::default() },
+            FieldKind::Baseline,
+            0,
+            Device::Cpu,
+        );
         let map = LatentMap { rows: vec![vec![0.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]], r2_train: vec![1.0; 2], r2_test: vec![1.0; 2] };
         let sys = crate::systems::pendulum::Pendulum::default();
         let cfg = EvalConfig { frames: n, ..Default::default() };

@@ -124,7 +124,8 @@ pub fn write_rollout(
 ) -> Result<RolloutSummary> {
     layout.validate()?;
     let side = data.config.render.side;
-    let traj = Trajectory::simulate(&data.config, cfg, cfg.seed)?;
+    let context = models.first().map_or(2, |m| m.model.config.arch.context);
+    let traj = Trajectory::simulate(&data.config, cfg, cfg.seed, context)?;
     let n = cfg.frames;
     let mut panels = vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
     let mut energy = vec![plot::Series::line("true", (0..n).map(|i| (i as f64, traj.energy(i))).collect())];
@@ -136,21 +137,22 @@ pub fn write_rollout(
     for Mapped { seed, model, map, as_trained } in models {
         let kind = model.field.kind();
         let roll = match as_trained {
-            Some(t) => Rollout::step(model, &traj.pair(0), n, t.integrator, 1.0)?.0,
-            None => Rollout::integrate(model, &traj.pair(0), n, cfg.method)?,
+            Some(t) => Rollout::step(model, &traj.observation(0, context), n, t.integrator, 1.0)?.0,
+            None => Rollout::integrate(model, &traj.observation(0, context), n, cfg.method)?,
         };
         let s = Scorer::new(model, &data.config, map, train, cfg, None).score(&traj, &roll, cfg.seed);
         let first = !curves.iter().any(|(k, _)| *k == kind);
         if first {
             let px = traj.pixels;
             let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
-            let frames = (0..n).map(|i| decoded[i * 2 * px..i * 2 * px + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
+            let step = model.config.arch.drawn_frames() * px;
+            let frames = (0..n).map(|i| decoded[i * step..i * step + px].iter().map(|v| v.clamp(0.0, 1.0)).collect()).collect();
             panels.push(Panel { name: kind.name().into(), frames });
             curves.push((kind, vec![]));
             if !map.holds() {
                 unmapped.push(format!("{} R^2 {:.2}", kind.name(), map.worst_r2()));
             }
-            if kind == FieldKind::Hnn && model.config.latent_dim == 2 {
+            if matches!(kind, FieldKind::Hnn | FieldKind::Hgn) && model.config.latent_dim == 2 {
                 phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
             }
         }
@@ -271,8 +273,7 @@ fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Resu
 
 /// The HNN's H on a grid over the training latents' extent, with those latents.
 fn phase_space(model: &Model, train: &Pairs) -> std::result::Result<RgbImage, plot::PlotError> {
-    let z = tch::no_grad(|| model.ae.encode(&train.x)).to_device(Device::Cpu).to_kind(Kind::Double);
-    let zs: Vec<f64> = Vec::try_from(z.view([-1])).expect("latents");
+    let zs: Vec<f64> = super::encode_all(model, &train.x).concat();
     let pts: Vec<(f64, f64)> = zs.chunks(2).step_by((zs.len() / 2 / 3000).max(1)).map(|c| (c[0], c[1])).collect();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for &(a, b) in &pts {

@@ -78,6 +78,14 @@ impl Layout {
         self.push(format!("{prefix}.weight"), &[fan_out, fan_in], Init::Orthogonal);
     }
 
+    /// A `k x k` convolution at `prefix` as `nn.Conv2d` lays it out: the bias (PyTorch's
+    /// default, fan-in `inputs k^2`) first, then the orthogonal weight `[outputs, inputs, k, k]`
+    /// (orthogonal rows of the weight flattened to `[outputs, inputs k^2]`).
+    pub fn conv(&mut self, prefix: &str, inputs: i64, outputs: i64, k: i64) {
+        self.push(format!("{prefix}.bias"), &[outputs], Init::FanInUniform { fan_in: inputs * k * k });
+        self.push(format!("{prefix}.weight"), &[outputs, inputs, k, k], Init::Orthogonal);
+    }
+
     /// The parameters in canonical order.
     pub fn params(&self) -> impl Iterator<Item = &Param> + '_ {
         self.sorted.iter().map(|&i| &self.drawn[i])
@@ -121,7 +129,15 @@ impl Layout {
                 let mut parts: Vec<&str> = p.name.split('.').collect();
                 let leaf = parts.pop().expect("a name");
                 let path = parts.iter().fold(root.clone(), |path, part| path.sub(*part));
-                path.var(leaf, &p.shape, p.init.tch())
+                if p.init == Init::Orthogonal && p.shape.len() > 2 {
+                    // tch's orthogonal init returns the flattened `[out, rest]` matrix; drawn
+                    // into the variable of the full shape it is PyTorch's `orthogonal_`.
+                    let mut v = path.var(leaf, &p.shape, nn::Init::Const(0.0));
+                    tch::no_grad(|| p.init.tch().set(&mut v));
+                    v
+                } else {
+                    path.var(leaf, &p.shape, p.init.tch())
+                }
             })
             .collect();
         self.sorted.iter().map(|&i| made[i].shallow_clone()).collect()

@@ -15,8 +15,10 @@
 
 pub mod autoencoder;
 pub mod baseline;
+pub mod conv;
 pub mod cpu_step;
 pub mod field;
+pub mod hgn;
 pub mod hnn;
 pub mod layout;
 pub mod ode;
@@ -29,7 +31,7 @@ use tch::Tensor;
 
 pub use crate::choice::Choice;
 use crate::integrate::Integrator;
-pub use autoencoder::Autoencoder;
+pub use autoencoder::{Architecture, Autoencoder, DecoderKind, EncoderKind};
 use field::{Activation, NativeMlp, TanhMlp};
 pub use field::{LatentField, NativeField};
 use layout::Layout;
@@ -77,6 +79,15 @@ pub trait Dynamics: Sync {
     /// steps only forward, one frame at a time.
     fn is_map(&self) -> bool {
         false
+    }
+    /// Whether its decoder reads the latent's `q` half alone (HGN's).
+    fn decodes_q_only(&self) -> bool {
+        false
+    }
+    /// The autoencoder it is built with when the run names none and every family of the run
+    /// agrees (HGN: convolutions over several frames); `None`: the paper's.
+    fn architecture(&self) -> Option<Architecture> {
+        None
     }
 }
 
@@ -128,24 +139,45 @@ families! {
     Baseline => baseline::Baseline,
     Rgn => rgn::Rgn,
     Ode => ode::Ode,
+    Hgn => hgn::Hgn,
 }
 
 /// Sizes of the networks; `Default` is the reference's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// Autoencoder input: two frames, `2 * side * side`.
+    /// A pair of frames, `2 * side * side` (the paper's autoencoder's input).
     pub input_dim: i64,
     pub ae_hidden: i64,
-    /// Latent dimension: `q` and `p` halves, `2 * dof` of the system (2 for the pendulum).
+    /// Latent dimension: `q` and `p` halves, `2 * dof` of the system (2 for the pendulum)
+    /// unless the architecture asks for more.
     pub latent_dim: i64,
     pub field_hidden: i64,
+    /// The encoder and decoder (the paper's unless `--encoder`, `--decoder` say).
+    #[serde(default)]
+    pub arch: Architecture,
 }
 
 impl ModelConfig {
     /// The reference's widths for frames of `side` px of a system with `dof` degrees of
     /// freedom.
     pub fn for_frames(side: u32, dof: usize) -> Self {
-        ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: 2 * dof as i64, field_hidden: 200 }
+        ModelConfig::with(side, dof, Architecture::default())
+    }
+
+    /// The reference's widths with the encoder and decoder of `arch`.
+    pub fn with(side: u32, dof: usize, arch: Architecture) -> Self {
+        let latent = arch.latent.unwrap_or(2 * dof) as i64;
+        ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: latent, field_hidden: 200, arch }
+    }
+
+    /// The frames' side in px.
+    pub fn side(&self) -> i64 {
+        ((self.input_dim / 2) as f64).sqrt().round() as i64
+    }
+
+    /// Pixels of a frame.
+    pub fn pixels(&self) -> i64 {
+        self.input_dim / 2
     }
 
     /// The latent field's part of the sizes.
@@ -157,7 +189,7 @@ impl ModelConfig {
     /// (the order their weights are drawn in).
     pub fn layout(&self, kind: FieldKind) -> Layout {
         let mut layout = Layout::new();
-        autoencoder::declare(self, &mut layout);
+        autoencoder::declare(self, kind, &mut layout);
         kind.dynamics().declare_field(self.field(), &mut layout);
         layout
     }
@@ -238,7 +270,7 @@ impl Model {
             let vs = nn::VarStore::new(device);
             let layout = config.layout(kind);
             let params = layout.draw(&vs.root());
-            let ae = Autoencoder::of(&layout, &params);
+            let ae = Autoencoder::of(&config, kind, &layout, &params);
             let field = LatentField::of(kind, &layout, &params);
             Model { vs, config, ae, field }
         })
@@ -386,16 +418,21 @@ impl Model {
     /// Loss terms of a batch of windows ([`Handles::window_terms`]).
     ///
     /// # Shapes
-    /// `w`: `[n, K + 1, input_dim]` with `K >= k`; each term `[n]`
-    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, with_roll: bool, create_graph: bool) -> LossTerms {
-        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, with_roll, create_graph)
+    /// `w`: `[n, P, input_dim]`, windows of `P >= arch.window_frames(k) - 1` pairs; each term `[n]`
+    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, weights: &LossWeights, create_graph: bool) -> LossTerms {
+        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, weights, create_graph)
     }
 
     /// Another set of handles to the model's networks, for another thread to compute with.
     pub fn handles(&self) -> Handles {
         let layout = self.config.layout(self.field.kind());
         let params: Vec<Tensor> = self.named_parameters().into_iter().map(|(_, t)| t).collect();
-        Handles { config: self.config, ae: Autoencoder::of(&layout, &params), field: LatentField::of(self.field.kind(), &layout, &params) }
+        let kind = self.field.kind();
+        Handles {
+            config: self.config,
+            ae: Autoencoder::of(&self.config, kind, &layout, &params),
+            field: LatentField::of(kind, &layout, &params),
+        }
     }
 }
 
@@ -410,15 +447,51 @@ pub struct Handles {
 
 impl Handles {
     /// Loss terms of a batch of windows, each the rollout of `k` frames from its first
-    /// pair: `ae` and `cc` as the paper's on the first pair, `hnn` the predicted latents'
-    /// distance to the true pairs' encodings, `roll` the decoded predictions' pixel error
-    /// (computed only when `with_roll`). With `k = 1` and Euler these are the paper's terms
-    /// ([`Model::loss_terms`]).
+    /// latent (the encoding of the window's first `context` frames): `ae` the first latent's
+    /// decoding against its frames, `cc` the paper's on the first two latents, `hnn` the
+    /// predicted latents' distance to the encodings of the true frames, `roll` the decoded
+    /// predictions' pixel error. A term whose weight in `weights` is 0 is not computed (it
+    /// is 0): with the latent terms off only the first latent is encoded, as HGN's encoder
+    /// sees only the first frames. With `k = 1`, Euler and the paper's autoencoder these are
+    /// the paper's terms ([`Model::loss_terms`]).
     ///
     /// # Shapes
-    /// `w`: `[n, K + 1, input_dim]` with `K >= k`; each term `[n]`
-    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, with_roll: bool, create_graph: bool) -> LossTerms {
-        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, with_roll, create_graph)
+    /// `w`: `[n, P, input_dim]`, windows of `P >= arch.window_frames(k) - 1` pairs; each term `[n]`
+    pub fn window_terms(&self, w: &Tensor, k: i64, integrator: Integrator, weights: &LossWeights, create_graph: bool) -> LossTerms {
+        window_terms(&self.config, &self.ae, &self.field, w, k, integrator, weights, create_graph)
+    }
+}
+
+/// The frames of windows of pairs: every pair's first frame, then the last pair's second.
+///
+/// # Shapes
+/// `w`: `[n, P, 2 px]` -> `[n, P + 1, px]`
+pub fn frames_of_pairs(w: &Tensor, px: i64) -> Tensor {
+    let p = w.size()[1];
+    Tensor::cat(&[w.narrow(2, 0, px), w.narrow(1, p - 1, 1).narrow(2, px, px)], 1)
+}
+
+/// The `count` runs of `width` consecutive frames starting at frames `first`, `first + 1`,
+/// ..., each flattened frame after frame: encoder inputs (`width` the context) or decoder
+/// targets (`width` the frames drawn).
+///
+/// # Shapes
+/// `frames`: `[n, T, px]` -> `[n, count, width * px]`
+pub fn runs_of(frames: &Tensor, first: i64, count: i64, width: i64) -> Tensor {
+    let (n, px) = (frames.size()[0], frames.size()[2]);
+    frames.narrow(1, first, count + width - 1).unfold(1, width, 1).permute([0, 1, 3, 2]).reshape([n, count, width * px])
+}
+
+/// [`runs_of`] the frames of the windows of pairs `w`, runs of two being the pairs
+/// themselves (the paper's encoder input and decoder target).
+///
+/// # Shapes
+/// `w`: `[n, P, 2 px]` -> `[n, count, width * px]`
+fn runs_of_pairs(w: &Tensor, frames: &Tensor, first: i64, count: i64, width: i64) -> Tensor {
+    if width == 2 {
+        w.narrow(1, first, count)
+    } else {
+        runs_of(frames, first, count, width)
     }
 }
 
@@ -430,17 +503,31 @@ fn window_terms(
     w: &Tensor,
     k: i64,
     integrator: Integrator,
-    with_roll: bool,
+    weights: &LossWeights,
     create_graph: bool,
 ) -> LossTerms {
-    let (n, dim) = (w.size()[0], w.size()[2]);
-    let x = w.narrow(1, 0, k + 1);
+    let (n, px) = (w.size()[0], config.pixels());
+    let frames = frames_of_pairs(w, px);
+    let (context, drawn) = (config.arch.context as i64, config.arch.drawn_frames() as i64);
     let d = config.latent_dim;
-    let z = ae_net.encode(&x.reshape([-1, dim])).view([n, k + 1, d]);
-    let (x0, z0, z1) = (x.select(1, 0), z.select(1, 0), z.select(1, 1));
-    let ae = (&x0 - ae_net.decode(&z0)).square().mean_dim(1, false, None::<tch::Kind>);
+    let encoded = if weights.hnn != 0.0 {
+        k + 1
+    } else if weights.cc != 0.0 {
+        2
+    } else {
+        1
+    };
+    let z = ae_net.encode(&runs_of_pairs(w, &frames, 0, encoded, context).reshape([n * encoded, context * px])).view([n, encoded, d]);
+    let z0 = z.select(1, 0);
+    let target = |first: i64, count: i64| runs_of_pairs(w, &frames, first, count, drawn);
+    let ae = (target(0, 1).select(1, 0) - ae_net.decode(&z0)).square().mean_dim(1, false, None::<tch::Kind>);
     let h = d / 2;
-    let cc = (z0.narrow(1, h, h) - (z1.narrow(1, 0, h) - z0.narrow(1, 0, h))).square().sum_dim_intlist(1, false, None::<tch::Kind>);
+    let cc = if weights.cc != 0.0 {
+        let z1 = z.select(1, 1);
+        (z0.narrow(1, h, h) - (z1.narrow(1, 0, h) - z0.narrow(1, 0, h))).square().sum_dim_intlist(1, false, None::<tch::Kind>)
+    } else {
+        ae.zeros_like()
+    };
     let mut predicted = Vec::with_capacity(k as usize);
     let mut at = z0;
     for _ in 0..k {
@@ -448,10 +535,14 @@ fn window_terms(
         predicted.push(at.shallow_clone());
     }
     let predicted = Tensor::stack(&predicted, 1);
-    let hnn = (z.narrow(1, 1, k) - &predicted).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>);
-    let roll = if with_roll {
-        let decoded = ae_net.decode(&predicted.reshape([-1, d])).view([n, k, dim]);
-        (decoded - x.narrow(1, 1, k)).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
+    let hnn = if weights.hnn != 0.0 {
+        (z.narrow(1, 1, k) - &predicted).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
+    } else {
+        ae.zeros_like()
+    };
+    let roll = if weights.roll != 0.0 {
+        let decoded = ae_net.decode(&predicted.reshape([-1, d])).view([n, k, drawn * px]);
+        (decoded - target(1, k)).square().mean_dim(&[1i64, 2][..], false, None::<tch::Kind>)
     } else {
         ae.zeros_like()
     };
@@ -482,7 +573,7 @@ mod tests {
     }
 
     fn small(kind: FieldKind) -> Model {
-        let c = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 32 };
+        let c = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 32, arch: Default::default() };
         let m = Model::new(c, kind, 3, Device::Cpu);
         let mut vs = m.vs;
         vs.double();
@@ -580,14 +671,27 @@ mod tests {
         eps: f64,
         loss: &dyn Fn(&Model) -> Tensor,
     ) -> (f64, f64) {
-        let mut p = params.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
+        gradient_and_difference_at(m, params, name, &at, eps, loss)
+    }
+
+    /// [`gradient_and_difference`] at entry `at` of a parameter of any shape.
+    fn gradient_and_difference_at(
+        m: &Model,
+        params: &[(String, Tensor)],
+        name: &str,
+        at: &[i64],
+        eps: f64,
+        loss: &dyn Fn(&Model) -> Tensor,
+    ) -> (f64, f64) {
+        let mut p = params.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1.shallow_clone();
+        let flat = at.iter().zip(p.stride()).map(|(i, s)| i * s).sum::<i64>();
         p.zero_grad();
         loss(m).backward();
-        let g = p.grad().double_value(&at);
-        let orig = p.double_value(&at);
+        let g = p.grad().view([-1]).double_value(&[flat]);
+        let orig = p.view([-1]).double_value(&[flat]);
         let set = |p: &mut Tensor, v: f64| {
             tch::no_grad(|| {
-                let _ = p.get(at[0]).get(at[1]).fill_(v);
+                let _ = p.view([-1]).get(flat).fill_(v);
             })
         };
         set(&mut p, orig + eps);
@@ -611,7 +715,7 @@ mod tests {
             let m = small(kind);
             let w = windows(5, 1, 4);
             let (x, xn) = (w.select(1, 0), w.select(1, 1));
-            let (a, b) = (m.loss_terms(&x, &xn, false), m.window_terms(&w, 1, Integrator::Euler, false, false));
+            let (a, b) = (m.loss_terms(&x, &xn, false), m.window_terms(&w, 1, Integrator::Euler, &LossWeights::default(), false));
             for (name, p, q) in [("ae", &a.ae, &b.ae), ("cc", &a.cc, &b.cc), ("hnn", &a.hnn, &b.hnn)] {
                 let err = (p - q).abs().max().double_value(&[]);
                 assert!(err < 1e-12, "{kind:?} {name}: {err}");
@@ -629,14 +733,89 @@ mod tests {
         for &kind in FieldKind::ALL {
             for &integrator in kind.dynamics().integrators() {
                 let m = small(kind);
-                let loss = |m: &Model| m.window_terms(&w, 3, integrator, true, true).total(&weights).mean(Kind::Double);
+                let loss = |m: &Model| m.window_terms(&w, 3, integrator, &weights, true).total(&weights).mean(Kind::Double);
                 let params = m.named_parameters();
                 for name in ["field.l1.weight", "field.l2.weight", "ae.dec.l1.weight", "ae.enc.l4.weight"] {
-                    let (g, fd) = gradient_and_difference(&m, &params, name, [0, 1], 1e-6, &loss);
+                    let (g, fd) = gradient_and_difference(&m, &params, name, [1, 0], 1e-6, &loss);
                     assert!(
                         (g - fd).abs() < 1e-6 * fd.abs().max(1e-3),
                         "{kind:?} {integrator:?} {name}: autograd {g} vs finite difference {fd}"
                     );
+                }
+            }
+        }
+    }
+
+    /// A family's model with the convolutional encoder (3 frames) and decoder on frames of
+    /// 8 px, 3 channels, a latent of 4, in f64.
+    fn small_conv(kind: FieldKind) -> Model {
+        let arch = Architecture { context: 3, latent: Some(4), channels: 3, ..Architecture::convolutional() };
+        let c = ModelConfig { ae_hidden: 16, field_hidden: 32, ..ModelConfig::with(8, 1, arch) };
+        let m = Model::new(c, kind, 3, Device::Cpu);
+        let mut vs = m.vs;
+        vs.double();
+        Model { vs, ..m }
+    }
+
+    /// `n` random windows of `p` pairs of 8 px frames, in f64.
+    fn pair_windows(n: i64, p: i64, seed: u64) -> Tensor {
+        let mut rng = crate::rng::Rng::new(seed);
+        let v: Vec<f64> = (0..n * p * 128).map(|_| rng.uniform(0.0, 1.0)).collect();
+        Tensor::from_slice(&v).view([n, p, 128])
+    }
+
+    #[test]
+    fn every_familys_convolutional_rollout_loss_gradient_matches_finite_differences() {
+        // Through the convolutions (both ways), the q-only decoder of HGN and each family's
+        // own step, over a rollout of 3 frames from a context of 3: the benchmark's loss
+        // (the decoded rollout's pixels) and the paper's terms on top.
+        let k = 3;
+        let w = pair_windows(3, Architecture { context: 3, ..Architecture::convolutional() }.window_frames(k as usize) as i64 - 1, 9);
+        for weights in
+            [LossWeights { cc: 0.0, hnn: 0.0, roll: 1.0, ..LossWeights::default() }, LossWeights { roll: 1.0, ..LossWeights::default() }]
+        {
+            for &kind in FieldKind::ALL {
+                let m = small_conv(kind);
+                let integrator = kind.dynamics().default_integrator(k as usize);
+                let loss = |m: &Model| m.window_terms(&w, k, integrator, &weights, true).total(&weights).mean(Kind::Double);
+                let params = m.named_parameters();
+                for (name, at) in [
+                    ("field.l1.weight", [0, 1]),
+                    ("ae.enc.c1.weight", [1, 2]),
+                    ("ae.enc.c6.bias", [0, 2]),
+                    ("ae.enc.out.weight", [1, 0]),
+                    ("ae.dec.c2.weight", [2, 1]),
+                    ("ae.dec.in.weight", [2, 1]),
+                ] {
+                    let (g, fd) = gradient_and_difference(&m, &params, name, at, 1e-6, &loss);
+                    assert!(
+                        (g - fd).abs() < 1e-6 * fd.abs().max(1e-4),
+                        "{kind:?} {name} {weights:?}: autograd {g} vs finite difference {fd}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_q_only_decoder_reads_no_p() {
+        let z = Tensor::from_slice(&[0.3, -0.2, 0.5, 0.1, -0.7, 0.4, 0.9, -0.3]).view([2, 4]).set_requires_grad(true);
+        let other = &z * Tensor::from_slice(&[1.0, 1.0, 3.0, -2.0]).view([1, 4]);
+        for kind in [FieldKind::Hgn, FieldKind::Ode] {
+            for m in [small_conv(kind), small(kind)] {
+                let d = m.config.latent_dim;
+                let z = z.narrow(1, 0, d).detach().set_requires_grad(true);
+                let moved = other.narrow(1, 0, d).detach();
+                let moved = if d == 4 { moved } else { Tensor::cat(&[z.narrow(1, 0, 1).detach(), z.narrow(1, 1, 1).detach() * 5.0], 1) };
+                let same = m.ae.decode(&z).equal(&m.ae.decode(&moved));
+                m.ae.decode(&z).sum(Kind::Double).backward();
+                let dp = z.grad().narrow(1, d / 2, d / 2).abs().max().double_value(&[]);
+                let dq = z.grad().narrow(1, 0, d / 2).abs().max().double_value(&[]);
+                assert!(dq > 0.0, "{kind:?}: the decoder reads q");
+                if kind == FieldKind::Hgn {
+                    assert!(same && dp == 0.0, "HGN's decoder must not read p: {dp}");
+                } else {
+                    assert!(!same && dp > 0.0, "{kind:?}'s decoder reads p");
                 }
             }
         }

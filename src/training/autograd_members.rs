@@ -24,8 +24,15 @@ use crate::error::{Error, Result};
 use crate::model::{FieldKind, Handles, LossWeights, Model};
 use crate::runtime::ThreadChoice;
 
-/// Windows per chunk when computing losses without training (bounds the memory).
-const EVAL_CHUNK: usize = 200;
+/// Windows per chunk when computing losses without training (bounds the memory): 200 for
+/// the MLPs, 16 for convolutions (whose activations over a window are 100 times larger).
+fn eval_chunk(arch: &crate::model::Architecture) -> usize {
+    if arch.is_papers() || (arch.encoder != crate::model::EncoderKind::Conv && arch.decoder != crate::model::DecoderKind::Conv) {
+        200
+    } else {
+        16
+    }
+}
 
 /// One share of one member's batch: the handles it computes with and its windows.
 struct Unit<'a> {
@@ -81,21 +88,48 @@ impl AutogradMembers {
         }
     }
 
-    /// Per-window total loss of every window of `windows` under member `k`, at the full
-    /// horizon, in chunks; nothing is trained.
-    fn window_losses(&self, k: usize, windows: &Windows) -> Vec<f64> {
-        let model = &self.models[k];
-        let n = windows.len();
-        let mut out = Vec::with_capacity(n);
-        let with_roll = self.loss.roll != 0.0;
-        for start in (0..n).step_by(EVAL_CHUNK) {
-            let idx: Vec<i64> = (start..(start + EVAL_CHUNK).min(n)).map(|i| i as i64).collect();
-            let w = windows.gather(&idx);
-            let terms = model.window_terms(&w, windows.horizon as i64, self.rollout.integrator, with_roll, false);
-            let total = terms.total(&self.loss).detach().to_device(tch::Device::Cpu).to_kind(Kind::Double);
-            out.extend(Vec::<f64>::try_from(total).expect("1-D loss"));
+    /// Per-window total loss of every `every`-th window of `windows` under member `k`, at the
+    /// full horizon, in chunks, the member's shares of them side by side on the workers (each
+    /// window's loss is computed alone of the others: the same on any thread count); nothing
+    /// is trained.
+    fn window_losses(&mut self, k: usize, windows: &Windows, every: usize) -> Vec<f64> {
+        let all: Vec<i64> = (0..windows.len() as i64).step_by(every).collect();
+        let chunk = eval_chunk(&self.models[k].config.arch);
+        let per = all.len().div_ceil(SHARES).max(1);
+        let (loss, r) = (self.loss, self.rollout);
+        let parts: Vec<(&mut Handles, &[i64], Windows)> =
+            self.nets[k].iter_mut().zip(all.chunks(per)).map(|(net, idx)| (net, idx, windows.shallow())).collect();
+        let losses: Vec<Vec<f64>> = self.threads.run(|| {
+            parts
+                .into_par_iter()
+                .map(|(net, idx, windows)| {
+                    let mut out = Vec::with_capacity(idx.len());
+                    for idx in idx.chunks(chunk) {
+                        let terms = net.window_terms(&windows.gather(idx), r.horizon as i64, r.integrator, &loss, false);
+                        let total = terms.total(&loss).detach().to_device(tch::Device::Cpu).to_kind(Kind::Double);
+                        out.extend(Vec::<f64>::try_from(total).expect("1-D loss"));
+                    }
+                    out
+                })
+                .collect()
+        });
+        losses.concat()
+    }
+}
+
+/// The most test windows of a convolutional model the loss logged during training reads
+/// (evenly spaced; the final losses read them all).
+const CONV_TEST_WINDOWS: usize = 500;
+
+impl AutogradMembers {
+    /// Every how many test windows the logged test loss reads: all for the MLPs, at most
+    /// [`CONV_TEST_WINDOWS`] for convolutions.
+    fn test_stride(&self) -> usize {
+        if eval_chunk(&self.models[0].config.arch) == 16 {
+            self.test.len().div_ceil(CONV_TEST_WINDOWS).max(1)
+        } else {
+            1
         }
-        out
     }
 }
 
@@ -142,7 +176,7 @@ impl Objective for AutogradMembers {
             units
                 .into_par_iter()
                 .map(|u| {
-                    let terms = u.net.window_terms(&u.data.gather(u.idx), k, r.integrator, with_roll, true);
+                    let terms = u.net.window_terms(&u.data.gather(u.idx), k, r.integrator, &loss_w, true);
                     let b = u.batch as f64;
                     let loss = terms.total(&loss_w).sum(Kind::Float) / b;
                     loss.backward();
@@ -170,9 +204,10 @@ impl Objective for AutogradMembers {
         self.diverged.clone()
     }
     fn test_losses(&mut self) -> Vec<f64> {
+        let (test, every) = (self.test.shallow(), self.test_stride());
         (0..self.models.len())
             .map(|k| {
-                let l = self.window_losses(k, &self.test);
+                let l = self.window_losses(k, &test, every);
                 l.iter().sum::<f64>() / l.len().max(1) as f64
             })
             .collect()
@@ -201,7 +236,8 @@ impl PixelMembers for AutogradMembers {
     }
     fn final_losses(&mut self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let k = self.models.len();
-        ((0..k).map(|m| self.window_losses(m, &self.train)).collect(), (0..k).map(|m| self.window_losses(m, &self.test)).collect())
+        let (train, test) = (self.train.shallow(), self.test.shallow());
+        ((0..k).map(|m| self.window_losses(m, &train, 1)).collect(), (0..k).map(|m| self.window_losses(m, &test, 1)).collect())
     }
     fn use_cuda_graphs(&mut self, _on: bool) {}
 }

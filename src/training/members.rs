@@ -332,11 +332,11 @@ pub trait PixelMembers: Objective {
 /// hand-written step where it has one and trains as the paper did, else through autograd
 /// over windows of the stack's horizon.
 pub fn for_family(stack: &Stack, data: &PixelDataset, threads: ThreadChoice) -> Box<dyn PixelMembers> {
-    if stack.rollout.is_papers(&stack.loss) && stack.kind.dynamics().fast_path().is_some() {
+    if stack.rollout.is_papers(&stack.loss) && stack.config.arch.is_papers() && stack.kind.dynamics().fast_path().is_some() {
         let (train, test) = (data.pairs(Split::Train).to_device(stack.device), data.pairs(Split::Test).to_device(stack.device));
         Box::new(Members::new(stack, train, test, threads))
     } else {
-        let k = stack.rollout.horizon;
+        let k = stack.config.arch.window_frames(stack.rollout.horizon) - 2;
         let (train, test) = (data.windows(Split::Train, k).to_device(stack.device), data.windows(Split::Test, k).to_device(stack.device));
         for_family_windows(stack, train, test, threads)
     }

@@ -16,7 +16,7 @@ use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs};
 use crate::error::{Error, Result};
 use crate::integrate::Integrator;
-use crate::model::{FieldKind, LossTerms, LossWeights, Model};
+use crate::model::{Architecture, DecoderKind, EncoderKind, FieldKind, LossTerms, LossWeights, Model};
 use crate::rng::Rng;
 use crate::systems::SystemKind;
 use crate::training::adam::{Adam, AdamConfig};
@@ -49,6 +49,10 @@ pub struct TrainConfig {
     /// The fraction of the steps over which the rollout grows from 1 frame to `horizon`.
     #[serde(default)]
     pub grow: f64,
+    /// The encoder and decoder (`--encoder`, `--decoder`, `--context`, `--latent`,
+    /// `--channels`); the paper's by default.
+    #[serde(default)]
+    pub arch: Architecture,
 }
 
 fn one() -> usize {
@@ -124,6 +128,7 @@ impl Default for TrainConfig {
             integrator: None,
             schedule: Schedule::Constant,
             grow: 0.0,
+            arch: Architecture::default(),
         }
     }
 }
@@ -193,9 +198,24 @@ impl TrainConfig {
         self.seeds.len() > 1
     }
 
-    /// Checks the horizon and the batch against a dataset made with `data`.
+    /// Checks the architecture, the horizon and the batch against a dataset made with `data`.
     pub fn check_batch(&self, data: &DatasetConfig) -> Result<()> {
+        self.arch.check(data.render.side, data.sys().dof()).map_err(|(flag, msg)| Error::setting(flag, msg))?;
         let most = crate::dataset::Windows::max_horizon(data.steps);
+        let pairs = self.window_pairs();
+        if !self.arch.is_papers() && pairs > most {
+            return Err(Error::setting(
+                "--context",
+                format!(
+                    "a context of {} frames and a rollout of {} need windows of {} frames, longer than the dataset's trajectories of {} frames allow (at most {}); make longer ones with generate --steps",
+                    self.arch.context,
+                    self.horizon,
+                    self.arch.window_frames(self.horizon),
+                    data.steps,
+                    most + 2
+                ),
+            ));
+        }
         if self.horizon > most {
             return Err(Error::setting(
                 "--horizon",
@@ -205,7 +225,7 @@ impl TrainConfig {
                 ),
             ));
         }
-        let per = if self.horizon == 1 { data.samples_per_trial() } else { most + 1 - self.horizon };
+        let per = if self.horizon == 1 && self.arch.is_papers() { data.samples_per_trial() } else { most + 1 - pairs };
         let n_train = (data.trials - data.test_trials()) * per;
         if self.batch > n_train {
             let what =
@@ -213,6 +233,12 @@ impl TrainConfig {
             return Err(Error::setting("--batch", format!("{} exceeds the {n_train} {what}", self.batch)));
         }
         Ok(())
+    }
+
+    /// The horizon of the windows of pairs training reads (`Windows`): a window of
+    /// `window_pairs + 1` pairs holds the frames a rollout of `horizon` frames needs.
+    pub fn window_pairs(&self) -> usize {
+        self.arch.window_frames(self.horizon) - 2
     }
 
     /// The loop's settings for this task.
@@ -251,6 +277,11 @@ pub struct TrainOverrides {
     pub grow: Option<f64>,
     /// The weight of the rollout's pixel term.
     pub roll: Option<f64>,
+    pub encoder: Option<EncoderKind>,
+    pub decoder: Option<DecoderKind>,
+    pub context: Option<usize>,
+    pub latent: Option<usize>,
+    pub channels: Option<usize>,
 }
 
 impl TrainOverrides {
@@ -283,8 +314,41 @@ impl TrainOverrides {
         }
         c.schedule = self.schedule.unwrap_or(c.schedule);
         c.grow = self.grow.unwrap_or(c.grow);
+        self.apply_arch(&mut c);
         c.loss.roll = self.roll.unwrap_or(c.loss.roll);
         c
+    }
+
+    /// The encoder and decoder: those named, else the one every family of a new list asks
+    /// for ([`crate::model::Dynamics::architecture`]: HGN's convolutions), else the base's.
+    /// The convolutional encoder brings the convolutional decoder and a context of
+    /// [`crate::model::autoencoder::CONV_CONTEXT`] frames unless they are named, and the
+    /// benchmark's loss: the decoded rollout's pixels (`ae + roll`), its encoder reading the
+    /// first frames only.
+    fn apply_arch(&self, c: &mut TrainConfig) {
+        let before = c.arch;
+        let named = self.encoder.is_some() || self.decoder.is_some() || self.context.is_some();
+        if let (false, Some(models), true) = (named, &self.models, before == Architecture::default()) {
+            let asked: Vec<Option<Architecture>> = models.iter().map(|k| k.dynamics().architecture()).collect();
+            if let Some(Some(a)) = asked.first().filter(|a| asked.iter().all(|b| b == *a)) {
+                c.arch = *a;
+            }
+        }
+        if let Some(e) = self.encoder {
+            c.arch.encoder = e;
+            if e != before.encoder {
+                // The benchmark's pair (conv each way, 5 frames) or the paper's, unless named.
+                c.arch.context = if e == EncoderKind::Conv { crate::model::autoencoder::CONV_CONTEXT } else { 2 };
+                c.arch.decoder = if e == EncoderKind::Conv { DecoderKind::Conv } else { DecoderKind::Mlp };
+            }
+        }
+        c.arch.decoder = self.decoder.unwrap_or(c.arch.decoder);
+        c.arch.context = self.context.unwrap_or(c.arch.context);
+        c.arch.latent = self.latent.or(c.arch.latent);
+        c.arch.channels = self.channels.unwrap_or(c.arch.channels);
+        if c.arch.encoder == EncoderKind::Conv && before.encoder != EncoderKind::Conv {
+            c.loss = LossWeights { cc: 0.0, hnn: 0.0, roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..c.loss };
+        }
     }
 }
 
@@ -774,7 +838,7 @@ pub(crate) mod tests {
     /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
     pub(crate) fn small_stack(seeds: &[u64]) -> members::Stack {
         members::Stack {
-            config: crate::model::ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12 },
+            config: crate::model::ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12, arch: Default::default() },
             kind: FieldKind::Hnn,
             seeds: seeds.to_vec(),
             adam: AdamConfig { lr: 1e-2, ..AdamConfig::default() },
