@@ -196,7 +196,7 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
     let members: u64 = cfg
         .models
         .iter()
-        .map(|&kind| members::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, device, workers))
+        .map(|&kind| members::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, cfg.horizon, device, workers))
         .max()
         .unwrap_or(0);
     let samples = (data.config.trials * data.config.samples_per_trial()) as u64;

@@ -49,11 +49,11 @@ fn every_family_trains_over_rollouts_resumes_and_is_scored_as_trained() {
     assert!(said.contains("(a) valid prediction time") && said.contains("SyMetric"), "{said}");
     let m = read_json(run.join("metrics.json"));
     let models = m["models"].as_array().unwrap();
-    assert_eq!(models.len(), 8, "4 families x 2 seeds");
+    assert_eq!(models.len(), 10, "5 families x 2 seeds");
     for x in models {
         let (name, a) = (x["model"].as_str().unwrap(), &x["as_trained"]);
         let step = match name {
-            "hnn" => "leapfrog",
+            "hnn" | "hgn" => "leapfrog",
             "ode" => "rk4",
             _ => "euler",
         };
@@ -84,7 +84,7 @@ fn bad_rollout_settings_are_named_and_nothing_is_written() {
     for (args, says) in [
         (vec!["--horizon", "18"], "--horizon: 18 frames is longer than the dataset's trajectories of 20 frames allow (at most 17)"),
         (vec!["--horizon", "0"], "--horizon: must be at least 1"),
-        (vec!["--model", "hnn,lgn"], "--model: 'lgn' is not a model family; the families are hnn, baseline, rgn, ode, both or all"),
+        (vec!["--model", "hnn,lgn"], "--model: 'lgn' is not a model family; the families are hnn, baseline, rgn, ode, hgn, both or all"),
         (vec!["--model", "rgn", "--integrator", "rk4"], "--integrator: the rgn family cannot be stepped with rk4: it takes euler"),
         (vec!["--horizon", "3", "--grow", "2"], "--grow"),
         (vec!["--horizon", "17", "--batch", "9"], "--batch: 9 exceeds the 8 training windows of 17 frames"),

@@ -278,3 +278,30 @@ impl Autoencoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_architecture_names_the_flag_that_is_wrong() {
+        let conv = Architecture::convolutional();
+        let flag = |a: Architecture, side: u32, dof: usize| a.check(side, dof).err().map(|(f, msg)| format!("{f}: {msg}"));
+        assert_eq!(flag(Architecture::default(), 4, 1), None, "the MLPs read any side");
+        // Frames smaller than the strides (`generate` makes none below 8 px; a dataset
+        // written elsewhere might hold them).
+        let e = flag(conv, 6, 1).unwrap();
+        assert_eq!(e, "--encoder: the convolutions' 3 strides of 2 need frames of at least 8 px, and these are 6 px");
+        let e = flag(Architecture { decoder: DecoderKind::Conv, ..Architecture::default() }, 7, 1).unwrap();
+        assert!(e.starts_with("--decoder: "), "{e}");
+        assert_eq!(flag(conv, 8, 1), None);
+        assert!(flag(Architecture { latent: Some(6), ..conv }, 28, 4)
+            .unwrap()
+            .starts_with("--latent: must be even (q and p halves) and at least 2 x dof = 8"));
+        assert!(flag(Architecture { latent: Some(5), ..conv }, 28, 1).unwrap().starts_with("--latent"));
+        assert_eq!(flag(Architecture { latent: Some(32), ..conv }, 28, 4), None, "the benchmark's 32");
+        assert!(flag(Architecture { context: 0, ..conv }, 28, 1).unwrap().starts_with("--context"));
+        assert_eq!(conv.window_frames(8), 13, "5 frames of context, 8 more predicted");
+        assert_eq!(Architecture::default().window_frames(8), 10, "the paper's: 9 pairs");
+    }
+}

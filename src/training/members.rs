@@ -533,11 +533,26 @@ impl Objective for Members {
 
 /// Bytes a training of `k` members of `config` needs on its device, roughly: weights,
 /// gradients and Adam's two moments per member, plus each member's activations for a batch
-/// of `batch` pairs (on the CPU only `threads` members compute at once).
-pub fn memory_estimate(config: &ModelConfig, kind: FieldKind, k: usize, batch: usize, device: Device, threads: usize) -> u64 {
+/// of `batch` pairs (on the CPU only `threads` members compute at once); with convolutions,
+/// each of the `horizon + 1` frames of a window a batch decodes keeps about 8 maps of
+/// `channels` at the decoder's widest side.
+pub fn memory_estimate(
+    config: &ModelConfig,
+    kind: FieldKind,
+    k: usize,
+    batch: usize,
+    horizon: usize,
+    device: Device,
+    threads: usize,
+) -> u64 {
     let params = config.layout(kind).numel();
     let at_once = if device == Device::Cpu { k.min(threads.max(1)) } else { k } as u64;
-    let activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
+    let mut activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
+    let a = config.arch;
+    if a.encoder == crate::model::EncoderKind::Conv || a.decoder == crate::model::DecoderKind::Conv {
+        let widest = crate::model::conv::decoder_sides(config.side()).1 as u64;
+        activations += batch as u64 * (horizon as u64 + 1) * 8 * a.channels as u64 * widest * widest;
+    }
     4 * (4 * params as u64 * k as u64 + activations * at_once)
 }
 

@@ -228,8 +228,18 @@ impl TrainConfig {
         let per = if self.horizon == 1 && self.arch.is_papers() { data.samples_per_trial() } else { most + 1 - pairs };
         let n_train = (data.trials - data.test_trials()) * per;
         if self.batch > n_train {
-            let what =
-                if self.horizon == 1 { "training samples".to_string() } else { format!("training windows of {} frames", self.horizon) };
+            let what = if !self.arch.is_papers() {
+                format!(
+                    "training windows of {} frames ({} of context, {} predicted)",
+                    self.arch.window_frames(self.horizon),
+                    self.arch.context,
+                    self.horizon
+                )
+            } else if self.horizon == 1 {
+                "training samples".to_string()
+            } else {
+                format!("training windows of {} frames", self.horizon)
+            };
             return Err(Error::setting("--batch", format!("{} exceeds the {n_train} {what}", self.batch)));
         }
         Ok(())
