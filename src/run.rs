@@ -5,10 +5,10 @@
 //!
 //! | file | type | what |
 //! |---|---|---|
-//! | `config.json` | [`RunConfig`] | format, every training setting (the rollout's `horizon`, `integrator` (`null`: each family's own), `schedule`, `grow`, the loss's `roll` weight), the dataset's path, SHA-256 and config |
-//! | `{family}.safetensors` | weights | final weights (names like `ae.enc.l1.weight`, `field.l1.weight`) |
-//! | `log-{model}.jsonl` | [`LogLine`]s | train loss and its terms (`roll` where the rollout's pixels count) every `log_every` steps, test loss every `eval_every` |
-//! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets (per window of `horizon` frames when trained over rollouts), mean and s.e.m. |
+//! | `config.json` | [`RunConfig`] | format, every training setting (the rollout's `horizon`, `integrator` (`null`: each family's own), `schedule`, `grow`, the loss's `roll` weight; `arch`: `encoder` `mlp-pair`/`conv`, `decoder` `mlp`/`conv`, `context` frames, `latent` (`null`: 2 dof), `channels`), the model's sizes (`model`: `latent_dim` and the same `arch`), the dataset's path, SHA-256 and config; a run written before `arch` existed reads as the paper's autoencoder |
+//! | `{family}.safetensors` | weights | final weights (names like `ae.enc.l1.weight`, `field.l1.weight`; the convolutions `ae.enc.c1.weight` .. `ae.enc.c6`, `ae.enc.out`, `ae.dec.in`, `ae.dec.c1` .. `ae.dec.c3`, `ae.dec.out`, laid out as PyTorch's `nn.Conv2d`, `[out, in, 3, 3]`) |
+//! | `log-{model}.jsonl` | [`LogLine`]s | train loss and its terms (`roll` where the rollout's pixels count) every `log_every` steps, test loss every `eval_every` (a convolutional model's over at most 500 evenly spaced test windows; `final-losses.json` reads them all) |
+//! | `final-losses.json` | [`FinalLosses`] | per-sample loss over the whole train and test sets (per window of `horizon` frames, after the encoder's `context`, when trained over rollouts), mean and s.e.m. |
 //! | `loss-curve.png` | picture | the logged losses |
 //! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
 //! | `members/seed-N/` | | a seed ensemble's members (`train.seeds` has more than one): each holds the weights, logs and checkpoints above; a single model's are in the run folder itself |

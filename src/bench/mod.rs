@@ -266,9 +266,13 @@ pub const ROLLOUT_HORIZON: usize = 10;
 /// Milliseconds per rollout-training step of one model of `kind` stepped by `integrator`
 /// (`ROLLOUT_BATCH` windows of `ROLLOUT_HORIZON` frames of random 28 x 28 pairs, the loss
 /// `ae + cc + 0.1 hnn + roll`, Adam), on `threads` workers, after `warm_up` steps.
+///
+/// With the convolutional `arch` the windows hold its context's frames too, and the loss is
+/// the benchmark's (`ae + roll`).
 pub fn rollout_step_ms(
     kind: FieldKind,
     integrator: crate::integrate::Integrator,
+    arch: crate::model::Architecture,
     threads: usize,
     warm_up: usize,
     steps: usize,
@@ -276,13 +280,20 @@ pub fn rollout_step_ms(
     use crate::dataset::Windows;
     use crate::training::members::{for_family_windows, RolloutTraining, Stack};
     use tch::{Device, Kind, Tensor};
+    let pairs_of_a_window = arch.window_frames(ROLLOUT_HORIZON) - 2;
     let random = |seed: u64, trials: usize| {
         let pairs = crate::model::seeded(seed, || Tensor::rand([(trials * 101) as i64, 1568], (Kind::Float, Device::Cpu)) * 0.5);
-        Windows { pairs, trials, pairs_per_trial: 101, horizon: ROLLOUT_HORIZON }
+        Windows { pairs, trials, pairs_per_trial: 101, horizon: pairs_of_a_window }
     };
     let (train, test) = (random(0, 40), random(1, 2));
     let n = train.len();
-    let loss = crate::model::LossWeights { roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..Default::default() };
+    let conv = arch.encoder == crate::model::EncoderKind::Conv;
+    let loss = crate::model::LossWeights {
+        cc: if conv { 0.0 } else { 1.0 },
+        hnn: if conv { 0.0 } else { 0.1 },
+        roll: crate::model::ROLLOUT_PIXEL_WEIGHT,
+        ..Default::default()
+    };
     let rollout = RolloutTraining {
         horizon: ROLLOUT_HORIZON,
         integrator,
@@ -291,7 +302,7 @@ pub fn rollout_step_ms(
         steps: warm_up + steps,
     };
     let stack = Stack {
-        config: crate::model::ModelConfig::default(),
+        config: crate::model::ModelConfig::with(28, 1, arch),
         kind,
         seeds: vec![0],
         adam: Default::default(),
@@ -313,20 +324,28 @@ pub fn rollout_step_ms(
     }
     let ms = t.elapsed().as_secs_f64() / steps as f64 * 1e3;
     Ok(json!({"bench": "rollout_train_step", "impl": "pixel-hnn", "model": kind.name(), "integrator": integrator.name(),
-              "batch": ROLLOUT_BATCH, "horizon": ROLLOUT_HORIZON, "threads": threads, "steps": steps, "ms_per_step": round(ms, 2)}))
+              "encoder": arch.encoder.name(), "batch": ROLLOUT_BATCH, "horizon": ROLLOUT_HORIZON, "threads": threads, "steps": steps,
+              "ms_per_step": round(ms, 2)}))
 }
 
 /// The rollout-training step against the repository's PyTorch peer of it, interleaved per
-/// thread count, twice, with the ratio (goal: at least 1.5).
+/// thread count, twice, with the ratio (goal: at least 1.5): the paper's autoencoder with
+/// issue 16's families, and the convolutions (issue 17) with HGN and the neural ODE.
 fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
     use crate::integrate::Integrator;
+    use crate::model::Architecture;
     let steps = (cfg.train_steps / 4).max(10);
     for pass in 1..=2 {
         for threads in [1usize, 2] {
-            for (kind, integrator) in
-                [(FieldKind::Hnn, Integrator::Leapfrog), (FieldKind::Baseline, Integrator::Euler), (FieldKind::Ode, Integrator::Rk4)]
-            {
-                let ours = rollout_step_ms(kind, integrator, threads, 3, steps)?;
+            let (mlp, conv) = (Architecture::default(), Architecture::convolutional());
+            for (kind, integrator, arch) in [
+                (FieldKind::Hnn, Integrator::Leapfrog, mlp),
+                (FieldKind::Baseline, Integrator::Euler, mlp),
+                (FieldKind::Ode, Integrator::Rk4, mlp),
+                (FieldKind::Hgn, Integrator::Leapfrog, conv),
+                (FieldKind::Ode, Integrator::Rk4, conv),
+            ] {
+                let ours = rollout_step_ms(kind, integrator, arch, threads, 3, steps)?;
                 emit(ours.clone());
                 let args = [
                     "--threads",
@@ -341,6 +360,8 @@ fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()
                     &ROLLOUT_BATCH.to_string(),
                     "--horizon",
                     &ROLLOUT_HORIZON.to_string(),
+                    "--encoder",
+                    arch.encoder.name(),
                 ]
                 .map(String::from);
                 let Some(peer) = peer_figure(cfg, &cfg.peer_rollout, &args)? else {
@@ -352,7 +373,7 @@ fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()
                 emit(peer.clone());
                 if let (Some(p), Some(o)) = (peer["ms_per_step"].as_f64(), ours["ms_per_step"].as_f64()) {
                     emit(
-                        json!({"bench": "rollout_train_step_ratio", "round": pass, "model": kind.name(), "integrator": integrator.name(), "threads": threads, "peer_over_ours": round(p / o, 2), "goal": 1.5}),
+                        json!({"bench": "rollout_train_step_ratio", "round": pass, "model": kind.name(), "integrator": integrator.name(), "encoder": arch.encoder.name(), "threads": threads, "peer_over_ours": round(p / o, 2), "goal": 1.5}),
                     );
                 }
             }

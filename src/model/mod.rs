@@ -507,8 +507,9 @@ fn window_terms(
     create_graph: bool,
 ) -> LossTerms {
     let (n, px) = (w.size()[0], config.pixels());
-    let frames = frames_of_pairs(w, px);
     let (context, drawn) = (config.arch.context as i64, config.arch.drawn_frames() as i64);
+    // The paper's autoencoder reads and draws the pairs themselves: no frames to cut.
+    let frames = if context == 2 && drawn == 2 { w.shallow_clone() } else { frames_of_pairs(w, px) };
     let d = config.latent_dim;
     let encoded = if weights.hnn != 0.0 {
         k + 1

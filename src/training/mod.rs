@@ -402,7 +402,7 @@ impl Models {
         Ok(out)
     }
 
-    /// `hnn, baseline, rgn, ode, both or all`, for messages.
+    /// `hnn, baseline, rgn, ode, hgn, both or all`, for messages.
     pub fn describe() -> String {
         let names: Vec<&str> = Self::names().iter().map(|n| n.0).collect();
         match names.split_last() {
