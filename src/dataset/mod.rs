@@ -368,7 +368,6 @@ impl PixelDataset {
         }
     }
 
-    /// The samples of `split`, materialised as tensors.
     /// What an encoder reading `context` frames reads at every sample of `split`: `x` the
     /// `context` frames from the sample's first, `x_next` those from the next, the labels
     /// and energies of the first. Two frames are the pairs ([`PixelDataset::pairs`]); more
@@ -401,6 +400,7 @@ impl PixelDataset {
         }
     }
 
+    /// The samples of `split`, materialised as tensors.
     pub fn pairs(&self, split: Split) -> Pairs {
         let trials = self.trials_of(split);
         let per = self.config.samples_per_trial();

@@ -819,8 +819,8 @@ pub fn evaluate_model(
     seeds.extend(cfg.seeds.iter().filter(|s| **s != cfg.seed));
     let (mut paper, mut own) = (Vec::new(), Vec::new());
     let field = !model.field.kind().dynamics().is_map();
+    let context = model.config.arch.context;
     for &seed in &seeds {
-        let context = model.config.arch.context;
         let traj = Trajectory::simulate(&data.config, cfg, seed, context)?;
         let roll = Rollout::integrate(model, &traj.observation(0, context), cfg.frames, cfg.method)?;
         paper.push(scorer.score(&traj, &roll, seed));

@@ -116,6 +116,11 @@ impl Architecture {
         self.encoder == EncoderKind::MlpPair && self.decoder == DecoderKind::Mlp && self.latent.is_none()
     }
 
+    /// Whether the encoder or the decoder is convolutional.
+    pub fn has_convolutions(&self) -> bool {
+        self.encoder == EncoderKind::Conv || self.decoder == DecoderKind::Conv
+    }
+
     /// Whether the decoder draws what the encoder reads (a pair each way), so that decoded
     /// frames can be encoded again (the paper's protocol reads energies so).
     pub fn reencodes(&self) -> bool {
@@ -148,7 +153,7 @@ impl Architecture {
         if self.context == 0 {
             return Err(("--context", "must be at least 1 frame".into()));
         }
-        let conv = self.encoder == EncoderKind::Conv || self.decoder == DecoderKind::Conv;
+        let conv = self.has_convolutions();
         if conv && side < conv::MIN_SIDE {
             return Err((
                 if self.encoder == EncoderKind::Conv { "--encoder" } else { "--decoder" },

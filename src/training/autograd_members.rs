@@ -27,10 +27,10 @@ use crate::runtime::ThreadChoice;
 /// Windows per chunk when computing losses without training (bounds the memory): 200 for
 /// the MLPs, 16 for convolutions (whose activations over a window are 100 times larger).
 fn eval_chunk(arch: &crate::model::Architecture) -> usize {
-    if arch.is_papers() || (arch.encoder != crate::model::EncoderKind::Conv && arch.decoder != crate::model::DecoderKind::Conv) {
-        200
-    } else {
+    if arch.has_convolutions() {
         16
+    } else {
+        200
     }
 }
 
@@ -89,9 +89,9 @@ impl AutogradMembers {
     }
 
     /// Per-window total loss of every `every`-th window of `windows` under member `k`, at the
-    /// full horizon, in chunks, the member's shares of them side by side on the workers (each
-    /// window's loss is computed alone of the others: the same on any thread count); nothing
-    /// is trained.
+    /// full horizon, in chunks, the member's [`SHARES`] halves of them side by side on the
+    /// workers (fixed by the settings: the same losses on any thread count); nothing is
+    /// trained.
     fn window_losses(&mut self, k: usize, windows: &Windows, every: usize) -> Vec<f64> {
         let all: Vec<i64> = (0..windows.len() as i64).step_by(every).collect();
         let chunk = eval_chunk(&self.models[k].config.arch);
@@ -125,7 +125,7 @@ impl AutogradMembers {
     /// Every how many test windows the logged test loss reads: all for the MLPs, at most
     /// [`CONV_TEST_WINDOWS`] for convolutions.
     fn test_stride(&self) -> usize {
-        if eval_chunk(&self.models[0].config.arch) == 16 {
+        if self.models[0].config.arch.has_convolutions() {
             self.test.len().div_ceil(CONV_TEST_WINDOWS).max(1)
         } else {
             1

@@ -549,7 +549,7 @@ pub fn memory_estimate(
     let at_once = if device == Device::Cpu { k.min(threads.max(1)) } else { k } as u64;
     let mut activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
     let a = config.arch;
-    if a.encoder == crate::model::EncoderKind::Conv || a.decoder == crate::model::DecoderKind::Conv {
+    if a.has_convolutions() {
         let widest = crate::model::conv::decoder_sides(config.side()).1 as u64;
         activations += batch as u64 * (horizon as u64 + 1) * 8 * a.channels as u64 * widest * widest;
     }
