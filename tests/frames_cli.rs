@@ -3,22 +3,7 @@
 //! both protocols and drawn; the architecture's bad settings are named.
 mod common;
 
-use assert_cmd::Command;
-use common::{bin, fails_cleanly, read_json, succeeds};
-use std::path::{Path, PathBuf};
-
-/// A small dataset of `side` px: 10 trials x 20 frames.
-fn dataset(dir: &Path, side: u32) -> PathBuf {
-    let path = dir.join(format!("d{side}.h5"));
-    bin().args(["generate", "--trials", "10", "--steps", "20", "--side", &side.to_string(), "--out"]).arg(&path).assert().success();
-    path
-}
-
-fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(["train", "--device", "cpu", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
-    c
-}
+use common::{bin, fails_cleanly, read_json, small_dataset as dataset, succeeds, train_on_cpu as train};
 
 #[test]
 fn hgn_alone_is_built_on_convolutions_over_five_frames_with_the_benchmarks_loss() {

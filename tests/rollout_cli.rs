@@ -2,21 +2,12 @@
 //! trains, resumes, is scored under both protocols and drawn; bad input is named.
 mod common;
 
-use assert_cmd::Command;
-use common::{bin, fails_cleanly, read_json, succeeds};
+use common::{bin, fails_cleanly, read_json, succeeds, train_on_cpu as train};
 use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials; windows of up to 17 frames).
 fn dataset(dir: &Path) -> PathBuf {
-    let path = dir.join("d.h5");
-    bin().args(["generate", "--trials", "10", "--steps", "20", "--out"]).arg(&path).assert().success();
-    path
-}
-
-fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(["train", "--device", "cpu", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
-    c
+    common::small_dataset(dir, 28)
 }
 
 #[test]

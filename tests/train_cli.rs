@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials, 136 training samples).
 fn dataset(dir: &Path, side: u32) -> PathBuf {
-    let path = dir.join(format!("d{side}.h5"));
-    bin().args(["generate", "--trials", "10", "--steps", "20", "--side", &side.to_string(), "--out"]).arg(&path).assert().success();
-    path
+    common::small_dataset(dir, side)
 }
 
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {

@@ -9,6 +9,20 @@ pub fn bin() -> Command {
     Command::cargo_bin("pixel-hnn").unwrap()
 }
 
+/// A small pendulum dataset of `side` px in `dir`: 10 trials x 20 frames (8 training trials).
+pub fn small_dataset(dir: &Path, side: u32) -> PathBuf {
+    let path = dir.join(format!("d{side}.h5"));
+    bin().args(["generate", "--trials", "10", "--steps", "20", "--side", &side.to_string(), "--out"]).arg(&path).assert().success();
+    path
+}
+
+/// `train` on the CPU from `data` into `out`, the test loss every 50 steps, with `extra`.
+pub fn train_on_cpu(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["train", "--device", "cpu", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
+    c
+}
+
 pub fn shared(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
 }
