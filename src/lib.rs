@@ -44,6 +44,7 @@ pub mod runtime;
 pub mod stats;
 pub mod sweep;
 pub mod systems;
+pub mod tensorboard;
 pub mod training;
 
 pub use error::{Error, Result};

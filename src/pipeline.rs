@@ -12,6 +12,7 @@ use crate::dataset::preview::{self, SheetConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
+use crate::evaluate::predictions::{Predictions, TrialScores};
 use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap, TrainedStep};
 use crate::model::{self, FieldKind, ModelConfig};
 use crate::output::PendingFile;
@@ -367,7 +368,87 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     let ensemble = EnsembleSummary::of(&models, run.seeds());
     let metrics = PixelMetrics { system: run.config.dataset.config.system.kind(), protocol: cfg.clone(), models, ensemble };
     metrics.save(&run.dir)?;
+    for m in &metrics.models {
+        let dir = run.events_dir(m.model, m.seed);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, format!("cannot be created ({e})")))?;
+        crate::tensorboard::write_scalars(&dir.join(run::METRIC_EVENTS), run.config.train.steps, &crate::tensorboard::metric_scalars(m))?;
+    }
     Ok(metrics)
+}
+
+/// What `score` measured, and where it wrote it.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub metrics: run::ScoreMetrics,
+    pub config: run::ScoreRunConfig,
+    /// The run folder written, if one was asked for.
+    pub out: Option<PathBuf>,
+}
+
+/// Scores a predictions file of any model against a dataset's test trials (the schema:
+/// `datasets/README.md`), and writes a score run folder at `out` (replaced only with
+/// `force`) that `table` reads beside the trained runs.
+pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, force: bool) -> Result<Scored> {
+    if let Some(out) = out {
+        run::check_replaceable(out, force, "")?;
+    }
+    let data = PixelDataset::open(data_path)?;
+    let sha256 = crate::stats::sha256_file(data_path)?;
+    let predictions = Predictions::read(predictions_path)?;
+    predictions.check_fits(predictions_path, &data, &sha256)?;
+    let model = predictions
+        .model
+        .clone()
+        .unwrap_or_else(|| predictions_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "predictions".into()));
+    let test_trials = TrialScores::of(&data, &predictions, EvalConfig::default().vpt_threshold);
+    let metrics = run::ScoreMetrics { system: data.config.system.kind(), model: model.clone(), test_trials };
+    let config = run::ScoreRunConfig {
+        format: run::SCORE_FORMAT.into(),
+        format_version: run::SCORE_FORMAT_VERSION,
+        dataset: DatasetRef { path: data_path.to_path_buf(), sha256, config: data.config.clone() },
+        predictions: run::PredictionsRef {
+            path: predictions_path.to_path_buf(),
+            sha256: crate::stats::sha256_file(predictions_path)?,
+            model,
+            context: predictions.context,
+            horizon: predictions.horizon,
+            trials: predictions.trials,
+            latent: predictions.latents.as_ref().map(|(d, _)| *d),
+        },
+    };
+    if let Some(out) = out {
+        run::ScoreRun::write(out, config.clone(), &metrics)?;
+    }
+    Ok(Scored { metrics, config, out: out.map(Path::to_path_buf) })
+}
+
+/// Writes a trained model's predictions of its dataset's test trials as a predictions file
+/// (stepped as trained: what `evaluate` scores as protocol (c), and `score` reads).
+pub fn predict(run_dir: &Path, kind: Option<FieldKind>, seed: Option<u64>, out: &Path, force: bool, device: Device) -> Result<Predictions> {
+    runtime::set_libtorch_threads(1);
+    let run = PixelRun::open(run_dir)?;
+    let models = &run.config.train.models;
+    let kind = match kind {
+        Some(k) if models.contains(&k) => k,
+        Some(k) => {
+            let trained: Vec<&str> = models.iter().map(|m| m.name()).collect();
+            return Err(Error::setting("--model", format!("the run trained no {} model (it has {})", k.name(), trained.join(", "))));
+        }
+        None => models[0],
+    };
+    let seed = match seed {
+        Some(s) if run.seeds().contains(&s) => s,
+        Some(s) => return Err(Error::setting("--seed", format!("the run has no member of seed {s} (its seeds: {:?})", run.seeds()))),
+        None => run.seeds()[0],
+    };
+    // Checked before any work, so that nothing is computed for a file that may not be written.
+    drop(PendingFile::new(out, force, "--out")?);
+    let data = run.open_dataset()?;
+    let model = run.load_model(kind, seed, device)?;
+    let name = if run.config.train.is_ensemble() { format!("{} seed {seed}", kind.name()) } else { kind.name().to_string() };
+    let p = Predictions::of_model(&model, &data, run.config.train.integrator_for(kind), name, Some(run.config.dataset.sha256.clone()))?;
+    p.write(out, force, "--out")?;
+    Ok(p)
 }
 
 /// What `rollout` made.

@@ -16,6 +16,15 @@
 //! | `rollout/` | pictures | `rollout` (see [`crate::evaluate::pictures`]) |
 //! | `REPORT.md` | text | `demo` |
 //!
+//! Every model's TensorBoard events ([`crate::tensorboard`]) are in `events/{model}/` of its
+//! member's folder: `events.out.tfevents.0.pixel-hnn` (training: the log's lines, rewritten
+//! with it on resume) and `events.out.tfevents.1.pixel-hnn-metrics` (`evaluate`'s figures).
+//!
+//! A score run (`format: pixel-hnn/score-run`, written whole by `score`): `config.json`
+//! ([`ScoreRunConfig`]: the dataset's and the predictions file's paths and SHA-256s),
+//! `metrics.json` ([`ScoreMetrics`]), `error-per-frame.png`, and the figures' events in
+//! `events/{model}/`.
+//!
 //! A coordinate run (`format: pixel-hnn/coords-run`, written whole by `coords`):
 //! `config.json` ([`CoordsRunConfig`]), `{hnn,baseline}.safetensors`, `log-{model}.jsonl`,
 //! `metrics.json` ([`CoordsMetrics`]), `energy.png`, `trajectory.png`.
@@ -34,6 +43,7 @@ use crate::choice::Choice;
 use crate::coords::{Task, TaskConfig, TaskMetrics};
 use crate::dataset::{DatasetConfig, PixelDataset};
 use crate::error::{Error, Result};
+use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::{EnsembleSummary, EvalConfig, ModelMetrics};
 use crate::model::{FieldKind, Model, ModelConfig};
 use crate::output::{write_atomic, PendingFile};
@@ -57,6 +67,16 @@ pub const PIXEL_FORMAT: &str = "pixel-hnn/run";
 pub const PIXEL_FORMAT_VERSION: u32 = 2;
 pub const COORDS_FORMAT: &str = "pixel-hnn/coords-run";
 pub const COORDS_FORMAT_VERSION: u32 = 1;
+pub const SCORE_FORMAT: &str = "pixel-hnn/score-run";
+pub const SCORE_FORMAT_VERSION: u32 = 1;
+/// A score run's per-frame error curve.
+pub const ERROR_CURVE: &str = "error-per-frame.png";
+/// A member's TensorBoard event files, a folder per model (`events/{model}/`).
+pub const EVENTS: &str = "events";
+/// The training events' file name (TensorBoard reads any file named `*tfevents*`).
+pub const TRAIN_EVENTS: &str = "events.out.tfevents.0.pixel-hnn";
+/// The final metrics' events, written by `evaluate` and `score`.
+pub const METRIC_EVENTS: &str = "events.out.tfevents.1.pixel-hnn-metrics";
 
 pub fn weights_file(kind: FieldKind) -> String {
     format!("{}.safetensors", kind.name())
@@ -179,6 +199,71 @@ impl JsonFile for CoordsRunConfig {
     const NAME: &'static str = CONFIG;
 }
 
+/// The predictions file a score run scored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictionsRef {
+    pub path: PathBuf,
+    pub sha256: String,
+    /// The name tables show (the file's `model` attribute, else its stem).
+    pub model: String,
+    pub context: usize,
+    pub horizon: usize,
+    pub trials: usize,
+    /// The latents' size, where the file holds latents.
+    pub latent: Option<usize>,
+}
+
+/// `config.json` of a score run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRunConfig {
+    pub format: String,
+    pub format_version: u32,
+    pub dataset: DatasetRef,
+    pub predictions: PredictionsRef,
+}
+
+impl JsonFile for ScoreRunConfig {
+    const NAME: &'static str = CONFIG;
+}
+
+/// `metrics.json` of a score run: what `score` measured on the dataset's test trials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreMetrics {
+    pub system: SystemKind,
+    pub model: String,
+    pub test_trials: TrialScores,
+}
+
+impl JsonFile for ScoreMetrics {
+    const NAME: &'static str = METRICS;
+}
+
+/// A score run folder and its configuration.
+pub struct ScoreRun {
+    pub dir: PathBuf,
+    pub config: ScoreRunConfig,
+}
+
+impl ScoreRun {
+    /// Writes the whole folder at once (replacing `dir`, which [`check_replaceable`]
+    /// allowed): config, metrics, the error curve, the figures' events.
+    pub fn write(dir: &Path, config: ScoreRunConfig, metrics: &ScoreMetrics) -> Result<ScoreRun> {
+        crate::output::write_dir_atomic(dir, |tmp| {
+            config.save(tmp)?;
+            metrics.save(tmp)?;
+            metrics.test_trials.plot(&metrics.model, &tmp.join(ERROR_CURVE))?;
+            let events = tmp.join(EVENTS).join(crate::tensorboard::run_name(&metrics.model));
+            std::fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
+            crate::tensorboard::write_scalars(&events.join(METRIC_EVENTS), 0, &crate::tensorboard::trial_scalars(&metrics.test_trials))
+        })?;
+        Ok(ScoreRun { dir: dir.to_path_buf(), config })
+    }
+
+    pub fn metrics(&self) -> Result<ScoreMetrics> {
+        ScoreMetrics::load(&self.dir)
+    }
+}
+
 /// A version-1 pixel run's config as version 2: its one `train.seed` becomes `train.seeds`.
 fn migrate_v1(text: &str) -> serde_json::Result<String> {
     let mut v: serde_json::Value = serde_json::from_str(text)?;
@@ -296,6 +381,7 @@ impl JsonFile for CoordsMetrics {
 pub enum Run {
     Pixel(PixelRun),
     Coords(CoordsRun),
+    Score(ScoreRun),
 }
 
 impl Run {
@@ -311,7 +397,13 @@ impl Run {
         let (kind, version) = match header.format.as_deref() {
             Some(PIXEL_FORMAT) => ("pixel", PIXEL_FORMAT_VERSION),
             Some(COORDS_FORMAT) => ("coords", COORDS_FORMAT_VERSION),
-            _ => return Err(Error::input(&path, format!("is not a pixel-hnn run config (format '{PIXEL_FORMAT}' or '{COORDS_FORMAT}')"))),
+            Some(SCORE_FORMAT) => ("score", SCORE_FORMAT_VERSION),
+            _ => {
+                return Err(Error::input(
+                    &path,
+                    format!("is not a pixel-hnn run config (format '{PIXEL_FORMAT}', '{COORDS_FORMAT}' or '{SCORE_FORMAT}')"),
+                ))
+            }
         };
         let older_pixel_run = kind == "pixel" && header.format_version == 1;
         if header.format_version != version as u64 && !older_pixel_run {
@@ -324,6 +416,7 @@ impl Run {
         let corrupt = |e: serde_json::Error| Error::input(&path, format!("is corrupt ({e})"));
         Ok(match kind {
             "pixel" => Run::Pixel(PixelRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
+            "score" => Run::Score(ScoreRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
             _ => Run::Coords(CoordsRun { dir: dir.to_path_buf(), config: serde_json::from_str(&text).map_err(corrupt)? }),
         })
     }
@@ -332,6 +425,7 @@ impl Run {
         match self {
             Run::Pixel(r) => &r.dir,
             Run::Coords(r) => &r.dir,
+            Run::Score(r) => &r.dir,
         }
     }
 }
@@ -370,6 +464,7 @@ impl PixelRun {
         match Run::open(dir)? {
             Run::Pixel(r) => Ok(r),
             Run::Coords(_) => Err(Error::input(dir, "is a coordinate-task run (pixel-hnn coords), not a pixel run")),
+            Run::Score(_) => Err(Error::input(dir, "is a score run (pixel-hnn score): it holds figures, not a model")),
         }
     }
 
@@ -494,11 +589,21 @@ impl PixelRun {
     pub fn recorder(&self, kind: FieldKind, seed: u64, from: usize) -> Result<RunRecorder> {
         let log_path = self.log_path(kind, seed);
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let kept: String =
-            text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok_and(|v| v.step < from)).map(|l| format!("{l}\n")).collect();
-        write_atomic(&log_path, kept.as_bytes(), true, "--out")?;
+        let kept: Vec<(&str, LogLine)> =
+            text.lines().filter_map(|l| Some((l, serde_json::from_str::<LogLine>(l).ok()?))).filter(|(_, v)| v.step < from).collect();
+        let kept_text: String = kept.iter().map(|(l, _)| format!("{l}\n")).collect();
+        write_atomic(&log_path, kept_text.as_bytes(), true, "--out")?;
         let log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
-        Ok(RunRecorder { log, log_path, checkpoint_path: self.checkpoint_path(kind, seed) })
+        let events_dir = self.events_dir(kind, seed);
+        std::fs::create_dir_all(&events_dir).map_err(|e| Error::output(&events_dir, format!("cannot be created ({e})")))?;
+        let lines: Vec<LogLine> = kept.into_iter().map(|(_, v)| v).collect();
+        let events = crate::tensorboard::EventWriter::rewrite(&events_dir.join(TRAIN_EVENTS), &lines)?;
+        Ok(RunRecorder { log, log_path, events, checkpoint_path: self.checkpoint_path(kind, seed) })
+    }
+
+    /// Member `seed`'s TensorBoard folder for model `kind` (`events/{model}/` of its folder).
+    pub fn events_dir(&self, kind: FieldKind, seed: u64) -> PathBuf {
+        self.member_dir(seed).join(EVENTS).join(kind.name())
     }
 
     /// Reads member `seed`'s training log of model `kind`.
@@ -526,17 +631,20 @@ pub struct Checkpoint {
 pub struct RunRecorder {
     log: std::fs::File,
     log_path: PathBuf,
+    events: crate::tensorboard::EventWriter,
     checkpoint_path: PathBuf,
 }
 
 impl Recorder for RunRecorder {
     fn log(&mut self, line: &LogLine) -> Result<()> {
         let text = serde_json::to_string(line).expect("log lines serialise");
-        writeln!(self.log, "{text}").map_err(|e| Error::io(&self.log_path, e))
+        writeln!(self.log, "{text}").map_err(|e| Error::io(&self.log_path, e))?;
+        self.events.log(line)
     }
 
     fn checkpoint(&mut self, at: Progress, tensors: &[(String, Tensor)]) -> Result<()> {
         self.log.flush().map_err(|e| Error::io(&self.log_path, e))?;
+        self.events.flush()?;
         let mut t: Vec<(String, Tensor)> = tensors.iter().map(|(n, p)| (n.clone(), p.detach())).collect();
         t.push(("train.step".into(), Tensor::from_slice(&[at.step as i64])));
         let pos = at.rng_position;
@@ -595,6 +703,18 @@ impl CoordsRun {
                 f.vs.save(tmp.join(weights_file(f.kind)))?;
                 let lines: String = f.log.iter().map(|l| format!("{}\n", serde_json::to_string(l).unwrap())).collect();
                 write_atomic(&tmp.join(log_file(f.kind)), lines.as_bytes(), true, "--out")?;
+                let events = tmp.join(EVENTS).join(f.kind.name());
+                std::fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
+                crate::tensorboard::EventWriter::rewrite(&events.join(TRAIN_EVENTS), f.log)?;
+                if let Some(m) = metrics.models.iter().find(|m| m.model == f.kind) {
+                    let step = f.log.last().map_or(0, |l| l.step);
+                    let values = [
+                        ("final/train_loss".to_string(), m.train_loss.mean),
+                        ("final/test_loss".into(), m.test_loss.mean),
+                        ("final/energy_mse".into(), m.energy_mse.mean),
+                    ];
+                    crate::tensorboard::write_scalars(&events.join(METRIC_EVENTS), step, &values)?;
+                }
             }
             metrics.save(tmp)?;
             pictures(tmp)

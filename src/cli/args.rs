@@ -13,7 +13,7 @@ use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::{Integrator, Method};
-use crate::model::{DecoderKind, EncoderKind};
+use crate::model::{DecoderKind, EncoderKind, FieldKind};
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
@@ -48,7 +48,15 @@ pub enum Command {
     Demo(DemoArgs),
     /// A coordinate-space task of Table 1 (rows 1-4): data, HNN and baseline, metrics.
     Coords(CoordsArgs),
-    /// Print Table 1 from the run folders under --runs, beside the paper's values.
+    /// Score any model's predicted frames of a dataset's test trials (an HDF5 predictions
+    /// file: datasets/README.md) with evaluate's figures; --out writes a run folder that
+    /// `table` shows beside the trained runs.
+    Score(ScoreArgs),
+    /// Write a trained model's predictions of its dataset's test trials as a predictions
+    /// file (what `score` reads).
+    Predict(PredictArgs),
+    /// Print Table 1 from the run folders under --runs, beside the paper's values, and every
+    /// model's predictions of the test trials.
     Table(TableArgs),
     /// Measure speed; prints one JSON line per figure.
     Bench(BenchArgs),
@@ -67,7 +75,7 @@ pub enum SweepCommand {
     /// Each point's state: pending, queued, running, done, diverged or failed.
     Status(SweepDirArgs),
     /// One table per system over the done points (and energy-ratio.png).
-    Table(SweepDirArgs),
+    Table(SweepTableArgs),
     /// Run one point (what the executors start; not needed by hand).
     #[command(hide = true)]
     Point(SweepPointArgs),
@@ -136,6 +144,23 @@ pub struct SweepRunArgs {
 pub struct SweepDirArgs {
     /// The sweep folder.
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepTableArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+    /// markdown (the tables), csv or json (one row per system, settings, model and figure).
+    #[arg(long, value_enum, default_value_t = TableFormat::Markdown)]
+    pub format: TableFormat,
+}
+
+/// How `table` and `sweep table` print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    Markdown,
+    Csv,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -479,9 +504,50 @@ pub struct CoordsArgs {
 
 #[derive(Args, Debug)]
 pub struct TableArgs {
-    /// Folder whose sub-folders are runs (evaluated pixel runs, coordinate runs).
+    /// Folder whose sub-folders are runs (evaluated pixel runs, coordinate runs, score runs).
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
+    /// markdown (Table 1 and the test trials' table), csv or json (one row per run, system,
+    /// model, protocol and seed).
+    #[arg(long, value_enum, default_value_t = TableFormat::Markdown)]
+    pub format: TableFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// The dataset the predictions are for (HDF5, from `generate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The predictions file (HDF5; schema: datasets/README.md, "Predictions files").
+    #[arg(long)]
+    pub predictions: PathBuf,
+    /// Run folder to write (config, metrics.json, error-per-frame.png, TensorBoard events).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing run folder at --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// Run folder written by `train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The model whose predictions to write [default: the run's first].
+    #[arg(long, value_parser = choice::<FieldKind>())]
+    pub model: Option<FieldKind>,
+    /// The ensemble member [default: the first seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The predictions file to write (HDF5).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing file at --out.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Args, Debug)]

@@ -234,6 +234,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollout(a) => rollout(&a),
         Command::Demo(a) => demo(&a),
         Command::Coords(a) => coords(&a),
+        Command::Score(a) => score(&a),
+        Command::Predict(a) => predict(&a),
         Command::Table(a) => table(&a),
         Command::Bench(a) => bench(&a),
         Command::Sweep(c) => sweep(&c),
@@ -249,10 +251,14 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
         }
         SweepCommand::Run(a) => executor::run(&a.dir, &a.to_executor(), &mut |line| println!("{line}"))?,
         SweepCommand::Status(a) => print!("{}", status::markdown(&status::status(&a.dir)?)),
-        SweepCommand::Table(a) => {
-            print!("{}", aggregate::table(&a.dir)?);
-            println!("\nwrote {} and {}", a.dir.join("table.md").display(), a.dir.join("energy-ratio.png").display());
-        }
+        SweepCommand::Table(a) => match a.format {
+            TableFormat::Markdown => {
+                print!("{}", aggregate::table(&a.dir)?);
+                println!("\nwrote {} and {}", a.dir.join("table.md").display(), a.dir.join("energy-ratio.png").display());
+            }
+            TableFormat::Csv => print!("{}", crate::report::table::records_csv(&aggregate::records(&aggregate::collect(&a.dir)?.1))),
+            TableFormat::Json => println!("{}", crate::report::table::records_json(&aggregate::records(&aggregate::collect(&a.dir)?.1))),
+        },
         SweepCommand::Point(a) => {
             let st = point::run_point(&a.dir, a.index, point::PointRuntime { threads: a.threads, device: a.device })?;
             match st.state {
@@ -349,11 +355,44 @@ fn coords(a: &CoordsArgs) -> anyhow::Result<()> {
 }
 
 fn table(a: &TableArgs) -> anyhow::Result<()> {
-    let rows = crate::report::table::collect(&a.runs).with_context(|| format!("--runs {}", a.runs.display()))?;
-    if rows.is_empty() {
-        anyhow::bail!("--runs {}: no evaluated runs found (run `pixel-hnn evaluate` or `pixel-hnn coords`)", a.runs.display());
+    use crate::report::table;
+    let runs = table::collect_runs(&a.runs).with_context(|| format!("--runs {}", a.runs.display()))?;
+    if runs.rows.is_empty() && runs.records.is_empty() {
+        anyhow::bail!(
+            "--runs {}: no evaluated runs found (run `pixel-hnn evaluate`, `pixel-hnn coords` or `pixel-hnn score --out`)",
+            a.runs.display()
+        );
     }
-    print!("{}", crate::report::table::markdown(&rows));
+    match a.format {
+        TableFormat::Markdown => print!("{}", table::markdown(&runs)),
+        TableFormat::Csv => print!("{}", table::records_csv(&runs.records)),
+        TableFormat::Json => println!("{}", table::records_json(&runs.records)),
+    }
+    Ok(())
+}
+
+fn score(a: &ScoreArgs) -> anyhow::Result<()> {
+    let scored = pipeline::score(&a.data, &a.predictions, a.out.as_deref(), a.force)?;
+    print!("{}", crate::report::table::score_markdown(&scored.metrics));
+    if let Some(out) = &scored.out {
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn predict(a: &PredictArgs) -> anyhow::Result<()> {
+    let dev = runtime::resolve(a.device)?;
+    let p = pipeline::predict(&a.run, a.model, a.seed, &a.out, a.force, dev)?;
+    println!(
+        "wrote {}: {} predictions of {} test trials x {} frames (frames {} .. {}, given frames 0 .. {})",
+        a.out.display(),
+        p.model.as_deref().unwrap_or("?"),
+        p.trials,
+        p.horizon,
+        p.context,
+        p.context + p.horizon - 1,
+        p.context - 1
+    );
     Ok(())
 }
 

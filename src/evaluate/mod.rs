@@ -16,6 +16,7 @@
 //! [0, 196] frames, 0.985 frames apart, and compared them index by index with frame labels.)
 
 pub mod pictures;
+pub mod predictions;
 pub mod symetric;
 
 use serde::{Deserialize, Serialize};
@@ -288,7 +289,7 @@ impl Rollout {
 }
 
 /// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LatentMap {
     /// `[2 dof][latent_dim + 1]`: each row `(a_1 .. a_d, b)`.
     pub rows: Vec<Vec<f64>>,
@@ -348,20 +349,18 @@ fn adam_fit(x: &[Vec<f64>], y: &[f64], steps: usize, batch: usize, lr: f64, seed
 impl LatentMap {
     /// Fits on `train` and scores R^2 on `train` and `test` (the dataset's pairs).
     pub fn fit(model: &Model, train: &Pairs, test: &Pairs, how: MapFit) -> Self {
-        let aug = |z: Vec<Vec<f64>>| {
-            z.into_iter()
-                .map(|mut r| {
-                    r.push(1.0);
-                    r
-                })
-                .collect::<Vec<_>>()
-        };
-        let (ztr, zte) = (aug(encode_all(model, &train.x)), aug(encode_all(model, &test.x)));
-        let (ltr, lte) = (labels_of(&train.labels), labels_of(&test.labels));
-        let l = ltr.first().map_or(0, |r| r.len());
+        let (ztr, zte) = (encode_all(model, &train.x), encode_all(model, &test.x));
+        LatentMap::fit_latents(&ztr, &labels_of(&train.labels), &zte, &labels_of(&test.labels), how)
+    }
+
+    /// Fits latents `train_z` to their labels `train_l` and scores R^2 on both sets.
+    pub fn fit_latents(train_z: &[Vec<f64>], train_l: &[Vec<f64>], test_z: &[Vec<f64>], test_l: &[Vec<f64>], how: MapFit) -> Self {
+        let aug = |z: &[Vec<f64>]| z.iter().map(|r| r.iter().copied().chain([1.0]).collect()).collect::<Vec<Vec<f64>>>();
+        let (ztr, zte) = (aug(train_z), aug(test_z));
+        let l = train_l.first().map_or(0, |r| r.len());
         let rows: Vec<Vec<f64>> = (0..l)
             .map(|c| {
-                let y: Vec<f64> = ltr.iter().map(|r| r[c]).collect();
+                let y: Vec<f64> = train_l.iter().map(|r| r[c]).collect();
                 match how {
                     MapFit::Lstsq => least_squares(&ztr, &y),
                     MapFit::Adam => adam_fit(&ztr, &y, 4001, 400, 1e-2, c as u64),
@@ -377,7 +376,7 @@ impl LatentMap {
                 })
                 .collect()
         };
-        let (r2_train, r2_test) = (r2(&ztr, &ltr), r2(&zte, &lte));
+        let (r2_train, r2_test) = (r2(&ztr, train_l), r2(&zte, test_l));
         LatentMap { rows, r2_train, r2_test }
     }
 
@@ -507,7 +506,7 @@ fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) -> Trajectory
 }
 
 /// The MSE of each frame of `pred` against `truth` (consecutive frames of `pixels`).
-fn frame_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
+pub(crate) fn frame_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
     pred.chunks(pixels)
         .zip(truth.chunks(pixels))
         .map(|(p, t)| t.iter().zip(p).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / pixels as f64)
@@ -575,6 +574,11 @@ pub struct ModelMetrics {
     /// What the energy figures are read through.
     #[serde(default)]
     pub energy_reading: EnergyReading,
+    /// Protocol (c): the model's predictions of the dataset's test trials, stepped as
+    /// trained from each trial's first `context` frames, scored as `pixel-hnn score` scores
+    /// any model's ([`predictions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_trials: Option<predictions::TrialScores>,
 }
 
 /// `Some` value where it reads, `None` where it does not.
@@ -854,6 +858,8 @@ pub fn evaluate_model(
         left_region: own_over.iter().filter(|s| s.left_region_at.is_some()).count(),
         trajectories: own,
     };
+    let predicted = predictions::Predictions::of_model(model, data, trained.integrator, model.field.kind().name().into(), None)?;
+    let test_trials = predictions::TrialScores::of(data, &predicted, cfg.vpt_threshold);
     let e: Vec<f64> = paper_over.iter().map(|s| s.energy_mse).collect();
     let stats = MeanSem::of(&e);
     let first = &paper[0];
@@ -878,6 +884,7 @@ pub fn evaluate_model(
         as_trained: Some(as_trained),
         symetric: Some(sym),
         energy_reading,
+        test_trials: Some(test_trials),
     })
 }
 

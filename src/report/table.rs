@@ -2,14 +2,16 @@
 //! and one pixel row per system, collected from run folders; and the pixel rows' longer
 //! table that `evaluate` prints.
 
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use crate::choice::Choice;
 use crate::error::{Error, Result};
+use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
 use crate::paper::{self, Figure};
-use crate::run::{CoordsMetrics, PixelMetrics, Run};
+use crate::run::{CoordsMetrics, PixelMetrics, Run, ScoreMetrics};
 use crate::stats::Interval;
 use crate::systems::SystemKind;
 
@@ -195,33 +197,251 @@ pub fn short(v: f64) -> String {
     }
 }
 
-/// The Table 1 rows of every evaluated run directly under `runs` (pixel runs with
-/// `metrics.json`, coordinate runs), in the paper's order; folders that hold no run, or a
-/// pixel run not yet evaluated, are passed over.
-pub fn collect(runs: &Path) -> Result<Vec<Row>> {
+/// One figure set of one model as data (`table --format csv|json`): one per run, task,
+/// model, protocol and member seed. Empty where a figure does not apply or, for energies,
+/// where no map reads the state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Record {
+    /// The run folder it was read from.
+    pub run: String,
+    /// As Table 1 names it: `pixel pendulum`, `spring`, ...
+    pub task: String,
+    pub model: String,
+    /// `paper` (RK45, fresh trajectories), `as-trained` (protocol a), `test-trials` (the
+    /// dataset's test trials: protocol c, and `score`), `coords` (a coordinate task).
+    pub protocol: String,
+    /// The ensemble member's seed; empty for a model pixel-hnn did not train.
+    pub seed: Option<u64>,
+    pub train_loss: Option<f64>,
+    pub test_loss: Option<f64>,
+    /// On the protocol's first trajectory (the paper's seed); a coordinate task's mean.
+    pub energy_mse: Option<f64>,
+    pub energy_mse_seeds_mean: Option<f64>,
+    pub pixel_mse: Option<f64>,
+    pub valid_prediction_time_mean: Option<f64>,
+    pub valid_prediction_time_median: Option<f64>,
+    /// Frames given before the first prediction (test trials).
+    pub context: Option<usize>,
+    /// Trajectories or trials scored.
+    pub trajectories: Option<usize>,
+    pub latent_map_worst_r2: Option<f64>,
+    /// SyMetric: the polynomial map reads the state and is symplectic.
+    pub symetric: Option<bool>,
+}
+
+impl Record {
+    fn new(run: &Path, task: &str, model: &str, protocol: &str, seed: Option<u64>) -> Record {
+        Record {
+            run: run.display().to_string(),
+            task: task.into(),
+            model: model.into(),
+            protocol: protocol.into(),
+            seed,
+            train_loss: None,
+            test_loss: None,
+            energy_mse: None,
+            energy_mse_seeds_mean: None,
+            pixel_mse: None,
+            valid_prediction_time_mean: None,
+            valid_prediction_time_median: None,
+            context: None,
+            trajectories: None,
+            latent_map_worst_r2: None,
+            symetric: None,
+        }
+    }
+
+    fn test_trials(self, t: &TrialScores) -> Record {
+        Record {
+            pixel_mse: Some(t.pixel_mse),
+            valid_prediction_time_mean: Some(t.valid_prediction_time_mean),
+            valid_prediction_time_median: Some(t.valid_prediction_time_median),
+            context: Some(t.context),
+            trajectories: Some(t.trials.len()),
+            latent_map_worst_r2: t.worst_r2(),
+            symetric: t.latent.as_ref().and_then(|l| l.symetric.as_ref()).map(|s| s.holds),
+            ..self
+        }
+    }
+
+    /// A pixel run's records: each member under each protocol it was scored by.
+    pub fn of_pixel(m: &PixelMetrics, source: &Path) -> Vec<Record> {
+        let task = format!("pixel {}", m.system.name());
+        let n = m.protocol.seeds.len();
+        let mut out = vec![];
+        for x in &m.models {
+            let base = Record::new(source, &task, x.model.name(), "paper", Some(x.seed));
+            let energy = |v: f64| x.energy_reads().then_some(v);
+            let losses = Record { train_loss: Some(x.train_loss.mean), test_loss: Some(x.test_loss.mean), ..base };
+            out.push(Record {
+                energy_mse: energy(x.energy_mse),
+                energy_mse_seeds_mean: energy(x.energy_mse_seeds_mean),
+                pixel_mse: Some(x.pixel_mse),
+                valid_prediction_time_mean: Some(x.valid_prediction_time),
+                valid_prediction_time_median: Some(x.valid_prediction_time_median),
+                trajectories: Some(n),
+                latent_map_worst_r2: Some(x.map.worst_r2()),
+                symetric: x.symetric.as_ref().map(|s| s.holds),
+                ..losses.clone()
+            });
+            if let Some(a) = &x.as_trained {
+                out.push(Record {
+                    protocol: "as-trained".into(),
+                    energy_mse: energy(a.energy_mse),
+                    energy_mse_seeds_mean: energy(a.energy_mse_seeds_mean),
+                    pixel_mse: Some(a.pixel_mse),
+                    valid_prediction_time_mean: Some(a.valid_prediction_time),
+                    valid_prediction_time_median: Some(a.valid_prediction_time_median),
+                    trajectories: Some(n),
+                    ..losses.clone()
+                });
+            }
+            if let Some(t) = &x.test_trials {
+                out.push(Record { protocol: "test-trials".into(), ..losses.clone() }.test_trials(t));
+            }
+        }
+        out
+    }
+
+    /// A coordinate run's records.
+    pub fn of_coords(m: &CoordsMetrics, source: &Path) -> Vec<Record> {
+        m.models
+            .iter()
+            .map(|x| Record {
+                train_loss: Some(x.train_loss.mean),
+                test_loss: Some(x.test_loss.mean),
+                energy_mse: Some(x.energy_mse.mean),
+                ..Record::new(source, m.task.name(), x.model.name(), "coords", None)
+            })
+            .collect()
+    }
+
+    /// A score run's record.
+    pub fn of_score(m: &ScoreMetrics, source: &Path) -> Record {
+        Record::new(source, &format!("pixel {}", m.system.name()), &m.model, "test-trials", None).test_trials(&m.test_trials)
+    }
+}
+
+/// Every run folder directly under a folder: Table 1's rows and every model's records.
+#[derive(Clone, Debug, Default)]
+pub struct Runs {
+    pub rows: Vec<Row>,
+    pub records: Vec<Record>,
+}
+
+/// The Table 1 rows and the records of every evaluated run directly under `runs` (pixel runs
+/// with `metrics.json`, coordinate runs, score runs), in the paper's order; folders that
+/// hold no run, or a pixel run not yet evaluated, are passed over.
+pub fn collect_runs(runs: &Path) -> Result<Runs> {
     let entries = std::fs::read_dir(runs).map_err(|e| Error::input(runs, format!("cannot be read ({e})")))?;
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(crate::run::CONFIG).exists()).collect();
     dirs.sort();
-    let mut rows = vec![];
+    let mut out = Runs::default();
     for dir in &dirs {
         match Run::open(dir)? {
-            Run::Coords(r) => rows.push(Row::of_coords(&r.metrics()?, dir)),
+            Run::Coords(r) => {
+                let m = r.metrics()?;
+                out.rows.push(Row::of_coords(&m, dir));
+                out.records.extend(Record::of_coords(&m, dir));
+            }
             Run::Pixel(r) => {
                 if let Some(m) = r.metrics()? {
-                    rows.push(Row::of_pixel(&m, dir));
+                    out.rows.push(Row::of_pixel(&m, dir));
+                    out.records.extend(Record::of_pixel(&m, dir));
                 }
             }
+            Run::Score(r) => out.records.push(Record::of_score(&r.metrics()?, dir)),
         }
     }
-    rows.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.source.cmp(&b.source)));
-    Ok(rows)
+    out.rows.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.source.cmp(&b.source)));
+    Ok(out)
 }
 
-/// The rows as a markdown table, each naming its run folder.
-pub fn markdown(rows: &[Row]) -> String {
-    let mut s = format!("{HEADER}\n");
-    for r in rows {
-        s += &format!("{}  <- {}\n", r.markdown(), r.source.display());
+/// Table 1 (each row naming its run folder), then every model's predictions of the test
+/// trials: the trained runs' protocol (c) beside the score runs of other models.
+pub fn markdown(runs: &Runs) -> String {
+    let mut s = String::new();
+    if !runs.rows.is_empty() {
+        s += &format!("{HEADER}\n");
+        for r in &runs.rows {
+            s += &format!("{}  <- {}\n", r.markdown(), r.source.display());
+        }
+    }
+    let trials: Vec<&Record> = runs.records.iter().filter(|r| r.protocol == "test-trials").collect();
+    if !trials.is_empty() {
+        if !s.is_empty() {
+            s += "\n";
+        }
+        s += "Predictions of each dataset's test trials (given the first `context` frames; pixel-hnn's models stepped as trained, other models by `pixel-hnn score`):\n\n";
+        s += "| task | model | seed | context | valid prediction time, median (mean) | pixel MSE | latent map worst R^2 | SyMetric | run |\n|---|---|---|---|---|---|---|---|---|\n";
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        for r in trials {
+            s += &format!(
+                "| {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |\n",
+                r.task,
+                r.model,
+                opt(r.seed.map(|v| v.to_string())),
+                opt(r.context.map(|v| v.to_string())),
+                opt(r.valid_prediction_time_median.map(|v| format!("{v:.1}"))),
+                opt(r.valid_prediction_time_mean.map(|v| format!("{v:.1}"))),
+                opt(r.pixel_mse.map(sci)),
+                opt(r.latent_map_worst_r2.map(|v| format!("{v:.3}"))),
+                opt(r.symetric.map(|v| if v { "1".into() } else { "0".into() })),
+                r.run
+            );
+        }
+    }
+    s
+}
+
+/// The records as CSV: a header of the field names in their order, then a row each (RFC
+/// 4180 quoting; an empty cell for a figure that does not apply; floats in their shortest
+/// exact form).
+pub fn records_csv<T: Serialize>(records: &[T]) -> String {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in records {
+        w.serialize(r).expect("records are flat structs");
+    }
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8 fields")
+}
+
+/// The records as a JSON array of objects (`null` for a figure that does not apply).
+pub fn records_json<T: Serialize>(records: &[T]) -> String {
+    serde_json::to_string_pretty(records).expect("records serialise")
+}
+
+/// What `score` prints: the summary, then each trial's valid prediction time and pixel MSE.
+pub fn score_markdown(m: &ScoreMetrics) -> String {
+    let t = &m.test_trials;
+    let mut s = format!(
+        "| pixel {}, {} | given {} frames, predicting {} |\n|---|---|\n| valid prediction time (frames, threshold {}), median of {} trials | {:.1} |\n| valid prediction time, mean | {:.1} |\n| pixel MSE over the horizon | {} |\n",
+        m.system.name(),
+        m.model,
+        t.context,
+        t.horizon,
+        t.vpt_threshold,
+        t.trials.len(),
+        t.valid_prediction_time_median,
+        t.valid_prediction_time_mean,
+        sci(t.pixel_mse)
+    );
+    if let Some(l) = &t.latent {
+        s += &format!(
+            "| latent map R^2 (test half), per coordinate | {} |\n",
+            l.map.r2_test.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ")
+        );
+        if let Some(y) = &l.symetric {
+            s += &format!(
+                "| SyMetric: order, worst R^2, symplectic | {}, {:.3}, {} |\n",
+                y.order,
+                y.r2_per_coordinate.iter().copied().fold(f64::INFINITY, f64::min),
+                y.symplectic
+            );
+        }
+    }
+    s += "\n| trial | valid prediction time | pixel MSE |\n|---|---|---|\n";
+    for x in &t.trials {
+        s += &format!("| {} | {} | {} |\n", x.trial, x.valid_prediction_time, sci(x.pixel_mse));
     }
     s
 }

@@ -198,6 +198,59 @@ pub fn markdown(m: &Manifest, groups: &[Group], tally: &Tally) -> String {
     s
 }
 
+/// One aggregate of `sweep table --format csv|json`: a figure of one model over one group's
+/// members (its seeds), as the Markdown table's cell shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AggregateRecord {
+    pub system: String,
+    /// The group's setting axes (`train.lr = 0.001, ...`; empty without them).
+    pub settings: String,
+    pub model: String,
+    pub figure: &'static str,
+    /// Members with the figure.
+    pub members: usize,
+    pub mean: f64,
+    /// The 95% interval of the mean (percentile bootstrap over the members).
+    pub lo: f64,
+    pub hi: f64,
+    /// Whether the figure is read through a latent map that holds for every member (an
+    /// energy where it does not is left out, as in the Markdown table).
+    pub mapped: bool,
+}
+
+/// Every group's figures, model by model (the paper's pair first, then the other families).
+pub fn records(groups: &[Group]) -> Vec<AggregateRecord> {
+    let mut out = vec![];
+    for g in groups {
+        let mapped = maps_hold(&g.members);
+        for kind in FieldKind::ALL {
+            let members: Vec<&MemberFigures> = g.members.iter().filter(|m| m.model == *kind).collect();
+            if members.is_empty() {
+                continue;
+            }
+            for m in &METRICS {
+                let values: Vec<f64> = members.iter().filter_map(|x| (m.get)(x)).collect();
+                let i = Interval::of(&values);
+                if i.n == 0 || (m.mapped && !mapped) {
+                    continue;
+                }
+                out.push(AggregateRecord {
+                    system: g.system.map(|k| k.name()).unwrap_or("?").to_string(),
+                    settings: g.settings.clone(),
+                    model: kind.name().to_string(),
+                    figure: m.name,
+                    members: i.n,
+                    mean: i.mean,
+                    lo: i.lo,
+                    hi: i.hi,
+                    mapped: m.mapped,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// `energy-ratio.png`: each system's per-seed baseline / HNN ratios (dots) and their range
 /// (box), on a log scale.
 pub fn ratio_plot(groups: &[Group], out: &Path) -> Result<()> {
