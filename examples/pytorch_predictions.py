@@ -19,6 +19,7 @@ Predictions schema (what `pixel-hnn score` reads):
   frames   float32 [test trials, horizon, side, side]; frames[i, j] predicts
            frame context + j of test trial i (test trials in dataset order)
   latents  float32 [test trials, horizon, latent]; the latent of that frame
+           (optional; float64 is read too)
   attributes: format = "pixel-hnn/predictions", format_version = 1,
               context, model, dataset_sha256 (hex SHA-256 of the dataset file)
 

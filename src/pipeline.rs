@@ -369,9 +369,8 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     let metrics = PixelMetrics { system: run.config.dataset.config.system.kind(), protocol: cfg.clone(), models, ensemble };
     metrics.save(&run.dir)?;
     for m in &metrics.models {
-        let dir = run.events_dir(m.model, m.seed);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, format!("cannot be created ({e})")))?;
-        crate::tensorboard::write_scalars(&dir.join(run::METRIC_EVENTS), run.config.train.steps, &crate::tensorboard::metric_scalars(m))?;
+        let events = run.events_dir(m.model, m.seed).join(run::METRIC_EVENTS);
+        crate::tensorboard::write_scalars(&events, run.config.train.steps, &crate::tensorboard::metric_scalars(m))?;
     }
     Ok(metrics)
 }

@@ -245,20 +245,26 @@ pub fn render_in(plot: &LinePlot, view: &View) -> std::result::Result<image::Rgb
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts() {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        // A log axis shows the positive values only (all of them 0: the fallback below).
         if plot.log_y && y <= 0.0 {
             continue;
         }
-        x0 = x0.min(x);
-        x1 = x1.max(x);
         y0 = y0.min(y);
         y1 = y1.max(y);
     }
-    // No finite point leaves x0 = +inf > x1 = -inf.
+    // No finite point leaves x0 = +inf > x1 = -inf: the unit range.
     if x0 >= x1 {
-        (x0, x1) = (x0.min(0.0), x0.max(0.0) + 1.0);
+        (x0, x1) = if x0.is_finite() { (x0.min(0.0), x0.max(0.0) + 1.0) } else { (0.0, 1.0) };
     }
     if y0 >= y1 {
-        (y0, y1) = if plot.log_y { (1e-6, 1.0) } else { (y0.min(0.0), y0.max(0.0) + 1.0) };
+        (y0, y1) = match (plot.log_y, y0.is_finite()) {
+            (true, true) => (y0 / 10.0, y0 * 10.0),
+            (true, false) => (1e-6, 1.0),
+            (false, true) => (y0.min(0.0), y0.max(0.0) + 1.0),
+            (false, false) => (0.0, 1.0),
+        };
     }
     if let Some((a, b)) = view.x_range.filter(|(a, b)| a < b) {
         (x0, x1) = (a, b);
@@ -467,6 +473,18 @@ mod tests {
         assert!(count(PALETTE[1]) > 300, "second series not drawn");
         // Text was rendered with the bundled font: dark grey anti-aliased glyph pixels.
         assert!(img.pixels().filter(|p| p.0[0] < 100 && p.0[0] == p.0[1] && p.0[1] == p.0[2]).count() > 500);
+    }
+
+    #[test]
+    fn a_log_plot_of_zeros_is_drawn_over_its_x_range() {
+        // Perfect predictions' error curve: every value 0, none on a log axis. Its x range
+        // once became (0, inf), on which plotters' ticks never ended.
+        let s = [Series::line("perfect", (2..20).map(|i| (i as f64, 0.0)).collect())];
+        let img = render(&LinePlot { title: "t", x_label: "frame", y_label: "MSE", log_y: true, series: &s }).unwrap();
+        assert!(img.pixels().filter(|p| p.0[0] < 100 && p.0[0] == p.0[1]).count() > 500, "axes and labels drawn");
+        // One positive value: a decade either side of it.
+        let one = [Series::line("one", vec![(0.0, 1e-3), (5.0, 1e-3)])];
+        render(&LinePlot { title: "t", x_label: "frame", y_label: "MSE", log_y: true, series: &one }).unwrap();
     }
 
     #[test]

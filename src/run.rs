@@ -12,7 +12,8 @@
 //! | `loss-curve.png` | picture | the logged losses |
 //! | `checkpoints/{model}.safetensors` | checkpoint | weights, Adam state, step and batch-RNG position |
 //! | `members/seed-N/` | | a seed ensemble's members (`train.seeds` has more than one): each holds the weights, logs and checkpoints above; a single model's are in the run folder itself |
-//! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics under the paper's protocol and, in `as_trained`, stepped as trained; its latent map, `symetric` and `energy_reading` |
+//! | `metrics.json` | [`PixelMetrics`] | `evaluate`: the protocol and every model's metrics under the paper's protocol and, in `as_trained`, stepped as trained; its latent map, `symetric` and `energy_reading`; in `test_trials`, its predictions of the dataset's test trials scored as `score` scores any model's ([`TrialScores`]) |
+//! | `events/{model}/` | TensorBoard | the training's and `evaluate`'s events (below) |
 //! | `rollout/` | pictures | `rollout` (see [`crate::evaluate::pictures`]) |
 //! | `REPORT.md` | text | `demo` |
 //!
@@ -252,9 +253,8 @@ impl ScoreRun {
             config.save(tmp)?;
             metrics.save(tmp)?;
             metrics.test_trials.plot(&metrics.model, &tmp.join(ERROR_CURVE))?;
-            let events = tmp.join(EVENTS).join(crate::tensorboard::run_name(&metrics.model));
-            std::fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
-            crate::tensorboard::write_scalars(&events.join(METRIC_EVENTS), 0, &crate::tensorboard::trial_scalars(&metrics.test_trials))
+            let events = tmp.join(EVENTS).join(crate::tensorboard::run_name(&metrics.model)).join(METRIC_EVENTS);
+            crate::tensorboard::write_scalars(&events, 0, &crate::tensorboard::trial_scalars(&metrics.test_trials))
         })?;
         Ok(ScoreRun { dir: dir.to_path_buf(), config })
     }
@@ -594,10 +594,8 @@ impl PixelRun {
         let kept_text: String = kept.iter().map(|(l, _)| format!("{l}\n")).collect();
         write_atomic(&log_path, kept_text.as_bytes(), true, "--out")?;
         let log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
-        let events_dir = self.events_dir(kind, seed);
-        std::fs::create_dir_all(&events_dir).map_err(|e| Error::output(&events_dir, format!("cannot be created ({e})")))?;
         let lines: Vec<LogLine> = kept.into_iter().map(|(_, v)| v).collect();
-        let events = crate::tensorboard::EventWriter::rewrite(&events_dir.join(TRAIN_EVENTS), &lines)?;
+        let events = crate::tensorboard::EventWriter::rewrite(&self.events_dir(kind, seed).join(TRAIN_EVENTS), &lines)?;
         Ok(RunRecorder { log, log_path, events, checkpoint_path: self.checkpoint_path(kind, seed) })
     }
 
@@ -704,7 +702,6 @@ impl CoordsRun {
                 let lines: String = f.log.iter().map(|l| format!("{}\n", serde_json::to_string(l).unwrap())).collect();
                 write_atomic(&tmp.join(log_file(f.kind)), lines.as_bytes(), true, "--out")?;
                 let events = tmp.join(EVENTS).join(f.kind.name());
-                std::fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
                 crate::tensorboard::EventWriter::rewrite(&events.join(TRAIN_EVENTS), f.log)?;
                 if let Some(m) = metrics.models.iter().find(|m| m.model == f.kind) {
                     let step = f.log.last().map_or(0, |l| l.step);

@@ -19,7 +19,6 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::ModelMetrics;
-use crate::output::PendingFile;
 use crate::training::LogLine;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -90,9 +89,10 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// Replaces the file at `path` (atomically) by one holding the header and `lines`, and
-    /// opens it to append.
+    /// Replaces the file at `path` (atomically; its folder made if missing) by one holding
+    /// the header and `lines`, and opens it to append.
     pub fn rewrite(path: &Path, lines: &[LogLine]) -> Result<Self> {
+        make_folder(path)?;
         let mut bytes = header();
         for l in lines {
             bytes.extend(scalars_record(l.step, &log_scalars(l)));
@@ -112,13 +112,18 @@ impl EventWriter {
     }
 }
 
-/// Writes a whole event file of `values` at `step`, atomically.
+/// Makes the folder of an event file (TensorBoard's run) if it is missing.
+fn make_folder(path: &Path) -> Result<()> {
+    let dir = path.parent().expect("event files are in a folder");
+    std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, format!("cannot be created ({e})")))
+}
+
+/// Writes a whole event file of `values` at `step`, atomically (its folder made if missing).
 pub fn write_scalars(path: &Path, step: usize, values: &[(String, f64)]) -> Result<()> {
+    make_folder(path)?;
     let mut bytes = header();
     bytes.extend(scalars_record(step, values));
-    let pending = PendingFile::new(path, true, "--out")?;
-    std::fs::write(pending.path(), &bytes).map_err(|e| Error::io(path, e))?;
-    pending.commit()
+    crate::output::write_atomic(path, &bytes, true, "--out")
 }
 
 /// A log line's values, tagged.

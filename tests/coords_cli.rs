@@ -21,6 +21,14 @@ fn each_task_runs_quickly_and_table_collects_them() {
             assert!(out.join(f).exists(), "{task}: {f} missing");
         }
         let m = common::read_json(out.join("metrics.json"));
+        // TensorBoard reads each model's training as the log has it, and its final figures.
+        let events = common::read_events(&out);
+        for model in m["models"].as_array().unwrap() {
+            let name = model["model"].as_str().unwrap();
+            common::assert_events_match_log(&events, &format!("events/{name}"), &out.join(format!("log-{name}.jsonl")));
+            let got = events[format!("events/{name}")]["final/energy_mse"][0][1].as_f64().unwrap();
+            assert_eq!(got, model["energy_mse"]["mean"].as_f64().unwrap() as f32 as f64, "{task} {name}");
+        }
         let mut energy = std::collections::HashMap::new();
         for model in m["models"].as_array().unwrap() {
             let name = model["model"].as_str().unwrap();

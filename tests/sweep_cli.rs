@@ -55,6 +55,29 @@ fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
         assert!(table.contains(needle), "{needle}: {table}");
     }
     assert_eq!(std::fs::read_to_string(sweep.join("table.md")).unwrap(), table.split("\nwrote ").next().unwrap());
+    // The same aggregates as data: pandas reads the CSV and finds every figure of the
+    // Markdown's cells (mean [lo, hi]); the JSON holds the same rows.
+    let csv = dir.path().join("sweep.csv");
+    std::fs::write(&csv, succeeds(bin().args(["sweep", "table", "--format", "csv"]).arg(&sweep))).unwrap();
+    let rows = common::python_json(
+        "import sys, pandas as pd\nprint(pd.read_csv(sys.argv[1], keep_default_na=False).to_json(orient='records'))",
+        &[csv.as_os_str()],
+    );
+    let rows = rows.as_array().unwrap();
+    // 2 systems x 2 models x at least train and test loss, pixel MSE, valid prediction time.
+    assert!(rows.len() >= 2 * 2 * 4, "{rows:?}");
+    let fmt = |figure: &str, v: f64| if figure.starts_with("valid") { format!("{v:.1}") } else { format!("{v:.3e}") };
+    for r in rows {
+        let figure = r["figure"].as_str().unwrap();
+        let (mean, lo, hi) = (r["mean"].as_f64().unwrap(), r["lo"].as_f64().unwrap(), r["hi"].as_f64().unwrap());
+        let cell = format!("{} [{}, {}]", fmt(figure, mean), fmt(figure, lo), fmt(figure, hi));
+        let section = table.split("## ").find(|s| s.starts_with(&format!("pixel {}\n", r["system"].as_str().unwrap()))).unwrap();
+        let line = section.lines().find(|l| l.starts_with(&format!("| {figure} |"))).unwrap();
+        assert!(line.contains(&cell), "{cell} not in {line}");
+        assert_eq!(r["members"], 2);
+    }
+    let as_json = succeeds(bin().args(["sweep", "table", "--format", "json"]).arg(&sweep));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&as_json).unwrap().as_array().unwrap().len(), rows.len());
     image::open(sweep.join("energy-ratio.png")).unwrap();
     let m = json(sweep.join("points/0002/run/metrics.json"));
     assert_eq!(m["models"][0]["seed"], 0);

@@ -75,6 +75,11 @@ fn one_run_of_1000_steps_equals_600_then_resume_400_bit_for_bit() {
     assert!(read(whole.join("hnn.safetensors")) == read(split.join("hnn.safetensors")), "weights differ");
     assert!(read(whole.join("log-hnn.jsonl")) == read(split.join("log-hnn.jsonl")), "logs differ");
     assert!(read(whole.join("checkpoints/hnn.safetensors")) == read(split.join("checkpoints/hnn.safetensors")));
+    // The resumed run's TensorBoard events are its log's lines, once each (rewritten at
+    // the resume, not appended twice).
+    let events = common::read_events(dir.path());
+    common::assert_events_match_log(&events, "split/events/hnn", &split.join("log-hnn.jsonl"));
+    common::assert_events_match_log(&events, "whole/events/hnn", &whole.join("log-hnn.jsonl"));
 }
 
 #[test]

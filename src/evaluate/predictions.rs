@@ -321,17 +321,20 @@ impl TrialScores {
         self.latent.as_ref().map(|l| l.map.worst_r2())
     }
 
-    /// Writes the per-frame error curve (the mean over the trials, and each trial's spread)
-    /// as a PNG.
+    /// Writes the per-frame error curve (the mean over the trials, shaded between the
+    /// trials' lowest and highest) as a PNG; on a log axis where it spans more than a decade.
     pub fn plot(&self, model: &str, out: &Path) -> Result<()> {
         use crate::plot::{LinePlot, Series};
         let frame = |j: usize| (self.context + j) as f64;
         let lines: Vec<Vec<(f64, f64)>> =
             self.trials.iter().map(|t| t.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect()).collect();
         let mean: Vec<(f64, f64)> = self.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect();
-        let series =
-            [Series::spread(format!("{model}: median and range of {} trials", self.trials.len()), &lines), Series::line("mean", mean)];
+        let name = format!("{model}: mean of {} trials (shaded: their range)", self.trials.len());
+        let series = [Series { name, points: mean, band: Series::spread("", &lines).band, dots: false }];
+        let positive = || self.trials.iter().flat_map(|t| &t.pixel_mse_per_frame).copied().filter(|v| *v > 0.0);
+        let (lo, hi) = (positive().fold(f64::INFINITY, f64::min), positive().fold(0.0, f64::max));
+        let log_y = hi > 10.0 * lo;
         let title = "Pixel MSE per predicted frame on the test trials";
-        crate::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y: true, series: &series }, out)
+        crate::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y, series: &series }, out)
     }
 }

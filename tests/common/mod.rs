@@ -92,3 +92,43 @@ checkpoint_every = 10
 frames = 10
 seeds = [1, 2]
 "#;
+
+/// Runs `script` with the project venv's Python (arguments `args`) and parses what it
+/// prints as JSON.
+pub fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = std::process::Command::new(venv_python()).arg("-c").arg(script).args(args).output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("python printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Every TensorBoard event file under `dir`, as TensorBoard's own event reader reads it
+/// (`tests/python/read_events.py`): `{folder: {tag: [[step, value], ...]}}`.
+pub fn read_events(dir: &Path) -> serde_json::Value {
+    let reader = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_events.py");
+    let out = std::process::Command::new(venv_python()).arg(&reader).arg(dir).output().unwrap();
+    assert!(out.status.success(), "the event reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Checks that the TensorBoard events of a training log (`log-{model}.jsonl` at `log`) hold
+/// every line's values, as float32: `folder` is the events' folder as [`read_events`] names it.
+pub fn assert_events_match_log(events: &serde_json::Value, folder: &str, log: &Path) {
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty(), "{} is empty", log.display());
+    let tags = &events[folder];
+    assert!(tags.is_object(), "no events in {folder}: {events}");
+    for (key, tag) in [("loss", "loss/train"), ("test_loss", "loss/test"), ("ae", "terms/ae"), ("hnn", "terms/hnn"), ("roll", "terms/roll")]
+    {
+        let want: Vec<(u64, f64)> = lines.iter().filter_map(|l| Some((l["step"].as_u64().unwrap(), l.get(key)?.as_f64()?))).collect();
+        let got: Vec<(u64, f64)> = tags
+            .get(tag)
+            .and_then(|v| v.as_array())
+            .map(|v| v.iter().map(|p| (p[0].as_u64().unwrap(), p[1].as_f64().unwrap())).collect())
+            .unwrap_or_default();
+        assert_eq!(got.len(), want.len(), "{folder} {tag}: {} events for {} log lines", got.len(), want.len());
+        for ((gs, gv), (ws, wv)) in got.iter().zip(&want) {
+            assert_eq!(gs, ws, "{folder} {tag}: steps");
+            assert_eq!(*gv, *wv as f32 as f64, "{folder} {tag} at step {ws}: event {gv}, log {wv}");
+        }
+    }
+}
