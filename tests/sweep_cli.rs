@@ -78,6 +78,25 @@ fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
     }
     let as_json = succeeds(bin().args(["sweep", "table", "--format", "json"]).arg(&sweep));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&as_json).unwrap().as_array().unwrap().len(), rows.len());
+    // Every model's predictions of the test trials are a row; another model's, scored on
+    // the pendulum's dataset, stands beside the pendulum's groups only.
+    assert!(table.contains("| valid prediction time on the test trials (frames, median over the trials) |"), "{table}");
+    let pendulum_data = sweep.join("datasets/pendulum-0.h5");
+    let still = dir.path().join("still.h5");
+    common::python_json(
+        "import sys, json, h5py, numpy as np\nd = h5py.File(sys.argv[1])\nt = d['frames'][...][np.flatnonzero(d['is_test'][...])]\nf = h5py.File(sys.argv[2], 'w')\nf['frames'] = np.repeat(t[:, 1:2], t.shape[1] - 2, axis=1)\nf.attrs['format'], f.attrs['format_version'], f.attrs['context'], f.attrs['model'] = 'pixel-hnn/predictions', 1, 2, 'still'\nf.close()\nprint('{}')",
+        &[pendulum_data.as_os_str(), still.as_os_str()],
+    );
+    let scores = dir.path().join("scores");
+    succeeds(bin().args(["score", "--data"]).arg(&pendulum_data).arg("--predictions").arg(&still).arg("--out").arg(scores.join("still")));
+    let with = succeeds(bin().args(["sweep", "table"]).arg(&sweep).arg("--scores").arg(&scores));
+    let sections: Vec<&str> = with.split("## ").collect();
+    let pendulum = sections.iter().find(|s| s.starts_with("pixel pendulum\n")).unwrap();
+    let spring = sections.iter().find(|s| s.starts_with("pixel spring\n")).unwrap();
+    assert!(pendulum.lines().any(|l| l.starts_with("| still | ")), "{with}");
+    assert!(!spring.contains("| still |"), "{with}");
+    let records = succeeds(bin().args(["sweep", "table", "--format", "csv", "--scores"]).arg(&scores).arg(&sweep));
+    assert_eq!(records.lines().filter(|l| l.starts_with("pendulum,,still,")).count(), 2, "{records}");
     image::open(sweep.join("energy-ratio.png")).unwrap();
     let m = json(sweep.join("points/0002/run/metrics.json"));
     assert_eq!(m["models"][0]["seed"], 0);

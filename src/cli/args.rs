@@ -150,6 +150,9 @@ pub struct SweepDirArgs {
 pub struct SweepTableArgs {
     /// The sweep folder.
     pub dir: PathBuf,
+    /// A folder of `score` runs: each is shown beside the groups trained on its dataset.
+    #[arg(long)]
+    pub scores: Option<PathBuf>,
     /// markdown (the tables), csv or json (one row per system, settings, model and figure).
     #[arg(long, value_enum, default_value_t = TableFormat::Markdown)]
     pub format: TableFormat,

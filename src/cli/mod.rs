@@ -253,11 +253,20 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
         SweepCommand::Status(a) => print!("{}", status::markdown(&status::status(&a.dir)?)),
         SweepCommand::Table(a) => match a.format {
             TableFormat::Markdown => {
-                print!("{}", aggregate::table(&a.dir)?);
+                print!("{}", aggregate::table_with(&a.dir, a.scores.as_deref())?);
                 println!("\nwrote {} and {}", a.dir.join("table.md").display(), a.dir.join("energy-ratio.png").display());
             }
-            TableFormat::Csv => print!("{}", crate::report::table::records_csv(&aggregate::records(&aggregate::collect(&a.dir)?.1))),
-            TableFormat::Json => println!("{}", crate::report::table::records_json(&aggregate::records(&aggregate::collect(&a.dir)?.1))),
+            format => {
+                let mut groups = aggregate::collect(&a.dir)?.1;
+                if let Some(s) = &a.scores {
+                    aggregate::add_scores(&mut groups, s).with_context(|| format!("--scores {}", s.display()))?;
+                }
+                let records = aggregate::records(&groups);
+                match format {
+                    TableFormat::Csv => print!("{}", crate::report::table::records_csv(&records)),
+                    _ => println!("{}", crate::report::table::records_json(&records)),
+                }
+            }
         },
         SweepCommand::Point(a) => {
             let st = point::run_point(&a.dir, a.index, point::PointRuntime { threads: a.threads, device: a.device })?;

@@ -26,6 +26,19 @@ pub struct Group {
     /// `train.lr = 0.001, ...` (empty without setting axes).
     pub settings: String,
     pub members: Vec<MemberFigures>,
+    /// The dataset of the group's first point (in the sweep folder).
+    pub dataset: Option<std::path::PathBuf>,
+    /// Other models' predictions of the same dataset's test trials (`score` runs).
+    pub external: Vec<External>,
+}
+
+/// A model pixel-hnn did not train, scored on a group's dataset by `pixel-hnn score`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct External {
+    pub model: String,
+    pub run: std::path::PathBuf,
+    pub vpt_median: f64,
+    pub pixel_mse: f64,
 }
 
 /// What the table counts besides the figures.
@@ -63,7 +76,14 @@ pub fn collect(dir: &Path) -> Result<(Manifest, Vec<Group>, Tally)> {
             order.push(settings.clone());
             order.len() - 1
         });
-        let g = groups.entry((p.system, k)).or_insert_with(|| Group { system: Some(p.system), settings, members: vec![] });
+        let dataset = manifest.datasets.get(p.dataset).map(|d| dir.join(&d.file));
+        let g = groups.entry((p.system, k)).or_insert_with(|| Group {
+            system: Some(p.system),
+            settings,
+            members: vec![],
+            dataset,
+            external: vec![],
+        });
         g.members.extend(st.expect("done").members);
     }
     Ok((manifest, groups.into_values().collect(), tally))
@@ -79,7 +99,7 @@ struct Metric {
     fmt: fn(f64) -> String,
 }
 
-const METRICS: [Metric; 7] = [
+const METRICS: [Metric; 9] = [
     Metric { name: "train loss", get: |m| Some(m.train_loss), lower_is_better: true, mapped: false, fmt: sci },
     Metric { name: "test loss", get: |m| Some(m.test_loss), lower_is_better: true, mapped: false, fmt: sci },
     Metric { name: "energy MSE (trajectory seed 1)", get: |m| m.energy_mse, lower_is_better: true, mapped: true, fmt: sci },
@@ -99,7 +119,14 @@ const METRICS: [Metric; 7] = [
         fmt: |v| format!("{v:.1}"),
     },
     Metric { name: "learned-H variation (HNN)", get: |m| m.learned_h_variation, lower_is_better: true, mapped: false, fmt: sci },
+    Metric { name: TRIALS_VPT, get: |m| m.test_trials_vpt_median, lower_is_better: false, mapped: false, fmt: |v| format!("{v:.1}") },
+    Metric { name: TRIALS_MSE, get: |m| m.test_trials_pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
 ];
+
+/// The test trials' figures: rows of every model (protocol c), and of other models'
+/// predictions of the same trials.
+const TRIALS_VPT: &str = "valid prediction time on the test trials (frames, median over the trials)";
+const TRIALS_MSE: &str = "pixel MSE on the test trials";
 
 fn cell(i: &Interval, fmt: fn(f64) -> String) -> String {
     if i.n == 0 {
@@ -159,6 +186,12 @@ pub fn group_markdown(g: &Group) -> String {
         let ratio = if b.n > 0 && h.n > 0 && ratio.is_finite() { format!("{}x", short(ratio)) } else { "-".into() };
         let wins = if pairs.is_empty() { "-".into() } else { format!("{wins}/{}", pairs.len()) };
         t += &format!("| {} | {} | {} | {ratio} | {wins} |\n", m.name, cell(&b, m.fmt), cell(&h, m.fmt));
+    }
+    if !g.external.is_empty() {
+        t += "\nOther models' predictions of the same dataset's test trials (`pixel-hnn score`), beside the rows above:\n\n| model | valid prediction time on the test trials (frames, median) | pixel MSE on the test trials | run |\n|---|---|---|---|\n";
+        for e in &g.external {
+            t += &format!("| {} | {:.1} | {} | {} |\n", e.model, e.vpt_median, sci(e.pixel_mse), e.run.display());
+        }
     }
     if !mapped {
         let worst = g.members.iter().filter_map(|m| m.worst_r2).fold(f64::INFINITY, f64::min);
@@ -247,8 +280,55 @@ pub fn records(groups: &[Group]) -> Vec<AggregateRecord> {
                 });
             }
         }
+        for e in &g.external {
+            for (figure, v) in [(TRIALS_VPT, e.vpt_median), (TRIALS_MSE, e.pixel_mse)] {
+                out.push(AggregateRecord {
+                    system: g.system.map(|k| k.name()).unwrap_or("?").to_string(),
+                    settings: g.settings.clone(),
+                    model: e.model.clone(),
+                    figure,
+                    members: 1,
+                    mean: v,
+                    lo: v,
+                    hi: v,
+                    mapped: false,
+                });
+            }
+        }
     }
     out
+}
+
+/// Adds to each group the score runs directly under `scores` whose dataset is the group's
+/// (the same SHA-256): other models' predictions of the same test trials.
+pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(scores).map_err(|e| Error::input(scores, format!("cannot be read ({e})")))?;
+    let mut dirs: Vec<std::path::PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(crate::run::CONFIG).exists()).collect();
+    dirs.sort();
+    let mut runs = vec![];
+    for dir in dirs {
+        if let crate::run::Run::Score(r) = crate::run::Run::open(&dir)? {
+            let m = r.metrics()?;
+            let e = External {
+                model: m.model,
+                run: dir,
+                vpt_median: m.test_trials.valid_prediction_time_median,
+                pixel_mse: m.test_trials.pixel_mse,
+            };
+            runs.push((r.config.dataset.sha256.clone(), e));
+        }
+    }
+    let mut hashes: BTreeMap<std::path::PathBuf, String> = BTreeMap::new();
+    for g in groups.iter_mut() {
+        let Some(path) = g.dataset.clone().filter(|p| p.exists()) else { continue };
+        let sha = match hashes.get(&path) {
+            Some(h) => h.clone(),
+            None => hashes.entry(path.clone()).or_insert(crate::stats::sha256_file(&path)?).clone(),
+        };
+        g.external = runs.iter().filter(|(h, _)| *h == sha).map(|(_, e)| e.clone()).collect();
+    }
+    Ok(())
 }
 
 /// `energy-ratio.png`: each system's per-seed baseline / HNN ratios (dots) and their range
@@ -282,7 +362,16 @@ pub fn ratio_plot(groups: &[Group], out: &Path) -> Result<()> {
 /// Collects, writes `table.md` and `energy-ratio.png` into the sweep folder, and returns the
 /// table.
 pub fn table(dir: &Path) -> Result<String> {
-    let (m, groups, tally) = collect(dir)?;
+    table_with(dir, None)
+}
+
+/// [`table`], with the score runs under `scores` beside the groups of their dataset
+/// ([`add_scores`]).
+pub fn table_with(dir: &Path, scores: Option<&Path>) -> Result<String> {
+    let (m, mut groups, tally) = collect(dir)?;
+    if let Some(s) = scores {
+        add_scores(&mut groups, s)?;
+    }
     let text = markdown(&m, &groups, &tally);
     crate::output::write_atomic(&dir.join("table.md"), text.as_bytes(), true, "--out")?;
     ratio_plot(&groups, &dir.join("energy-ratio.png"))?;
@@ -304,6 +393,8 @@ fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFi
         valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
         learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
         worst_r2: Some(r2),
+        test_trials_vpt_median: None,
+        test_trials_pixel_mse: None,
     }
 }
 
@@ -361,7 +452,7 @@ mod tests {
             members.push(made_up_member(FieldKind::Baseline, seed as u64, b, 0.99));
             members.push(made_up_member(FieldKind::Hnn, seed as u64, h, 0.99));
         }
-        let g = Group { system: Some(SystemKind::Spring), settings: String::new(), members };
+        let g = Group { system: Some(SystemKind::Spring), settings: String::new(), members, dataset: None, external: vec![] };
         let t = group_markdown(&g);
         assert!(t.contains("| energy MSE (trajectory seed 1) | 7.000e-1 ["), "{t}");
         // HNN below on seeds 0 and 1, not 2; ratio of means 0.7 / 0.2667.

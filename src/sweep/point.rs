@@ -42,6 +42,12 @@ pub struct MemberFigures {
     pub learned_h_variation: Option<f64>,
     /// The smallest test R^2 of the latent map's coordinates.
     pub worst_r2: Option<f64>,
+    /// Protocol (c), the dataset's test trials: the median valid prediction time and the
+    /// pixel MSE (points run before it existed have none).
+    #[serde(default)]
+    pub test_trials_vpt_median: Option<f64>,
+    #[serde(default)]
+    pub test_trials_pixel_mse: Option<f64>,
 }
 
 /// `points/NNNN/state.json`.
@@ -191,6 +197,8 @@ fn figures_of_losses(l: &ModelLosses) -> MemberFigures {
         valid_prediction_time: None,
         learned_h_variation: None,
         worst_r2: None,
+        test_trials_vpt_median: None,
+        test_trials_pixel_mse: None,
     }
 }
 
@@ -206,6 +214,8 @@ fn figures_of_metrics(m: &ModelMetrics) -> MemberFigures {
         valid_prediction_time: Some(m.valid_prediction_time),
         learned_h_variation: m.learned_h_variation,
         worst_r2: Some(m.map.worst_r2()),
+        test_trials_vpt_median: m.test_trials.as_ref().map(|t| t.valid_prediction_time_median),
+        test_trials_pixel_mse: m.test_trials.as_ref().map(|t| t.pixel_mse),
     }
 }
 
