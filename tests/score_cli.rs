@@ -254,14 +254,7 @@ print(json.dumps(dict(
     let e: Vec<f64> = read["ensemble_train"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(e.len(), 2);
     let erow = markdown.lines().find(|l| l.contains("<- ") && l.ends_with("ensemble")).unwrap();
-    let short = |v: f64| {
-        let s = format!("{:.*}", (2 - v.abs().log10().floor() as i32).max(0) as usize, v);
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    };
+    let short = pixel_hnn::report::table::short;
     assert!(erow.contains(&format!("| - / {} [", short((e[0] + e[1]) / 2.0 * 1e3))), "{erow} vs {e:?}");
     // Every test-trials record is a row of the Markdown's second table, and the external
     // ones sit beside the trained ones.

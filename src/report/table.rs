@@ -200,7 +200,7 @@ pub fn short(v: f64) -> String {
 /// One figure set of one model as data (`table --format csv|json`): one per run, task,
 /// model, protocol and member seed. Empty where a figure does not apply or, for energies,
 /// where no map reads the state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Record {
     /// The run folder it was read from.
     pub run: String,
@@ -237,17 +237,7 @@ impl Record {
             model: model.into(),
             protocol: protocol.into(),
             seed,
-            train_loss: None,
-            test_loss: None,
-            energy_mse: None,
-            energy_mse_seeds_mean: None,
-            pixel_mse: None,
-            valid_prediction_time_mean: None,
-            valid_prediction_time_median: None,
-            context: None,
-            trajectories: None,
-            latent_map_worst_r2: None,
-            symetric: None,
+            ..Record::default()
         }
     }
 

@@ -322,11 +322,11 @@ pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
     let mut hashes: BTreeMap<std::path::PathBuf, String> = BTreeMap::new();
     for g in groups.iter_mut() {
         let Some(path) = g.dataset.clone().filter(|p| p.exists()) else { continue };
-        let sha = match hashes.get(&path) {
-            Some(h) => h.clone(),
-            None => hashes.entry(path.clone()).or_insert(crate::stats::sha256_file(&path)?).clone(),
-        };
-        g.external = runs.iter().filter(|(h, _)| *h == sha).map(|(_, e)| e.clone()).collect();
+        if !hashes.contains_key(&path) {
+            hashes.insert(path.clone(), crate::stats::sha256_file(&path)?);
+        }
+        let sha = &hashes[&path];
+        g.external = runs.iter().filter(|(h, _)| h == sha).map(|(_, e)| e.clone()).collect();
     }
     Ok(())
 }
