@@ -201,7 +201,7 @@ impl TaskConfig {
 
     /// The task's latent field sizes.
     pub fn field(&self, d: usize) -> FieldConfig {
-        FieldConfig { dim: d as i64, hidden: self.hidden }
+        FieldConfig { dim: d as i64, hidden: self.hidden, settings: Default::default() }
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -204,10 +204,12 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
     let needed = members + samples * 2 * model.input_dim as u64 * 4;
     if needed > free {
         let gb = |b: u64| b as f64 / 1e9;
+        // A net set wider or deeper than the paper's is what to shrink first.
+        let wide = cfg.field.net.is_some_and(|n| n.width * n.layers as i64 > 400);
         return Err(Error::setting(
-            "--seeds",
+            if wide { "--width" } else { "--seeds" },
             format!(
-                "{} members need about {:.1} GB on {}, but {:.1} GB is free; train fewer members at once",
+                "{} members need about {:.1} GB on {}, but {:.1} GB is free; train fewer members at once, or a smaller net",
                 cfg.seeds.len(),
                 gb(needed),
                 runtime::describe(device),
@@ -222,10 +224,11 @@ fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
     let base = req.base.clone().unwrap_or_else(|| TrainConfig::for_system(data.config.system.kind()));
+    req.overrides.check_preset()?;
     let cfg = req.overrides.apply(base);
     cfg.validate()?;
     cfg.check_batch(&data.config)?;
-    let model = ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch);
+    let model = ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch).with_field(cfg.field);
     check_memory(&cfg, &model, &data, device, threads)?;
     let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
     Ok((PixelRun::create(&req.out, config, req.force)?, data))
@@ -246,6 +249,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
             ));
         }
     }
+    req.overrides.check_preset()?;
     let cfg = req.overrides.apply(req.base.clone().unwrap_or_else(|| run.config.train.clone()));
     cfg.validate()?;
     let path = req.data.clone().unwrap_or_else(|| run.config.dataset.path.clone());
@@ -265,7 +269,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
     }
     let config = RunConfig::new(
         cfg.clone(),
-        ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch),
+        ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch).with_field(cfg.field),
         DatasetRef::of(&path, data.config.clone())?,
     );
     let changed: Vec<String> =

@@ -373,6 +373,86 @@ pub fn write_in(plot: &LinePlot, view: &View, out: &Path) -> Result<()> {
     crate::output::write_png(&img, out, true)
 }
 
+/// One interval of an interval chart: `(mean, low, high)`.
+pub type Interval3 = (f64, f64, f64);
+
+/// A chart of intervals by category: for each `(label, [a, b])` a marker at the mean and a
+/// vertical bar from low to high, series `a` left of the category and `b` right of it,
+/// named by `series`; a missing interval is left out.
+pub fn render_intervals(
+    title: &str,
+    y_label: &str,
+    bars: &[(String, [Option<Interval3>; 2])],
+    series: [&str; 2],
+) -> std::result::Result<image::RgbImage, PlotError> {
+    register_font();
+    let (w, h) = (800u32, 500u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    let top = bars.iter().flat_map(|(_, b)| b.iter().flatten().map(|i| i.2)).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
+    let n = bars.len().max(1) as f64;
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let err = draw_err("interval chart");
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", caption_size(title, w - 24, 20)))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top * 1.08)
+            .map_err(|e| err(&e))?;
+        let label = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < bars.len() {
+                bars[i as usize].0.clone()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_labels(bars.len() * 4 + 1)
+            .x_label_formatter(&label)
+            .disable_x_mesh()
+            .y_desc(y_label)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (k, name) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            let dx = if k == 0 { -0.12 } else { 0.12 };
+            let points: Vec<(f64, Interval3)> =
+                bars.iter().enumerate().filter_map(|(i, (_, b))| b[k].map(|iv| (i as f64 + dx, iv))).collect();
+            // Each interval a vertical bar with caps.
+            let cap = 0.05;
+            let lines = points.iter().flat_map(|&(x, (_, lo, hi))| {
+                [vec![(x, lo), (x, hi)], vec![(x - cap, lo), (x + cap, lo)], vec![(x - cap, hi), (x + cap, hi)]]
+            });
+            chart.draw_series(lines.map(|l| PathElement::new(l, color.stroke_width(2)))).map_err(|e| err(&e))?;
+            chart
+                .draw_series(points.iter().map(|&(x, (mean, _, _))| Circle::new((x, mean), 5, color.filled())))
+                .map_err(|e| err(&e))?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(image::RgbImage::from_raw(w, h, buf).expect("buffer of w * h * 3"))
+}
+
+/// [`render_intervals`] written as PNG, atomically.
+pub fn write_intervals(title: &str, y_label: &str, bars: &[(String, [Option<Interval3>; 2])], series: [&str; 2], out: &Path) -> Result<()> {
+    let img = render_intervals(title, y_label, bars, series).map_err(Error::plot(out))?;
+    crate::output::write_png(&img, out, true)
+}
+
 /// A white strip `width x height` with `labels` drawn in black at their x offsets,
 /// as gray bytes (row-major).
 pub fn label_strip(width: u32, height: u32, labels: &[(u32, &str)]) -> std::result::Result<Vec<u8>, PlotError> {

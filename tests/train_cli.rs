@@ -225,3 +225,95 @@ fn weights_load_in_pytorch_and_encode_the_same_latent() {
         assert!((ours - tz).abs() < 1e-5 * tz.abs().max(1.0), "latent {i}: ours {ours}, PyTorch {tz}");
     }
 }
+
+#[test]
+fn preset_paper_is_the_papers_run_byte_for_byte() {
+    // The paper's run with and without --preset paper: the same config, weights and losses,
+    // and a config.json that writes no field settings (so a paper run's files keep the bytes
+    // they had before the settings existed).
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let (plain, paper) = (dir.path().join("plain"), dir.path().join("paper"));
+    train(&data, &plain, &["--steps", "12"]).assert().success();
+    train(&data, &paper, &["--steps", "12", "--preset", "paper"]).assert().success();
+    for file in ["config.json", "hnn.safetensors", "baseline.safetensors", "final-losses.json"] {
+        let (a, b) = (read(plain.join(file)), read(paper.join(file)));
+        assert!(a == b, "{file} differs between the plain run and --preset paper");
+    }
+    let config = common::read_json(paper.join("config.json"));
+    assert!(config["train"].get("field").is_none() && config["model"].get("field_settings").is_none(), "{config}");
+    assert_eq!(config["model"]["field_hidden"], 200);
+}
+
+#[test]
+fn preset_study_gives_every_family_one_net_and_flags_beside_it_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let run = dir.path().join("study");
+    let common = ["--preset", "study", "--steps", "3", "--batch", "16", "--horizon", "2"];
+    train(&data, &run, &[&common[..], &["--model", "hnn,baseline,ode", "--substeps", "2", "--separable"]].concat()).assert().success();
+    let config = common::read_json(run.join("config.json"));
+    let t = &config["train"];
+    assert_eq!((t["steps"].as_u64(), t["batch"].as_u64(), t["horizon"].as_u64()), (Some(3), Some(16), Some(2)), "the flags win");
+    assert_eq!(t["schedule"], "cosine");
+    assert_eq!(t["adam"]["weight_decay"], 0.0);
+    assert_eq!(t["field"]["net"], serde_json::json!({"layers": 3, "width": 200, "activation": "softplus"}));
+    assert_eq!((t["field"]["substeps"].as_u64(), t["field"]["separable"].as_bool()), (Some(2), Some(true)));
+    // Every family has the same hidden layers; the HNN's H is T(p) + V(q).
+    // The weights' names and shapes, from the safetensors header (8 bytes of length, JSON).
+    let names = |family: &str| -> Vec<(String, Vec<i64>)> {
+        let bytes = read(run.join(format!("{family}.safetensors")));
+        let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+        let mut v: Vec<(String, Vec<i64>)> = header
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n.starts_with("field."))
+            .map(|(n, t)| (n.clone(), t["shape"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect()))
+            .collect();
+        v.sort();
+        v
+    };
+    let ode = names("ode");
+    assert_eq!(ode.iter().filter(|(n, _)| n.ends_with(".weight")).count(), 4, "{ode:?}");
+    assert!(ode.iter().any(|(n, s)| n == "field.l2.weight" && s == &vec![200, 200]));
+    assert_eq!(
+        names("baseline").iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+        ode.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()
+    );
+    let hnn = names("hnn");
+    assert!(hnn.iter().any(|(n, s)| n == "field.t.l1.weight" && s == &vec![200, 1]), "{hnn:?}");
+    assert!(hnn.iter().any(|(n, s)| n == "field.v.l4.weight" && s == &vec![1, 200]), "{hnn:?}");
+    // Evaluated as trained, with the substeps it was trained with.
+    succeeds(bin().args(["evaluate", "--frames", "20", "--seeds", "1", "--run"]).arg(&run));
+    let m = common::read_json(run.join("metrics.json"));
+    assert!(m.to_string().contains("as_trained"), "{m}");
+}
+
+#[test]
+fn bad_field_settings_are_named_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 28);
+    let run = dir.path().join("run");
+    for (args, needle) in [
+        (&["--substeps", "0"][..], "--substeps: must be at least 1"),
+        (&["--width", "0"][..], "--width: must be between 1"),
+        (&["--layers", "0"][..], "--layers: must be between 1"),
+        (&["--time-scale", "0"][..], "--time-scale: must be a positive"),
+        (&["--separable", "--latent", "3"][..], "--separable: splits the latent into q and p halves, but the latent has 3"),
+        (&["--preset", "paper", "--horizon", "8"][..], "--horizon: contradicts --preset paper"),
+        (&["--preset", "paper", "--substeps", "2"][..], "--substeps: contradicts --preset paper"),
+        (&["--preset", "paper", "--activation", "swish"][..], "--activation: contradicts --preset paper"),
+        (&["--width", "60000", "--layers", "60", "--model", "hnn"][..], "--width: 1 members need about"),
+    ] {
+        common::fails_cleanly(train(&data, &run, args), needle, dir.path());
+    }
+    for (flag, value) in [("--activation", "relu"), ("--preset", "fast")] {
+        let out = train(&data, &run, &[flag, value]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("invalid value '{value}' for '{flag}")), "{stderr}");
+    }
+    assert!(!run.exists());
+}

@@ -13,11 +13,11 @@ use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::integrate::{Integrator, Method};
-use crate::model::{DecoderKind, EncoderKind, FieldKind};
+use crate::model::{Activation, DecoderKind, EncoderKind, FieldKind};
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
-use crate::training::Schedule;
+use crate::training::{Preset, Schedule};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -76,6 +76,9 @@ pub enum SweepCommand {
     Status(SweepDirArgs),
     /// One table per system over the done points (and energy-ratio.png).
     Table(SweepTableArgs),
+    /// A results page (Markdown) from a sweep table's CSV, and its charts: one table and
+    /// one chart of the valid prediction time by family a system.
+    Page(SweepPageArgs),
     /// Run one point (what the executors start; not needed by hand).
     #[command(hide = true)]
     Point(SweepPointArgs),
@@ -144,6 +147,15 @@ pub struct SweepRunArgs {
 pub struct SweepDirArgs {
     /// The sweep folder.
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepPageArgs {
+    /// The CSV that `sweep table DIR --format csv` wrote.
+    pub csv: PathBuf,
+    /// Write the page here (atomically) instead of printing it; the charts go beside it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -348,6 +360,41 @@ pub struct TrainArgs {
     /// Channels of the convolutions [default: 32; the benchmark's 64].
     #[arg(long, allow_negative_numbers = true)]
     pub channels: Option<usize>,
+    /// The recipe the other flags are laid over [default: paper]: paper (the paper's run; a
+    /// flag that changes its nets, loss or step beside it is refused, its budget flags win) or
+    /// study (every family the same net and budget; the flags given beside it win).
+    #[arg(long, value_parser = choice::<Preset>())]
+    pub preset: Option<Preset>,
+    /// Hidden layers of every family's net [default: each family's own: 2 for hnn, baseline
+    /// and hgn, 3 for rgn and ode; 3 with --preset study].
+    #[arg(long, allow_negative_numbers = true)]
+    pub layers: Option<usize>,
+    /// Width of every family's net's hidden layers [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
+    pub width: Option<i64>,
+    /// Activation of every family's net [default: each family's own: tanh for hnn, baseline
+    /// and hgn, swish for rgn and ode; softplus with --preset study].
+    #[arg(long, value_parser = choice::<Activation>())]
+    pub activation: Option<Activation>,
+    /// Learn H as T(p) + V(q), two nets (hnn, hgn; leapfrog is then exactly symplectic).
+    #[arg(long)]
+    pub separable: bool,
+    /// Frames a unit of the field's time is: dz/dt is the net's output times this [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub time_scale: Option<f64>,
+    /// Train the time scale with the rest (from --time-scale).
+    #[arg(long)]
+    pub learn_time_scale: bool,
+    /// Integrator steps a frame, in training and rollouts [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub substeps: Option<usize>,
+    /// Weight of the latent term (the encoded frames' distance to the predicted latents)
+    /// [default: 0.1, the paper's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub latent_weight: Option<f64>,
+    /// Weight of the decoded rollout's pixel term [default: 0; 1 with --horizon above 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub roll_weight: Option<f64>,
     /// Replace an existing run folder.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,

@@ -89,12 +89,21 @@ impl TrainArgs {
                 integrator: self.integrator,
                 schedule: self.lr_schedule,
                 grow: self.grow,
-                roll: None,
+                roll: self.roll_weight,
                 encoder: self.encoder,
                 decoder: self.decoder,
                 context: self.context,
                 latent: self.latent,
                 channels: self.channels,
+                preset: self.preset,
+                latent_weight: self.latent_weight,
+                layers: self.layers,
+                width: self.width,
+                activation: self.activation,
+                separable: self.separable.then_some(true),
+                time_scale: self.time_scale,
+                learn_time_scale: self.learn_time_scale.then_some(true),
+                substeps: self.substeps,
             },
             resume: self.resume,
             force: self.force,
@@ -268,6 +277,19 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
                 }
             }
         },
+        SweepCommand::Page(a) => {
+            let records = crate::sweep::page::read_csv(&a.csv)?;
+            let text = crate::sweep::page::markdown(&records);
+            match &a.out {
+                None => print!("{text}"),
+                Some(out) => {
+                    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                    crate::output::write_atomic(out, text.as_bytes(), true, "--out")?;
+                    let charts = crate::sweep::page::charts(&records, dir)?;
+                    println!("wrote {} and {} charts", out.display(), charts.len());
+                }
+            }
+        }
         SweepCommand::Point(a) => {
             let st = point::run_point(&a.dir, a.index, point::PointRuntime { threads: a.threads, device: a.device })?;
             match st.state {

@@ -264,16 +264,11 @@ impl Rollout {
             Vec::try_from(model.ae.encode(&x0.to_device(device)).detach().to_kind(Kind::Double).view([-1]).to_device(Device::Cpu))?;
         let d = z0.len() as i64;
         let native = crate::model::NativeField::new(&model.field);
-        let mut f = |z: &Vec<f64>| {
-            let mut dz = vec![0.0; z.len()];
-            native.eval(z, &mut dz);
-            dz
-        };
         let mut latents = vec![z0];
         let mut blew_up = None;
         for i in 1..n {
             let last = latents.last().expect("the first latent");
-            let next = if blew_up.is_some() { last.clone() } else { integrator.step(&mut f, last, h) };
+            let next = if blew_up.is_some() { last.clone() } else { native.step(integrator, last, h) };
             if next.iter().all(|v| v.is_finite()) {
                 latents.push(next);
             } else {
@@ -959,7 +954,14 @@ mod scoring_tests {
     fn score_of(traj: &Trajectory, first: &[Vec<f32>]) -> TrajectoryScore {
         let n = first.len();
         let model = Model::new(
-            ModelConfig { input_dim: 8, ae_hidden: 3, latent_dim: 2, field_hidden: 3, arch: Default::default() },
+            ModelConfig {
+                input_dim: 8,
+                ae_hidden: 3,
+                latent_dim: 2,
+                field_hidden: 3,
+                arch: Default::default(),
+                field_settings: Default::default(),
+            },
             FieldKind::Baseline,
             0,
             Device::Cpu,

@@ -3,7 +3,7 @@
 
 use tch::Tensor;
 
-use super::field::{declare_mlp, NativeMlp, TanhMlp};
+use super::field::{declare_net, Mlp, NativeMlp, Net};
 use super::layout::Layout;
 use super::{Dynamics, FastField, FieldConfig};
 
@@ -18,16 +18,16 @@ impl Dynamics for Baseline {
         "the MLP's outputs used directly as dz/dt"
     }
 
-    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
-        declare_mlp(c, c.dim, layout);
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
+        declare_net(c, "field", c.dim, Net::paper(c.hidden), false, false, c.dim, layout);
     }
 
-    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, _create_graph: bool) -> Tensor {
-        mlp.forward(z)
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {
+        nets[0].forward(z)
     }
 
-    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
-        mlp.outputs(z, dz)
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
+        nets[0].outputs(z, dz)
     }
 
     fn fast_path(&self) -> Option<FastField> {

@@ -538,7 +538,14 @@ mod tests {
 
     #[test]
     fn the_cpu_step_equals_the_tensor_step() {
-        let c = ModelConfig { input_dim: 32, ae_hidden: 24, latent_dim: 2, field_hidden: 20, arch: Default::default() };
+        let c = ModelConfig {
+            input_dim: 32,
+            ae_hidden: 24,
+            latent_dim: 2,
+            field_hidden: 20,
+            arch: Default::default(),
+            field_settings: Default::default(),
+        };
         check(c, FieldKind::Hnn);
         check(c, FieldKind::Baseline);
         let c4 = ModelConfig { latent_dim: 4, ..c };

@@ -8,8 +8,8 @@
 
 use tch::Tensor;
 
-use super::field::{declare_mlp, NativeMlp, TanhMlp};
-use super::hnn::{native_symplectic_gradient, symplectic_gradient};
+use super::field::{declare_energy, Mlp, NativeMlp, Net};
+use super::hnn::{energy, native_symplectic_gradient, symplectic_gradient};
 use super::layout::Layout;
 use super::{Architecture, Dynamics, FieldConfig};
 use crate::integrate::Integrator;
@@ -25,20 +25,24 @@ impl Dynamics for Hgn {
         "a learned H stepped by leapfrog, its decoder reading q only (conv over 5 frames by default)"
     }
 
-    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
-        declare_mlp(c, 1, layout);
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
+        declare_energy(c, Net::paper(c.hidden), 1, layout);
     }
 
-    fn learned_energy(&self, mlp: &TanhMlp, z: &Tensor) -> Option<Tensor> {
-        Some(mlp.forward(z).select(1, 0))
+    fn learns_energy(&self) -> bool {
+        true
     }
 
-    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, create_graph: bool) -> Tensor {
-        symplectic_gradient(mlp, 0, z, create_graph)
+    fn learned_energy(&self, nets: &[Mlp], z: &Tensor) -> Option<Tensor> {
+        Some(energy(nets, 0, z))
     }
 
-    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
-        native_symplectic_gradient(mlp, 0, z, dz)
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, create_graph: bool) -> Tensor {
+        symplectic_gradient(nets, 0, z, create_graph)
+    }
+
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
+        native_symplectic_gradient(nets, 0, z, dz)
     }
 
     fn default_integrator(&self, _horizon: usize) -> Integrator {

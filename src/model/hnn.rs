@@ -1,25 +1,43 @@
 //! The Hamiltonian Neural Network (SPEC.md section 4): the field MLP's second output is a
 //! learned Hamiltonian H, and the latent moves along its symplectic gradient,
 //! `dz/dt = (dH/dp, -dH/dq)`. The MLP has two outputs in any dimension (the reference's
-//! "solenoidal" F2 is the second); training it needs the gradient of a gradient.
+//! "solenoidal" F2 is the second); training it needs the gradient of a gradient. With
+//! `--separable` H is `T(p) + V(q)`, two nets of one output, for which leapfrog is exactly
+//! symplectic and reversible.
 
 use tch::Tensor;
 
-use super::field::{declare_mlp, NativeMlp, TanhMlp};
+use super::field::{declare_energy, Mlp, NativeMlp, Net};
 use super::layout::Layout;
 use super::{Dynamics, FastField, FieldConfig};
 use crate::integrate::Integrator;
 
 pub struct Hnn;
 
-/// `(dH/dp, -dH/dq)` with `H` the network's output `output`, which needs `z` in the autograd
+/// The energy of `nets` at `z`: output `output` of the one net, or `T(p) + V(q)` for a
+/// separable H's two nets (`T` first).
+///
+/// # Shapes
+/// `z`: `[n, d]` -> `[n]`
+pub fn energy(nets: &[Mlp], output: i64, z: &Tensor) -> Tensor {
+    match nets {
+        [h] => h.forward(z).select(1, output),
+        [t, v] => {
+            let d = z.size()[1] / 2;
+            t.forward(&z.narrow(1, d, d)).select(1, 0) + v.forward(&z.narrow(1, 0, d)).select(1, 0)
+        }
+        _ => unreachable!("an energy is one net or two"),
+    }
+}
+
+/// `(dH/dp, -dH/dq)` with `H` the [`energy`] of `nets`, which needs `z` in the autograd
 /// graph: a `z` that does not require grad is detached and made a leaf that does.
 ///
 /// # Shapes
 /// `z`: `[n, d]` -> `[n, d]`
-pub fn symplectic_gradient(mlp: &TanhMlp, output: i64, z: &Tensor, create_graph: bool) -> Tensor {
+pub fn symplectic_gradient(nets: &[Mlp], output: i64, z: &Tensor, create_graph: bool) -> Tensor {
     let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
-    let h = mlp.forward(&z).select(1, output).sum(None::<tch::Kind>);
+    let h = energy(nets, output, &z).sum(None::<tch::Kind>);
     let g = Tensor::run_backward(&[h], &[&z], true, create_graph).pop().expect("one gradient");
     let d = g.size()[1] / 2;
     let (dh_dq, dh_dp) = (g.narrow(1, 0, d), g.narrow(1, d, d));
@@ -27,12 +45,19 @@ pub fn symplectic_gradient(mlp: &TanhMlp, output: i64, z: &Tensor, create_graph:
 }
 
 /// [`symplectic_gradient`] at one latent, natively in f64.
-pub fn native_symplectic_gradient(mlp: &NativeMlp, output: usize, z: &[f64], dz: &mut [f64]) {
-    let grad = mlp.output_gradient(output, z);
-    let half = mlp.d / 2;
+pub fn native_symplectic_gradient(nets: &[NativeMlp], output: usize, z: &[f64], dz: &mut [f64]) {
+    let half = z.len() / 2;
+    let (dh_dq, dh_dp) = match nets {
+        [h] => {
+            let g = h.output_gradient(output, z);
+            (g[..half].to_vec(), g[half..].to_vec())
+        }
+        [t, v] => (v.output_gradient(0, &z[..half]), t.output_gradient(0, &z[half..])),
+        _ => unreachable!("an energy is one net or two"),
+    };
     for j in 0..half {
-        dz[j] = grad[half + j];
-        dz[half + j] = -grad[j];
+        dz[j] = dh_dp[j];
+        dz[half + j] = -dh_dq[j];
     }
 }
 
@@ -45,20 +70,24 @@ impl Dynamics for Hnn {
         "the symplectic gradient of a learned H"
     }
 
-    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
-        declare_mlp(c, 2, layout);
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
+        declare_energy(c, Net::paper(c.hidden), 2, layout);
     }
 
-    fn learned_energy(&self, mlp: &TanhMlp, z: &Tensor) -> Option<Tensor> {
-        Some(mlp.forward(z).select(1, 1))
+    fn learns_energy(&self) -> bool {
+        true
     }
 
-    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, create_graph: bool) -> Tensor {
-        symplectic_gradient(mlp, 1, z, create_graph) // H is output 1 (the reference's F2)
+    fn learned_energy(&self, nets: &[Mlp], z: &Tensor) -> Option<Tensor> {
+        Some(energy(nets, 1, z))
     }
 
-    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
-        native_symplectic_gradient(mlp, 1, z, dz)
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, create_graph: bool) -> Tensor {
+        symplectic_gradient(nets, 1, z, create_graph) // H is output 1 (the reference's F2)
+    }
+
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
+        native_symplectic_gradient(nets, 1, z, dz)
     }
 
     fn fast_path(&self) -> Option<FastField> {

@@ -17,6 +17,8 @@ pub enum Init {
     Orthogonal,
     /// PyTorch's default bias: `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`.
     FanInUniform { fan_in: i64 },
+    /// Every value `v` (a learned scalar's start).
+    Const(f64),
 }
 
 impl Init {
@@ -27,6 +29,7 @@ impl Init {
                 let bound = 1.0 / (fan_in as f64).sqrt();
                 nn::Init::Uniform { lo: -bound, up: bound }
             }
+            Init::Const(v) => nn::Init::Const(v),
         }
     }
 }

@@ -32,8 +32,8 @@ use tch::Tensor;
 pub use crate::choice::Choice;
 use crate::integrate::Integrator;
 pub use autoencoder::{Architecture, Autoencoder, DecoderKind, EncoderKind};
-use field::{Activation, NativeMlp, TanhMlp};
-pub use field::{LatentField, NativeField};
+pub use field::{Activation, FieldSettings, LatentField, NativeField, Net};
+use field::{Mlp, NativeMlp};
 use layout::Layout;
 
 /// What a model family is: its latent field's parameters and how the field moves the latent.
@@ -42,29 +42,35 @@ pub trait Dynamics: Sync {
     fn name(&self) -> &'static str;
     /// One line for `--help`.
     fn help(&self) -> &'static str;
-    /// Declares the latent field's parameters (named `field.*`), in the order they are drawn.
-    fn declare_field(&self, c: FieldConfig, layout: &mut Layout);
-    /// `dz/dt` at `z`; with `create_graph` the result stays differentiable.
+    /// Declares the latent field's nets (named `field.*`), in the order they are drawn, with
+    /// [`field::declare_net`] or [`field::declare_energy`] (which honour `c.settings`).
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout);
+    /// The family's own net, when the run sets none (`--preset paper`).
+    fn own_net(&self, width: i64) -> Net {
+        Net::paper(width)
+    }
+    /// Whether it learns an energy (and so may learn it separable, `T(p) + V(q)`).
+    fn learns_energy(&self) -> bool {
+        false
+    }
+    /// `dz/dt` at `z` from the family's nets (one, or a separable H's `T` and `V`); with
+    /// `create_graph` the result stays differentiable.
     ///
     /// # Shapes
     /// `z`: `[n, d]` -> `[n, d]`
-    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, create_graph: bool) -> Tensor;
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, create_graph: bool) -> Tensor;
     /// `dz/dt` at one latent in f64, for integrating a trajectory.
-    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]);
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]);
     /// The learned energy, for a family that learns one.
     ///
     /// # Shapes
     /// `z`: `[n, d]` -> `[n]`
-    fn learned_energy(&self, _mlp: &TanhMlp, _z: &Tensor) -> Option<Tensor> {
+    fn learned_energy(&self, _nets: &[Mlp], _z: &Tensor) -> Option<Tensor> {
         None
     }
     /// The hand-written training step, where the family has one; `None`: autograd.
     fn fast_path(&self) -> Option<FastField> {
         None
-    }
-    /// The nonlinearity of the network it declared.
-    fn activation(&self) -> Activation {
-        Activation::Tanh
     }
     /// The integrators it can be trained and rolled out with.
     fn integrators(&self) -> &'static [Integrator] {
@@ -143,7 +149,7 @@ families! {
 }
 
 /// Sizes of the networks; `Default` is the reference's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// A pair of frames, `2 * side * side` (the paper's autoencoder's input).
     pub input_dim: i64,
@@ -155,6 +161,9 @@ pub struct ModelConfig {
     /// The encoder and decoder (the paper's unless `--encoder`, `--decoder` say).
     #[serde(default)]
     pub arch: Architecture,
+    /// The latent field's net, time scale and substeps (each family's own by default).
+    #[serde(default, skip_serializing_if = "FieldSettings::is_default")]
+    pub field_settings: FieldSettings,
 }
 
 impl ModelConfig {
@@ -167,7 +176,19 @@ impl ModelConfig {
     /// The reference's widths with the encoder and decoder of `arch`.
     pub fn with(side: u32, dof: usize, arch: Architecture) -> Self {
         let latent = arch.latent.unwrap_or(2 * dof) as i64;
-        ModelConfig { input_dim: 2 * (side as i64) * (side as i64), ae_hidden: 200, latent_dim: latent, field_hidden: 200, arch }
+        ModelConfig {
+            input_dim: 2 * (side as i64) * (side as i64),
+            ae_hidden: 200,
+            latent_dim: latent,
+            field_hidden: 200,
+            arch,
+            field_settings: FieldSettings::default(),
+        }
+    }
+
+    /// These sizes with the latent field built and stepped as `settings` say.
+    pub fn with_field(self, settings: FieldSettings) -> Self {
+        ModelConfig { field_settings: settings, ..self }
     }
 
     /// The frames' side in px.
@@ -182,7 +203,7 @@ impl ModelConfig {
 
     /// The latent field's part of the sizes.
     pub fn field(&self) -> FieldConfig {
-        FieldConfig { dim: self.latent_dim, hidden: self.field_hidden }
+        FieldConfig { dim: self.latent_dim, hidden: self.field_hidden, settings: self.field_settings }
     }
 
     /// Every parameter of a model of family `kind`: the autoencoder's, then the field's
@@ -190,24 +211,38 @@ impl ModelConfig {
     pub fn layout(&self, kind: FieldKind) -> Layout {
         let mut layout = Layout::new();
         autoencoder::declare(self, kind, &mut layout);
-        kind.dynamics().declare_field(self.field(), &mut layout);
+        self.field().declare(kind, &mut layout);
         layout
     }
 }
 
-/// Sizes of a latent field: its dimension `d` (even: `q` and `p` halves) and hidden width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Sizes of a latent field: its dimension `d` (even: `q` and `p` halves), the hidden width
+/// of a family's own net, and the run's settings of every family's field.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldConfig {
     pub dim: i64,
     pub hidden: i64,
+    #[serde(default, skip_serializing_if = "FieldSettings::is_default")]
+    pub settings: FieldSettings,
 }
 
 impl FieldConfig {
+    /// A field of `dim` values with the paper's width and settings.
+    pub fn papers(dim: i64) -> Self {
+        FieldConfig { dim, hidden: 200, settings: FieldSettings::default() }
+    }
+
     /// The parameters of a field of family `kind` alone (the coordinate tasks).
     pub fn layout(&self, kind: FieldKind) -> Layout {
         let mut layout = Layout::new();
-        kind.dynamics().declare_field(*self, &mut layout);
+        self.declare(kind, &mut layout);
         layout
+    }
+
+    /// Declares the field of `kind`: the family's nets, then a learned time scale if asked.
+    fn declare(&self, kind: FieldKind, layout: &mut Layout) {
+        kind.dynamics().declare_field(self, layout);
+        field::declare_time_scale(self, layout);
     }
 }
 
@@ -239,7 +274,7 @@ pub fn field_alone(c: FieldConfig, kind: FieldKind, seed: u64) -> (nn::VarStore,
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let layout = c.layout(kind);
         let params = layout.draw(&vs.root());
-        let field = LatentField::of(kind, &layout, &params);
+        let field = LatentField::of(kind, &c.settings, &layout, &params);
         (vs, field)
     })
 }
@@ -271,7 +306,7 @@ impl Model {
             let layout = config.layout(kind);
             let params = layout.draw(&vs.root());
             let ae = Autoencoder::of(&config, kind, &layout, &params);
-            let field = LatentField::of(kind, &layout, &params);
+            let field = LatentField::of(kind, &config.field_settings, &layout, &params);
             Model { vs, config, ae, field }
         })
     }
@@ -431,7 +466,7 @@ impl Model {
         Handles {
             config: self.config,
             ae: Autoencoder::of(&self.config, kind, &layout, &params),
-            field: LatentField::of(kind, &layout, &params),
+            field: LatentField::of(kind, &self.config.field_settings, &layout, &params),
         }
     }
 }
@@ -574,7 +609,14 @@ mod tests {
     }
 
     fn small(kind: FieldKind) -> Model {
-        let c = ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 32, arch: Default::default() };
+        let c = ModelConfig {
+            input_dim: 18,
+            ae_hidden: 16,
+            latent_dim: 2,
+            field_hidden: 32,
+            arch: Default::default(),
+            field_settings: Default::default(),
+        };
         let m = Model::new(c, kind, 3, Device::Cpu);
         let mut vs = m.vs;
         vs.double();
@@ -843,6 +885,172 @@ mod tests {
                 assert!((dz[0] - fq).abs() < 1e-12 && (dz[1] - fp).abs() < 1e-12, "{kind:?}: {dz:?} vs ({fq}, {fp})");
             }
         }
+    }
+
+    /// The settings the issue-24 tests run every family under: each option alone, then all.
+    fn settings_variants() -> Vec<FieldSettings> {
+        let net = Some(Net { layers: 3, width: 16, activation: Activation::Softplus });
+        let d = FieldSettings::default();
+        vec![
+            FieldSettings { net, ..d },
+            FieldSettings { net: Some(Net { layers: 1, width: 8, activation: Activation::Swish }), ..d },
+            FieldSettings { separable: true, ..d },
+            FieldSettings { substeps: 3, ..d },
+            FieldSettings { time_scale: 0.6, ..d },
+            FieldSettings { learn_time_scale: true, time_scale: 0.8, ..d },
+            FieldSettings { net, separable: true, substeps: 2, learn_time_scale: true, time_scale: 1.3 },
+        ]
+    }
+
+    /// [`small`] with the field built as `settings` say, in f64.
+    fn small_with(kind: FieldKind, settings: FieldSettings) -> Model {
+        let c = ModelConfig {
+            input_dim: 18,
+            ae_hidden: 16,
+            latent_dim: 2,
+            field_hidden: 32,
+            arch: Default::default(),
+            field_settings: settings,
+        };
+        let m = Model::new(c, kind, 3, Device::Cpu);
+        let mut vs = m.vs;
+        vs.double();
+        Model { vs, ..m }
+    }
+
+    #[test]
+    fn every_setting_of_every_familys_field_gives_finite_difference_gradients() {
+        // The rollout loss over 3 frames with the decoded pixels, through each family's
+        // integrators: every net parameter, the learned time scale and the autoencoder get
+        // the loss's derivative (the HNN's through its double backward, substeps unrolled).
+        let w = windows(3, 3, 12);
+        let weights = LossWeights { roll: 1.0, ..LossWeights::default() };
+        for settings in settings_variants() {
+            for &kind in FieldKind::ALL {
+                let m = small_with(kind, settings);
+                let params = m.named_parameters();
+                let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).filter(|n| n.starts_with("field.")).collect();
+                names.push("ae.enc.l4.weight");
+                assert_eq!(
+                    names.iter().any(|n| n.starts_with("field.t.")),
+                    settings.separable && kind.dynamics().learns_energy(),
+                    "{kind:?} {settings:?}"
+                );
+                for &integrator in kind.dynamics().integrators() {
+                    let loss = |m: &Model| m.window_terms(&w, 3, integrator, &weights, true).total(&weights).mean(Kind::Double);
+                    for name in &names {
+                        let at: Vec<i64> = vec![0; params.iter().find(|(n, _)| n == name).unwrap().1.dim()];
+                        let (g, fd) = gradient_and_difference_at(&m, &params, name, &at, 1e-6, &loss);
+                        assert!(
+                            (g - fd).abs() < 1e-6 * fd.abs().max(1e-3),
+                            "{kind:?} {integrator:?} {settings:?} {name}: autograd {g} vs finite difference {fd}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_native_field_and_step_equal_libtorchs_under_every_setting() {
+        for settings in settings_variants() {
+            for &kind in FieldKind::ALL {
+                let m = small_with(kind, settings);
+                let native = NativeField::new(&m.field);
+                for &integrator in kind.dynamics().integrators() {
+                    for (q, p) in [(0.3, -0.2), (-1.1, 0.7)] {
+                        let (fq, fp) = f_at(&m, q, p);
+                        let mut dz = [0.0; 2];
+                        native.eval(&[q, p], &mut dz);
+                        assert!((dz[0] - fq).abs() < 1e-12 && (dz[1] - fp).abs() < 1e-12, "{kind:?} {settings:?}: {dz:?} vs ({fq}, {fp})");
+                        let ours = native.step(integrator, &vec![q, p], 0.7);
+                        let theirs = m.field.step(integrator, &z(&[q, p]), 0.7, false);
+                        for (j, v) in ours.iter().enumerate() {
+                            let t = theirs.double_value(&[0, j as i64]);
+                            assert!((v - t).abs() < 1e-12, "{kind:?} {integrator:?} {settings:?}: {v} vs {t}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn substeps_are_that_many_steps_of_a_fraction_of_the_frame() {
+        let one = small_with(FieldKind::Ode, FieldSettings::default());
+        let four = small_with(FieldKind::Ode, FieldSettings { substeps: 4, ..Default::default() });
+        for ((_, a), (_, b)) in one.named_parameters().iter().zip(four.named_parameters().iter()) {
+            assert!(a.equal(b), "substeps change no weight");
+        }
+        for integrator in [Integrator::Euler, Integrator::Rk4, Integrator::Leapfrog, Integrator::Midpoint] {
+            let z0 = z(&[0.4, -0.3]);
+            let by_four = four.field.step(integrator, &z0, 1.0, false);
+            let mut by_hand = z0.shallow_clone();
+            for _ in 0..4 {
+                by_hand = one.field.step(integrator, &by_hand, 0.25, false);
+            }
+            assert!(by_four.equal(&by_hand), "{integrator:?}");
+        }
+        // A map takes its own one-frame step whatever the substeps.
+        let rgn = small_with(FieldKind::Rgn, FieldSettings { substeps: 4, ..Default::default() });
+        let g = rgn.field.time_derivative(&z(&[0.4, -0.3]), false);
+        assert!(rgn.field.step(Integrator::Euler, &z(&[0.4, -0.3]), 1.0, false).equal(&(z(&[0.4, -0.3]) + g)));
+    }
+
+    #[test]
+    fn a_separable_h_moves_q_by_p_alone_and_p_by_q_alone() {
+        let m = small_with(FieldKind::Hnn, FieldSettings { separable: true, ..Default::default() });
+        let eps = 1e-6;
+        for (q, p) in [(0.3, -0.2), (-1.1, 0.7)] {
+            let dfq_dq = (f_at(&m, q + eps, p).0 - f_at(&m, q - eps, p).0) / (2.0 * eps);
+            let dfp_dp = (f_at(&m, q, p + eps).1 - f_at(&m, q, p - eps).1) / (2.0 * eps);
+            let dfq_dp = (f_at(&m, q, p + eps).0 - f_at(&m, q, p - eps).0) / (2.0 * eps);
+            assert!(dfq_dq.abs() < 1e-9 && dfp_dp.abs() < 1e-9, "dq/dt reads only p, dp/dt only q: {dfq_dq} {dfp_dp}");
+            assert!(dfq_dp.abs() > 1e-4, "dq/dt reads p: {dfq_dp}");
+        }
+        // H is T(p) + V(q): its mixed difference is zero, and dz/dt its symplectic gradient.
+        let h = |q: f64, p: f64| h_at(&m, q, p);
+        let mixed = h(0.5, 0.5) - h(0.5, -0.4) - h(-0.3, 0.5) + h(-0.3, -0.4);
+        assert!(mixed.abs() < 1e-12, "{mixed}");
+        let (fq, fp) = f_at(&m, 0.2, 0.1);
+        assert!((fq - (h(0.2, 0.1 + eps) - h(0.2, 0.1 - eps)) / (2.0 * eps)).abs() < 1e-8);
+        assert!((fp + (h(0.2 + eps, 0.1) - h(0.2 - eps, 0.1)) / (2.0 * eps)).abs() < 1e-8);
+    }
+
+    #[test]
+    fn leapfrog_is_reversible_for_a_separable_h_and_not_for_a_general_one() {
+        // 200 steps forward, 200 back (h = -1): a separable H's leapfrog returns to its start
+        // to round-off; the general H's, stepped by the same formula, does not.
+        let back_and_forth = |settings: FieldSettings| {
+            let native = NativeField::new(&small_with(FieldKind::Hnn, settings).field);
+            let z0 = vec![0.4, -0.3];
+            let mut z = z0.clone();
+            for h in [1.0, -1.0] {
+                for _ in 0..200 {
+                    z = native.step(Integrator::Leapfrog, &z, h);
+                }
+            }
+            (z[0] - z0[0]).abs().max((z[1] - z0[1]).abs())
+        };
+        let separable = back_and_forth(FieldSettings { separable: true, ..Default::default() });
+        let general = back_and_forth(FieldSettings::default());
+        assert!(separable < 1e-12, "separable: {separable}");
+        assert!(general > 1e-6, "general: {general}");
+    }
+
+    #[test]
+    fn a_learned_time_scale_starts_at_the_given_one_and_scales_the_field() {
+        let fixed = small_with(FieldKind::Hnn, FieldSettings { time_scale: 0.6, ..Default::default() });
+        let learned = small_with(FieldKind::Hnn, FieldSettings { time_scale: 0.6, learn_time_scale: true, ..Default::default() });
+        let plain = small_with(FieldKind::Hnn, FieldSettings::default());
+        // The parameter is drawn in f32 (then the test's store is made f64).
+        let s = learned.field.time_scale();
+        assert_eq!(s, 0.6f32 as f64);
+        let (a, b, c) = (f_at(&fixed, 0.3, 0.2), f_at(&learned, 0.3, 0.2), f_at(&plain, 0.3, 0.2));
+        assert!((a.0 - 0.6 * c.0).abs() < 1e-14 && (a.1 - 0.6 * c.1).abs() < 1e-14);
+        assert!((b.0 - s * c.0).abs() < 1e-14 && (b.1 - s * c.1).abs() < 1e-14);
+        assert!(learned.named_parameters().iter().any(|(n, _)| n == field::TIME_SCALE));
+        assert!(!fixed.named_parameters().iter().any(|(n, _)| n == field::TIME_SCALE));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use tch::Tensor;
 
-use super::field::{declare_swish, Activation, NativeMlp, TanhMlp};
+use super::field::{declare_net, Mlp, NativeMlp, Net};
 use super::layout::Layout;
 use super::{Dynamics, FieldConfig};
 use crate::integrate::Integrator;
@@ -20,20 +20,20 @@ impl Dynamics for Ode {
         "a free latent vector field (swish MLP) trained through its integrator (rk4)"
     }
 
-    fn declare_field(&self, c: FieldConfig, layout: &mut Layout) {
-        declare_swish(c, c.dim, layout);
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
+        declare_net(c, "field", c.dim, Net::swish(c.hidden), true, false, c.dim, layout);
     }
 
-    fn activation(&self) -> Activation {
-        Activation::Swish
+    fn own_net(&self, width: i64) -> Net {
+        Net::swish(width)
     }
 
-    fn time_derivative(&self, mlp: &TanhMlp, z: &Tensor, _create_graph: bool) -> Tensor {
-        mlp.forward(z)
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {
+        nets[0].forward(z)
     }
 
-    fn native_derivative(&self, mlp: &NativeMlp, z: &[f64], dz: &mut [f64]) {
-        mlp.outputs(z, dz)
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
+        nets[0].outputs(z, dz)
     }
 
     fn default_integrator(&self, _horizon: usize) -> Integrator {

@@ -300,7 +300,14 @@ mod tests {
     use crate::model::LossWeights;
 
     fn small_config() -> ModelConfig {
-        ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12, arch: Default::default() }
+        ModelConfig {
+            input_dim: 18,
+            ae_hidden: 16,
+            latent_dim: 2,
+            field_hidden: 12,
+            arch: Default::default(),
+            field_settings: Default::default(),
+        }
     }
 
     /// The gradient of member k equals libtorch's autograd of the single model of seed k

@@ -99,7 +99,7 @@ struct Metric {
     fmt: fn(f64) -> String,
 }
 
-const METRICS: [Metric; 9] = [
+const METRICS: [Metric; 13] = [
     Metric { name: "train loss", get: |m| Some(m.train_loss), lower_is_better: true, mapped: false, fmt: sci },
     Metric { name: "test loss", get: |m| Some(m.test_loss), lower_is_better: true, mapped: false, fmt: sci },
     Metric { name: "energy MSE (trajectory seed 1)", get: |m| m.energy_mse, lower_is_better: true, mapped: true, fmt: sci },
@@ -121,7 +121,28 @@ const METRICS: [Metric; 9] = [
     Metric { name: "learned-H variation (HNN)", get: |m| m.learned_h_variation, lower_is_better: true, mapped: false, fmt: sci },
     Metric { name: TRIALS_VPT, get: |m| m.test_trials_vpt_median, lower_is_better: false, mapped: false, fmt: |v| format!("{v:.1}") },
     Metric { name: TRIALS_MSE, get: |m| m.test_trials_pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
+    Metric { name: AS_TRAINED_VPT, get: |m| m.as_trained_vpt_median, lower_is_better: false, mapped: false, fmt: |v| format!("{v:.1}") },
+    Metric {
+        name: AS_TRAINED_VPT_BACKWARD,
+        get: |m| m.as_trained_vpt_backward_median,
+        lower_is_better: false,
+        mapped: false,
+        fmt: |v| format!("{v:.1}"),
+    },
+    Metric {
+        name: "(a) energy MSE (mean of the trajectories)",
+        get: |m| m.as_trained_energy_mse,
+        lower_is_better: true,
+        mapped: true,
+        fmt: sci,
+    },
+    Metric { name: "(a) pixel MSE over the rollout", get: |m| m.as_trained_pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
 ];
+
+/// Protocol (a)'s valid prediction times, each member's median over the fresh trajectories:
+/// what the study's charts show.
+pub const AS_TRAINED_VPT: &str = "(a) valid prediction time forward (frames, median of the trajectories)";
+pub const AS_TRAINED_VPT_BACKWARD: &str = "(a) valid prediction time backward (frames, median of the trajectories)";
 
 /// The test trials' figures: rows of every model (protocol c), and of other models'
 /// predictions of the same trials.
@@ -395,6 +416,10 @@ fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFi
         worst_r2: Some(r2),
         test_trials_vpt_median: None,
         test_trials_pixel_mse: None,
+        as_trained_vpt_median: None,
+        as_trained_vpt_backward_median: None,
+        as_trained_energy_mse: None,
+        as_trained_pixel_mse: None,
     }
 }
 

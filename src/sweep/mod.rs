@@ -23,6 +23,7 @@
 
 pub mod aggregate;
 pub mod executor;
+pub mod page;
 pub mod plan;
 pub mod point;
 pub mod status;

@@ -16,7 +16,13 @@
 //! trials = 200                          #   seed, trials, steps, side, supersample, test_fraction
 //!
 //! [train]                               # steps, batch, lr, weight_decay, log_every, eval_every,
-//! steps = 10001                         #   checkpoint_every, horizon, integrator, schedule, grow, roll
+//! steps = 10001                         #   checkpoint_every, horizon, integrator, schedule, grow, roll,
+//!                                       #   encoder, decoder, context, latent, channels, preset,
+//!                                       #   latent_weight, layers, width, activation, separable,
+//!                                       #   time_scale, learn_time_scale, substeps
+//!
+//! [by_system.two-body]                  # [train] settings for one system's points
+//! encoder = "conv"
 //!
 //! [evaluate]                            # seed, steps, frames, seeds, map_fit
 //! frames = 200
@@ -195,6 +201,10 @@ struct PlanFile {
     train: toml::Table,
     #[serde(default)]
     evaluate: toml::Table,
+    /// `[by_system.NAME]`: [train] settings for the points of one system, over `[train]`
+    /// (a grid axis still wins).
+    #[serde(default)]
+    by_system: BTreeMap<String, toml::Table>,
     #[serde(default)]
     slurm: SlurmSettings,
 }
@@ -242,6 +252,15 @@ const SECTIONS: [(&str, &[&str]); 3] = [
             "context",
             "latent",
             "channels",
+            "preset",
+            "latent_weight",
+            "layers",
+            "width",
+            "activation",
+            "separable",
+            "time_scale",
+            "learn_time_scale",
+            "substeps",
         ],
     ),
     ("evaluate", &["seed", "steps", "frames", "seeds", "map_fit"]),
@@ -284,6 +303,17 @@ pub fn read_plan(path: &Path) -> Result<Manifest> {
     {
         if let Some(k) = table.keys().find(|k| !keys.contains(&k.as_str())) {
             return Err(bad(format!("unknown key '{k}' in [{section}]; it takes {}", keys.join(", "))));
+        }
+    }
+    for (system, table) in &file.by_system {
+        if SystemKind::from_name(system).is_none() {
+            return Err(bad(format!(
+                "[by_system.{system}]: '{system}' is not one of {}",
+                SystemKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if let Some(k) = table.keys().find(|k| !SECTIONS[1].1.contains(&k.as_str())) {
+            return Err(bad(format!("unknown key '{k}' in [by_system.{system}]; it takes {}", SECTIONS[1].1.join(", "))));
         }
     }
     let axes = read_axes(&file.grid).map_err(bad)?;
@@ -373,6 +403,11 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
     let invalid = |m: String| Error::setting("[grid]", m);
     let (mut dataset, mut train, mut evaluate) = (file.dataset.clone(), file.train.clone(), file.evaluate.clone());
     let mut system = SystemKind::Pendulum;
+    // The point's system's [by_system] settings over [train], before the axes lay theirs.
+    let named = coords.iter().find(|(n, _)| n == "system").map_or(Some(system.name()), |(_, v)| v.as_str());
+    if let Some(table) = named.and_then(|n| file.by_system.get(n)) {
+        train.extend(table.clone());
+    }
     let mut models = Models::parse(Models::BOTH)?;
     let mut seeds = vec![0u64];
     for (name, value) in coords {
@@ -425,6 +460,7 @@ fn resolve(file: &PlanFile, coords: &[(String, serde_json::Value)]) -> Result<(S
 
     t.models = Some(models);
     t.seeds = Some(seeds);
+    t.check_preset()?;
     let tc = t.apply(TrainConfig::for_system(system));
     tc.validate()?;
     tc.check_batch(&data)?;

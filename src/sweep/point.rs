@@ -48,6 +48,17 @@ pub struct MemberFigures {
     pub test_trials_vpt_median: Option<f64>,
     #[serde(default)]
     pub test_trials_pixel_mse: Option<f64>,
+    /// Protocol (a), the model stepped as trained on the fresh trajectories: the median
+    /// valid prediction time forward and (a vector field) backward, the energy MSE (mean of
+    /// the trajectories) and the pixel MSE (points run before it existed have none).
+    #[serde(default)]
+    pub as_trained_vpt_median: Option<f64>,
+    #[serde(default)]
+    pub as_trained_vpt_backward_median: Option<f64>,
+    #[serde(default)]
+    pub as_trained_energy_mse: Option<f64>,
+    #[serde(default)]
+    pub as_trained_pixel_mse: Option<f64>,
 }
 
 /// `points/NNNN/state.json`.
@@ -199,6 +210,10 @@ fn figures_of_losses(l: &ModelLosses) -> MemberFigures {
         worst_r2: None,
         test_trials_vpt_median: None,
         test_trials_pixel_mse: None,
+        as_trained_vpt_median: None,
+        as_trained_vpt_backward_median: None,
+        as_trained_energy_mse: None,
+        as_trained_pixel_mse: None,
     }
 }
 
@@ -216,6 +231,10 @@ fn figures_of_metrics(m: &ModelMetrics) -> MemberFigures {
         worst_r2: Some(m.map.worst_r2()),
         test_trials_vpt_median: m.test_trials.as_ref().map(|t| t.valid_prediction_time_median),
         test_trials_pixel_mse: m.test_trials.as_ref().map(|t| t.pixel_mse),
+        as_trained_vpt_median: m.as_trained.as_ref().map(|a| a.valid_prediction_time_median),
+        as_trained_vpt_backward_median: m.as_trained.as_ref().and_then(|a| a.valid_prediction_time_backward_median),
+        as_trained_energy_mse: m.as_trained.as_ref().map(|a| a.energy_mse_seeds_mean),
+        as_trained_pixel_mse: m.as_trained.as_ref().map(|a| a.pixel_mse),
     }
 }
 

@@ -332,7 +332,11 @@ pub trait PixelMembers: Objective {
 /// hand-written step where it has one and trains as the paper did, else through autograd
 /// over windows of the stack's horizon.
 pub fn for_family(stack: &Stack, data: &PixelDataset, threads: ThreadChoice) -> Box<dyn PixelMembers> {
-    if stack.rollout.is_papers(&stack.loss) && stack.config.arch.is_papers() && stack.kind.dynamics().fast_path().is_some() {
+    if stack.rollout.is_papers(&stack.loss)
+        && stack.config.arch.is_papers()
+        && stack.config.field_settings.is_default()
+        && stack.kind.dynamics().fast_path().is_some()
+    {
         let (train, test) = (data.pairs(Split::Train).to_device(stack.device), data.pairs(Split::Test).to_device(stack.device));
         Box::new(Members::new(stack, train, test, threads))
     } else {
@@ -547,7 +551,9 @@ pub fn memory_estimate(
 ) -> u64 {
     let params = config.layout(kind).numel();
     let at_once = if device == Device::Cpu { k.min(threads.max(1)) } else { k } as u64;
-    let mut activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 12 * config.field_hidden as u64);
+    let net = config.field_settings.net_of(kind, config.field_hidden);
+    let field_units = (net.width * net.layers as i64) as u64 * (config.field_settings.substeps as u64);
+    let mut activations = batch as u64 * (6 * config.input_dim as u64 + 30 * config.ae_hidden as u64 + 6 * field_units);
     let a = config.arch;
     if a.has_convolutions() {
         let widest = crate::model::conv::decoder_sides(config.side()).1 as u64;

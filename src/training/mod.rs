@@ -16,7 +16,7 @@ use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs};
 use crate::error::{Error, Result};
 use crate::integrate::Integrator;
-use crate::model::{Architecture, DecoderKind, EncoderKind, FieldKind, LossTerms, LossWeights, Model};
+use crate::model::{Activation, Architecture, DecoderKind, EncoderKind, FieldKind, FieldSettings, LossTerms, LossWeights, Model, Net};
 use crate::rng::Rng;
 use crate::systems::SystemKind;
 use crate::training::adam::{Adam, AdamConfig};
@@ -53,6 +53,11 @@ pub struct TrainConfig {
     /// `--channels`); the paper's by default.
     #[serde(default)]
     pub arch: Architecture,
+    /// Every family's latent field: its net, time scale, substeps, a separable H
+    /// (`--layers`, `--width`, `--activation`, `--time-scale`, `--substeps`, `--separable`);
+    /// each family's own by default. Not written when it is the default.
+    #[serde(default, skip_serializing_if = "FieldSettings::is_default")]
+    pub field: FieldSettings,
 }
 
 fn one() -> usize {
@@ -129,9 +134,47 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             grow: 0.0,
             arch: Architecture::default(),
+            field: FieldSettings::default(),
         }
     }
 }
+
+/// Named recipes a run starts from (`--preset`), before the flags given beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// The paper's run (SPEC.md section 5): each family's own net, one Euler frame.
+    Paper,
+    /// The controlled comparison's recipe ([`TrainConfig::study`]): every family the same
+    /// net, horizon, schedule, batch and steps.
+    Study,
+}
+
+impl Choice for Preset {
+    const ALL: &'static [Self] = &[Preset::Paper, Preset::Study];
+
+    fn name(self) -> &'static str {
+        match self {
+            Preset::Paper => "paper",
+            Preset::Study => "study",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Preset::Paper => "the paper's run (the defaults); a flag changing its nets, loss or step is refused beside it",
+            Preset::Study => "every family the same net and budget, the best found (README); flags given beside it win",
+        }
+    }
+}
+
+/// The study's net, shared by every family: smooth (an H needs second derivatives), and the
+/// depth and width of the benchmark's free families here.
+pub const STUDY_NET: Net = Net { layers: 3, width: 200, activation: Activation::Softplus };
+/// The study's rollout, batch and steps.
+pub const STUDY_HORIZON: usize = 8;
+pub const STUDY_BATCH: usize = 64;
+pub const STUDY_STEPS: usize = 4000;
 
 impl TrainConfig {
     /// The paper's settings for the pendulum; for the other systems the same but no weight
@@ -188,6 +231,24 @@ impl TrainConfig {
         self.adam.validate()
     }
 
+    /// The study's recipe ([`Preset::Study`]) over `self` (the system's paper settings):
+    /// every family gets [`STUDY_NET`], rollouts of [`STUDY_HORIZON`] frames with their
+    /// pixels in the loss, the cosine schedule with the warm-up, [`STUDY_BATCH`] windows a
+    /// step for [`STUDY_STEPS`] steps, and no weight decay (it drives weak latent fields to
+    /// zero: see [`TrainConfig::for_system`]).
+    pub fn study(self) -> Self {
+        let mut c = self;
+        c.field.net = Some(STUDY_NET);
+        c.horizon = STUDY_HORIZON;
+        c.batch = STUDY_BATCH;
+        c.steps = STUDY_STEPS;
+        c.schedule = Schedule::Cosine;
+        c.grow = ROLLOUT_GROW;
+        c.loss.roll = crate::model::ROLLOUT_PIXEL_WEIGHT;
+        c.adam.weight_decay = 0.0;
+        c
+    }
+
     /// The step `kind` trains and is rolled out with.
     pub fn integrator_for(&self, kind: FieldKind) -> Integrator {
         self.integrator.unwrap_or_else(|| kind.dynamics().default_integrator(self.horizon))
@@ -200,6 +261,9 @@ impl TrainConfig {
 
     /// Checks the architecture, the horizon and the batch against a dataset made with `data`.
     pub fn check_batch(&self, data: &DatasetConfig) -> Result<()> {
+        // The field's settings first: a separable H on an odd latent names --separable.
+        let latent = self.arch.latent.unwrap_or(2 * data.sys().dof()) as i64;
+        self.field.check(latent).map_err(|(flag, msg)| Error::setting(flag, msg))?;
         self.arch.check(data.render.side, data.sys().dof()).map_err(|(flag, msg)| Error::setting(flag, msg))?;
         let most = crate::dataset::Windows::max_horizon(data.steps);
         let pairs = self.window_pairs();
@@ -292,12 +356,26 @@ pub struct TrainOverrides {
     pub context: Option<usize>,
     pub latent: Option<usize>,
     pub channels: Option<usize>,
+    /// The recipe the rest is laid over: the paper's (the base as given) or the study's.
+    pub preset: Option<Preset>,
+    /// The weight of the latent term (the paper's 0.1 `hnn`).
+    pub latent_weight: Option<f64>,
+    /// Every family's net: hidden layers, width, activation (unset ones from the base's net,
+    /// else the paper's tanh 2 x 200).
+    pub layers: Option<usize>,
+    pub width: Option<i64>,
+    pub activation: Option<Activation>,
+    pub separable: Option<bool>,
+    pub time_scale: Option<f64>,
+    pub learn_time_scale: Option<bool>,
+    pub substeps: Option<usize>,
 }
 
 impl TrainOverrides {
     /// The overrides laid over `base`. A horizon above 1 over a base of one frame brings the
     /// rollout settings ([`ROLLOUT_GROW`]) for what is not given.
     pub fn apply(&self, base: TrainConfig) -> TrainConfig {
+        let base = if self.preset == Some(Preset::Study) { base.study() } else { base };
         let rollouts_begin = base.horizon == 1 && self.horizon.is_some_and(|k| k > 1);
         let mut c = base;
         if let Some(m) = &self.models {
@@ -326,7 +404,61 @@ impl TrainOverrides {
         c.grow = self.grow.unwrap_or(c.grow);
         self.apply_arch(&mut c);
         c.loss.roll = self.roll.unwrap_or(c.loss.roll);
+        c.loss.hnn = self.latent_weight.unwrap_or(c.loss.hnn);
+        self.apply_field(&mut c.field);
         c
+    }
+
+    /// The field's settings over `f`.
+    fn apply_field(&self, f: &mut FieldSettings) {
+        if self.layers.is_some() || self.width.is_some() || self.activation.is_some() {
+            let base = f.net.unwrap_or(Net::paper(200));
+            f.net = Some(Net {
+                layers: self.layers.unwrap_or(base.layers),
+                width: self.width.unwrap_or(base.width),
+                activation: self.activation.unwrap_or(base.activation),
+            });
+        }
+        f.separable = self.separable.unwrap_or(f.separable);
+        f.time_scale = self.time_scale.unwrap_or(f.time_scale);
+        f.learn_time_scale = self.learn_time_scale.unwrap_or(f.learn_time_scale);
+        f.substeps = self.substeps.unwrap_or(f.substeps);
+    }
+
+    /// Refuses settings that contradict `--preset paper` (the paper's nets, loss and one-frame
+    /// step), naming the first flag that does; the budget (seeds, steps, batch, learning rate,
+    /// weight decay) and the bookkeeping may be set beside it.
+    pub fn check_preset(&self) -> Result<()> {
+        if self.preset != Some(Preset::Paper) {
+            return Ok(());
+        }
+        let given = [
+            ("--horizon", self.horizon.is_some()),
+            ("--integrator", self.integrator.is_some()),
+            ("--lr-schedule", self.schedule.is_some()),
+            ("--grow", self.grow.is_some()),
+            ("--roll-weight", self.roll.is_some()),
+            ("--latent-weight", self.latent_weight.is_some()),
+            ("--encoder", self.encoder.is_some()),
+            ("--decoder", self.decoder.is_some()),
+            ("--context", self.context.is_some()),
+            ("--latent", self.latent.is_some()),
+            ("--channels", self.channels.is_some()),
+            ("--layers", self.layers.is_some()),
+            ("--width", self.width.is_some()),
+            ("--activation", self.activation.is_some()),
+            ("--separable", self.separable == Some(true)),
+            ("--time-scale", self.time_scale.is_some()),
+            ("--learn-time-scale", self.learn_time_scale == Some(true)),
+            ("--substeps", self.substeps.is_some()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((flag, _)) => Err(Error::setting(
+                flag,
+                "contradicts --preset paper (the paper's nets, loss and step fix it); drop --preset paper to change it, or start from --preset study",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The encoder and decoder: those named, else the one every family of a new list asks
@@ -848,7 +980,14 @@ pub(crate) mod tests {
     /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
     pub(crate) fn small_stack(seeds: &[u64]) -> members::Stack {
         members::Stack {
-            config: crate::model::ModelConfig { input_dim: 18, ae_hidden: 16, latent_dim: 2, field_hidden: 12, arch: Default::default() },
+            config: crate::model::ModelConfig {
+                input_dim: 18,
+                ae_hidden: 16,
+                latent_dim: 2,
+                field_hidden: 12,
+                arch: Default::default(),
+                field_settings: Default::default(),
+            },
             kind: FieldKind::Hnn,
             seeds: seeds.to_vec(),
             adam: AdamConfig { lr: 1e-2, ..AdamConfig::default() },
