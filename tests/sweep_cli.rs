@@ -66,7 +66,7 @@ fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
     let rows = rows.as_array().unwrap();
     // 2 systems x 2 models x at least train and test loss, pixel MSE, valid prediction time.
     assert!(rows.len() >= 2 * 2 * 4, "{rows:?}");
-    let fmt = |figure: &str, v: f64| if figure.starts_with("valid") { format!("{v:.1}") } else { format!("{v:.3e}") };
+    let fmt = |figure: &str, v: f64| if figure.contains("valid prediction time") { format!("{v:.1}") } else { format!("{v:.3e}") };
     for r in rows {
         let figure = r["figure"].as_str().unwrap();
         let (mean, lo, hi) = (r["mean"].as_f64().unwrap(), r["lo"].as_f64().unwrap(), r["hi"].as_f64().unwrap());
@@ -75,6 +75,23 @@ fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
         let line = section.lines().find(|l| l.starts_with(&format!("| {figure} |"))).unwrap();
         assert!(line.contains(&cell), "{cell} not in {line}");
         assert_eq!(r["members"], 2);
+    }
+    // The page of the CSV: a table a system with the same cells, and a chart a system.
+    let page = succeeds(bin().args(["sweep", "page"]).arg(&csv));
+    for r in rows {
+        let figure = r["figure"].as_str().unwrap();
+        let (mean, lo, hi) = (r["mean"].as_f64().unwrap(), r["lo"].as_f64().unwrap(), r["hi"].as_f64().unwrap());
+        let cell = format!("{} [{}, {}] (2)", fmt(figure, mean), fmt(figure, lo), fmt(figure, hi));
+        let section = page.split("#### ").find(|s| s.starts_with(&format!("{}\n", r["system"].as_str().unwrap()))).unwrap();
+        assert!(section.lines().any(|l| l.starts_with(&format!("| {figure} |")) && l.contains(&cell)), "{cell}: {section}");
+    }
+    let out = dir.path().join("page/study.md");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    succeeds(bin().args(["sweep", "page"]).arg(&csv).arg("--out").arg(&out));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), page);
+    for system in ["pendulum", "spring"] {
+        let png = image::open(dir.path().join(format!("page/{system}-vpt.png"))).unwrap();
+        assert_eq!((png.width(), png.height()), (800, 500));
     }
     let as_json = succeeds(bin().args(["sweep", "table", "--format", "json"]).arg(&sweep));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&as_json).unwrap().as_array().unwrap().len(), rows.len());
@@ -134,6 +151,10 @@ fn bad_sweep_input_is_one_line_and_starts_nothing() {
         ("[train]\nsteps = 10\nmomentum = 0.9\n", "unknown key 'momentum' in [train]"),
         ("[gird]\nseed = [1]\n", "line 1: unknown field `gird`"),
         ("[grid]\nsystem = [\"spring\", \"pendulum\"]\n\"train.lr\" = [0.001, -1]\n", "point 1 (system = spring, train.lr = -1): --lr"),
+        ("[by_system.moon]\nsteps = 3\n", "[by_system.moon]: 'moon' is not one of pendulum"),
+        ("[by_system.spring]\nmomentum = 3\n", "unknown key 'momentum' in [by_system.spring]"),
+        ("[grid]\nsystem = [\"spring\"]\n[by_system.spring]\nsubsteps = 0\n", "point 0 (system = spring): --substeps"),
+        ("[train]\npreset = \"paper\"\nhorizon = 8\n", "--horizon: contradicts --preset paper"),
     ];
     for (text, needle) in cases {
         let toml = p.join("bad.toml");
@@ -173,4 +194,37 @@ fn bad_sweep_input_is_one_line_and_starts_nothing() {
     // Not a sweep folder.
     fails_cleanly(bin().args(["sweep", "status"]).arg(p), "is not a sweep folder", p);
     fails_cleanly(bin().args(["sweep", "point"]).arg(p.join("s")).args(["--index", "5"]), "--index: the sweep has points 0-0", p);
+}
+
+#[test]
+fn a_systems_own_settings_reach_its_points_only_and_an_axis_wins_over_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[grid]\nsystem = [\"pendulum\", \"spring\"]\n\"train.batch\" = [16, 32]\n[train]\npreset = \"study\"\nsteps = 5\n[by_system.spring]\nsubsteps = 3\nsteps = 7\nbatch = 8\n";
+    let sweep = plan(dir.path(), text, "by-system");
+    let m = json(sweep.join("manifest.json"));
+    for p in m["points"].as_array().unwrap() {
+        let t = &p["train"];
+        let spring = p["coords"][0][1] == "spring";
+        assert_eq!(t["steps"], if spring { 7 } else { 5 }, "{p}");
+        assert_eq!(t["field"]["substeps"], if spring { 3 } else { 1 }, "{p}");
+        assert_eq!(t["batch"], p["coords"][1][1], "the axis wins: {p}");
+        assert_eq!(t["field"]["net"]["activation"], "softplus", "the preset reaches every point: {p}");
+    }
+}
+
+#[test]
+fn the_committed_study_page_is_what_sweep_page_makes_of_the_committed_csv() {
+    // results/study.csv is `sweep table sweeps/study --format csv` of the study's run;
+    // results/study.md, which the guide shows, must be its page, unedited.
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results");
+    let page = succeeds(bin().args(["sweep", "page"]).arg(root.join("study.csv")));
+    assert_eq!(
+        std::fs::read_to_string(root.join("study.md")).unwrap(),
+        page,
+        "regenerate results/study.md with `pixel-hnn sweep page results/study.csv --out results/study.md`"
+    );
+    for line in page.lines().filter(|l| l.starts_with("![")) {
+        let file = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
+        image::open(root.join(file)).unwrap_or_else(|e| panic!("results/{file}: {e}"));
+    }
 }

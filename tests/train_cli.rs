@@ -257,6 +257,7 @@ fn preset_study_gives_every_family_one_net_and_flags_beside_it_win() {
     assert_eq!((t["steps"].as_u64(), t["batch"].as_u64(), t["horizon"].as_u64()), (Some(3), Some(16), Some(2)), "the flags win");
     assert_eq!(t["schedule"], "cosine");
     assert_eq!(t["adam"]["weight_decay"], 0.0);
+    assert_eq!(t["loss"], serde_json::json!({"ae": 1.0, "cc": 0.0, "hnn": 0.0, "roll": 1.0}), "the benchmark's loss");
     assert_eq!(t["field"]["net"], serde_json::json!({"layers": 3, "width": 200, "activation": "softplus"}));
     assert_eq!((t["field"]["substeps"].as_u64(), t["field"]["separable"].as_bool()), (Some(2), Some(true)));
     // Every family has the same hidden layers; the HNN's H is T(p) + V(q).

@@ -38,7 +38,7 @@ pub enum Command {
     /// Write a contact sheet (PNG) of a dataset's frames.
     Preview(PreviewArgs),
     /// Train the autoencoder jointly with an HNN and/or a baseline latent field.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Roll the learned dynamics out from a fresh trajectory and draw it (RUN/rollout/).
     Rollout(RolloutArgs),
     /// Score a run's models as the paper's Table 1 (and more); writes RUN/metrics.json.
@@ -392,6 +392,10 @@ pub struct TrainArgs {
     /// [default: 0.1, the paper's].
     #[arg(long, allow_negative_numbers = true)]
     pub latent_weight: Option<f64>,
+    /// Weight of the paper's cc term, latent p tied to the change of latent q [default: 1,
+    /// the paper's; 0 on the convolutions, the benchmark's loss].
+    #[arg(long, allow_negative_numbers = true)]
+    pub cc_weight: Option<f64>,
     /// Weight of the decoded rollout's pixel term [default: 0; 1 with --horizon above 1].
     #[arg(long, allow_negative_numbers = true)]
     pub roll_weight: Option<f64>,

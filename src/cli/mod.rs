@@ -97,6 +97,7 @@ impl TrainArgs {
                 channels: self.channels,
                 preset: self.preset,
                 latent_weight: self.latent_weight,
+                cc_weight: self.cc_weight,
                 layers: self.layers,
                 width: self.width,
                 activation: self.activation,

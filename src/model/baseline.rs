@@ -19,7 +19,7 @@ impl Dynamics for Baseline {
     }
 
     fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_net(c, "field", c.dim, Net::paper(c.hidden), false, false, c.dim, layout);
+        declare_net(c, "field", c.dim, (Net::paper(c.hidden), false), false, c.dim, layout);
     }
 
     fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {

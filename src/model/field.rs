@@ -110,12 +110,12 @@ impl FieldSettings {
 
 /// Declares a family's net under `prefix` with `out` outputs: the settings' net where one is
 /// set (its last layer biased unless `energy`: a constant added to an energy moves nothing),
-/// else `own` with the family's own `own_last_bias`, in the reference's draw order (each
+/// else `own`, the family's own net and whether its last layer is biased, in the reference's draw order (each
 /// layer's bias, then its weight).
-pub fn declare_net(c: &FieldConfig, prefix: &str, inputs: i64, own: Net, own_last_bias: bool, energy: bool, out: i64, layout: &mut Layout) {
+pub fn declare_net(c: &FieldConfig, prefix: &str, inputs: i64, own: (Net, bool), energy: bool, out: i64, layout: &mut Layout) {
     let (net, last_bias) = match c.settings.net {
         Some(n) => (n, !energy),
-        None => (own, own_last_bias),
+        None => own,
     };
     let mut width = inputs;
     for l in 1..=net.layers {
@@ -130,10 +130,10 @@ pub fn declare_net(c: &FieldConfig, prefix: &str, inputs: i64, own: Net, own_las
 /// `field.v.`, each of `d / 2` inputs and one output.
 pub fn declare_energy(c: &FieldConfig, own: Net, outputs: i64, layout: &mut Layout) {
     if c.settings.separable {
-        declare_net(c, "field.t", c.dim / 2, own, false, true, 1, layout);
-        declare_net(c, "field.v", c.dim / 2, own, false, true, 1, layout);
+        declare_net(c, "field.t", c.dim / 2, (own, false), true, 1, layout);
+        declare_net(c, "field.v", c.dim / 2, (own, false), true, 1, layout);
     } else {
-        declare_net(c, "field", c.dim, own, false, true, outputs, layout);
+        declare_net(c, "field", c.dim, (own, false), true, outputs, layout);
     }
 }
 
@@ -498,6 +498,7 @@ mod tests {
 
     /// The oscillator `q' = p, p' = -q`, whose exact flow over `t` from `(q, p)` is the
     /// rotation `(q cos t + p sin t, p cos t - q sin t)`.
+    #[allow(clippy::ptr_arg)] // the steps' signature: a field of Vec<f64>
     fn oscillator(z: &Vec<f64>) -> Vec<f64> {
         vec![z[1], -z[0]]
     }

@@ -220,6 +220,8 @@ pub struct Record {
     pub pixel_mse: Option<f64>,
     pub valid_prediction_time_mean: Option<f64>,
     pub valid_prediction_time_median: Option<f64>,
+    /// Stepped backward in time from the last pair (protocol a, a vector field): the median.
+    pub valid_prediction_time_backward_median: Option<f64>,
     /// Frames given before the first prediction (test trials).
     pub context: Option<usize>,
     /// Trajectories or trials scored.
@@ -282,6 +284,7 @@ impl Record {
                     pixel_mse: Some(a.pixel_mse),
                     valid_prediction_time_mean: Some(a.valid_prediction_time),
                     valid_prediction_time_median: Some(a.valid_prediction_time_median),
+                    valid_prediction_time_backward_median: a.valid_prediction_time_backward_median,
                     trajectories: Some(n),
                     ..losses.clone()
                 });

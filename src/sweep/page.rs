@@ -113,7 +113,7 @@ pub fn charts(records: &[CsvRecord], dir: &Path) -> Result<Vec<PathBuf>> {
     for ((system, settings), rows) in groups(records) {
         let models = ordered(rows.iter().map(|r| r.model.as_str()));
         let pick = |m: &str, f: &str| rows.iter().find(|r| r.model == m && r.figure == f).map(|r| (r.mean, r.lo, r.hi));
-        let bars: Vec<(String, [Option<(f64, f64, f64)>; 2])> =
+        let bars: Vec<(String, [Option<crate::plot::Interval3>; 2])> =
             models.iter().map(|m| (m.to_string(), [pick(m, AS_TRAINED_VPT), pick(m, AS_TRAINED_VPT_BACKWARD)])).collect();
         let title = format!("{system}: valid prediction time stepped as trained (median of the trajectories; seeds' mean, 95% interval)");
         let out = dir.join(chart_name(&system, &settings));
@@ -152,7 +152,7 @@ mod tests {
         let page = markdown(&r);
         assert_eq!(page.matches("#### ").count(), 2, "{page}");
         assert!(page.contains(&format!("| {AS_TRAINED_VPT} | 12.0 [11.0, 13.0] (3) | 30.0 [29.0, 31.0] (3) |")), "{page}");
-        assert!(page.contains("| test loss | - | 2.000e-4 [-1.000e0, 1.000e0] (3) |"), "{page}");
+        assert!(page.contains("| test loss | - | 2.000e-4 [-9.998e-1, 1.000e0] (3) |"), "{page}");
         assert!(page.contains("(pendulum-vpt.png)") && page.contains("(spring-vpt.png)"));
         assert_eq!(chart_name("spring", "train.lr = 0.001"), "spring-train.lr---0.001-vpt.png");
     }

@@ -18,7 +18,7 @@
 //! [train]                               # steps, batch, lr, weight_decay, log_every, eval_every,
 //! steps = 10001                         #   checkpoint_every, horizon, integrator, schedule, grow, roll,
 //!                                       #   encoder, decoder, context, latent, channels, preset,
-//!                                       #   latent_weight, layers, width, activation, separable,
+//!                                       #   latent_weight, cc_weight, layers, width, activation, separable,
 //!                                       #   time_scale, learn_time_scale, substeps
 //!
 //! [by_system.two-body]                  # [train] settings for one system's points
@@ -254,6 +254,7 @@ const SECTIONS: [(&str, &[&str]); 3] = [
             "channels",
             "preset",
             "latent_weight",
+            "cc_weight",
             "layers",
             "width",
             "activation",
