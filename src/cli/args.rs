@@ -373,7 +373,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub width: Option<i64>,
     /// Activation of every family's net [default: each family's own: tanh for hnn, baseline
-    /// and hgn, swish for rgn and ode; softplus with --preset study].
+    /// and hgn, swish for rgn and ode; tanh with --preset study].
     #[arg(long, value_parser = choice::<Activation>())]
     pub activation: Option<Activation>,
     /// Learn H as T(p) + V(q), two nets (hnn, hgn; leapfrog is then exactly symplectic).
