@@ -365,15 +365,16 @@ pub struct TrainArgs {
     /// study (every family the same net and budget; the flags given beside it win).
     #[arg(long, value_parser = choice::<Preset>())]
     pub preset: Option<Preset>,
-    /// Hidden layers of every family's net [default: each family's own: 2 for hnn, baseline
-    /// and hgn, 3 for rgn and ode; 3 with --preset study].
+    /// Hidden layers of every family's net. Any of --layers, --width, --activation gives
+    /// every family one net, its unset parts the preset's (study: tanh 3 x 200) or the
+    /// paper's (tanh 2 x 200) [default: each family's own: tanh 2 x 200 for hnn, baseline and
+    /// hgn, swish 3 x 200 for rgn and ode].
     #[arg(long, allow_negative_numbers = true)]
     pub layers: Option<usize>,
-    /// Width of every family's net's hidden layers [default: 200].
+    /// Width of every family's net's hidden layers (see --layers).
     #[arg(long, allow_negative_numbers = true)]
     pub width: Option<i64>,
-    /// Activation of every family's net [default: each family's own: tanh for hnn, baseline
-    /// and hgn, swish for rgn and ode; tanh with --preset study].
+    /// Activation of every family's net (see --layers).
     #[arg(long, value_parser = choice::<Activation>())]
     pub activation: Option<Activation>,
     /// Learn H as T(p) + V(q), two nets (hnn, hgn; leapfrog is then exactly symplectic).

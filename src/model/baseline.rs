@@ -3,7 +3,7 @@
 
 use tch::Tensor;
 
-use super::field::{declare_net, Mlp, NativeMlp, Net};
+use super::field::{declare_net, Mlp, NativeMlp};
 use super::layout::Layout;
 use super::{Dynamics, FastField, FieldConfig};
 
@@ -19,7 +19,7 @@ impl Dynamics for Baseline {
     }
 
     fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_net(c, "field", c.dim, (Net::paper(c.hidden), false), false, c.dim, layout);
+        declare_net(c, "field", c.dim, (self.own_net(c.hidden), false), false, c.dim, layout);
     }
 
     fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {

@@ -37,11 +37,6 @@ impl Net {
     pub fn swish(width: i64) -> Self {
         Net { layers: 3, width, activation: Activation::Swish }
     }
-
-    /// `tanh 2 x 200`, for tables and messages.
-    pub fn describe(&self) -> String {
-        format!("{} {} x {}", self.activation.name(), self.layers, self.width)
-    }
 }
 
 /// The most hidden layers and the widest layer accepted (a bound on nonsense, not on memory:
@@ -110,8 +105,8 @@ impl FieldSettings {
 
 /// Declares a family's net under `prefix` with `out` outputs: the settings' net where one is
 /// set (its last layer biased unless `energy`: a constant added to an energy moves nothing),
-/// else `own`, the family's own net and whether its last layer is biased, in the reference's draw order (each
-/// layer's bias, then its weight).
+/// else `own`, the family's own net and whether its last layer is biased; in the reference's
+/// draw order (each layer's bias, then its weight).
 pub fn declare_net(c: &FieldConfig, prefix: &str, inputs: i64, own: (Net, bool), energy: bool, out: i64, layout: &mut Layout) {
     let (net, last_bias) = match c.settings.net {
         Some(n) => (n, !energy),
@@ -266,7 +261,7 @@ pub struct LatentField {
 
 impl LatentField {
     pub fn of(kind: FieldKind, settings: &FieldSettings, layout: &Layout, params: &[Tensor]) -> Self {
-        let activation = settings.net.map_or_else(|| kind.dynamics().own_net(0).activation, |n| n.activation);
+        let activation = settings.net_of(kind, 0).activation; // the widths are the layout's
         let nets = if settings.separable && kind.dynamics().learns_energy() {
             vec![Mlp::of(layout, params, "field.t", activation), Mlp::of(layout, params, "field.v", activation)]
         } else {

@@ -8,7 +8,7 @@
 
 use tch::Tensor;
 
-use super::field::{declare_energy, Mlp, NativeMlp, Net};
+use super::field::{declare_energy, Mlp, NativeMlp};
 use super::hnn::{energy, native_symplectic_gradient, symplectic_gradient};
 use super::layout::Layout;
 use super::{Architecture, Dynamics, FieldConfig};
@@ -26,7 +26,7 @@ impl Dynamics for Hgn {
     }
 
     fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_energy(c, Net::paper(c.hidden), 1, layout);
+        declare_energy(c, self.own_net(c.hidden), 1, layout);
     }
 
     fn learns_energy(&self) -> bool {

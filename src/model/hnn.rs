@@ -7,7 +7,7 @@
 
 use tch::Tensor;
 
-use super::field::{declare_energy, Mlp, NativeMlp, Net};
+use super::field::{declare_energy, Mlp, NativeMlp};
 use super::layout::Layout;
 use super::{Dynamics, FastField, FieldConfig};
 use crate::integrate::Integrator;
@@ -71,7 +71,7 @@ impl Dynamics for Hnn {
     }
 
     fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_energy(c, Net::paper(c.hidden), 2, layout);
+        declare_energy(c, self.own_net(c.hidden), 2, layout);
     }
 
     fn learns_energy(&self) -> bool {

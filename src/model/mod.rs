@@ -227,11 +227,6 @@ pub struct FieldConfig {
 }
 
 impl FieldConfig {
-    /// A field of `dim` values with the paper's width and settings.
-    pub fn papers(dim: i64) -> Self {
-        FieldConfig { dim, hidden: 200, settings: FieldSettings::default() }
-    }
-
     /// The parameters of a field of family `kind` alone (the coordinate tasks).
     pub fn layout(&self, kind: FieldKind) -> Layout {
         let mut layout = Layout::new();

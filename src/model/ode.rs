@@ -21,7 +21,7 @@ impl Dynamics for Ode {
     }
 
     fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_net(c, "field", c.dim, (Net::swish(c.hidden), true), false, c.dim, layout);
+        declare_net(c, "field", c.dim, (self.own_net(c.hidden), true), false, c.dim, layout);
     }
 
     fn own_net(&self, width: i64) -> Net {
