@@ -604,18 +604,7 @@ mod tests {
     }
 
     fn small(kind: FieldKind) -> Model {
-        let c = ModelConfig {
-            input_dim: 18,
-            ae_hidden: 16,
-            latent_dim: 2,
-            field_hidden: 32,
-            arch: Default::default(),
-            field_settings: Default::default(),
-        };
-        let m = Model::new(c, kind, 3, Device::Cpu);
-        let mut vs = m.vs;
-        vs.double();
-        Model { vs, ..m }
+        small_with(kind, FieldSettings::default())
     }
 
     fn z(values: &[f64]) -> Tensor {
@@ -897,7 +886,8 @@ mod tests {
         ]
     }
 
-    /// [`small`] with the field built as `settings` say, in f64.
+    /// A small model of `kind` (frames of 9 px pairs, a latent of 2) with the field built as
+    /// `settings` say, in f64.
     fn small_with(kind: FieldKind, settings: FieldSettings) -> Model {
         let c = ModelConfig {
             input_dim: 18,
