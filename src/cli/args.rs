@@ -86,7 +86,7 @@ pub enum SweepCommand {
 
 #[derive(Args, Debug)]
 pub struct SweepPlanArgs {
-    /// The grid (TOML; see README "Sweeps").
+    /// The grid (TOML; see docs/sweeps.md).
     pub plan: PathBuf,
     /// The sweep folder to write.
     #[arg(long)]

@@ -172,7 +172,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device> {
 }
 
 /// The one rule for a thread count: `--threads N` (at least 1), or all cores when not told.
-/// On this 2-core machine 2 threads beat 1 on a training step (see README "Figures").
+/// On this 2-core machine 2 threads beat 1 on a training step (see docs/performance.md).
 pub fn threads(requested: Option<usize>) -> Result<usize> {
     match requested {
         Some(0) => Err(Error::setting("--threads", "must be at least 1")),

@@ -1,7 +1,7 @@
 //! A results page from a sweep's committed CSV (`sweep table --format csv`): one Markdown
 //! table a system and settings (figures by family, each `mean [95% interval]` over the
 //! training seeds), and one chart a system of protocol (a)'s valid prediction time, forward
-//! and backward, by family. The page is what the README's guide shows; it is made from the
+//! and backward, by family. The page is what docs/results.md links; it is made from the
 //! CSV alone, so a committed page can be checked against its committed CSV.
 
 use serde::Deserialize;
