@@ -4,6 +4,8 @@
 mod common;
 
 use common::{bin, fails_cleanly, read_json, small_dataset as dataset, succeeds, train_on_cpu as train};
+use pixel_hnn::choice::Choice;
+use pixel_hnn::model::FieldKind;
 
 #[test]
 fn hgn_alone_is_built_on_convolutions_over_five_frames_with_the_benchmarks_loss() {
@@ -52,7 +54,7 @@ fn every_family_takes_the_convolutions_trains_as_an_ensemble_resumes_and_is_scor
     assert!(said.contains("hgn") && said.contains("SyMetric"), "{said}");
     let m = read_json(run.join("metrics.json"));
     let models = m["models"].as_array().unwrap();
-    assert_eq!(models.len(), 10, "5 families x 2 seeds");
+    assert_eq!(models.len(), 2 * FieldKind::ALL.len(), "every family x 2 seeds");
     for x in models {
         let a = &x["as_trained"];
         assert_eq!(a["trajectories"].as_array().unwrap().len(), 2);
@@ -70,7 +72,16 @@ fn every_family_takes_the_convolutions_trains_as_an_ensemble_resumes_and_is_scor
             .arg(&pics),
     );
     assert!(said.contains("hgn seed 0"), "{said}");
-    assert!(std::fs::read_dir(&pics).unwrap().count() > 0);
+    let rolled = read_json(pics.join("rollout.json"));
+    let drawn: std::collections::BTreeSet<&str> =
+        rolled["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(drawn, FieldKind::ALL.iter().map(|k| k.name()).collect(), "every family, on the convolutions");
+    for name in std::iter::once("truth").chain(drawn) {
+        image::open(pics.join("frames").join(name).join("0000.png")).unwrap_or_else(|e| panic!("{name}'s first frame: {e}"));
+    }
+    for file in ["comparison.gif", "sheet.png", "energy.png"] {
+        image::open(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
 }
 
 #[test]

@@ -3,6 +3,9 @@
 mod common;
 
 use common::{bin, fails_cleanly, read_json, succeeds, train_on_cpu as train};
+use pixel_hnn::choice::Choice;
+use pixel_hnn::model::FieldKind;
+use pixel_hnn::training::Models;
 use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials; windows of up to 17 frames).
@@ -40,19 +43,15 @@ fn every_family_trains_over_rollouts_resumes_and_is_scored_as_trained() {
     assert!(said.contains("(a) valid prediction time") && said.contains("SyMetric"), "{said}");
     let m = read_json(run.join("metrics.json"));
     let models = m["models"].as_array().unwrap();
-    assert_eq!(models.len(), 10, "5 families x 2 seeds");
+    assert_eq!(models.len(), 2 * FieldKind::ALL.len(), "every family x 2 seeds");
     for x in models {
         let (name, a) = (x["model"].as_str().unwrap(), &x["as_trained"]);
-        let step = match name {
-            "hnn" | "hgn" => "leapfrog",
-            "ode" => "rk4",
-            _ => "euler",
-        };
-        assert_eq!(a["integrator"], step, "{name}");
+        let kind = FieldKind::from_name(name).unwrap();
+        assert_eq!(a["integrator"], kind.dynamics().default_integrator(3).name(), "{name}");
         assert_eq!(a["horizon"], 3);
         assert_eq!(a["trajectories"].as_array().unwrap().len(), 2, "seeds 1 and 2 (the paper's trajectory, seed 1, among them)");
         let back = &a["trajectories"][0]["valid_prediction_time_backward"];
-        assert_eq!(back.is_null(), name == "rgn", "{name}: a map steps only forward; fields also backward");
+        assert_eq!(back.is_null(), kind.dynamics().is_map(), "{name}: a map steps only forward; fields also backward");
         assert!(x["symetric"]["order"].as_u64().is_some_and(|o| (1..=5).contains(&o)), "{x}");
     }
     let pics = dir.path().join("pics");
@@ -64,18 +63,29 @@ fn every_family_trains_over_rollouts_resumes_and_is_scored_as_trained() {
             .arg(&pics),
     );
     assert!(said.contains("rgn seed 0") && said.contains("ode seed 1"), "{said}");
-    assert!(pics.join("frames.png").exists() || std::fs::read_dir(&pics).unwrap().count() > 0);
+    // Every family's frames and scores, and the pictures, which open.
+    let rolled = read_json(pics.join("rollout.json"));
+    let drawn: std::collections::BTreeSet<&str> =
+        rolled["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(drawn, FieldKind::ALL.iter().map(|k| k.name()).collect(), "every family");
+    for name in std::iter::once("truth").chain(FieldKind::ALL.iter().map(|k| k.name())) {
+        image::open(pics.join("frames").join(name).join("0000.png")).unwrap_or_else(|e| panic!("{name}'s first frame: {e}"));
+    }
+    for file in ["comparison.gif", "sheet.png", "energy.png", "phase-space.png"] {
+        image::open(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
 }
 
 #[test]
 fn bad_rollout_settings_are_named_and_nothing_is_written() {
+    let unknown = format!("--model: 'sindy' is not a model family; the families are {}", Models::describe());
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
     let run = dir.path().join("run");
     for (args, says) in [
         (vec!["--horizon", "18"], "--horizon: 18 frames is longer than the dataset's trajectories of 20 frames allow (at most 17)"),
         (vec!["--horizon", "0"], "--horizon: must be at least 1"),
-        (vec!["--model", "hnn,lgn"], "--model: 'lgn' is not a model family; the families are hnn, baseline, rgn, ode, hgn, both or all"),
+        (vec!["--model", "hnn,sindy"], unknown.as_str()),
         (vec!["--model", "rgn", "--integrator", "rk4"], "--integrator: the rgn family cannot be stepped with rk4: it takes euler"),
         (vec!["--horizon", "3", "--grow", "2"], "--grow"),
         (vec!["--horizon", "17", "--batch", "9"], "--batch: 9 exceeds the 8 training windows of 17 frames"),

@@ -8,7 +8,7 @@
 //! | `comparison.gif` | ground truth, HNN, baseline side by side, labelled, real time, sped up to 10 frames a second where frames are further apart (two-body) |
 //! | `sheet.png` | every k-th frame, one labelled row each |
 //! | `energy.png` | energy over time: true, HNN, baseline (re-encoded, mapped to (q, p)); the title says where the map does not hold, a note which model runs off the truth's scale (clipped there) |
-//! | `phase-space.png` | 2-D latents only: the HNN's learned H over the latent plane (bands are level sets), training latents on top |
+//! | `phase-space.png` | 2-D latents only: a learned energy (HNN's H, HGN's H, LGN's E) over the latent plane (bands are level sets), training latents on top |
 //! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT, learned-H variation |
 
 use image::{GrayImage, RgbImage};
@@ -152,7 +152,7 @@ pub fn write_rollout(
             if !map.holds() {
                 unmapped.push(format!("{} R^2 {:.2}", kind.name(), map.worst_r2()));
             }
-            if matches!(kind, FieldKind::Hnn | FieldKind::Hgn) && model.config.latent_dim == 2 {
+            if kind.dynamics().learns_energy() && model.config.latent_dim == 2 {
                 phase = Some(phase_space(model, train).map_err(Error::plot("phase-space.png"))?);
             }
         }
@@ -271,7 +271,8 @@ fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Resu
     write_png(&GrayImage::from_raw(w, h, px).expect("w * h pixels"), path, true)
 }
 
-/// The HNN's H on a grid over the training latents' extent, with those latents.
+/// A family's learned energy (the HNN's H, the LGN's E) on a grid over the training latents'
+/// extent, with those latents.
 fn phase_space(model: &Model, train: &Pairs) -> std::result::Result<RgbImage, plot::PlotError> {
     let zs: Vec<f64> = super::encode_all(model, &train.x).concat();
     let pts: Vec<(f64, f64)> = zs.chunks(2).step_by((zs.len() / 2 / 3000).max(1)).map(|c| (c[0], c[1])).collect();
@@ -290,12 +291,14 @@ fn phase_space(model: &Model, train: &Pairs) -> std::result::Result<RgbImage, pl
         .collect();
     let zg = Tensor::from_slice(&grid).view([(g * g) as i64, 2]).to_device(model.vs.device());
     let h: Vec<f64> = Vec::try_from(
-        tch::no_grad(|| model.field.learned_energy(&zg).expect("drawn for the HNN")).to_device(Device::Cpu).to_kind(Kind::Double),
+        tch::no_grad(|| model.field.learned_energy(&zg).expect("drawn for a family that learns an energy"))
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Double),
     )
     .expect("H values");
     let values: Vec<Vec<f64>> = h.chunks(g).map(|r| r.to_vec()).collect();
     plot::heatmap(&plot::Heatmap {
-        title: "HNN: learned H over the latent plane (bands = level sets), training latents",
+        title: &format!("{}: learned energy over the latent plane (bands = level sets), training latents", model.field.kind().name()),
         x_label: "latent q",
         y_label: "latent p",
         x: (x0, x1),

@@ -191,15 +191,21 @@ impl Activation {
         }
     }
 
-    /// The derivative at pre-activation `x` whose activation is `a`.
-    fn native_slope(self, x: f64, a: f64) -> f64 {
+    /// The first and second derivatives at pre-activation `x` whose activation is `a`.
+    fn native_derivatives(self, x: f64, a: f64) -> (f64, f64) {
         match self {
-            Activation::Tanh => 1.0 - a * a,
-            Activation::Swish => {
-                let s = 1.0 / (1.0 + (-x).exp());
-                s * (1.0 + x * (1.0 - s))
+            Activation::Tanh => {
+                let s = 1.0 - a * a;
+                (s, -2.0 * a * s)
             }
-            Activation::Softplus => 1.0 / (1.0 + (-x).exp()),
+            Activation::Swish => {
+                let g = 1.0 / (1.0 + (-x).exp());
+                (g * (1.0 + x * (1.0 - g)), g * (1.0 - g) * (2.0 + x * (1.0 - 2.0 * g)))
+            }
+            Activation::Softplus => {
+                let g = 1.0 / (1.0 + (-x).exp());
+                (g, g * (1.0 - g))
+            }
         }
     }
 }
@@ -427,7 +433,7 @@ impl NativeMlp {
         let last = self.layers.last().expect("a field has layers");
         let h = last.inputs;
         let (pre, a) = hidden.last().expect("a hidden layer");
-        let mut g: Vec<f64> = (0..h).map(|i| self.activation.native_slope(pre[i], a[i]) * last.w[row * h + i]).collect();
+        let mut g: Vec<f64> = (0..h).map(|i| self.activation.native_derivatives(pre[i], a[i]).0 * last.w[row * h + i]).collect();
         for k in (1..hidden.len()).rev() {
             let l = &self.layers[k];
             let mut prev = vec![0.0; l.inputs];
@@ -438,12 +444,51 @@ impl NativeMlp {
             }
             let (pre, a) = &hidden[k - 1];
             for ((p, x), a) in prev.iter_mut().zip(pre).zip(a) {
-                *p *= self.activation.native_slope(*x, *a);
+                *p *= self.activation.native_derivatives(*x, *a).0;
             }
             g = prev;
         }
         let first = &self.layers[0];
         (0..self.d).map(|j| (0..first.outputs).map(|i| first.w[i * self.d + j] * g[i]).sum()).collect()
+    }
+
+    /// Output `row`'s value, gradient and Hessian (`d x d`, row-major) with respect to `z`,
+    /// carried forward through the layers: a unit's gradient `s J` and Hessian
+    /// `c J J^T + s H` from its input's (`s`, `c` the activation's slope and curvature).
+    pub fn output_hessian(&self, row: usize, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        let d = self.d;
+        let (mut a, mut ja, mut ha) = (z.to_vec(), vec![0.0; d * d], vec![0.0; d * d * d]);
+        for j in 0..d {
+            ja[j * d + j] = 1.0;
+        }
+        let (hidden, last) = self.layers.split_at(self.layers.len() - 1);
+        // One unit of a layer: its pre-activation, gradient and Hessian from the layer below.
+        let unit = |l: &NativeLayer, i: usize, a: &[f64], ja: &[f64], ha: &[f64]| {
+            let (mut x, mut jx, mut hx) = (l.b[i], vec![0.0; d], vec![0.0; d * d]);
+            for (j, w) in l.w[i * l.inputs..(i + 1) * l.inputs].iter().enumerate() {
+                x += w * a[j];
+                jx.iter_mut().zip(&ja[j * d..(j + 1) * d]).for_each(|(u, v)| *u += w * v);
+                hx.iter_mut().zip(&ha[j * d * d..(j + 1) * d * d]).for_each(|(u, v)| *u += w * v);
+            }
+            (x, jx, hx)
+        };
+        for l in hidden {
+            let (mut na, mut nja, mut nha) = (Vec::with_capacity(l.outputs), vec![0.0; l.outputs * d], vec![0.0; l.outputs * d * d]);
+            for i in 0..l.outputs {
+                let (x, jx, hx) = unit(l, i, &a, &ja, &ha);
+                let y = self.activation.native(x);
+                let (s, c) = self.activation.native_derivatives(x, y);
+                na.push(y);
+                for u in 0..d {
+                    nja[i * d + u] = s * jx[u];
+                    for v in 0..d {
+                        nha[(i * d + u) * d + v] = c * jx[u] * jx[v] + s * hx[u * d + v];
+                    }
+                }
+            }
+            (a, ja, ha) = (na, nja, nha);
+        }
+        unit(&last[0], row, &a, &ja, &ha)
     }
 }
 
@@ -540,14 +585,48 @@ mod tests {
     }
 
     #[test]
-    fn softplus_and_its_slope_are_the_tensor_ones() {
-        for x in [-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0] {
-            let t = Tensor::from_slice(&[x]).set_requires_grad(true);
-            let y = Activation::Softplus.apply(&t);
-            y.backward();
-            let (v, g) = (y.double_value(&[0]), t.grad().double_value(&[0]));
-            assert!((Activation::Softplus.native(x) - v).abs() < 1e-12, "{x}");
-            assert!((Activation::Softplus.native_slope(x, v) - g).abs() < 1e-12, "{x}");
+    fn every_activation_its_slope_and_curvature_are_the_tensor_ones() {
+        for &act in Activation::ALL {
+            for x in [-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0] {
+                let t = Tensor::from_slice(&[x]).set_requires_grad(true);
+                let y = act.apply(&t);
+                let g = Tensor::run_backward(&[&y], &[&t], true, true).pop().unwrap();
+                let c = Tensor::run_backward(&[&g], &[&t], false, false).pop().unwrap();
+                let (v, g, c) = (y.double_value(&[0]), g.double_value(&[0]), c.double_value(&[0]));
+                let (s, k) = act.native_derivatives(x, act.native(x));
+                assert!((act.native(x) - v).abs() < 1e-12, "{act:?} {x}");
+                assert!((s - g).abs() < 1e-12 && (k - c).abs() < 1e-12, "{act:?} {x}: ({s}, {k}) vs ({g}, {c})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_native_hessian_is_libtorchs() {
+        // A net of 3 inputs, 2 hidden layers and 2 outputs; output 1's Hessian by double
+        // backward against the native forward-mode one, under every activation.
+        for &act in Activation::ALL {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let dims = [3, 7, 5, 2];
+            let layers: Vec<nn::Linear> =
+                dims.windows(2).enumerate().map(|(i, w)| nn::linear(vs.root() / format!("l{i}"), w[0], w[1], Default::default())).collect();
+            let mut vs = vs;
+            vs.double();
+            let mlp = Mlp { layers, activation: act };
+            let native = NativeMlp::new(&mlp);
+            let z0 = [0.3, -0.8, 1.1];
+            let z = Tensor::from_slice(&z0).view([1, 3]).set_requires_grad(true);
+            let y = mlp.forward(&z).select(1, 1).sum(None);
+            let g = Tensor::run_backward(&[&y], &[&z], true, true).pop().unwrap();
+            let (value, grad, hess) = native.output_hessian(1, &z0);
+            assert!((value - y.double_value(&[])).abs() < 1e-12, "{act:?}");
+            for u in 0..3 {
+                assert!((grad[u] - g.double_value(&[0, u as i64])).abs() < 1e-12, "{act:?}");
+                let row = Tensor::run_backward(&[g.select(1, u as i64).sum(None)], &[&z], true, false).pop().unwrap();
+                for v in 0..3 {
+                    let want = row.double_value(&[0, v]);
+                    assert!((hess[u * 3 + v as usize] - want).abs() < 1e-12, "{act:?} ({u}, {v}): {} vs {want}", hess[u * 3 + v as usize]);
+                }
+            }
         }
     }
 

@@ -14,15 +14,10 @@
 //! `field.l3.weight`, which is also how they appear in the `.safetensors` files.
 
 pub mod autoencoder;
-pub mod baseline;
 pub mod conv;
 pub mod cpu_step;
 pub mod field;
-pub mod hgn;
-pub mod hnn;
 pub mod layout;
-pub mod ode;
-pub mod rgn;
 pub mod stacked;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +105,8 @@ pub enum FastField {
 /// file that holds each one's [`Dynamics`].
 macro_rules! families {
     ($($variant:ident => $module:ident :: $ty:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
         /// A model family (which latent field the model learns).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "lowercase")]
@@ -146,6 +143,7 @@ families! {
     Rgn => rgn::Rgn,
     Ode => ode::Ode,
     Hgn => hgn::Hgn,
+    Lgn => lgn::Lgn,
 }
 
 /// Sizes of the networks; `Default` is the reference's.

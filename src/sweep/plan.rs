@@ -585,7 +585,7 @@ mod tests {
             "[grid]\nsystem = [\"pendulum\", \"triple\"]\n",
             "point 1 (system = triple): [grid]: system 'triple' is not one of pendulum, spring",
         );
-        one_line("[grid]\nmodel = [\"mlp\"]\n", "model 'mlp' is not a list of hnn, baseline, rgn, ode, hgn, both or all");
+        one_line("[grid]\nmodel = [\"mlp\"]\n", &format!("model 'mlp' is not a list of {}", crate::training::Models::describe()));
         one_line("[dataset]\ntrials = 5\nsteps = 10\n[train]\nbatch = 200\n", "point 0: --batch: 200 exceeds the 28 training samples");
         one_line("[grid]\n\"evaluate.frames\" = [10, 0]\n", "point 1 (evaluate.frames = 0): --frames");
         one_line("[grid]\nseed = [0]\nseeds = [\"0-3\"]\n", "both seed and seeds");

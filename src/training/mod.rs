@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod autograd_members;
 pub mod members;
+pub mod stack;
 
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -114,7 +115,7 @@ impl Schedule {
 /// pixels in the loss, the cosine schedule, and a warm-up over the first [`ROLLOUT_GROW`] of
 /// the steps: the paper's one-frame loss for its first half, then the rollout growing from 1
 /// frame to K (a rollout loss on an autoencoder that cannot yet reconstruct pulls it to the
-/// mean frame: measured in the README).
+/// mean frame: measured in docs/training.md).
 pub const ROLLOUT_GROW: f64 = 0.3;
 
 impl Default for TrainConfig {
@@ -163,13 +164,13 @@ impl Choice for Preset {
     fn help(self) -> &'static str {
         match self {
             Preset::Paper => "the paper's run (the defaults); a flag changing its nets, loss or step is refused beside it",
-            Preset::Study => "every family the same net and budget, the best found (README); flags given beside it win",
+            Preset::Study => "every family the same net and budget, the best found (docs/results.md); flags given beside it win",
         }
     }
 }
 
 /// The study's net, shared by every family: the depth and width of the benchmark's free
-/// families here, and tanh, the one activation whose learned H trained in the README's
+/// families here, and tanh, the one activation whose learned H trained in docs/results.md's
 /// probes (an HNN of swish or softplus 3 x 200 collapsed to the mean frame at this budget).
 pub const STUDY_NET: Net = Net { layers: 3, width: 200, activation: Activation::Tanh };
 /// The study's rollout, batch and steps.
@@ -241,7 +242,7 @@ impl TrainConfig {
     /// every family gets [`STUDY_NET`], rollouts of [`STUDY_HORIZON`] frames, the
     /// benchmark's loss (the first frame's reconstruction and the decoded rollout's pixels:
     /// no `cc` and no latent term, which pull the latents together until the autoencoder
-    /// draws the mean frame: measured in the README), the cosine schedule with the warm-up,
+    /// draws the mean frame: measured in docs/results.md), the cosine schedule with the warm-up,
     /// [`STUDY_BATCH`] windows a step for [`STUDY_STEPS`] steps, and no weight decay (it
     /// drives weak latent fields to zero: see [`TrainConfig::for_system`]).
     pub fn study(self) -> Self {
@@ -546,7 +547,7 @@ impl Models {
         Ok(out)
     }
 
-    /// `hnn, baseline, rgn, ode, hgn, both or all`, for messages.
+    /// Every name accepted, `hnn, baseline, ..., both or all`, for messages.
     pub fn describe() -> String {
         let names: Vec<&str> = Self::names().iter().map(|n| n.0).collect();
         match names.split_last() {
@@ -554,6 +555,45 @@ impl Models {
             _ => names.join(""),
         }
     }
+}
+
+/// The members of `stack` on `data` (on the stack's device): through the family's
+/// hand-written step where it has one and trains as the paper did, else through autograd
+/// over windows of the stack's horizon.
+pub fn members_for(
+    stack: &stack::Stack,
+    data: &crate::dataset::PixelDataset,
+    threads: crate::runtime::ThreadChoice,
+) -> Box<dyn stack::PixelMembers> {
+    if stack.rollout.is_papers(&stack.loss)
+        && stack.config.arch.is_papers()
+        && stack.config.field_settings.is_default()
+        && stack.kind.dynamics().fast_path().is_some()
+    {
+        let (train, test) = (
+            data.pairs(crate::dataset::Split::Train).to_device(stack.device),
+            data.pairs(crate::dataset::Split::Test).to_device(stack.device),
+        );
+        Box::new(members::Members::new(stack, train, test, threads))
+    } else {
+        let k = stack.config.arch.window_frames(stack.rollout.horizon) - 2;
+        let (train, test) = (
+            data.windows(crate::dataset::Split::Train, k).to_device(stack.device),
+            data.windows(crate::dataset::Split::Test, k).to_device(stack.device),
+        );
+        members_for_windows(stack, train, test, threads)
+    }
+}
+
+/// The members of `stack` trained through autograd over the windows `train` (tested on
+/// `test`), whatever the family.
+pub fn members_for_windows(
+    stack: &stack::Stack,
+    train: crate::dataset::Windows,
+    test: crate::dataset::Windows,
+    threads: crate::runtime::ThreadChoice,
+) -> Box<dyn stack::PixelMembers> {
+    Box::new(autograd_members::AutogradMembers::new(stack, train, test, threads))
 }
 
 /// The largest seed ensemble accepted.
@@ -990,8 +1030,8 @@ pub(crate) mod tests {
     }
 
     /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
-    pub(crate) fn small_stack(seeds: &[u64]) -> members::Stack {
-        members::Stack {
+    pub(crate) fn small_stack(seeds: &[u64]) -> stack::Stack {
+        stack::Stack {
             config: crate::model::ModelConfig {
                 input_dim: 18,
                 ae_hidden: 16,
@@ -1006,7 +1046,7 @@ pub(crate) mod tests {
             loss: LossWeights::default(),
             batch: 8,
             device: Device::Cpu,
-            rollout: members::RolloutTraining::papers(100),
+            rollout: stack::RolloutTraining::papers(100),
         }
     }
 
