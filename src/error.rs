@@ -31,13 +31,13 @@ pub enum Error {
     #[error("{what}: {source}")]
     Integration { what: String, source: crate::integrate::IntegrateError },
 
-    /// A plot or picture that could not be drawn.
-    #[error("{}: {source}", path.display())]
-    Plot { path: PathBuf, source: crate::plot::PlotError },
+    /// A plot or picture that could not be drawn (the drawing's error, as it says it).
+    #[error("{}: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
 
     /// A checkpoint whose optimiser state does not fit the model.
-    #[error("{}: {source}", path.display())]
-    Optim { path: PathBuf, source: crate::training::adam::OptimError },
+    #[error("{}: {message}", path.display())]
+    Optim { path: PathBuf, message: String },
 
     /// A non-finite loss: training stopped, the last good checkpoint is kept.
     #[error("training of the {model} model diverged at step {step} (loss = {loss}); {kept}; try a lower --lr")]
@@ -66,9 +66,16 @@ impl Error {
         let what = what.into();
         move |source| Error::Integration { what, source }
     }
-    pub(crate) fn plot(path: impl Into<PathBuf>) -> impl FnOnce(crate::plot::PlotError) -> Self {
+    /// A drawing's error (any that displays itself) at `path`: the error type stays the
+    /// drawing code's, so this module depends on no stage.
+    pub(crate) fn plot<E: std::fmt::Display>(path: impl Into<PathBuf>) -> impl FnOnce(E) -> Self {
         let path = path.into();
-        move |source| Error::Plot { path, source }
+        move |source| Error::Plot { path, message: source.to_string() }
+    }
+    /// An optimiser state that does not fit, read from the checkpoint `path`.
+    pub(crate) fn optim<E: std::fmt::Display>(path: impl Into<PathBuf>) -> impl FnOnce(E) -> Self {
+        let path = path.into();
+        move |source| Error::Optim { path, message: source.to_string() }
     }
     pub(crate) fn hdf5(path: impl Into<PathBuf>) -> impl FnOnce(hdf5::Error) -> Self {
         let path = path.into();

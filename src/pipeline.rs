@@ -24,7 +24,7 @@ use crate::runtime::{self, Runtime, ThreadChoice};
 use crate::stats::MeanSem;
 use crate::systems::SystemKind;
 use crate::training::adam::Adam;
-use crate::training::members;
+use crate::training::stack::{RolloutTraining, Stack};
 use crate::training::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
@@ -132,7 +132,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
-        let stack = members::Stack {
+        let stack = Stack {
             config: run.config.model,
             kind,
             seeds: cfg.seeds.clone(),
@@ -140,9 +140,9 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
             loss: cfg.loss,
             batch: cfg.batch,
             device,
-            rollout: members::RolloutTraining::of(&cfg, kind),
+            rollout: RolloutTraining::of(&cfg, kind),
         };
-        let mut members = members::for_family(&stack, &data, ThreadChoice::from_flag(threads)?);
+        let mut members = training::members_for(&stack, &data, ThreadChoice::from_flag(threads)?);
         members.use_cuda_graphs(rt.cuda_graphs);
         let mut from = vec![];
         for (k, &seed) in cfg.seeds.iter().enumerate() {
@@ -197,7 +197,7 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
     let members: u64 = cfg
         .models
         .iter()
-        .map(|&kind| members::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, cfg.horizon, device, workers))
+        .map(|&kind| training::members::memory_estimate(model, kind, cfg.seeds.len(), cfg.batch, cfg.horizon, device, workers))
         .max()
         .unwrap_or(0);
     let samples = (data.config.trials * data.config.samples_per_trial()) as u64;

@@ -130,17 +130,27 @@ fn bad_datasets_are_named_with_the_reason() {
 
 #[test]
 fn an_interrupted_run_leaves_nothing_at_out() {
+    // Killed while its file is being written (its temporary is there): nothing is at --out,
+    // and the only thing left is the temporary, named for the process.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big.h5");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pixel-hnn"))
         .args(["generate", "--out"])
         .arg(&out)
-        .args(["--trials", "2000", "--side", "64", "--threads", "1"])
+        .args(["--trials", "400", "--side", "64", "--threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let partial = format!(".big.h5.{}.partial", child.id());
+    let started = std::time::Instant::now();
+    while !dir.path().join(&partial).exists() {
+        assert!(child.try_wait().unwrap().is_none(), "generate ended before its temporary was seen: {:?}", listing(dir.path()));
+        assert!(started.elapsed().as_secs() < 300, "no temporary after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!out.exists());
-    assert!(listing(dir.path()).is_empty(), "left behind: {:?}", listing(dir.path()));
+    assert!(!out.exists(), "a half-written file at --out");
+    assert_eq!(listing(dir.path()), vec![partial]);
 }

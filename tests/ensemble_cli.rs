@@ -3,28 +3,16 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{bin, fails, fails_cleanly, read_json, succeeds};
+use common::{bin, fails, fails_cleanly, read_bytes, read_json, succeeds};
 use std::path::{Path, PathBuf};
 
 fn dataset(dir: &Path, name: &str, trials: u32, steps: u32, side: u32) -> PathBuf {
-    let path = dir.join(name);
-    let n = |v: u32| v.to_string();
-    bin().args(["generate", "--trials", &n(trials), "--steps", &n(steps), "--side", &n(side), "--out"]).arg(&path).assert().success();
-    path
+    common::dataset_of(dir, name, (trials, steps, side), &[])
 }
 
+/// This file's training budget, then `extra`.
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(["train", "--device", "cpu", "--steps", "120", "--batch", "32", "--eval-every", "40", "--data"])
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .args(extra);
-    c
-}
-
-fn bytes(p: PathBuf) -> Vec<u8> {
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    common::train_on_cpu(data, out, &[&["--steps", "120", "--batch", "32", "--eval-every", "40"], extra].concat())
 }
 
 const QUICK: [&str; 6] = ["--frames", "20", "--steps", "23", "--seeds", "1,2"];
@@ -41,7 +29,7 @@ fn a_member_is_the_single_run_of_its_seed_and_the_ensemble_is_summarised() {
         succeeds(train(&data, &single, &["--seed", &seed.to_string()]));
         let member = ens.join("members").join(format!("seed-{seed}"));
         for f in ["hnn.safetensors", "baseline.safetensors", "log-hnn.jsonl", "log-baseline.jsonl", "checkpoints/hnn.safetensors"] {
-            assert!(bytes(member.join(f)) == bytes(single.join(f)), "seed {seed}: {f} differs from the single run's");
+            assert!(read_bytes(member.join(f)) == read_bytes(single.join(f)), "seed {seed}: {f} differs from the single run's");
         }
         let (e, s) = (read_json(ens.join("final-losses.json")), read_json(single.join("final-losses.json")));
         let pick = |v: &serde_json::Value, model: &str| {
@@ -92,13 +80,25 @@ fn a_member_is_the_single_run_of_its_seed_and_the_ensemble_is_summarised() {
     std::fs::create_dir(&runs).unwrap();
     std::fs::rename(&ens, runs.join("ens")).unwrap();
     let ens = runs.join("ens");
-    let table = succeeds(bin().args(["table", "--runs"]).arg(&runs));
     // The claim's count where every member's latent map holds (test R^2 >= 0.9); where not,
-    // the energy is not shown and the row says so.
-    let maps_hold =
-        m["models"].as_array().unwrap().iter().all(|x| x["map"]["r2_test"].as_array().unwrap().iter().all(|r| r.as_f64().unwrap() >= 0.9));
-    let expect = if maps_hold { format!(", {below}/3 |") } else { "| n/a (map R^2 ".to_string() };
-    assert!(table.contains(&expect), "{expect}: {table}");
+    // the energy is not shown and the row says so. Both, on this ensemble's metrics with
+    // every map's test R^2 set to 0.95, then one member's to 0.41.
+    let original = std::fs::read(ens.join("metrics.json")).unwrap();
+    let with_r2 = |worst: f64| {
+        let mut m = m.clone();
+        for (i, x) in m["models"].as_array_mut().unwrap().iter_mut().enumerate() {
+            for r in x["map"]["r2_test"].as_array_mut().unwrap() {
+                *r = serde_json::json!(if i == 0 { worst } else { 0.95 });
+            }
+        }
+        std::fs::write(ens.join("metrics.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        succeeds(bin().args(["table", "--runs"]).arg(&runs))
+    };
+    let table = with_r2(0.95);
+    assert!(table.contains(&format!(", {below}/3 |")) && !table.contains("n/a (map R^2"), "{table}");
+    let table = with_r2(0.41);
+    assert!(table.contains("| n/a (map R^2 0.41) |") && !table.contains(&format!(", {below}/3 |")), "{table}");
+    std::fs::write(ens.join("metrics.json"), original).unwrap();
     let said = succeeds(bin().args(["rollout", "--device", "cpu", "--run"]).arg(&ens).args(QUICK));
     assert!(said.contains("hnn seed 2:"), "{said}");
     let rolled = read_json(ens.join("rollout/rollout.json"));

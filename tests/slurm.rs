@@ -3,8 +3,8 @@
 //! them as ignored: they need the cluster.
 mod common;
 
-use common::{bin, fails_cleanly, listing, read_json as json, succeeds, TINY_SWEEP};
-use std::path::{Path, PathBuf};
+use common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP};
+use std::path::Path;
 
 fn cluster() {
     let conf = std::env::var("SLURM_CONF").unwrap_or_default();
@@ -12,14 +12,6 @@ fn cluster() {
         !conf.is_empty() && Path::new(&conf).exists(),
         "these tests need a Slurm cluster: run `scripts/slurm-local up` and export the SLURM_CONF it prints (scripts/test does)"
     );
-}
-
-fn plan(dir: &Path, text: &str, name: &str) -> PathBuf {
-    let toml = dir.join(format!("{name}.toml"));
-    std::fs::write(&toml, text).unwrap();
-    let out = dir.join(name);
-    succeeds(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(&out));
-    out
 }
 
 /// The sweep's table without its first lines (which name the sweep).
@@ -33,8 +25,8 @@ fn table_body(sweep: &Path) -> String {
 fn a_sweep_through_sbatch_gives_the_local_sweeps_table() {
     cluster();
     let dir = tempfile::tempdir().unwrap();
-    let local = plan(dir.path(), TINY_SWEEP, "local");
-    let slurm = plan(dir.path(), TINY_SWEEP, "slurm");
+    let local = plan_sweep(dir.path(), TINY_SWEEP, "local");
+    let slurm = plan_sweep(dir.path(), TINY_SWEEP, "slurm");
     succeeds(bin().args(["sweep", "run", "--jobs", "2"]).arg(&local));
     let said = succeeds(
         bin()
@@ -88,7 +80,7 @@ fn a_killed_array_task_loses_only_its_point_and_is_resubmitted_alone() {
     cluster();
     let dir = tempfile::tempdir().unwrap();
     let text = TINY_SWEEP.replace("system = [\"pendulum\", \"spring\"]", "system = [\"spring\"]").replace("steps = 30\n", "steps = 400\n");
-    let sweep = plan(dir.path(), &text, "killed");
+    let sweep = plan_sweep(dir.path(), &text, "killed");
     let said = succeeds(bin().args(["sweep", "run", "--executor", "slurm", "--cpus-per-task", "1", "--mem", "1G"]).arg(&sweep));
     let job = said.split("submitted job ").nth(1).unwrap().split(':').next().unwrap().to_string();
     // Kill task 2, queued or running.

@@ -3,22 +3,12 @@
 //! tests, against a real one-node cluster, are in `slurm.rs`.)
 mod common;
 
-use common::{bin, fails_cleanly, listing, read_json as json, succeeds, TINY_SWEEP as TINY};
-use std::path::Path;
-
-fn plan(dir: &Path, text: &str, name: &str) -> std::path::PathBuf {
-    let toml = dir.join(format!("{name}.toml"));
-    std::fs::write(&toml, text).unwrap();
-    let out = dir.join("sweeps").join(name);
-    let said = succeeds(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(&out));
-    assert!(said.starts_with("planned "), "{said}");
-    out
-}
+use common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP as TINY};
 
 #[test]
 fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {
     let dir = tempfile::tempdir().unwrap();
-    let sweep = plan(dir.path(), TINY, "tiny");
+    let sweep = plan_sweep(dir.path(), TINY, "tiny");
     let status = succeeds(bin().args(["sweep", "status"]).arg(&sweep));
     assert!(status.contains("| 7 | system = spring, model = baseline, seed = 1 | pending |") && status.contains("8 pending"), "{status}");
 
@@ -131,8 +121,8 @@ fn a_point_gives_the_same_figures_whoever_runs_it() {
     // other thread counts: identical metrics.
     let dir = tempfile::tempdir().unwrap();
     let one = "[grid]\nsystem = [\"spring\"]\n[dataset]\ntrials = 6\nsteps = 16\n[train]\nsteps = 20\nbatch = 20\n[evaluate]\nframes = 10\nseeds = [1]\n";
-    let a = plan(dir.path(), one, "a");
-    let b = plan(dir.path(), one, "b");
+    let a = plan_sweep(dir.path(), one, "a");
+    let b = plan_sweep(dir.path(), one, "b");
     succeeds(bin().args(["sweep", "run", "--threads", "2"]).arg(&a));
     succeeds(bin().args(["sweep", "point"]).arg(&b).args(["--index", "0", "--threads", "1", "--device", "cpu"]));
     let (ma, mb) = (json(a.join("points/0000/run/metrics.json")), json(b.join("points/0000/run/metrics.json")));
@@ -200,7 +190,7 @@ fn bad_sweep_input_is_one_line_and_starts_nothing() {
 fn a_systems_own_settings_reach_its_points_only_and_an_axis_wins_over_them() {
     let dir = tempfile::tempdir().unwrap();
     let text = "[grid]\nsystem = [\"pendulum\", \"spring\"]\n\"train.batch\" = [16, 32]\n[train]\npreset = \"study\"\nsteps = 5\n[by_system.spring]\nsubsteps = 3\nsteps = 7\nbatch = 8\n";
-    let sweep = plan(dir.path(), text, "by-system");
+    let sweep = plan_sweep(dir.path(), text, "by-system");
     let m = json(sweep.join("manifest.json"));
     for p in m["points"].as_array().unwrap() {
         let t = &p["train"];

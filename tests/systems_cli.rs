@@ -2,7 +2,7 @@
 //! of each; a dataset of one system refused by a run of another.
 mod common;
 
-use common::{bin, fails, read_json as json, succeeds};
+use common::{bin, fails, read_json as json, succeeds, train_on_cpu};
 use std::path::Path;
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
@@ -14,26 +14,8 @@ fn small_run(dir: &Path, system: &str) -> std::path::PathBuf {
     let said = succeeds(bin().args(["generate", "--system", system, "--trials", "6", "--steps", "16", "--out"]).arg(&data));
     assert!(said.contains(system), "{said}");
     let run = dir.join(format!("run-{system}"));
-    succeeds(
-        bin()
-            .args([
-                "train",
-                "--device",
-                "cpu",
-                "--steps",
-                "30",
-                "--batch",
-                "20",
-                "--eval-every",
-                "10",
-                "--checkpoint-every",
-                "10",
-                "--data",
-            ])
-            .arg(&data)
-            .arg("--out")
-            .arg(&run),
-    );
+    let train = ["--steps", "30", "--batch", "20", "--eval-every", "10", "--checkpoint-every", "10"];
+    succeeds(train_on_cpu(&data, &run, &train));
     run
 }
 
@@ -111,7 +93,7 @@ fn every_system_runs_end_to_end() {
     // A dataset of another system given to a run: refused, the run untouched.
     let run = dir.path().join("run-pendulum");
     let before = std::fs::read(run.join("config.json")).unwrap();
-    fails(
+    let said = fails(
         bin()
             .args(["train", "--device", "cpu", "--resume", "--steps", "40", "--out"])
             .arg(&run)
@@ -119,6 +101,9 @@ fn every_system_runs_end_to_end() {
             .arg(dir.path().join("spring.h5")),
         "--data: ",
     );
+    let spring = dir.path().join("spring.h5");
+    let says = format!("--data: {} holds a spring dataset, but the run in {} learned the pendulum", spring.display(), run.display());
+    assert_eq!(said.trim(), format!("error: {says}"), "one line naming the flag, the file, both systems");
     let said = fails(
         bin()
             .args(["train", "--device", "cpu", "--resume", "--steps", "40", "--out"])

@@ -3,7 +3,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{bin, fails, succeeds};
+use common::{bin, fails, read_bytes, succeeds};
 use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials, 136 training samples).
@@ -11,20 +11,10 @@ fn dataset(dir: &Path, side: u32) -> PathBuf {
     common::small_dataset(dir, side)
 }
 
+/// `train` on the CPU with 32 samples a step unless `extra` says otherwise (or resumes).
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(["train", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
-    if !extra.contains(&"--device") {
-        c.args(["--device", "cpu"]);
-    }
-    if !extra.contains(&"--batch") && !extra.contains(&"--resume") {
-        c.args(["--batch", "32"]);
-    }
-    c
-}
-
-fn read(p: PathBuf) -> Vec<u8> {
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    let batch: &[&str] = if extra.contains(&"--batch") || extra.contains(&"--resume") { &[] } else { &["--batch", "32"] };
+    common::train_on_cpu(data, out, &[extra, batch].concat())
 }
 
 #[test]
@@ -37,20 +27,20 @@ fn same_seed_same_loss_curve_and_a_complete_run_folder() {
         assert!(said.contains("| hnn |"), "{said}");
     }
     for f in ["log-hnn.jsonl", "log-baseline.jsonl", "hnn.safetensors", "baseline.safetensors"] {
-        assert!(read(a.join(f)) == read(b.join(f)), "{f} differs between two runs of one seed");
+        assert!(read_bytes(a.join(f)) == read_bytes(b.join(f)), "{f} differs between two runs of one seed");
     }
-    assert_ne!(read(a.join("log-hnn.jsonl")), read(a.join("log-baseline.jsonl")));
-    let log = String::from_utf8(read(a.join("log-hnn.jsonl"))).unwrap();
+    assert_ne!(read_bytes(a.join("log-hnn.jsonl")), read_bytes(a.join("log-baseline.jsonl")));
+    let log = String::from_utf8(read_bytes(a.join("log-hnn.jsonl"))).unwrap();
     assert_eq!(log.lines().count(), 30);
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     for key in ["step", "loss", "ae", "cc", "hnn", "test_loss"] {
         assert!(first[key].is_number(), "{key} missing from {first}");
     }
-    let cfg: serde_json::Value = serde_json::from_slice(&read(a.join("config.json"))).unwrap();
+    let cfg: serde_json::Value = serde_json::from_slice(&read_bytes(a.join("config.json"))).unwrap();
     assert_eq!(cfg["format"], "pixel-hnn/run");
     assert_eq!(cfg["train"]["adam"]["lr"], 1e-3);
     assert_eq!(cfg["dataset"]["sha256"].as_str().unwrap().len(), 64);
-    let losses: serde_json::Value = serde_json::from_slice(&read(a.join("final-losses.json"))).unwrap();
+    let losses: serde_json::Value = serde_json::from_slice(&read_bytes(a.join("final-losses.json"))).unwrap();
     assert_eq!(losses["models"][0]["test"]["n"], 2 * 17);
     let png = image::open(a.join("loss-curve.png")).unwrap();
     assert_eq!((png.width(), png.height()), (800, 500));
@@ -72,9 +62,9 @@ fn one_run_of_1000_steps_equals_600_then_resume_400_bit_for_bit() {
         .arg(&split)
         .assert()
         .success();
-    assert!(read(whole.join("hnn.safetensors")) == read(split.join("hnn.safetensors")), "weights differ");
-    assert!(read(whole.join("log-hnn.jsonl")) == read(split.join("log-hnn.jsonl")), "logs differ");
-    assert!(read(whole.join("checkpoints/hnn.safetensors")) == read(split.join("checkpoints/hnn.safetensors")));
+    assert!(read_bytes(whole.join("hnn.safetensors")) == read_bytes(split.join("hnn.safetensors")), "weights differ");
+    assert!(read_bytes(whole.join("log-hnn.jsonl")) == read_bytes(split.join("log-hnn.jsonl")), "logs differ");
+    assert!(read_bytes(whole.join("checkpoints/hnn.safetensors")) == read_bytes(split.join("checkpoints/hnn.safetensors")));
     // The resumed run's TensorBoard events are its log's lines, once each (rewritten at
     // the resume, not appended twice).
     let events = common::read_events(dir.path());
@@ -125,7 +115,7 @@ fn resume_takes_every_setting_from_the_run_and_names_what_changed_in_one_short_l
     train(&data, &out, &["--model", "hnn", "--steps", "4", "--lr", "2e-3", "--log-every", "1"]).assert().success();
     // No --data, --lr, --batch or --log-every: all from the run folder; only --steps given.
     bin().args(["train", "--device", "cpu", "--resume", "--steps", "6", "--out"]).arg(&out).assert().success();
-    let log = String::from_utf8(read(out.join("log-hnn.jsonl"))).unwrap();
+    let log = String::from_utf8(read_bytes(out.join("log-hnn.jsonl"))).unwrap();
     assert_eq!(log.lines().count(), 6, "every step of 0..6 logged: {log}");
     let cfg = common::read_json(out.join("config.json"));
     assert_eq!((cfg["train"]["steps"].as_u64(), cfg["train"]["adam"]["lr"].as_f64()), (Some(6), Some(2e-3)));
@@ -172,10 +162,10 @@ fn bad_input_is_named() {
     assert!(!run.exists(), "nothing may be written for bad input");
 
     train(&data, &run, &["--model", "hnn", "--steps", "5"]).assert().success();
-    let before = read(run.join("hnn.safetensors"));
+    let before = read_bytes(run.join("hnn.safetensors"));
     fails(train(&data, &run, &["--model", "hnn", "--steps", "5"]), "already exists; pass --force");
     fails(train(&data, &run, &["--model", "hnn", "--steps", "8", "--resume", "--batch", "16"]), "train.batch: 32 -> 16");
-    assert_eq!(read(run.join("hnn.safetensors")), before);
+    assert_eq!(read_bytes(run.join("hnn.safetensors")), before);
 
     // A checkpoint of another architecture (16 x 16 frames) in a 28 x 28 run.
     let data16 = dataset(dir.path(), 16);
@@ -237,7 +227,7 @@ fn preset_paper_is_the_papers_run_byte_for_byte() {
     train(&data, &plain, &["--steps", "12"]).assert().success();
     train(&data, &paper, &["--steps", "12", "--preset", "paper"]).assert().success();
     for file in ["config.json", "hnn.safetensors", "baseline.safetensors"] {
-        let (a, b) = (read(plain.join(file)), read(paper.join(file)));
+        let (a, b) = (read_bytes(plain.join(file)), read_bytes(paper.join(file)));
         assert!(a == b, "{file} differs between the plain run and --preset paper");
     }
     // The final losses to the bit; only the time a step took may differ.
@@ -272,7 +262,7 @@ fn preset_study_gives_every_family_one_net_and_flags_beside_it_win() {
     // Every family has the same hidden layers; the HNN's H is T(p) + V(q).
     // The weights' names and shapes, from the safetensors header (8 bytes of length, JSON).
     let names = |family: &str| -> Vec<(String, Vec<i64>)> {
-        let bytes = read(run.join(format!("{family}.safetensors")));
+        let bytes = read_bytes(run.join(format!("{family}.safetensors")));
         let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
         let mut v: Vec<(String, Vec<i64>)> = header

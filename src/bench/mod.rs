@@ -159,7 +159,8 @@ fn step_ms(
 ) -> Result<Value> {
     let threads = rt.threads;
     use crate::dataset::Pairs;
-    use crate::training::members::{Members, PixelMembers, RolloutTraining, Stack};
+    use crate::training::members::Members;
+    use crate::training::stack::{PixelMembers, RolloutTraining, Stack};
     use crate::training::Objective;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
@@ -278,7 +279,8 @@ pub fn rollout_step_ms(
     steps: usize,
 ) -> Result<Value> {
     use crate::dataset::Windows;
-    use crate::training::members::{for_family_windows, RolloutTraining, Stack};
+    use crate::training::members_for_windows as for_family_windows;
+    use crate::training::stack::{RolloutTraining, Stack};
     use tch::{Device, Kind, Tensor};
     let pairs_of_a_window = arch.window_frames(ROLLOUT_HORIZON) - 2;
     let random = |seed: u64, trials: usize| {

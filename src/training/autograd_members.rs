@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
 use super::adam::Adam;
-use super::members::{PixelMembers, RolloutTraining, Stack};
+use super::stack::{PixelMembers, RolloutTraining, Stack};
 use super::{adam_step_if_finite, Divergence, Objective, StepLoss};
 use crate::choice::Choice;
 use crate::dataset::Windows;
@@ -227,9 +227,7 @@ impl PixelMembers for AutogradMembers {
         let input_dim = self.train.pairs.size()[1];
         crate::model::load_parameters(&self.models[k].named_parameters(), tensors, "model.", file, input_dim)?;
         let device = self.train.pairs.device();
-        self.adams[k]
-            .load_state(&|n: &str| tensors.get(n).map(|t| t.to_device(device)))
-            .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
+        self.adams[k].load_state(&|n: &str| tensors.get(n).map(|t| t.to_device(device))).map_err(Error::optim(file))
     }
     fn freeze(&mut self, k: usize, at: Divergence) {
         self.diverged[k] = Some(at);
@@ -246,7 +244,8 @@ impl PixelMembers for AutogradMembers {
 mod tests {
     use super::*;
     use crate::runtime::ThreadChoice;
-    use crate::training::members::{Members, RolloutTraining};
+    use crate::training::members::Members;
+    use crate::training::stack::RolloutTraining;
     use crate::training::tests::{pairs, small_stack, windows};
 
     fn autograd(seeds: &[u64]) -> AutogradMembers {

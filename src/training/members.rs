@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use crate::choice::Choice;
-use crate::dataset::{Pairs, PixelDataset, Split};
+use crate::dataset::Pairs;
 use crate::error::{Error, Result};
 use crate::model::cpu_step::{Dims, Workspace};
 use crate::model::layout::Layout;
@@ -24,7 +24,8 @@ use crate::model::stacked;
 use crate::model::FastField;
 use crate::model::{FieldKind, LossWeights, ModelConfig};
 use crate::runtime::ThreadChoice;
-use crate::training::adam::{Adam, AdamConfig};
+use crate::training::adam::Adam;
+use crate::training::stack::{PixelMembers, Stack};
 use crate::training::{Divergence, Objective, StepLoss};
 
 /// Samples per chunk when evaluating (bounds the activations' memory).
@@ -62,82 +63,6 @@ pub struct Members {
     batched: Option<Batched>,
     /// Capture the batched step as a CUDA graph.
     graphs: bool,
-}
-
-/// K members of one family: its sizes, one seed per member (each draws a member's weights
-/// as the single model of that seed, and its batches), and how they train.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stack {
-    pub config: ModelConfig,
-    pub kind: FieldKind,
-    pub seeds: Vec<u64>,
-    pub adam: AdamConfig,
-    pub loss: LossWeights,
-    pub batch: usize,
-    pub device: Device,
-    /// How the rollout is trained (the paper's: one Euler frame, constant rate).
-    pub rollout: RolloutTraining,
-}
-
-/// How a family is trained over rollouts: the settings of [`crate::training::TrainConfig`]
-/// that the step reads, with the family's integrator resolved.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RolloutTraining {
-    pub horizon: usize,
-    pub integrator: crate::integrate::Integrator,
-    pub schedule: crate::training::Schedule,
-    pub grow: f64,
-    /// The run's steps (the schedule's and the growth's span).
-    pub steps: usize,
-}
-
-impl RolloutTraining {
-    /// The paper's: one Euler frame at a constant rate.
-    pub fn papers(steps: usize) -> Self {
-        RolloutTraining {
-            horizon: 1,
-            integrator: crate::integrate::Integrator::Euler,
-            schedule: crate::training::Schedule::Constant,
-            grow: 0.0,
-            steps,
-        }
-    }
-
-    /// The settings of `cfg` for `kind`.
-    pub fn of(cfg: &crate::training::TrainConfig, kind: FieldKind) -> Self {
-        RolloutTraining {
-            horizon: cfg.horizon,
-            integrator: cfg.integrator_for(kind),
-            schedule: cfg.schedule,
-            grow: cfg.grow,
-            steps: cfg.steps,
-        }
-    }
-
-    /// Whether this, with the loss `w`, is the paper's training (one Euler frame, no rollout
-    /// pixels, constant rate): what the hand-written step computes.
-    pub fn is_papers(&self, w: &LossWeights) -> bool {
-        self.horizon == 1
-            && self.integrator == crate::integrate::Integrator::Euler
-            && self.schedule == crate::training::Schedule::Constant
-            && w.roll == 0.0
-    }
-
-    /// The rollout at `step`: its length, and whether its pixels count. Over the first
-    /// `grow` of the steps: for the first half the paper's loss alone (one frame, no rollout
-    /// pixels: the autoencoder learns to reconstruct first), then the rollout growing from 1
-    /// frame to `horizon` with its pixels.
-    pub fn at(&self, step: usize) -> (usize, bool) {
-        let span = self.grow * self.steps as f64;
-        if span < 2.0 || self.horizon == 1 {
-            return (self.horizon, true);
-        }
-        let (warm, s) = (span / 2.0, step as f64);
-        if s < warm {
-            return (1, false);
-        }
-        ((1 + ((self.horizon - 1) as f64 * (s - warm) / warm) as usize).min(self.horizon), true)
-    }
 }
 
 impl Members {
@@ -310,53 +235,6 @@ impl Members {
     }
 }
 
-/// K members of one family on the pixel task, as the pipeline trains them: through the
-/// hand-written step ([`Members`], the paper's families) or through autograd
-/// ([`super::autograd_members::AutogradMembers`], any other family).
-pub trait PixelMembers: Objective {
-    /// Member `k`'s weights, named as a single model's (`ae.enc.l1.weight`, ...).
-    fn member_weights(&self, k: usize) -> Vec<(String, Tensor)>;
-    /// Restores member `k` from a checkpoint's tensors (`model.NAME`, `adam.*`); `file`
-    /// names the checkpoint for errors.
-    fn restore(&mut self, k: usize, tensors: &HashMap<String, Tensor>, file: &std::path::Path) -> Result<()>;
-    /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
-    fn freeze(&mut self, k: usize, at: Divergence);
-    /// Every member's per-sample loss (no gradient) over the training and the test samples,
-    /// each `[K][n]`: the final losses.
-    fn final_losses(&mut self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>);
-    /// Captures the batched (GPU) step as a CUDA graph, where the objective has one.
-    fn use_cuda_graphs(&mut self, on: bool);
-}
-
-/// The members of `stack` on `data` (on the stack's device): through the family's
-/// hand-written step where it has one and trains as the paper did, else through autograd
-/// over windows of the stack's horizon.
-pub fn for_family(stack: &Stack, data: &PixelDataset, threads: ThreadChoice) -> Box<dyn PixelMembers> {
-    if stack.rollout.is_papers(&stack.loss)
-        && stack.config.arch.is_papers()
-        && stack.config.field_settings.is_default()
-        && stack.kind.dynamics().fast_path().is_some()
-    {
-        let (train, test) = (data.pairs(Split::Train).to_device(stack.device), data.pairs(Split::Test).to_device(stack.device));
-        Box::new(Members::new(stack, train, test, threads))
-    } else {
-        let k = stack.config.arch.window_frames(stack.rollout.horizon) - 2;
-        let (train, test) = (data.windows(Split::Train, k).to_device(stack.device), data.windows(Split::Test, k).to_device(stack.device));
-        for_family_windows(stack, train, test, threads)
-    }
-}
-
-/// The members of `stack` trained through autograd over the windows `train` (tested on
-/// `test`), whatever the family.
-pub fn for_family_windows(
-    stack: &Stack,
-    train: crate::dataset::Windows,
-    test: crate::dataset::Windows,
-    threads: ThreadChoice,
-) -> Box<dyn PixelMembers> {
-    Box::new(super::autograd_members::AutogradMembers::new(stack, train, test, threads))
-}
-
 impl PixelMembers for Members {
     /// Captures the batched (GPU) step as a CUDA graph after a few eager steps.
     fn use_cuda_graphs(&mut self, on: bool) {
@@ -375,9 +253,7 @@ impl PixelMembers for Members {
         let input_dim = self.train.x.size()[1];
         crate::model::load_parameters(&slots, tensors, "model.", file, input_dim)?;
         let device = self.device;
-        self.adam
-            .load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device)))
-            .map_err(|source| Error::Optim { path: file.to_path_buf(), source })
+        self.adam.load_member_state(k as i64, &|n: &str| tensors.get(n).map(|t| t.to_device(device))).map_err(Error::optim(file))
     }
 
     /// Marks member `k` as frozen before training continues (it diverged in an earlier run).
@@ -565,6 +441,7 @@ pub fn memory_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::training::adam::AdamConfig;
     use crate::training::{fit, LoopConfig, MemoryLog, Recorder};
 
     use crate::training::tests::{pairs, small_stack};

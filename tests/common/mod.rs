@@ -9,18 +9,51 @@ pub fn bin() -> Command {
     Command::cargo_bin("pixel-hnn").unwrap()
 }
 
-/// A small pendulum dataset of `side` px in `dir`: 10 trials x 20 frames (8 training trials).
-pub fn small_dataset(dir: &Path, side: u32) -> PathBuf {
-    let path = dir.join(format!("d{side}.h5"));
-    bin().args(["generate", "--trials", "10", "--steps", "20", "--side", &side.to_string(), "--out"]).arg(&path).assert().success();
+/// A dataset `name` in `dir`: `trials` x `steps` frames of `side` px, with `extra` generate
+/// flags (`--system spring`; the pendulum without).
+pub fn dataset_of(dir: &Path, name: &str, (trials, steps, side): (u32, u32, u32), extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let n = |v: u32| v.to_string();
+    bin()
+        .args(["generate", "--trials", &n(trials), "--steps", &n(steps), "--side", &n(side), "--out"])
+        .arg(&path)
+        .args(extra)
+        .assert()
+        .success();
     path
 }
 
-/// `train` on the CPU from `data` into `out`, the test loss every 50 steps, with `extra`.
+/// A small pendulum dataset of `side` px in `dir`: 10 trials x 20 frames (8 training trials).
+pub fn small_dataset(dir: &Path, side: u32) -> PathBuf {
+    dataset_of(dir, &format!("d{side}.h5"), (10, 20, side), &[])
+}
+
+/// `train` from `data` into `out` with `extra`: on the CPU, the test loss every 50 steps,
+/// unless `extra` says otherwise.
 pub fn train_on_cpu(data: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = bin();
-    c.args(["train", "--device", "cpu", "--eval-every", "50", "--data"]).arg(data).arg("--out").arg(out).args(extra);
+    c.args(["train", "--data"]).arg(data).arg("--out").arg(out).args(extra);
+    for (flag, default) in [("--device", "cpu"), ("--eval-every", "50")] {
+        if !extra.contains(&flag) {
+            c.args([flag, default]);
+        }
+    }
     c
+}
+
+/// A file's bytes, naming the file when it cannot be read.
+pub fn read_bytes(p: impl AsRef<Path>) -> Vec<u8> {
+    std::fs::read(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+/// Plans the sweep `text` (written to `dir/NAME.toml`) into `dir/sweeps/NAME`.
+pub fn plan_sweep(dir: &Path, text: &str, name: &str) -> PathBuf {
+    let toml = dir.join(format!("{name}.toml"));
+    std::fs::write(&toml, text).unwrap();
+    let out = dir.join("sweeps").join(name);
+    let said = succeeds(bin().args(["sweep", "plan"]).arg(&toml).arg("--out").arg(&out));
+    assert!(said.starts_with("planned "), "{said}");
+    out
 }
 
 pub fn shared(rel: &str) -> PathBuf {
