@@ -9,6 +9,7 @@
 //! | [`profiler`] | a child process's wall time and peak memory ([`profiler::measure`]) |
 //! | [`hog`] | another process that keeps one core busy, for the figures under load |
 
+pub mod fakes;
 pub mod hog;
 pub mod profiler;
 
@@ -17,12 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::model::FieldKind;
 use crate::systems::pendulum::{PendulumDrawer, PendulumScene};
 use crate::systems::render::RenderConfig;
 use crate::systems::{SystemConfig, SystemKind};
+use crate::util::choice::Choice;
 use hog::Hog;
 use profiler::measure;
 
@@ -187,7 +188,7 @@ fn step_ms(
             tch::Cuda::synchronize(i as i64);
         }
     };
-    let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+    let mut rngs: Vec<crate::util::rng::Rng> = seeds.iter().map(|&s| crate::util::rng::Rng::new(s)).collect();
     let mut step = |s: usize| {
         let batches: Vec<Option<Vec<i64>>> = rngs.iter_mut().map(|r| Some(r.distinct(4000, 200))).collect();
         members.step(s, &batches)
@@ -315,7 +316,7 @@ pub fn rollout_step_ms(
     };
     let mut members = for_family_windows(&stack, train, test, crate::runtime::ThreadChoice::fixed(threads));
     crate::runtime::set_libtorch_threads(1);
-    let mut rng = crate::rng::Rng::new(0);
+    let mut rng = crate::util::rng::Rng::new(0);
     let mut step = |s: usize| members.step(s, &[Some(rng.distinct(n, ROLLOUT_BATCH))]);
     for s in 0..warm_up {
         step(s)?;
@@ -579,12 +580,12 @@ fn coords(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
 }
 
 /// `sweep table` over a sweep of 1,000 done points (4 systems x 2 models x 125 seeds, their
-/// state files written by [`crate::sweep::aggregate::synthetic`] with made-up figures):
+/// state files written by [`fakes::synthetic`] with made-up figures):
 /// reading and summarising them.
 fn sweep_table(emit: &mut dyn FnMut(Value)) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("pixel-hnn-bench-sweep-{}", std::process::id()));
     let sweep = dir.join("sweep");
-    let m = crate::sweep::aggregate::synthetic(&sweep, 125, 1)?;
+    let m = fakes::synthetic(&sweep, 125, 1)?;
     let mut times = vec![];
     for _ in 0..3 {
         let t = Instant::now();

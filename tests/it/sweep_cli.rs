@@ -1,9 +1,9 @@
 //! Sweeps through the real binary on this machine: plan, the local executor, status,
 //! recovery of a failed point, the table; and their bad input. (The Slurm executor's
 //! tests, against a real one-node cluster, are in `slurm.rs`.)
-mod common;
 
-use common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP as TINY};
+use crate::common;
+use crate::common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP as TINY};
 
 #[test]
 fn a_local_sweep_runs_every_point_recovers_a_failure_and_tabulates() {

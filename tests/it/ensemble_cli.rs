@@ -1,9 +1,9 @@
 //! Seed ensembles through the real binary: a member is the single run of its seed, the
 //! statistics across members, and bad --seeds.
-mod common;
 
+use crate::common;
+use crate::common::{bin, fails, fails_cleanly, read_bytes, read_json, succeeds};
 use assert_cmd::Command;
-use common::{bin, fails, fails_cleanly, read_bytes, read_json, succeeds};
 use std::path::{Path, PathBuf};
 
 fn dataset(dir: &Path, name: &str, trials: u32, steps: u32, side: u32) -> PathBuf {

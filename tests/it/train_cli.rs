@@ -1,9 +1,9 @@
 //! `pixel-hnn train` through the real binary: determinism, resume, checkpoints, divergence,
 //! bad input, and weights that PyTorch loads.
-mod common;
 
+use crate::common;
+use crate::common::{bin, fails, read_bytes, succeeds};
 use assert_cmd::Command;
-use common::{bin, fails, read_bytes, succeeds};
 use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials, 136 training samples).

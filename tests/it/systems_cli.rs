@@ -1,8 +1,7 @@
 //! Every system through the real binary: generate, train, evaluate and roll out a small run
 //! of each; a dataset of one system refused by a run of another.
-mod common;
 
-use common::{bin, fails, read_json as json, succeeds, train_on_cpu};
+use crate::common::{bin, fails, read_json as json, succeeds, train_on_cpu};
 use std::path::Path;
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {

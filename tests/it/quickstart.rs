@@ -2,9 +2,7 @@
 //! an empty folder, with `pixel-hnn` the built binary. Each must succeed, and what it says it
 //! writes must be there.
 
-mod common;
-
-use common::read_json;
+use crate::common::read_json;
 use std::process::Command;
 
 /// The commands between `<!-- quickstart -->` and `<!-- /quickstart -->`: every line of the

@@ -1,11 +1,11 @@
 //! Datasets written here, read back by h5py (the venv's Python) and checked there: every
 //! system's schema and values; and a format-1 file written by the pendulum-only release
 //! still loads.
-mod common;
 
-use pixel_hnn::choice::Choice;
+use crate::common;
 use pixel_hnn::dataset::{generate, DatasetConfig, PixelDataset, Split};
 use pixel_hnn::systems::SystemKind;
+use pixel_hnn::util::choice::Choice;
 use std::process::Command;
 
 const CHECK: &str = r#"

@@ -2,7 +2,7 @@
 //! gradients (tests/fixtures/adam_reference.json, written by make_adam_reference.py), the
 //! parameters compared after every step, in f32 and f64, through `update` (explicit
 //! gradients) and through `step` (gradients left by autograd).
-use pixel_hnn::training::adam::{Adam, AdamConfig};
+use pixel_hnn::util::adam::{Adam, AdamConfig};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 

@@ -1,9 +1,9 @@
 //! Scoring any model's predictions through the real binary (`predict`, `score`, `table`), the
 //! plain-PyTorch example, TensorBoard's reader on every run's events, and pandas on the
 //! tables.
-mod common;
 
-use common::{bin, fails_cleanly, python_json, read_events, read_json as json, small_dataset, succeeds, train_on_cpu, venv_python};
+use crate::common;
+use crate::common::{bin, fails_cleanly, python_json, read_events, read_json as json, small_dataset, succeeds, train_on_cpu, venv_python};
 use std::path::{Path, PathBuf};
 
 /// Writes predictions for `data`'s test trials with Python (h5py), as another model would:

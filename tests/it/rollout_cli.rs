@@ -1,11 +1,11 @@
 //! Training over rollouts and the model families through the real binary: every family
 //! trains, resumes, is scored under both protocols and drawn; bad input is named.
-mod common;
 
-use common::{bin, fails_cleanly, read_json, succeeds, train_on_cpu as train};
-use pixel_hnn::choice::Choice;
+use crate::common;
+use crate::common::{bin, fails_cleanly, read_json, succeeds, train_on_cpu as train};
 use pixel_hnn::model::FieldKind;
 use pixel_hnn::training::Models;
+use pixel_hnn::util::choice::Choice;
 use std::path::{Path, PathBuf};
 
 /// A small dataset: 10 trials x 20 frames (8 training trials; windows of up to 17 frames).

@@ -1,8 +1,7 @@
 //! The whole pipeline through the real binary: `demo --quick` end to end, then `evaluate`
 //! and `rollout` on its run, and their bad input.
-mod common;
 
-use common::{bin, fails, read_json as json, succeeds};
+use crate::common::{bin, fails, read_json as json, succeeds};
 
 #[test]
 fn quick_demo_runs_the_whole_pipeline_and_its_outputs_hold_up() {

@@ -1,7 +1,7 @@
 //! The coordinate tasks through the real binary, in quick versions, and `table`.
-mod common;
 
-use common::{bin, succeeds};
+use crate::common;
+use crate::common::{bin, succeeds};
 
 #[test]
 fn each_task_runs_quickly_and_table_collects_them() {

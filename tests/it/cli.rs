@@ -1,7 +1,6 @@
 //! The real binary, end to end: generate, preview, determinism, and bad input.
-mod common;
 
-use common::{bin, fails_cleanly as fails, listing};
+use crate::common::{bin, fails_cleanly as fails, listing};
 use std::path::Path;
 
 const SMALL: [&str; 4] = ["--trials", "4", "--steps", "12"];

@@ -1,11 +1,10 @@
 //! Models that see several frames through the real binary: the convolutional encoder and
 //! decoder with every family of issue 16 and HGN train as ensembles, resume, are scored under
 //! both protocols and drawn; the architecture's bad settings are named.
-mod common;
 
-use common::{bin, fails_cleanly, read_json, small_dataset as dataset, succeeds, train_on_cpu as train};
-use pixel_hnn::choice::Choice;
+use crate::common::{bin, fails_cleanly, read_json, small_dataset as dataset, succeeds, train_on_cpu as train};
 use pixel_hnn::model::FieldKind;
+use pixel_hnn::util::choice::Choice;
 
 #[test]
 fn hgn_alone_is_built_on_convolutions_over_five_frames_with_the_benchmarks_loss() {

@@ -1,9 +1,8 @@
 //! Sweeps through a real Slurm cluster: `scripts/slurm-local up` starts a one-node one on
 //! this machine and `scripts/test` runs these with its SLURM_CONF. Plain `cargo test` lists
 //! them as ignored: they need the cluster.
-mod common;
 
-use common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP};
+use crate::common::{bin, fails_cleanly, listing, plan_sweep, read_json as json, succeeds, TINY_SWEEP};
 use std::path::Path;
 
 fn cluster() {

@@ -1,11 +1,11 @@
 //! The rollout-training loss against the plain-PyTorch peer (`scripts/peer/
 //! rollout_train_step.py`, which `scripts/bench` times beside ours): the same weights and
 //! windows give the same loss terms, family by family, integrator by integrator, in f64.
-mod common;
 
-use pixel_hnn::choice::Choice;
+use crate::common;
 use pixel_hnn::integrate::Integrator;
 use pixel_hnn::model::{Architecture, FieldKind, LossWeights, Model, ModelConfig};
+use pixel_hnn::util::choice::Choice;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -42,7 +42,7 @@ fn ours_and_peers(
     ];
     let mut cmd = std::process::Command::new(common::venv_python());
     cmd.arg("scripts/peer/rollout_train_step.py").args(["--check", "--model", kind.name()]).args(peer_args);
-    if kind != FieldKind::Rgn {
+    if !kind.dynamics().is_map() {
         cmd.args(["--integrator", integrator.name()]);
     }
     let out = cmd.arg("--weights").arg(&file).arg("--inputs").arg(inputs).output().unwrap();
@@ -54,19 +54,15 @@ fn ours_and_peers(
 fn every_familys_rollout_loss_is_the_pytorch_peers() {
     let dir = tempfile::tempdir().unwrap();
     let (n, k) = (4i64, 3i64);
-    let mut rng = pixel_hnn::rng::Rng::new(5);
+    let mut rng = pixel_hnn::util::rng::Rng::new(5);
     let values: Vec<f64> = (0..n * (k + 1) * 1568).map(|_| 0.5 * rng.uniform(0.0, 1.0)).collect();
     let x = Tensor::from_slice(&values).view([n, k + 1, 1568]);
     let inputs = dir.path().join("x.safetensors");
     Tensor::write_safetensors(&[("x", &x)], &inputs).unwrap();
     let weights = LossWeights { roll: 1.0, ..LossWeights::default() };
-    for (kind, integrator) in [
-        (FieldKind::Hnn, Integrator::Leapfrog),
-        (FieldKind::Hnn, Integrator::Midpoint),
-        (FieldKind::Baseline, Integrator::Euler),
-        (FieldKind::Ode, Integrator::Rk4),
-        (FieldKind::Rgn, Integrator::Euler),
-    ] {
+    // Every family at its own step over rollouts, and the HNN's implicit midpoint step.
+    let own = FieldKind::ALL.iter().map(|&f| (f, f.dynamics().default_integrator(k as usize)));
+    for (kind, integrator) in own.chain([(FieldKind::Hnn, Integrator::Midpoint)]) {
         let (ours, theirs) = ours_and_peers(dir.path(), kind, ModelConfig::default(), &x, &inputs, k, integrator, &weights, &[]);
         for (name, v) in ours {
             let t = theirs[name].as_f64().unwrap();
@@ -85,7 +81,7 @@ fn every_familys_convolutional_rollout_loss_is_the_pytorch_peers() {
     let (n, k) = (3i64, 2i64);
     let p = arch.window_frames(k as usize) as i64 - 1;
     // Windows of pairs cut from one sequence of frames, as the dataset's are.
-    let mut rng = pixel_hnn::rng::Rng::new(6);
+    let mut rng = pixel_hnn::util::rng::Rng::new(6);
     let frames: Vec<Vec<f64>> = (0..n * (p + 1)).map(|_| (0..784).map(|_| rng.uniform(0.0, 1.0)).collect()).collect();
     let mut values = vec![];
     for w in 0..n {
@@ -99,7 +95,7 @@ fn every_familys_convolutional_rollout_loss_is_the_pytorch_peers() {
     let inputs = dir.path().join("x.safetensors");
     Tensor::write_safetensors(&[("x", &x)], &inputs).unwrap();
     let weights = LossWeights { cc: 0.0, hnn: 0.0, roll: 1.0, ..LossWeights::default() };
-    for kind in [FieldKind::Hgn, FieldKind::Ode, FieldKind::Rgn] {
+    for &kind in FieldKind::ALL {
         let integrator = kind.dynamics().default_integrator(k as usize);
         let conv = ["--encoder", "conv", "--context", "5", "--channels", "4", "--latent", "4"];
         let config = ModelConfig::with(28, 1, arch);

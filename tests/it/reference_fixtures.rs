@@ -1,7 +1,7 @@
 //! The simulator and the renderer against fixtures made by the classic-control environment
 //! itself (../shared/fixtures, with make_fixtures.py that produced them).
-mod common;
 
+use crate::common;
 use pixel_hnn::systems::pendulum::{PendulumDrawer, PendulumParams, PendulumScene, State};
 use pixel_hnn::systems::render::RenderConfig;
 
