@@ -25,18 +25,18 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
-use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Method};
 use crate::model::{FieldConfig, FieldKind, LatentField, LossTerms, NativeField};
 use crate::paper;
-use crate::rng::Rng;
-use crate::stats::MeanSem;
 use crate::systems::spring::Spring;
 use crate::systems::two_body::TwoBody;
 use crate::systems::System;
-use crate::training::adam::AdamConfig;
 use crate::training::{AutogradLoss, LoopConfig};
+use crate::util::adam::AdamConfig;
+use crate::util::choice::Choice;
+use crate::util::rng::Rng;
+use crate::util::stats::MeanSem;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -438,7 +438,7 @@ pub fn score(cfg: &TaskConfig, data: &TaskData, field: &LatentField) -> Result<(
 /// `energy.png` and `trajectory.png` of a run: the first test trajectory, true and as each
 /// model rolls it out (`rollouts[k]`: the model's rollouts, first trajectory first).
 pub fn draw_pictures(cfg: &TaskConfig, data: &TaskData, rollouts: &[(FieldKind, Vec<Vec<f64>>)], dir: &Path) -> Result<()> {
-    use crate::plot::{self, LinePlot, Series};
+    use crate::util::plot::{self, LinePlot, Series};
     let Some((t, states)) = data.test_trajectories.first() else { return Ok(()) };
     let d = data.d;
     let task = cfg.task;

@@ -70,7 +70,7 @@ pub enum Integrator {
 /// latent fields move at most ~0.5 per frame, so 6 iterations reach f32 rounding.
 pub const MIDPOINT_ITERATIONS: usize = 6;
 
-impl crate::choice::Choice for Integrator {
+impl crate::util::choice::Choice for Integrator {
     const ALL: &'static [Self] = &[Integrator::Euler, Integrator::Rk4, Integrator::Leapfrog, Integrator::Midpoint];
 
     fn name(self) -> &'static str {
@@ -525,7 +525,7 @@ mod tests {
         let t = tch::Tensor::from_slice(&zs.concat()).view([2, 2]);
         let mut ft = |z: &tch::Tensor| tch::Tensor::cat(&[z.narrow(1, 1, 1), -z.narrow(1, 0, 1).sin()], 1);
         let mut fv = |z: &Vec<f64>| vec![z[1], -z[0].sin()];
-        for &integrator in <Integrator as crate::choice::Choice>::ALL {
+        for &integrator in <Integrator as crate::util::choice::Choice>::ALL {
             let st = integrator.step(&mut ft, &t, 0.7);
             for (i, z) in zs.iter().enumerate() {
                 let sv = integrator.step(&mut fv, z, 0.7);

@@ -2,9 +2,11 @@
 //! Dzamba, Yosinski, NeurIPS 2019), as a Rust pipeline on libtorch, for the pendulum and
 //! the other systems later work compares on.
 //!
-//! One folder per floor, lower floors first (each imports only from those below it):
-//! - helpers: [`rng`] (the one seeded random source), [`stats`], [`choice`], [`output`]
-//!   (atomic files), [`error`], [`progress`], [`plot`], [`paper`] (the paper's numbers);
+//! One folder per floor, lower floors first (each imports only from those below it; the
+//! test `tests/house.rs` holds that no files import each other in a circle):
+//! - [`util`]: helpers every stage uses (the one seeded random source, statistics, named
+//!   choices, atomic files, progress, plots, TensorBoard events, Adam); [`error`]; [`paper`]
+//!   (the paper's numbers);
 //! - [`runtime`]: CPU or CUDA, threads, CUDA graphs;
 //! - [`systems`]: the physical systems (the classic-control pendulum, a spring, two bodies,
 //!   a double pendulum): fields, simulators, energies, scenes, and the renderer;
@@ -13,18 +15,17 @@
 //! - [`model`]: the model families (one file each), the one declaration of a model's
 //!   parameters, the autoencoder and latent fields, the hand-written training step;
 //! - [`training`]: the one training loop, its config, the members of a family trained at
-//!   once, Adam;
+//!   once;
 //! - [`evaluate`]: rollouts, the paper's metrics and pictures; [`coords`]: the
 //!   coordinate-space tasks (Table 1 rows 1-4);
 //! - [`run`]: the run folder, every file in it typed;
 //! - [`report`]: REPORT.md and Table 1 from run folders;
 //! - [`pipeline`]: the commands as library functions (`demo` among them); [`sweep`]: grids
 //!   of runs, on this machine or as a Slurm job array, and their table;
-//! - [`bench`]: speed figures;
+//! - [`bench`]: speed figures, and the made-up sweeps they time;
 //! - [`cli`]: flags -> configs -> one library call -> a printed summary.
 
 pub mod bench;
-pub mod choice;
 pub mod cli;
 pub mod coords;
 pub mod dataset;
@@ -32,19 +33,14 @@ pub mod error;
 pub mod evaluate;
 pub mod integrate;
 pub mod model;
-pub mod output;
 pub mod paper;
 pub mod pipeline;
-pub mod plot;
-pub mod progress;
 pub mod report;
-pub mod rng;
 pub mod run;
 pub mod runtime;
-pub mod stats;
 pub mod sweep;
 pub mod systems;
-pub mod tensorboard;
 pub mod training;
+pub mod util;
 
 pub use error::{Error, Result};

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::Device;
 
-use crate::choice::Choice;
 use crate::coords::{self, CoordsObjective, TaskConfig};
 use crate::dataset::preview::{self, SheetConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
@@ -15,17 +14,18 @@ use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
 use crate::evaluate::predictions::{Predictions, TrialScores};
 use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap, TrainedStep};
 use crate::model::{self, FieldKind, ModelConfig};
-use crate::output::PendingFile;
-use crate::plot;
 use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
 };
 use crate::runtime::{self, Runtime, ThreadChoice};
-use crate::stats::MeanSem;
 use crate::systems::SystemKind;
-use crate::training::adam::Adam;
 use crate::training::stack::{RolloutTraining, Stack};
 use crate::training::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
+use crate::util::adam::Adam;
+use crate::util::choice::Choice;
+use crate::util::output::PendingFile;
+use crate::util::plot;
+use crate::util::stats::MeanSem;
 
 /// Progress reports for the caller's bars and messages; every method does nothing unless
 /// overridden (the library never prints). Trials are reported from rendering threads.
@@ -65,7 +65,7 @@ pub fn preview(data: &Path, out: &Path, force: bool, cfg: &SheetConfig) -> Resul
     PendingFile::new(out, force, "--out")?;
     let data = PixelDataset::open(data).map_err(|e| Error::setting("--data", e.to_string()))?;
     let img = preview::contact_sheet(&data, cfg)?;
-    crate::output::write_png(&img, out, force)?;
+    crate::util::output::write_png(&img, out, force)?;
     Ok((img.width(), img.height()))
 }
 
@@ -374,7 +374,7 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
     metrics.save(&run.dir)?;
     for m in &metrics.models {
         let events = run.events_dir(m.model, m.seed).join(run::METRIC_EVENTS);
-        crate::tensorboard::write_scalars(&events, run.config.train.steps, &crate::tensorboard::metric_scalars(m))?;
+        crate::util::tensorboard::write_scalars(&events, run.config.train.steps, &crate::util::tensorboard::metric_scalars(m))?;
     }
     Ok(metrics)
 }
@@ -396,7 +396,7 @@ pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, forc
         run::check_replaceable(out, force, "")?;
     }
     let data = PixelDataset::open(data_path)?;
-    let sha256 = crate::stats::sha256_file(data_path)?;
+    let sha256 = crate::util::stats::sha256_file(data_path)?;
     let predictions = Predictions::read(predictions_path)?;
     predictions.check_fits(predictions_path, &data, &sha256)?;
     let model = predictions
@@ -411,7 +411,7 @@ pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, forc
         dataset: DatasetRef { path: data_path.to_path_buf(), sha256, config: data.config.clone() },
         predictions: run::PredictionsRef {
             path: predictions_path.to_path_buf(),
-            sha256: crate::stats::sha256_file(predictions_path)?,
+            sha256: crate::util::stats::sha256_file(predictions_path)?,
             model,
             context: predictions.context,
             horizon: predictions.horizon,

@@ -17,7 +17,7 @@
 //! | `rollout/` | pictures | `rollout` (see [`crate::evaluate::pictures`]) |
 //! | `REPORT.md` | text | `demo` |
 //!
-//! Every model's TensorBoard events ([`crate::tensorboard`]) are in `events/{model}/` of its
+//! Every model's TensorBoard events ([`crate::util::tensorboard`]) are in `events/{model}/` of its
 //! member's folder: `events.out.tfevents.0.pixel-hnn` (training: the log's lines, rewritten
 //! with it on resume) and `events.out.tfevents.1.pixel-hnn-metrics` (`evaluate`'s figures).
 //!
@@ -40,17 +40,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
-use crate::choice::Choice;
 use crate::coords::{Task, TaskConfig, TaskMetrics};
 use crate::dataset::{DatasetConfig, PixelDataset};
 use crate::error::{Error, Result};
 use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::{EnsembleSummary, EvalConfig, ModelMetrics};
 use crate::model::{FieldKind, Model, ModelConfig};
-use crate::output::{write_atomic, PendingFile};
-use crate::stats::{sha256_file, MeanSem};
 use crate::systems::SystemKind;
 use crate::training::{Divergence, LogLine, Progress, Recorder, TrainConfig};
+use crate::util::choice::Choice;
+use crate::util::output::{write_atomic, PendingFile};
+use crate::util::stats::{sha256_file, MeanSem};
 
 pub const CONFIG: &str = "config.json";
 pub const FINAL_LOSSES: &str = "final-losses.json";
@@ -249,12 +249,12 @@ impl ScoreRun {
     /// Writes the whole folder at once (replacing `dir`, which [`check_replaceable`]
     /// allowed): config, metrics, the error curve, the figures' events.
     pub fn write(dir: &Path, config: ScoreRunConfig, metrics: &ScoreMetrics) -> Result<ScoreRun> {
-        crate::output::write_dir_atomic(dir, |tmp| {
+        crate::util::output::write_dir_atomic(dir, |tmp| {
             config.save(tmp)?;
             metrics.save(tmp)?;
             metrics.test_trials.plot(&metrics.model, &tmp.join(ERROR_CURVE))?;
-            let events = tmp.join(EVENTS).join(crate::tensorboard::run_name(&metrics.model)).join(METRIC_EVENTS);
-            crate::tensorboard::write_scalars(&events, 0, &crate::tensorboard::trial_scalars(&metrics.test_trials))
+            let events = tmp.join(EVENTS).join(crate::util::tensorboard::run_name(&metrics.model)).join(METRIC_EVENTS);
+            crate::util::tensorboard::write_scalars(&events, 0, &crate::util::tensorboard::trial_scalars(&metrics.test_trials))
         })?;
         Ok(ScoreRun { dir: dir.to_path_buf(), config })
     }
@@ -595,7 +595,7 @@ impl PixelRun {
         write_atomic(&log_path, kept_text.as_bytes(), true, "--out")?;
         let log = std::fs::OpenOptions::new().append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let lines: Vec<LogLine> = kept.into_iter().map(|(_, v)| v).collect();
-        let events = crate::tensorboard::EventWriter::rewrite(&self.events_dir(kind, seed).join(TRAIN_EVENTS), &lines)?;
+        let events = crate::util::tensorboard::EventWriter::rewrite(&self.events_dir(kind, seed).join(TRAIN_EVENTS), &lines)?;
         Ok(RunRecorder { log, log_path, events, checkpoint_path: self.checkpoint_path(kind, seed) })
     }
 
@@ -629,7 +629,7 @@ pub struct Checkpoint {
 pub struct RunRecorder {
     log: std::fs::File,
     log_path: PathBuf,
-    events: crate::tensorboard::EventWriter,
+    events: crate::util::tensorboard::EventWriter,
     checkpoint_path: PathBuf,
 }
 
@@ -695,14 +695,14 @@ impl CoordsRun {
         pictures: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<CoordsRun> {
         let config = CoordsRunConfig { format: COORDS_FORMAT.into(), format_version: COORDS_FORMAT_VERSION, task: task.clone() };
-        crate::output::write_dir_atomic(dir, |tmp| {
+        crate::util::output::write_dir_atomic(dir, |tmp| {
             config.save(tmp)?;
             for f in fields {
                 f.vs.save(tmp.join(weights_file(f.kind)))?;
                 let lines: String = f.log.iter().map(|l| format!("{}\n", serde_json::to_string(l).unwrap())).collect();
                 write_atomic(&tmp.join(log_file(f.kind)), lines.as_bytes(), true, "--out")?;
                 let events = tmp.join(EVENTS).join(f.kind.name());
-                crate::tensorboard::EventWriter::rewrite(&events.join(TRAIN_EVENTS), f.log)?;
+                crate::util::tensorboard::EventWriter::rewrite(&events.join(TRAIN_EVENTS), f.log)?;
                 if let Some(m) = metrics.models.iter().find(|m| m.model == f.kind) {
                     let step = f.log.last().map_or(0, |l| l.step);
                     let values = [
@@ -710,7 +710,7 @@ impl CoordsRun {
                         ("final/test_loss".into(), m.test_loss.mean),
                         ("final/energy_mse".into(), m.energy_mse.mean),
                     ];
-                    crate::tensorboard::write_scalars(&events.join(METRIC_EVENTS), step, &values)?;
+                    crate::util::tensorboard::write_scalars(&events.join(METRIC_EVENTS), step, &values)?;
                 }
             }
             metrics.save(tmp)?;

@@ -2,7 +2,7 @@
 to time against the project's Rust step on the same machine (and, with --check, to check its
 loss terms one by one).
 
-    python rollout_train_step.py [--threads N] [--steps N] [--model hnn|baseline|ode|rgn|hgn]
+    python rollout_train_step.py [--threads N] [--steps N] [--model hnn|baseline|rgn|ode|hgn|lgn]
         [--integrator euler|rk4|leapfrog|midpoint] [--batch B] [--horizon K]
         [--encoder mlp-pair|conv] [--context C] [--channels CH] [--latent D]
     python rollout_train_step.py --check [--weights W.safetensors] [--inputs X.safetensors] ...
@@ -180,6 +180,27 @@ class SwishField(nn.Module):
         return self.l4(act(self.l3(act(self.l2(act(self.l1(z)))))))
 
 
+class LagrangianField(TanhField):
+    """The LGN: L = |q'|^2 / 2 + the paper's MLP d -> 200 -> 200 -> 1 (tanh, last layer
+    unbiased) at z = (q, q'), and dz/dt = (q', (d2L/dq'2)^-1 (dL/dq - d2L/dq'dq q'))."""
+
+    def __init__(self, d=LATENT, hidden=200):
+        super().__init__(d, 1, hidden=hidden)
+
+    def forward(self, z):  # [N, d] -> [N, d]
+        if not z.requires_grad:
+            z = z.detach().requires_grad_(True)
+        dof = z.shape[1] // 2
+        v = z[:, dof:]
+        lag = 0.5 * (v ** 2).sum(1) + super().forward(z)[:, 0]
+        (g,) = torch.autograd.grad(lag.sum(), z, create_graph=True)
+        rows = [torch.autograd.grad(g[:, dof + j].sum(), z, create_graph=True)[0] for j in range(dof)]
+        hess = torch.stack(rows, 1)  # [N, dof, d]: d2L/dq'_j dz
+        mixed, mass = hess[:, :, :dof], hess[:, :, dof:]
+        force = g[:, :dof] - (mixed @ v.unsqueeze(-1)).squeeze(-1)
+        return torch.cat([v, torch.linalg.solve(mass, force)], 1)
+
+
 # One step of h for a field f, z [N, d] -> [N, d].
 def euler(f, z, h):
     return z + h * f(z)
@@ -216,8 +237,17 @@ def residual(g, z, h):
 
 
 INTEGRATORS = {"euler": euler, "rk4": rk4, "leapfrog": leapfrog, "midpoint": midpoint}
-DEFAULT_INTEGRATOR = {"hnn": "leapfrog", "baseline": "euler", "ode": "rk4", "rgn": "residual",
-                      "hgn": "leapfrog"}
+# Every family: its field (of the latent's size) and its default step over rollouts. The Rust
+# side's families (`FieldKind::ALL`) are checked against this table, family by family.
+FAMILIES = {
+    "hnn": (lambda d: TanhField(d, 2, energy=1), "leapfrog"),
+    "baseline": (lambda d: TanhField(d, d), "euler"),
+    "rgn": (lambda d: SwishField(d), "residual"),
+    "ode": (lambda d: SwishField(d), "rk4"),
+    "hgn": (lambda d: TanhField(d, 1, energy=0), "leapfrog"),
+    "lgn": (lambda d: LagrangianField(d), "rk4"),
+}
+DEFAULT_INTEGRATOR = {name: step for name, (_, step) in FAMILIES.items()}
 
 
 def drawn_frames(encoder):
@@ -246,14 +276,7 @@ class RolloutModel(nn.Module):
             self.ae = ConvAutoencoder(context, channels, latent, dec_in)
         else:
             self.ae = Autoencoder(latent=latent, dec_in=dec_in)
-        if model == "hnn":
-            self.field = TanhField(latent, 2, energy=1)
-        elif model == "hgn":
-            self.field = TanhField(latent, 1, energy=0)
-        elif model == "baseline":
-            self.field = TanhField(latent, latent)
-        else:
-            self.field = SwishField(latent)
+        self.field = FAMILIES[model][0](latent)
         self.step = residual if integrator == "residual" else INTEGRATORS[integrator]
 
     def decode(self, z):
@@ -402,9 +425,9 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--steps", type=int, default=50, help="timed steps, after 3 warm-up steps")
-    ap.add_argument("--model", choices=["hnn", "baseline", "ode", "rgn", "hgn"], default="hnn")
+    ap.add_argument("--model", choices=list(FAMILIES), default="hnn")
     ap.add_argument("--integrator", choices=sorted(INTEGRATORS),
-                    help="default: hnn and hgn leapfrog, baseline euler, ode rk4; rgn has its own step")
+                    help="default: the family's (" + ", ".join(f"{m} {s}" for m, s in DEFAULT_INTEGRATOR.items()) + ")")
     ap.add_argument("--encoder", choices=["mlp-pair", "conv"], default="mlp-pair",
                     help="the paper's MLP over a pair, or convolutions over --context frames "
                          "(with the convolutional decoder and the loss ae + roll)")

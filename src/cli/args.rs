@@ -6,7 +6,6 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 use crate::bench::BenchConfig;
-use crate::choice::Choice;
 use crate::coords::Task;
 use crate::dataset::preview::SheetConfig;
 use crate::dataset::DatasetConfig;
@@ -18,6 +17,7 @@ use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
 use crate::training::{Preset, Schedule};
+use crate::util::choice::Choice;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::bench::BenchConfig;
-use crate::choice::Choice;
 use crate::coords::TaskConfig;
 use crate::dataset::preview::SheetConfig;
 use crate::dataset::DatasetConfig;
@@ -20,12 +19,13 @@ use crate::evaluate::pictures::Layout;
 use crate::evaluate::EvalConfig;
 use crate::integrate::Method;
 use crate::pipeline::{self, DemoConfig, Observer, TrainEvent, TrainRequest};
-use crate::progress;
 use crate::runtime::{self, Runtime};
 use crate::sweep::executor::{self, Executor};
 use crate::sweep::plan::SlurmSettings;
 use crate::systems::parse_param;
 use crate::training::{Models, Seeds, TrainOverrides};
+use crate::util::choice::Choice;
+use crate::util::progress;
 
 impl GenerateArgs {
     pub fn to_config(&self) -> crate::Result<DatasetConfig> {
@@ -285,7 +285,7 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
                 None => print!("{text}"),
                 Some(out) => {
                     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-                    crate::output::write_atomic(out, text.as_bytes(), true, "--out")?;
+                    crate::util::output::write_atomic(out, text.as_bytes(), true, "--out")?;
                     let charts = crate::sweep::page::charts(&records, dir)?;
                     println!("wrote {} and {} charts", out.display(), charts.len());
                 }

@@ -4,7 +4,7 @@
 
 use super::{DatasetConfig, PixelDataset};
 use crate::error::Result;
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 
 /// Simulates and renders `config`'s trials on `threads` threads (at least one), calling
 /// `on_trial` once per finished trial (for progress bars).
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn every_system_generates_its_own_labels_and_pairs() {
-        use crate::choice::Choice;
+        use crate::util::choice::Choice;
         for &kind in SystemKind::ALL {
             let cfg = DatasetConfig { trials: 4, steps: 10, ..DatasetConfig::for_system(kind) };
             let d = generate(&cfg, 2, &|| {}).unwrap();

@@ -6,9 +6,9 @@ use hdf5::{File, H5Type, Location};
 use std::path::Path;
 
 use super::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
-use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::output::PendingFile;
+use crate::util::choice::Choice;
+use crate::util::output::PendingFile;
 
 /// The `format` attribute of every dataset file.
 pub const FORMAT: &str = "pixel-hnn/frames";

@@ -17,12 +17,12 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
-use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::output::PendingFile;
 use crate::systems::pendulum::{InitialStateRule, Pendulum, PendulumParams, PendulumScene};
 use crate::systems::render::{RenderConfig, Window};
 use crate::systems::{System, SystemConfig, SystemKind};
+use crate::util::choice::Choice;
+use crate::util::output::PendingFile;
 
 pub use generate::generate;
 pub use h5::{FORMAT, FORMAT_VERSION};

@@ -22,15 +22,15 @@ pub mod symetric;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::integrate::{self, Integrator, Method};
 use crate::model::{FieldKind, Model};
-use crate::rng::Rng;
-use crate::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 use crate::systems::System;
-use crate::training::adam::{Adam, AdamConfig};
+use crate::util::adam::{Adam, AdamConfig};
+use crate::util::choice::Choice;
+use crate::util::rng::Rng;
+use crate::util::stats::{least_squares, quartiles, r_squared, Interval, MeanSem};
 
 /// The two protocols, as tables and reports name them.
 pub const PROTOCOLS: &str = "Protocols: rows without a letter and rows (b) are the paper's protocol: each model's learned field integrated by RK45 (rtol 1e-3, atol 1e-6 by default), whatever step it was trained with. Rows (a) roll each model out with the step it was trained with (its integrator, one step a frame: the paper's baseline by Euler, as it was trained), the fair comparison of families. Both score the same fresh trajectories. Valid prediction time: the first frame whose MSE / mean(truth^2) exceeds the threshold, forward and (a vector field, protocol a) backward in time from the last pair. A rollout leaves the training latents when a latent falls outside each coordinate's training range widened by half of it. SyMetric: the lowest-order polynomial map (order at most 5) from the encoder's latents to the true state whose test R^2 is at least 0.9 on every coordinate, and DeepMind's symplecticity test of its Jacobian; the energy is read through it where no affine map holds.";
@@ -321,7 +321,7 @@ fn labels_of(t: &Tensor) -> Vec<Vec<f64>> {
 }
 
 /// Least squares by Adam on random batches (the reference's way of fitting the map), with
-/// the project's one Adam ([`crate::training::adam::Adam`]) in f64.
+/// the project's one Adam ([`crate::util::adam::Adam`]) in f64.
 fn adam_fit(x: &[Vec<f64>], y: &[f64], steps: usize, batch: usize, lr: f64, seed: u64) -> Vec<f64> {
     let (n, k) = (x.len(), x[0].len());
     let xt = Tensor::from_slice(&x.concat()).view([n as i64, k as i64]);

@@ -16,14 +16,14 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-use crate::choice::Choice;
 use crate::dataset::preview::shade;
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, LatentMap, Rollout, Scorer, Trajectory};
 use crate::model::{FieldKind, Model};
-use crate::output::write_png;
-use crate::plot;
+use crate::util::choice::Choice;
+use crate::util::output::write_png;
+use crate::util::plot;
 
 /// Pictures' layout; `Default`: frames x4, every 10th frame on the sheet.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,7 +181,7 @@ pub fn write_rollout(
     files.extend(["frames/", "rollout.json"]);
     let summary = RolloutSummary { protocol: cfg.clone(), layout, frames: n, models: scores, files };
 
-    crate::output::write_dir_atomic(out, |tmp| {
+    crate::util::output::write_dir_atomic(out, |tmp| {
         for p in &panels {
             let dir = tmp.join("frames").join(&p.name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;

@@ -21,7 +21,7 @@ use crate::dataset::{PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::integrate::Integrator;
 use crate::model::Model;
-use crate::output::PendingFile;
+use crate::util::output::PendingFile;
 
 /// The `format` attribute of a predictions file.
 pub const FORMAT: &str = "pixel-hnn/predictions";
@@ -324,7 +324,7 @@ impl TrialScores {
     /// Writes the per-frame error curve (the mean over the trials, shaded between the
     /// trials' lowest and highest) as a PNG; on a log axis where it spans more than a decade.
     pub fn plot(&self, model: &str, out: &Path) -> Result<()> {
-        use crate::plot::{LinePlot, Series};
+        use crate::util::plot::{LinePlot, Series};
         let frame = |j: usize| (self.context + j) as f64;
         let lines: Vec<Vec<(f64, f64)>> =
             self.trials.iter().map(|t| t.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect()).collect();
@@ -335,6 +335,6 @@ impl TrialScores {
         let (lo, hi) = (positive().fold(f64::INFINITY, f64::min), positive().fold(0.0, f64::max));
         let log_y = hi > 10.0 * lo;
         let title = "Pixel MSE per predicted frame on the test trials";
-        crate::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y, series: &series }, out)
+        crate::util::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y, series: &series }, out)
     }
 }

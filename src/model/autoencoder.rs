@@ -16,7 +16,7 @@ use tch::Tensor;
 use super::conv::{self, ConvDecoder, ConvEncoder};
 use super::layout::Layout;
 use super::{FieldKind, ModelConfig};
-use crate::choice::Choice;
+use crate::util::choice::Choice;
 
 /// What reads the frames (`--encoder`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use tch::Tensor;
 
 use super::layout::{Init, Layout};
 use super::{FieldConfig, FieldKind};
-use crate::choice::Choice;
 use crate::integrate::Integrator;
+use crate::util::choice::Choice;
 
 /// A field network's shape: hidden layers of `width`, each followed by `activation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

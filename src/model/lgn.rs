@@ -258,7 +258,7 @@ mod tests {
         // does not drift: the last 10 periods stray no further than 1.5x the first 5.
         tch::manual_seed(0);
         let (vs, f) = field(128, 0);
-        let mut rng = crate::rng::Rng::new(11);
+        let mut rng = crate::util::rng::Rng::new(11);
         let (n, mut states, mut targets) = (256, vec![], vec![]);
         for _ in 0..n {
             let (q, v) = (rng.uniform(-2.0, 2.0), rng.uniform(-1.5, 1.5));

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::Tensor;
 
-pub use crate::choice::Choice;
 use crate::integrate::Integrator;
+pub use crate::util::choice::Choice;
 pub use autoencoder::{Architecture, Autoencoder, DecoderKind, EncoderKind};
 pub use field::{Activation, FieldSettings, LatentField, NativeField, Net};
 use field::{Mlp, NativeMlp};
@@ -673,7 +673,7 @@ mod tests {
     #[test]
     fn loss_gradient_through_the_double_backward_matches_finite_differences() {
         let m = small(FieldKind::Hnn);
-        let mut rng = crate::rng::Rng::new(11);
+        let mut rng = crate::util::rng::Rng::new(11);
         let mut rand = || Tensor::from_slice(&(0..90).map(|_| rng.uniform(0.0, 1.0)).collect::<Vec<_>>()).view([5, 18]);
         let (x, xn) = (rand(), rand());
         let w = LossWeights::default();
@@ -729,7 +729,7 @@ mod tests {
 
     /// `n` random windows of `k + 1` pairs of 18 values, in f64.
     fn windows(n: i64, k: i64, seed: u64) -> Tensor {
-        let mut rng = crate::rng::Rng::new(seed);
+        let mut rng = crate::util::rng::Rng::new(seed);
         let v: Vec<f64> = (0..n * (k + 1) * 18).map(|_| rng.uniform(0.0, 1.0)).collect();
         Tensor::from_slice(&v).view([n, k + 1, 18])
     }
@@ -784,7 +784,7 @@ mod tests {
 
     /// `n` random windows of `p` pairs of 8 px frames, in f64.
     fn pair_windows(n: i64, p: i64, seed: u64) -> Tensor {
-        let mut rng = crate::rng::Rng::new(seed);
+        let mut rng = crate::util::rng::Rng::new(seed);
         let v: Vec<f64> = (0..n * p * 128).map(|_| rng.uniform(0.0, 1.0)).collect();
         Tensor::from_slice(&v).view([n, p, 128])
     }

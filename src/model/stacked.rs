@@ -314,7 +314,7 @@ mod tests {
     /// (f64, so agreement is to round-off).
     fn check_against_autograd(config: ModelConfig, kind: FieldKind) {
         let seeds = [3u64, 11, 5];
-        let mut rng = crate::rng::Rng::new(1);
+        let mut rng = crate::util::rng::Rng::new(1);
         let n = 7i64;
         let d = config.input_dim;
         let data: Vec<f64> = (0..seeds.len() as i64 * 2 * n * d).map(|_| rng.uniform(0.0, 0.5)).collect();

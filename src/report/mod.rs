@@ -3,13 +3,13 @@
 
 pub mod table;
 
-use crate::choice::Choice;
 use crate::error::Result;
 use crate::evaluate::pictures::Layout;
-use crate::output::write_atomic;
 use crate::report::table::pixel_markdown;
 use crate::run::{PixelMetrics, PixelRun, REPORT};
 use crate::systems::SystemKind;
+use crate::util::choice::Choice;
+use crate::util::output::write_atomic;
 
 /// Writes `RUN/REPORT.md` from the run's config and metrics, and the rollout pictures made
 /// with `layout`; `timings` are (stage, seconds); `preview` is the dataset's contact sheet,
@@ -50,7 +50,7 @@ pub fn write_report(
         s += &format!(
             "The run is a seed ensemble ({} members, trained at once): each figure is the mean over the members with its 95% interval (percentile bootstrap of the mean, {} resamples); `metrics.json` holds every member's figures.\n\n",
             run.seeds().len(),
-            crate::stats::BOOTSTRAP_RESAMPLES
+            crate::util::stats::BOOTSTRAP_RESAMPLES
         );
     }
     s += "## Pictures\n\n";

@@ -5,15 +5,15 @@
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
 use crate::paper::{self, Figure};
 use crate::run::{CoordsMetrics, PixelMetrics, Run, ScoreMetrics};
-use crate::stats::Interval;
 use crate::systems::SystemKind;
+use crate::util::choice::Choice;
+use crate::util::stats::Interval;
 
 pub const HEADER: &str = "| task | train loss base / HNN | test loss base / HNN | energy base / HNN | energy ratio | HNN below base, by trajectory | paper train | paper test | paper energy |\n|---|---|---|---|---|---|---|---|---|";
 

@@ -20,7 +20,7 @@ pub enum DeviceChoice {
     Auto,
 }
 
-impl crate::choice::Choice for DeviceChoice {
+impl crate::util::choice::Choice for DeviceChoice {
     const ALL: &'static [Self] = &[DeviceChoice::Cpu, DeviceChoice::Cuda, DeviceChoice::Auto];
 
     fn name(self) -> &'static str {
@@ -49,7 +49,7 @@ pub enum CudaGraphs {
     Off,
 }
 
-impl crate::choice::Choice for CudaGraphs {
+impl crate::util::choice::Choice for CudaGraphs {
     const ALL: &'static [Self] = &[CudaGraphs::Auto, CudaGraphs::On, CudaGraphs::Off];
 
     fn name(self) -> &'static str {

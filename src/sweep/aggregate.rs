@@ -10,14 +10,14 @@ use std::path::Path;
 
 use super::plan::{plain, Manifest};
 use super::point::{MemberFigures, PointState, State};
-use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::evaluate::MAP_R2_MIN;
 use crate::model::FieldKind;
 use crate::report::table::short;
 use crate::run::JsonFile;
-use crate::stats::Interval;
 use crate::systems::SystemKind;
+use crate::util::choice::Choice;
+use crate::util::stats::Interval;
 
 /// One group of points: a system and the values of the setting axes; its members by model.
 #[derive(Clone, Debug, Default)]
@@ -242,7 +242,7 @@ pub fn markdown(m: &Manifest, groups: &[Group], tally: &Tally) -> String {
         tally.done,
         tally.diverged,
         tally.other,
-        crate::stats::BOOTSTRAP_RESAMPLES
+        crate::util::stats::BOOTSTRAP_RESAMPLES
     );
     for g in groups {
         let system = g.system.map(|k| k.name()).unwrap_or("?");
@@ -344,7 +344,7 @@ pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
     for g in groups.iter_mut() {
         let Some(path) = g.dataset.clone().filter(|p| p.exists()) else { continue };
         if !hashes.contains_key(&path) {
-            hashes.insert(path.clone(), crate::stats::sha256_file(&path)?);
+            hashes.insert(path.clone(), crate::util::stats::sha256_file(&path)?);
         }
         let sha = &hashes[&path];
         g.external = runs.iter().filter(|(h, _)| h == sha).map(|(_, e)| e.clone()).collect();
@@ -355,7 +355,7 @@ pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
 /// `energy-ratio.png`: each system's per-seed baseline / HNN ratios (dots) and their range
 /// (box), on a log scale.
 pub fn ratio_plot(groups: &[Group], out: &Path) -> Result<()> {
-    use crate::plot::{LinePlot, Series};
+    use crate::util::plot::{LinePlot, Series};
     let mut series = vec![];
     let mut names = vec![];
     for (i, g) in groups.iter().enumerate() {
@@ -377,7 +377,7 @@ pub fn ratio_plot(groups: &[Group], out: &Path) -> Result<()> {
     }
     series.push(Series::line("ratio 1 (no difference)", vec![(-0.5, 1.0), (groups.len() as f64 - 0.5, 1.0)]));
     let title = "Baseline / HNN error per seed (energy; pixel where no latent map holds)";
-    crate::plot::write(&LinePlot { title, x_label: "system", y_label: "baseline / HNN", log_y: true, series: &series }, out)
+    crate::util::plot::write(&LinePlot { title, x_label: "system", y_label: "baseline / HNN", log_y: true, series: &series }, out)
 }
 
 /// Collects, writes `table.md` and `energy-ratio.png` into the sweep folder, and returns the
@@ -394,81 +394,15 @@ pub fn table_with(dir: &Path, scores: Option<&Path>) -> Result<String> {
         add_scores(&mut groups, s)?;
     }
     let text = markdown(&m, &groups, &tally);
-    crate::output::write_atomic(&dir.join("table.md"), text.as_bytes(), true, "--out")?;
+    crate::util::output::write_atomic(&dir.join("table.md"), text.as_bytes(), true, "--out")?;
     ratio_plot(&groups, &dir.join("energy-ratio.png"))?;
     Ok(text)
-}
-
-/// Made-up figures of one member: the given energy error and worst map R^2, the HNN a little
-/// better than the baseline elsewhere (pixel MSE 1 against 2, valid prediction time 15
-/// frames against 10).
-fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFigures {
-    MemberFigures {
-        model,
-        seed,
-        train_loss: 1e-3,
-        test_loss: 1e-3,
-        energy_mse: Some(energy),
-        energy_mse_seeds_mean: Some(energy),
-        pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
-        valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
-        learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
-        worst_r2: Some(r2),
-        test_trials_vpt_median: None,
-        test_trials_pixel_mse: None,
-        as_trained_vpt_median: None,
-        as_trained_vpt_backward_median: None,
-        as_trained_energy_mse: None,
-        as_trained_pixel_mse: None,
-    }
-}
-
-/// A sweep folder at `out` of done points with made-up figures, for measuring and testing
-/// the table: every system x both models x `seeds` training seeds, planned as a real sweep,
-/// each point's `state.json` written with errors drawn from `rng_seed` (uniform in 1e-4 ..
-/// 1e-2). Replaces a sweep folder already at `out`.
-pub fn synthetic(out: &Path, seeds: usize, rng_seed: u64) -> Result<Manifest> {
-    let toml = out.with_extension("toml");
-    let systems: Vec<String> = SystemKind::ALL.iter().map(|s| format!("\"{}\"", s.name())).collect();
-    let seeds: Vec<String> = (0..seeds).map(|s| s.to_string()).collect();
-    let text = format!("[grid]\nsystem = [{}]\nmodel = [\"hnn\", \"baseline\"]\nseed = [{}]\n", systems.join(", "), seeds.join(", "));
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
-    let m = super::plan(&toml, out, true);
-    let _ = std::fs::remove_file(&toml);
-    let m = m?;
-    let mut rng = crate::rng::Rng::new(rng_seed);
-    for p in &m.points {
-        let mut e = || rng.uniform(1e-4, 1e-2);
-        let (train_loss, test_loss, energy, seeds_mean, pixel) = (e(), e(), e(), e(), e());
-        let figures = MemberFigures {
-            train_loss,
-            test_loss,
-            energy_mse_seeds_mean: Some(seeds_mean),
-            pixel_mse: Some(pixel),
-            ..made_up_member(p.train.models[0], p.train.seeds[0], energy, 0.99)
-        };
-        let st = PointState {
-            state: State::Done,
-            host: "synthetic".into(),
-            pid: 0,
-            slurm_job: None,
-            started: 0.0,
-            seconds: Some(60.0),
-            error: None,
-            members: vec![figures],
-            diverged: vec![],
-        };
-        st.save(&super::point_dir(out, p.index))?;
-    }
-    Ok(m)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::fakes::{made_up_member, synthetic};
 
     #[test]
     fn a_group_counts_wins_seed_by_seed_and_hides_energies_without_a_map() {

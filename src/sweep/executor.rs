@@ -337,7 +337,7 @@ pub fn submit_slurm(dir: &Path, indices: &[usize], cfg: &Slurm) -> Result<String
     }
     let mut subs = Submissions::load_from(&dir)?;
     let script_path = dir.join("slurm").join(format!("array-{}.sbatch", subs.0.len()));
-    crate::output::write_atomic(&script_path, sbatch_script(&manifest, &dir, &exe, indices, &settings).as_bytes(), true, "--out")?;
+    crate::util::output::write_atomic(&script_path, sbatch_script(&manifest, &dir, &exe, indices, &settings).as_bytes(), true, "--out")?;
     let submitted = point::now();
     let out = slurm(Command::new(sbatch).arg("--parsable").arg(&script_path), "sbatch")?;
     let job_id = out.trim().split(';').next().unwrap_or("").to_string();

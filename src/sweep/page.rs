@@ -113,11 +113,11 @@ pub fn charts(records: &[CsvRecord], dir: &Path) -> Result<Vec<PathBuf>> {
     for ((system, settings), rows) in groups(records) {
         let models = ordered(rows.iter().map(|r| r.model.as_str()));
         let pick = |m: &str, f: &str| rows.iter().find(|r| r.model == m && r.figure == f).map(|r| (r.mean, r.lo, r.hi));
-        let bars: Vec<(String, [Option<crate::plot::Interval3>; 2])> =
+        let bars: Vec<(String, [Option<crate::util::plot::Interval3>; 2])> =
             models.iter().map(|m| (m.to_string(), [pick(m, AS_TRAINED_VPT), pick(m, AS_TRAINED_VPT_BACKWARD)])).collect();
         let title = format!("{system}: valid prediction time stepped as trained (median of the trajectories; seeds' mean, 95% interval)");
         let out = dir.join(chart_name(&system, &settings));
-        crate::plot::write_intervals(&title, "frames", &bars, ["forward", "backward"], &out)?;
+        crate::util::plot::write_intervals(&title, "frames", &bars, ["forward", "backward"], &out)?;
         written.push(out);
     }
     Ok(written)

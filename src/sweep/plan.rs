@@ -39,13 +39,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, FIRST_SAMPLE_FRAME, FRAMES_PER_SAMPLE};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, MapFit};
 use crate::run::JsonFile;
 use crate::systems::SystemKind;
 use crate::training::{Models, Seeds, TrainConfig, TrainOverrides};
+use crate::util::choice::Choice;
 
 /// The `format` of `manifest.json`.
 pub const FORMAT: &str = "pixel-hnn/sweep";
@@ -485,7 +485,7 @@ pub fn plan(toml_path: &Path, out: &Path, force: bool) -> Result<Manifest> {
         std::fs::create_dir_all(parent).map_err(|e| Error::output(out, format!("cannot create its parent folder ({e})")))?;
     }
     let source = std::fs::read(toml_path).map_err(|e| Error::io(toml_path, e))?;
-    crate::output::write_dir_atomic(out, |tmp| {
+    crate::util::output::write_dir_atomic(out, |tmp| {
         std::fs::write(tmp.join("plan.toml"), &source).map_err(|e| Error::io(tmp, e))?;
         for dir in ["datasets", "slurm"] {
             std::fs::create_dir_all(tmp.join(dir)).map_err(|e| Error::io(tmp, e))?;

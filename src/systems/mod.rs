@@ -21,10 +21,10 @@ pub mod two_body;
 
 use serde::{Deserialize, Serialize};
 
-use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::rng::Rng;
 use crate::systems::render::{RenderConfig, Window};
+use crate::util::choice::Choice;
+use crate::util::rng::Rng;
 
 /// Draws frames of a system's states (holds its canvas: one per thread).
 pub trait Drawer: Send {

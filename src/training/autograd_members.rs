@@ -15,14 +15,14 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
-use super::adam::Adam;
 use super::stack::{PixelMembers, RolloutTraining, Stack};
 use super::{adam_step_if_finite, Divergence, Objective, StepLoss};
-use crate::choice::Choice;
 use crate::dataset::Windows;
 use crate::error::{Error, Result};
 use crate::model::{FieldKind, Handles, LossWeights, Model};
 use crate::runtime::ThreadChoice;
+use crate::util::adam::Adam;
+use crate::util::choice::Choice;
 
 /// Windows per chunk when computing losses without training (bounds the memory): 200 for
 /// the MLPs, 16 for convolutions (whose activations over a window are 100 times larger).
@@ -252,7 +252,7 @@ mod tests {
         AutogradMembers::new(&small_stack(seeds), windows(40, 7), windows(10, 9), ThreadChoice::fixed(2))
     }
 
-    fn batches(rngs: &mut [crate::rng::Rng]) -> Vec<Option<Vec<i64>>> {
+    fn batches(rngs: &mut [crate::util::rng::Rng]) -> Vec<Option<Vec<i64>>> {
         rngs.iter_mut().map(|r| Some(r.distinct(40, 8))).collect()
     }
 
@@ -263,7 +263,7 @@ mod tests {
         let seeds = [0u64, 3];
         let mut slow = autograd(&seeds);
         let mut fast = Members::new(&small_stack(&seeds), pairs(40, 7), pairs(10, 9), ThreadChoice::fixed(1));
-        let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        let mut rngs: Vec<crate::util::rng::Rng> = seeds.iter().map(|&s| crate::util::rng::Rng::new(s)).collect();
         for step in 0..6 {
             let b = batches(&mut rngs);
             slow.step(step, &b).unwrap();
@@ -294,7 +294,7 @@ mod tests {
         let mut two = AutogradMembers::new(&stack, windows(40, 7), windows(10, 9), ThreadChoice::fixed(2));
         let mut one =
             AutogradMembers::new(&Stack { seeds: vec![3], ..stack.clone() }, windows(40, 7), windows(10, 9), ThreadChoice::fixed(1));
-        let mut rngs: Vec<crate::rng::Rng> = [0u64, 3].iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        let mut rngs: Vec<crate::util::rng::Rng> = [0u64, 3].iter().map(|&s| crate::util::rng::Rng::new(s)).collect();
         for step in 0..4 {
             let b = batches(&mut rngs);
             two.step(step, &b).unwrap();
@@ -328,7 +328,7 @@ mod tests {
         // Weights and Adam's state (moments, step count) go into the checkpoint and come back.
         let seeds = [5u64];
         let (mut whole, mut first) = (autograd(&seeds), autograd(&seeds));
-        let mut rngs = vec![crate::rng::Rng::new(5)];
+        let mut rngs = vec![crate::util::rng::Rng::new(5)];
         let plan: Vec<_> = (0..6).map(|_| batches(&mut rngs)).collect();
         for (s, b) in plan.iter().enumerate() {
             whole.step(s, b).unwrap();

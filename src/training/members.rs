@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
-use crate::choice::Choice;
 use crate::dataset::Pairs;
 use crate::error::{Error, Result};
 use crate::model::cpu_step::{Dims, Workspace};
@@ -24,9 +23,10 @@ use crate::model::stacked;
 use crate::model::FastField;
 use crate::model::{FieldKind, LossWeights, ModelConfig};
 use crate::runtime::ThreadChoice;
-use crate::training::adam::Adam;
 use crate::training::stack::{PixelMembers, Stack};
 use crate::training::{Divergence, Objective, StepLoss};
+use crate::util::adam::Adam;
+use crate::util::choice::Choice;
 
 /// Samples per chunk when evaluating (bounds the activations' memory).
 const EVAL_CHUNK: i64 = 1000;
@@ -441,8 +441,8 @@ pub fn memory_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::adam::AdamConfig;
     use crate::training::{fit, LoopConfig, MemoryLog, Recorder};
+    use crate::util::adam::AdamConfig;
 
     use crate::training::tests::{pairs, small_stack};
 
@@ -508,7 +508,7 @@ mod tests {
                 let _ = m.params[bias].get(1).fill_(f64::NAN);
             });
         }
-        let mut rngs: Vec<crate::rng::Rng> = seeds.iter().map(|&s| crate::rng::Rng::new(s)).collect();
+        let mut rngs: Vec<crate::util::rng::Rng> = seeds.iter().map(|&s| crate::util::rng::Rng::new(s)).collect();
         for step in 0..4 {
             let batches: Vec<Option<Vec<i64>>> = rngs.iter_mut().map(|r| Some(r.distinct(40, 8))).collect();
             cpu.step(step, &batches).unwrap();

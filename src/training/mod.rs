@@ -4,7 +4,6 @@
 //! non-finite loss; where the log and the checkpoints go is its caller's [`Recorder`]
 //! (a run folder: [`crate::run::RunRecorder`]; the coordinate tasks: [`MemoryLog`]).
 
-pub mod adam;
 pub mod autograd_members;
 pub mod members;
 pub mod stack;
@@ -13,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tch::{Device, Tensor};
 
-use crate::choice::Choice;
 use crate::dataset::{DatasetConfig, Pairs};
 use crate::error::{Error, Result};
 use crate::integrate::Integrator;
 use crate::model::{Activation, Architecture, DecoderKind, EncoderKind, FieldKind, FieldSettings, LossTerms, LossWeights, Model, Net};
-use crate::rng::Rng;
 use crate::systems::SystemKind;
-use crate::training::adam::{Adam, AdamConfig};
+use crate::util::adam::{Adam, AdamConfig};
+use crate::util::choice::Choice;
+use crate::util::rng::Rng;
 
 /// Settings of the pixel task's training; `Default` is the reference's (SPEC.md section 5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

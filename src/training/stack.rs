@@ -8,8 +8,8 @@ use tch::{Device, Tensor};
 
 use crate::error::Result;
 use crate::model::{FieldKind, LossWeights, ModelConfig};
-use crate::training::adam::AdamConfig;
 use crate::training::{Divergence, Objective};
+use crate::util::adam::AdamConfig;
 
 /// K members of one family: its sizes, one seed per member (each draws a member's weights
 /// as the single model of that seed, and its batches), and how they train.

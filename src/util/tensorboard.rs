@@ -97,7 +97,7 @@ impl EventWriter {
         for l in lines {
             bytes.extend(scalars_record(l.step, &log_scalars(l)));
         }
-        crate::output::write_atomic(path, &bytes, true, "--out")?;
+        crate::util::output::write_atomic(path, &bytes, true, "--out")?;
         let file = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
         Ok(EventWriter { file, path: path.to_path_buf() })
     }
@@ -123,7 +123,7 @@ pub fn write_scalars(path: &Path, step: usize, values: &[(String, f64)]) -> Resu
     make_folder(path)?;
     let mut bytes = header();
     bytes.extend(scalars_record(step, values));
-    crate::output::write_atomic(path, &bytes, true, "--out")
+    crate::util::output::write_atomic(path, &bytes, true, "--out")
 }
 
 /// A log line's values, tagged.

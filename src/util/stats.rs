@@ -60,7 +60,7 @@ impl Interval {
         let (lo, hi) = if n < 2 {
             (mean, mean)
         } else {
-            let mut rng = crate::rng::Rng::new(0x5eed);
+            let mut rng = crate::util::rng::Rng::new(0x5eed);
             let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES).map(|_| (0..n).map(|_| v[rng.below(n)]).sum::<f64>() / n as f64).collect();
             means.sort_by(f64::total_cmp);
             let at = |q: f64| means[((q * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)];
@@ -140,7 +140,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
+    use crate::util::rng::Rng;
 
     #[test]
     fn least_squares_recovers_an_exact_affine_map() {

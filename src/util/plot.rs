@@ -18,7 +18,7 @@ fn draw_err(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> PlotError 
     move |e| PlotError::Draw { what, message: e.to_string() }
 }
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 fn register_font() {
@@ -370,7 +370,7 @@ pub fn write(plot: &LinePlot, out: &Path) -> Result<()> {
 /// [`write`] with the axis ranges and note of `view`.
 pub fn write_in(plot: &LinePlot, view: &View, out: &Path) -> Result<()> {
     let img = render_in(plot, view).map_err(Error::plot(out))?;
-    crate::output::write_png(&img, out, true)
+    crate::util::output::write_png(&img, out, true)
 }
 
 /// One interval of an interval chart: `(mean, low, high)`.
@@ -450,7 +450,7 @@ pub fn render_intervals(
 /// [`render_intervals`] written as PNG, atomically.
 pub fn write_intervals(title: &str, y_label: &str, bars: &[(String, [Option<Interval3>; 2])], series: [&str; 2], out: &Path) -> Result<()> {
     let img = render_intervals(title, y_label, bars, series).map_err(Error::plot(out))?;
-    crate::output::write_png(&img, out, true)
+    crate::util::output::write_png(&img, out, true)
 }
 
 /// A white strip `width x height` with `labels` drawn in black at their x offsets,

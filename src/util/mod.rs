@@ -1,0 +1,14 @@
+//! Helpers every stage uses, depending on no stage: [`rng`] (the one seeded random source),
+//! [`stats`], [`choice`] (named choices of flags), [`output`] (atomic files), [`progress`],
+//! [`plot`] (line plots, heatmaps, label strips), [`tensorboard`] (event files), and
+//! [`adam`] (the optimiser that training, the latent map's fit and the coordinate tasks
+//! share).
+
+pub mod adam;
+pub mod choice;
+pub mod output;
+pub mod plot;
+pub mod progress;
+pub mod rng;
+pub mod stats;
+pub mod tensorboard;
