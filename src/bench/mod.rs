@@ -333,40 +333,29 @@ pub fn rollout_step_ms(
 
 /// The rollout-training step against the repository's PyTorch peer of it, interleaved per
 /// thread count, twice, with the ratio (goal: at least 1.5): the paper's autoencoder with
-/// issue 16's families, and the convolutions (issue 17) with HGN and the neural ODE.
+/// every family, and the convolutions (issue 17) with HGN and the neural ODE.
 fn rollout_training(cfg: &BenchConfig, emit: &mut dyn FnMut(Value)) -> Result<()> {
-    use crate::integrate::Integrator;
     use crate::model::Architecture;
     let steps = (cfg.train_steps / 4).max(10);
     for pass in 1..=2 {
         for threads in [1usize, 2] {
             let (mlp, conv) = (Architecture::default(), Architecture::convolutional());
-            for (kind, integrator, arch) in [
-                (FieldKind::Hnn, Integrator::Leapfrog, mlp),
-                (FieldKind::Baseline, Integrator::Euler, mlp),
-                (FieldKind::Ode, Integrator::Rk4, mlp),
-                (FieldKind::Hgn, Integrator::Leapfrog, conv),
-                (FieldKind::Ode, Integrator::Rk4, conv),
-            ] {
+            // Every family at its own step on the paper's autoencoder, then HGN's and the
+            // neural ODE's on the convolutions.
+            let own = |k: FieldKind, arch| (k, k.dynamics().default_integrator(ROLLOUT_HORIZON), arch);
+            let on_conv = [own(FieldKind::Hgn, conv), own(FieldKind::Ode, conv)];
+            for (kind, integrator, arch) in FieldKind::ALL.iter().map(|&k| own(k, mlp)).chain(on_conv) {
                 let ours = rollout_step_ms(kind, integrator, arch, threads, 3, steps)?;
                 emit(ours.clone());
-                let args = [
-                    "--threads",
-                    &threads.to_string(),
-                    "--steps",
-                    &steps.to_string(),
-                    "--model",
-                    kind.name(),
-                    "--integrator",
-                    integrator.name(),
-                    "--batch",
-                    &ROLLOUT_BATCH.to_string(),
-                    "--horizon",
-                    &ROLLOUT_HORIZON.to_string(),
-                    "--encoder",
-                    arch.encoder.name(),
-                ]
-                .map(String::from);
+                let (batch, horizon) = (ROLLOUT_BATCH.to_string(), ROLLOUT_HORIZON.to_string());
+                let mut args: Vec<String> = ["--threads", &threads.to_string(), "--steps", &steps.to_string(), "--model", kind.name()]
+                    .into_iter()
+                    .chain(["--batch", &batch, "--horizon", &horizon, "--encoder", arch.encoder.name()])
+                    .map(String::from)
+                    .collect();
+                if !kind.dynamics().is_map() {
+                    args.extend(["--integrator".to_string(), integrator.name().to_string()]);
+                }
                 let Some(peer) = peer_figure(cfg, &cfg.peer_rollout, &args)? else {
                     emit(
                         json!({"bench": "rollout_train_step", "impl": "pytorch-peer", "skipped": format!("{} or {} not found", cfg.peer_rollout.display(), cfg.python.display())}),
