@@ -364,8 +364,7 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
                 None => final_losses.insert(FinalLosses::load(&run.dir)?),
             };
             let losses = stored.of(kind, seed, &run.dir)?;
-            let t = &run.config.train;
-            let trained = TrainedStep { integrator: t.integrator_for(kind), horizon: t.horizon };
+            let trained = TrainedStep::of(&run.config.train, kind);
             models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test), trained)?.for_seed(seed));
         }
     }
@@ -519,7 +518,7 @@ pub fn pictures(
         .iter()
         .map(|(seed, model, map)| {
             let kind = model.field.kind();
-            let as_trained = as_trained.then(|| TrainedStep { integrator: t.integrator_for(kind), horizon: t.horizon });
+            let as_trained = as_trained.then(|| TrainedStep::of(t, kind));
             Mapped { seed: *seed, model, map, as_trained }
         })
         .collect();

@@ -283,7 +283,7 @@ pub fn rollout_step_ms(
     use crate::training::members_for_windows as for_family_windows;
     use crate::training::stack::{RolloutTraining, Stack};
     use tch::{Device, Kind, Tensor};
-    let pairs_of_a_window = arch.window_frames(ROLLOUT_HORIZON) - 2;
+    let pairs_of_a_window = arch.window_pairs(ROLLOUT_HORIZON);
     let random = |seed: u64, trials: usize| {
         let pairs = crate::model::seeded(seed, || Tensor::rand([(trials * 101) as i64, 1568], (Kind::Float, Device::Cpu)) * 0.5);
         Windows { pairs, trials, pairs_per_trial: 101, horizon: pairs_of_a_window }

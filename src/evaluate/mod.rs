@@ -703,9 +703,7 @@ impl EnsembleSummary {
                 }
             })
             .collect();
-        let get = |kind: FieldKind, seed: u64| models.iter().find(|m| m.model == kind && m.seed == seed);
-        let pairs: Vec<(&ModelMetrics, &ModelMetrics)> =
-            seeds.iter().filter_map(|&s| Some((get(FieldKind::Baseline, s)?, get(FieldKind::Hnn, s)?))).collect();
+        let pairs = crate::model::paper_pairs(models, seeds.iter().copied(), |m| (m.model, m.seed));
         let claim = (!pairs.is_empty()).then(|| {
             let ratios: Vec<f64> = pairs.iter().map(|(b, h)| b.energy_mse / h.energy_mse).collect();
             let seeds_ratios: Vec<f64> = pairs.iter().map(|(b, h)| b.energy_mse_seeds_mean / h.energy_mse_seeds_mean).collect();
@@ -762,8 +760,8 @@ impl HeadToHead {
         let basis = if models.iter().all(|m| m.energy_reads()) { Basis::Energy } else { Basis::PixelMse };
         let figure = |s: &TrajectoryScore| if basis == Basis::Energy { s.energy_mse } else { s.pixel_mse };
         let (mut hnn_below, mut trajectories) = (0, 0);
-        for h in models.iter().filter(|m| m.model == FieldKind::Hnn) {
-            let Some(b) = models.iter().find(|m| m.model == FieldKind::Baseline && m.seed == h.seed) else { continue };
+        let hnn_seeds = models.iter().filter(|m| m.model == FieldKind::Hnn).map(|m| m.seed);
+        for (b, h) in crate::model::paper_pairs(models, hnn_seeds, |m| (m.model, m.seed)) {
             for hs in h.trajectories.iter().filter(|s| cfg.seeds.contains(&s.seed)) {
                 if let Some(bs) = b.trajectories.iter().find(|s| s.seed == hs.seed) {
                     trajectories += 1;
@@ -781,6 +779,13 @@ impl HeadToHead {
 pub struct TrainedStep {
     pub integrator: Integrator,
     pub horizon: usize,
+}
+
+impl TrainedStep {
+    /// How `kind` was trained by the run `train` describes.
+    pub fn of(train: &crate::training::TrainConfig, kind: FieldKind) -> Self {
+        TrainedStep { integrator: train.integrator_for(kind), horizon: train.horizon }
+    }
 }
 
 /// The median of the values.

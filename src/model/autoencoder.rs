@@ -141,6 +141,12 @@ impl Architecture {
         k + self.context.max(self.drawn_frames())
     }
 
+    /// The `K` of the windows of pairs ([`crate::dataset::Windows`]) a `k`-frame rollout
+    /// reads: a window of `K + 1` pairs holds its [`Self::window_frames`].
+    pub fn window_pairs(&self, k: usize) -> usize {
+        self.window_frames(k) - 2
+    }
+
     /// One line naming what is wrong with this on frames of `side` px of a system of `dof`
     /// degrees of freedom, with the flag to change.
     pub fn check(&self, side: u32, dof: usize) -> Result<(), (&'static str, String)> {

@@ -500,7 +500,7 @@ fn paper_cells(m: &PixelMetrics) -> impl Fn(fn(paper::Values) -> paper::Pair) ->
 /// The model columns of a run's table: the paper's pair (baseline, HNN) always, in the
 /// paper's order, then every other family the run trained.
 fn columns(present: &[FieldKind]) -> Vec<FieldKind> {
-    let pair = [FieldKind::Baseline, FieldKind::Hnn];
+    let pair = crate::model::PAPER_PAIR;
     pair.into_iter().chain(FieldKind::ALL.iter().copied().filter(|k| !pair.contains(k) && present.contains(k))).collect()
 }
 

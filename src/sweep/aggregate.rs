@@ -163,13 +163,12 @@ fn sci(v: f64) -> String {
 
 /// The seeds both models have, and each model's value on them.
 fn paired(members: &[MemberFigures], get: fn(&MemberFigures) -> Option<f64>) -> Vec<(f64, f64)> {
-    let of = |kind: FieldKind, seed: u64| members.iter().find(|m| m.model == kind && m.seed == seed).and_then(get);
     let mut seeds: Vec<u64> = members.iter().filter(|m| m.model == FieldKind::Hnn).map(|m| m.seed).collect();
     seeds.sort();
     seeds.dedup();
-    seeds
+    crate::model::paper_pairs(members, seeds, |m| (m.model, m.seed))
         .into_iter()
-        .filter_map(|s| Some((of(FieldKind::Baseline, s)?, of(FieldKind::Hnn, s)?)))
+        .filter_map(|(b, h)| Some((get(b)?, get(h)?)))
         .filter(|(b, h)| b.is_finite() && h.is_finite())
         .collect()
 }

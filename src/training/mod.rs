@@ -320,7 +320,7 @@ impl TrainConfig {
     /// The horizon of the windows of pairs training reads (`Windows`): a window of
     /// `window_pairs + 1` pairs holds the frames a rollout of `horizon` frames needs.
     pub fn window_pairs(&self) -> usize {
-        self.arch.window_frames(self.horizon) - 2
+        self.arch.window_pairs(self.horizon)
     }
 
     /// The loop's settings for this task.
@@ -575,7 +575,7 @@ pub fn members_for(
         );
         Box::new(members::Members::new(stack, train, test, threads))
     } else {
-        let k = stack.config.arch.window_frames(stack.rollout.horizon) - 2;
+        let k = stack.config.arch.window_pairs(stack.rollout.horizon);
         let (train, test) = (
             data.windows(crate::dataset::Split::Train, k).to_device(stack.device),
             data.windows(crate::dataset::Split::Test, k).to_device(stack.device),
