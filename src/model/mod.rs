@@ -151,11 +151,7 @@ pub const PAPER_PAIR: [FieldKind; 2] = [FieldKind::Baseline, FieldKind::Hnn];
 
 /// The paper's (baseline, HNN) pairs among `items`: one for each of `seeds`, in that order,
 /// that has both; `key` is an item's family and seed. The one place the pairing is made.
-pub fn paper_pairs<'a, T>(
-    items: &'a [T],
-    seeds: impl IntoIterator<Item = u64>,
-    key: impl Fn(&T) -> (FieldKind, u64),
-) -> Vec<(&'a T, &'a T)> {
+pub fn paper_pairs<T>(items: &[T], seeds: impl IntoIterator<Item = u64>, key: impl Fn(&T) -> (FieldKind, u64)) -> Vec<(&T, &T)> {
     let of = |kind: FieldKind, seed: u64| items.iter().find(|x| key(x) == (kind, seed));
     let [base, hnn] = PAPER_PAIR;
     seeds.into_iter().filter_map(|s| Some((of(base, s)?, of(hnn, s)?))).collect()
