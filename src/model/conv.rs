@@ -182,7 +182,7 @@ mod tests {
                 (vs, p)
             });
             let (enc, dec) = (ConvEncoder::of(&layout, &params.1, 5, side), ConvDecoder::of(&layout, &params.1, side));
-            let x = Tensor::rand([3, 5 * side * side], (tch::Kind::Float, tch::Device::Cpu));
+            let x = crate::model::seeded(side as u64, || Tensor::rand([3, 5 * side * side], (tch::Kind::Float, tch::Device::Cpu)));
             let z = enc.forward(&x);
             assert_eq!(z.size(), [3, 6], "side {side}");
             let y = dec.forward(&z.narrow(1, 0, 3));

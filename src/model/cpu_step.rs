@@ -496,8 +496,9 @@ mod tests {
 
     #[test]
     fn gemm_follows_row_major_conventions() {
-        let a = Tensor::randn([5, 3], (Kind::Float, Device::Cpu));
-        let b = Tensor::randn([3, 4], (Kind::Float, Device::Cpu));
+        let (a, b) = crate::model::seeded(1, || {
+            (Tensor::randn([5, 3], (Kind::Float, Device::Cpu)), Tensor::randn([3, 4], (Kind::Float, Device::Cpu)))
+        });
         let v = |t: &Tensor| Vec::<f32>::try_from(t.contiguous().view([-1])).unwrap();
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let sa = if ta { a.tr().contiguous() } else { a.shallow_clone() };

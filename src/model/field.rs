@@ -605,11 +605,16 @@ mod tests {
         // A net of 3 inputs, 2 hidden layers and 2 outputs; output 1's Hessian by double
         // backward against the native forward-mode one, under every activation.
         for &act in Activation::ALL {
-            let vs = nn::VarStore::new(tch::Device::Cpu);
             let dims = [3, 7, 5, 2];
-            let layers: Vec<nn::Linear> =
-                dims.windows(2).enumerate().map(|(i, w)| nn::linear(vs.root() / format!("l{i}"), w[0], w[1], Default::default())).collect();
-            let mut vs = vs;
+            let (mut vs, layers) = crate::model::seeded(3, || {
+                let vs = nn::VarStore::new(tch::Device::Cpu);
+                let layers: Vec<nn::Linear> = dims
+                    .windows(2)
+                    .enumerate()
+                    .map(|(i, w)| nn::linear(vs.root() / format!("l{i}"), w[0], w[1], Default::default()))
+                    .collect();
+                (vs, layers)
+            });
             vs.double();
             let mlp = Mlp { layers, activation: act };
             let native = NativeMlp::new(&mlp);

@@ -256,7 +256,6 @@ mod tests {
         // family's own tanh net, 2 x 128) fitted to (q, q') -> (q', q'') on 256 states keeps
         // E within 5% of its swing over 15 periods from a state it was not trained on, and
         // does not drift: the last 10 periods stray no further than 1.5x the first 5.
-        tch::manual_seed(0);
         let (vs, f) = field(128, 0);
         let mut rng = crate::util::rng::Rng::new(11);
         let (n, mut states, mut targets) = (256, vec![], vec![]);
