@@ -32,7 +32,7 @@ use crate::paper;
 use crate::systems::spring::Spring;
 use crate::systems::two_body::TwoBody;
 use crate::systems::System;
-use crate::training::{AutogradLoss, LoopConfig};
+use crate::training::{AutogradLoss, LoopSettings};
 use crate::util::adam::AdamConfig;
 use crate::util::choice::Choice;
 use crate::util::rng::Rng;
@@ -183,20 +183,6 @@ impl TaskConfig {
     /// more from two threads per step and train one model after the other.
     pub fn train_concurrently(&self) -> bool {
         self.batch.is_some()
-    }
-
-    /// The loop's settings: batches as configured, the losses logged every 100 steps and at
-    /// the last, no checkpoints (a task trains in seconds).
-    pub fn loop_config(&self) -> LoopConfig {
-        LoopConfig {
-            seeds: vec![self.seed],
-            steps: self.steps,
-            batch: self.batch,
-            log_every: 100,
-            eval_every: 100,
-            checkpoint_every: None,
-            log_last: true,
-        }
     }
 
     /// The task's latent field sizes.
@@ -456,6 +442,32 @@ pub fn draw_pictures(cfg: &TaskConfig, data: &TaskData, rollouts: &[(FieldKind, 
     let title = format!("{}: test trajectory (first q against first p)", task.name());
     let path_plot = LinePlot { title: &title, x_label: "q", y_label: "p", log_y: false, series: &paths };
     plot::write_in(&path_plot, &plot::readable_view(&paths, 0), &dir.join("trajectory.png"))
+}
+
+/// The loop reads a task's own settings: batches as configured, the losses logged every
+/// 100 steps and at the last, no checkpoints (a task trains in seconds).
+impl LoopSettings for TaskConfig {
+    fn seeds(&self) -> &[u64] {
+        std::slice::from_ref(&self.seed)
+    }
+    fn steps(&self) -> usize {
+        self.steps
+    }
+    fn batch(&self) -> Option<usize> {
+        self.batch
+    }
+    fn log_every(&self) -> usize {
+        100
+    }
+    fn eval_every(&self) -> usize {
+        100
+    }
+    fn checkpoint_every(&self) -> Option<usize> {
+        None
+    }
+    fn log_last(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@ use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
 use crate::evaluate::predictions::{Predictions, TrialScores};
-use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap, TrainedStep};
+use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap};
 use crate::model::{self, FieldKind, ModelConfig};
 use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
 };
 use crate::runtime::{self, Runtime, ThreadChoice};
 use crate::systems::SystemKind;
-use crate::training::stack::{RolloutTraining, Stack};
+use crate::training::stack::Stack;
 use crate::training::{self, Autograd, Divergence, LogLine, MemoryLog, Seeds, TrainConfig, TrainOverrides};
 use crate::util::adam::Adam;
 use crate::util::choice::Choice;
@@ -132,16 +132,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
 
     let mut losses = Vec::new();
     for &kind in &cfg.models {
-        let stack = Stack {
-            config: run.config.model,
-            kind,
-            seeds: cfg.seeds.clone(),
-            adam: cfg.adam,
-            loss: cfg.loss,
-            batch: cfg.batch,
-            device,
-            rollout: RolloutTraining::of(&cfg, kind),
-        };
+        let stack = Stack { train: cfg.clone(), model: run.config.model, kind, device };
         let mut members = training::members_for(&stack, &data, ThreadChoice::from_flag(threads)?);
         members.use_cuda_graphs(rt.cuda_graphs);
         let mut from = vec![];
@@ -163,8 +154,7 @@ pub fn train(req: &TrainRequest, rt: &Runtime, obs: &dyn Observer) -> Result<Tra
             recorders.push(Box::new(run.recorder(kind, seed, if behind { usize::MAX } else { start })?));
         }
         obs.training(TrainEvent::Start { model: kind, from: start, total: cfg.steps });
-        let fitted =
-            training::fit(&mut *members, &cfg.loop_config(), &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
+        let fitted = training::fit(&mut *members, &cfg, &from, &mut recorders, &|| obs.training(TrainEvent::Step { model: kind }))?;
         for (k, &seed) in cfg.seeds.iter().enumerate() {
             if fitted.diverged[k].is_none() {
                 run.save_weights(kind, seed, &members.member_weights(k))?;
@@ -364,7 +354,7 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
                 None => final_losses.insert(FinalLosses::load(&run.dir)?),
             };
             let losses = stored.of(kind, seed, &run.dir)?;
-            let trained = TrainedStep::of(&run.config.train, kind);
+            let trained = &run.config.train;
             models.push(evaluate_model(&model, &data, &train, &test, cfg, (losses.train, losses.test), trained)?.for_seed(seed));
         }
     }
@@ -413,7 +403,7 @@ pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, forc
             sha256: crate::util::stats::sha256_file(predictions_path)?,
             model,
             context: predictions.context,
-            horizon: predictions.horizon,
+            predicted: predictions.predicted,
             trials: predictions.trials,
             latent: predictions.latents.as_ref().map(|(d, _)| *d),
         },
@@ -518,7 +508,7 @@ pub fn pictures(
         .iter()
         .map(|(seed, model, map)| {
             let kind = model.field.kind();
-            let as_trained = as_trained.then(|| TrainedStep::of(t, kind));
+            let as_trained = as_trained.then(|| t.integrator_for(kind));
             Mapped { seed: *seed, model, map, as_trained }
         })
         .collect();
@@ -542,7 +532,7 @@ pub fn coords(cfg: &TaskConfig, out: &Path, force: bool, threads: usize) -> Resu
         let objective = CoordsObjective::new(&field, &data);
         let mut trainer = Autograd::new(&objective, Adam::new(model::sorted_parameters(&vs), cfg.adam));
         let mut log = MemoryLog::default();
-        training::fit(&mut trainer, &cfg.loop_config(), &[None], &mut [Box::new(&mut log) as Box<dyn training::Recorder>], &|| {})?;
+        training::fit(&mut trainer, cfg, &[None], &mut [Box::new(&mut log) as Box<dyn training::Recorder>], &|| {})?;
         let (metrics, rollouts) = coords::score(cfg, &data, &field)?;
         Ok((field.kind(), vs, log.0, rollouts, metrics))
     };

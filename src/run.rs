@@ -208,7 +208,9 @@ pub struct PredictionsRef {
     /// The name tables show (the file's `model` attribute, else its stem).
     pub model: String,
     pub context: usize,
-    pub horizon: usize,
+    /// Frames predicted a trial.
+    #[serde(rename = "horizon")]
+    pub predicted: usize,
     pub trials: usize,
     /// The latents' size, where the file holds latents.
     pub latent: Option<usize>,

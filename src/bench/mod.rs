@@ -161,8 +161,9 @@ fn step_ms(
     let threads = rt.threads;
     use crate::dataset::Pairs;
     use crate::training::members::Members;
-    use crate::training::stack::{PixelMembers, RolloutTraining, Stack};
+    use crate::training::stack::{PixelMembers, Stack};
     use crate::training::Objective;
+    use crate::training::TrainConfig;
     use tch::{Device, Kind, Tensor};
     let dev = rt.device;
     let random = |seed: u64| crate::model::seeded(seed, || Tensor::rand([4000, 1568], (Kind::Float, Device::Cpu)) * 0.5).to_device(dev);
@@ -171,16 +172,8 @@ fn step_ms(
     let test = Pairs { x: random(2).narrow(0, 0, 200), x_next: random(3).narrow(0, 0, 200), labels: empty(), energy: empty() };
     let seeds: Vec<u64> = (0..k as u64).collect();
     let choice = crate::runtime::ThreadChoice::from_flag(threads)?;
-    let stack = Stack {
-        config: model,
-        kind,
-        seeds: seeds.clone(),
-        adam: Default::default(),
-        loss: Default::default(),
-        batch: 200,
-        device: dev,
-        rollout: RolloutTraining::papers(steps),
-    };
+    let settings = TrainConfig { seeds: seeds.clone(), steps, batch: 200, ..TrainConfig::default() };
+    let stack = Stack { train: settings, model, kind, device: dev };
     let mut members = Members::new(&stack, train, test, choice);
     members.use_cuda_graphs(rt.cuda_graphs);
     let sync = || {
@@ -281,12 +274,13 @@ pub fn rollout_step_ms(
 ) -> Result<Value> {
     use crate::dataset::Windows;
     use crate::training::members_for_windows as for_family_windows;
-    use crate::training::stack::{RolloutTraining, Stack};
+    use crate::training::stack::Stack;
+    use crate::training::TrainConfig;
     use tch::{Device, Kind, Tensor};
     let pairs_of_a_window = arch.window_pairs(ROLLOUT_HORIZON);
     let random = |seed: u64, trials: usize| {
         let pairs = crate::model::seeded(seed, || Tensor::rand([(trials * 101) as i64, 1568], (Kind::Float, Device::Cpu)) * 0.5);
-        Windows { pairs, trials, pairs_per_trial: 101, horizon: pairs_of_a_window }
+        Windows { pairs, trials, pairs_per_trial: 101, span: pairs_of_a_window }
     };
     let (train, test) = (random(0, 40), random(1, 2));
     let n = train.len();
@@ -297,23 +291,16 @@ pub fn rollout_step_ms(
         roll: crate::model::ROLLOUT_PIXEL_WEIGHT,
         ..Default::default()
     };
-    let rollout = RolloutTraining {
-        horizon: ROLLOUT_HORIZON,
-        integrator,
-        schedule: crate::training::Schedule::Constant,
-        grow: 0.0,
-        steps: warm_up + steps,
-    };
-    let stack = Stack {
-        config: crate::model::ModelConfig::with(28, 1, arch),
-        kind,
+    let settings = TrainConfig {
         seeds: vec![0],
-        adam: Default::default(),
-        loss,
+        steps: warm_up + steps,
         batch: ROLLOUT_BATCH,
-        device: Device::Cpu,
-        rollout,
+        loss,
+        horizon: ROLLOUT_HORIZON,
+        integrator: Some(integrator),
+        ..TrainConfig::default()
     };
+    let stack = Stack { train: settings, model: crate::model::ModelConfig::with(28, 1, arch), kind, device: Device::Cpu };
     let mut members = for_family_windows(&stack, train, test, crate::runtime::ThreadChoice::fixed(threads));
     crate::runtime::set_libtorch_threads(1);
     let mut rng = crate::util::rng::Rng::new(0);

@@ -420,9 +420,9 @@ fn predict(a: &PredictArgs) -> anyhow::Result<()> {
         a.out.display(),
         p.model.as_deref().unwrap_or("?"),
         p.trials,
-        p.horizon,
+        p.predicted,
         p.context,
-        p.context + p.horizon - 1,
+        p.context + p.predicted - 1,
         p.context - 1
     );
     Ok(())

@@ -242,20 +242,22 @@ impl Pairs {
 }
 
 /// Windows of consecutive frame pairs, for training over rollouts: every trial's pairs
-/// `[f_{j+1} | f_{j+2}]`, and the windows of `horizon + 1` consecutive ones. With horizon 1
-/// the windows are the pairs of [`Pairs`], in the same order.
+/// `[f_{j+1} | f_{j+2}]`, and the windows of `span + 1` consecutive ones. With span 1 the
+/// windows are the pairs of [`Pairs`], in the same order. (A rollout of `--horizon` K frames
+/// reads windows of span [`crate::model::Architecture::window_pairs`]`(K)`.)
 #[derive(Debug)]
 pub struct Windows {
     /// `[trials * pairs_per_trial, 2 * side * side]`, trial-major.
     pub pairs: Tensor,
     pub trials: usize,
     pub pairs_per_trial: usize,
-    pub horizon: usize,
+    /// Pairs a window holds, less one.
+    pub span: usize,
 }
 
 impl Windows {
-    /// The largest horizon trajectories of `steps` frames allow.
-    pub fn max_horizon(steps: usize) -> usize {
+    /// The largest span trajectories of `steps` frames allow.
+    pub fn max_span(steps: usize) -> usize {
         Self::pairs_per_trial(steps).saturating_sub(1)
     }
 
@@ -265,7 +267,7 @@ impl Windows {
 
     /// Windows per trial.
     pub fn per_trial(&self) -> usize {
-        self.pairs_per_trial - self.horizon
+        self.pairs_per_trial - self.span
     }
 
     pub fn len(&self) -> usize {
@@ -279,9 +281,9 @@ impl Windows {
     /// The windows numbered `idx` (trial-major, then by first pair).
     ///
     /// # Shapes
-    /// returns `[idx.len(), horizon + 1, 2 * side * side]`
+    /// returns `[idx.len(), span + 1, 2 * side * side]`
     pub fn gather(&self, idx: &[i64]) -> Tensor {
-        let (per, k) = (self.per_trial() as i64, self.horizon as i64);
+        let (per, k) = (self.per_trial() as i64, self.span as i64);
         let p = self.pairs_per_trial as i64;
         let rows: Vec<i64> = idx.iter().flat_map(|&w| (0..=k).map(move |j| (w / per) * p + w % per + j)).collect();
         let rows = Tensor::from_slice(&rows).to_device(self.pairs.device());
@@ -299,8 +301,8 @@ impl Windows {
 }
 
 impl PixelDataset {
-    /// The windows of `horizon` frames of the trials of `split`.
-    pub fn windows(&self, split: Split, horizon: usize) -> Windows {
+    /// The windows of `span + 1` pairs of the trials of `split`.
+    pub fn windows(&self, split: Split, span: usize) -> Windows {
         let trials = self.trials_of(split);
         let per = Windows::pairs_per_trial(self.config.steps);
         let px = self.pixels();
@@ -313,7 +315,7 @@ impl PixelDataset {
             }
         }
         let n = (trials.len() * per) as i64;
-        Windows { pairs: Tensor::from_slice(&pairs).view([n, 2 * px as i64]), trials: trials.len(), pairs_per_trial: per, horizon }
+        Windows { pairs: Tensor::from_slice(&pairs).view([n, 2 * px as i64]), trials: trials.len(), pairs_per_trial: per, span }
     }
 
     /// Reads and validates a dataset written by `write` (see `datasets/README.md`).
@@ -449,7 +451,7 @@ mod tests {
         let all: Vec<i64> = (0..one.len() as i64).collect();
         let w = one.gather(&all);
         assert!(w.select(1, 0).equal(&pairs.x) && w.select(1, 1).equal(&pairs.x_next), "horizon 1 is the pairs, in order");
-        assert_eq!(Windows::max_horizon(9), 6);
+        assert_eq!(Windows::max_span(9), 6);
         let long = data.windows(Split::All, 6);
         assert_eq!((long.per_trial(), long.len()), (1, 3));
         let w = long.gather(&[2]);

@@ -773,21 +773,6 @@ impl HeadToHead {
     }
 }
 
-/// How a model was trained: the step it was rolled out with in training and the rollout's
-/// length (the run's settings for its family).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TrainedStep {
-    pub integrator: Integrator,
-    pub horizon: usize,
-}
-
-impl TrainedStep {
-    /// How `kind` was trained by the run `train` describes.
-    pub fn of(train: &crate::training::TrainConfig, kind: FieldKind) -> Self {
-        TrainedStep { integrator: train.integrator_for(kind), horizon: train.horizon }
-    }
-}
-
 /// The median of the values.
 fn median(v: &[f64]) -> f64 {
     quartiles(v).1
@@ -795,8 +780,8 @@ fn median(v: &[f64]) -> f64 {
 
 /// Scores one model under both protocols; `train` and `test` are the dataset's pairs on the
 /// model's device, `losses` its final train and test losses as training computed them (the
-/// run's `final-losses.json`: computed once, reported in both files), and `trained` how it
-/// was trained.
+/// run's `final-losses.json`: computed once, reported in both files), and `trained` the
+/// run's training settings (the step and the rollout it was trained with).
 pub fn evaluate_model(
     model: &Model,
     data: &PixelDataset,
@@ -804,8 +789,9 @@ pub fn evaluate_model(
     test: &Pairs,
     cfg: &EvalConfig,
     losses: (MeanSem, MeanSem),
-    trained: TrainedStep,
+    trained: &crate::training::TrainConfig,
 ) -> Result<ModelMetrics> {
+    let integrator = trained.integrator_for(model.field.kind());
     let map = LatentMap::fit(model, train, test, cfg.map_fit);
     let train_z = encode_all(model, &train.x);
     let region = symetric::Region::of(&train_z);
@@ -828,14 +814,14 @@ pub fn evaluate_model(
         let traj = Trajectory::simulate(&data.config, cfg, seed, context)?;
         let roll = Rollout::integrate(model, &traj.observation(0, context), cfg.frames, cfg.method)?;
         paper.push(scorer.score(&traj, &roll, seed));
-        let (roll, blew_up) = Rollout::step(model, &traj.observation(0, context), cfg.frames, trained.integrator, 1.0)?;
+        let (roll, blew_up) = Rollout::step(model, &traj.observation(0, context), cfg.frames, integrator, 1.0)?;
         let mut score = scorer.score(&traj, &roll, seed);
         score.left_region_at = match (score.left_region_at, blew_up) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         if field {
-            let (back, _) = Rollout::step(model, &traj.observation(cfg.frames - 1, context), cfg.frames, trained.integrator, -1.0)?;
+            let (back, _) = Rollout::step(model, &traj.observation(cfg.frames - 1, context), cfg.frames, integrator, -1.0)?;
             score.valid_prediction_time_backward = Some(backward_vpt(&traj, &back, model.config.arch.drawn_frames(), cfg.vpt_threshold));
         }
         own.push(score);
@@ -847,7 +833,7 @@ pub fn evaluate_model(
     let (paper_over, own_over) = (over(&paper), over(&own));
     let backward: Vec<f64> = own_over.iter().filter_map(|s| s.valid_prediction_time_backward.map(|v| v as f64)).collect();
     let as_trained = AsTrained {
-        integrator: trained.integrator,
+        integrator,
         horizon: trained.horizon,
         energy_mse: own[0].energy_mse,
         energy_mse_seeds_mean: mean(&own_over, &|s| s.energy_mse),
@@ -858,7 +844,7 @@ pub fn evaluate_model(
         left_region: own_over.iter().filter(|s| s.left_region_at.is_some()).count(),
         trajectories: own,
     };
-    let predicted = predictions::Predictions::of_model(model, data, trained.integrator, model.field.kind().name().into(), None)?;
+    let predicted = predictions::Predictions::of_model(model, data, integrator, model.field.kind().name().into(), None)?;
     let test_trials = predictions::TrialScores::of(data, &predicted, cfg.vpt_threshold);
     let e: Vec<f64> = paper_over.iter().map(|s| s.energy_mse).collect();
     let stats = MeanSem::of(&e);

@@ -92,7 +92,7 @@ pub struct Mapped<'a> {
     pub map: &'a LatentMap,
     /// Roll it out with the step it was trained with (protocol a); `None`: the paper's
     /// protocol (`cfg.method`).
-    pub as_trained: Option<super::TrainedStep>,
+    pub as_trained: Option<crate::integrate::Integrator>,
 }
 
 /// Points `(frame, value)` of a line.
@@ -137,7 +137,7 @@ pub fn write_rollout(
     for Mapped { seed, model, map, as_trained } in models {
         let kind = model.field.kind();
         let roll = match as_trained {
-            Some(t) => Rollout::step(model, &traj.observation(0, context), n, t.integrator, 1.0)?.0,
+            Some(integrator) => Rollout::step(model, &traj.observation(0, context), n, *integrator, 1.0)?.0,
             None => Rollout::integrate(model, &traj.observation(0, context), n, cfg.method)?,
         };
         let s = Scorer::new(model, &data.config, map, train, cfg, None).score(&traj, &roll, cfg.seed);

@@ -35,7 +35,8 @@ pub struct Predictions {
     /// True frames the model was given; the first prediction is frame `context`.
     pub context: usize,
     pub trials: usize,
-    pub horizon: usize,
+    /// Frames predicted a trial (the file's `horizon` axis).
+    pub predicted: usize,
     pub side: usize,
     /// `[trials, horizon, side * side]`.
     pub frames: Vec<f32>,
@@ -117,7 +118,7 @@ impl Predictions {
         };
         let dataset_sha256 = text_attr(&file, "dataset_sha256");
         let model = text_attr(&file, "model").filter(|m| !m.trim().is_empty());
-        Ok(Predictions { model, context: context as usize, trials, horizon, side, frames, latents, dataset_sha256 })
+        Ok(Predictions { model, context: context as usize, trials, predicted: horizon, side, frames, latents, dataset_sha256 })
     }
 
     /// Checks that the predictions (read from `path`) are for `data` (whose file has SHA-256
@@ -140,13 +141,13 @@ impl Predictions {
         if self.trials != test {
             return Err(bad(format!("predicts {} trials; {data_name} has {test} test trials (one row each, in order)", self.trials)));
         }
-        if self.context + self.horizon > c.steps {
+        if self.context + self.predicted > c.steps {
             return Err(bad(format!(
                 "predicts frames {} .. {} (context {} + horizon {}); {data_name}'s trials have {} frames",
                 self.context,
-                self.context + self.horizon - 1,
+                self.context + self.predicted - 1,
                 self.context,
-                self.horizon,
+                self.predicted,
                 c.steps
             )));
         }
@@ -166,7 +167,7 @@ impl Predictions {
         let mut builder = File::with_options();
         builder.fcpl().obj_track_times(false);
         let file = builder.create(path)?;
-        let (t, h, s) = (self.trials, self.horizon, self.side);
+        let (t, h, s) = (self.trials, self.predicted, self.side);
         file.new_dataset::<f32>().shape([t, h, s, s]).obj_track_times(false).create("frames")?.write_raw(&self.frames)?;
         if let Some((d, z)) = &self.latents {
             file.new_dataset::<f64>().shape([t, h, *d]).obj_track_times(false).create("latents")?.write_raw(z)?;
@@ -211,7 +212,7 @@ impl Predictions {
             model: Some(name),
             context,
             trials: trials.len(),
-            horizon,
+            predicted: horizon,
             side: data.config.render.side as usize,
             frames,
             latents: Some((d, latents)),
@@ -247,7 +248,9 @@ pub struct LatentScores {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrialScores {
     pub context: usize,
-    pub horizon: usize,
+    /// Frames predicted a trial.
+    #[serde(rename = "horizon")]
+    pub predicted: usize,
     /// The valid prediction time's threshold on MSE / mean(truth^2).
     pub vpt_threshold: f64,
     pub trials: Vec<TrialScore>,
@@ -266,7 +269,7 @@ impl TrialScores {
     /// [`Predictions::check_fits`]).
     pub fn of(data: &PixelDataset, p: &Predictions, vpt_threshold: f64) -> Self {
         let px = data.pixels();
-        let (ctx, h) = (p.context, p.horizon);
+        let (ctx, h) = (p.context, p.predicted);
         let test: Vec<usize> = data.trials_of(Split::Test).collect();
         let trials: Vec<TrialScore> = test
             .iter()
@@ -305,7 +308,7 @@ impl TrialScores {
         });
         TrialScores {
             context: ctx,
-            horizon: h,
+            predicted: h,
             vpt_threshold,
             valid_prediction_time_median: median(&vpts),
             valid_prediction_time_mean: vpts.iter().sum::<f64>() / n,

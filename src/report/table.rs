@@ -411,7 +411,7 @@ pub fn score_markdown(m: &ScoreMetrics) -> String {
         m.system.name(),
         m.model,
         t.context,
-        t.horizon,
+        t.predicted,
         t.vpt_threshold,
         t.trials.len(),
         t.valid_prediction_time_median,

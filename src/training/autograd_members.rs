@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use tch::{Kind, Tensor};
 
-use super::stack::{PixelMembers, RolloutTraining, Stack};
-use super::{adam_step_if_finite, Divergence, Objective, StepLoss};
+use super::stack::{PixelMembers, Stack};
+use super::{adam_step_if_finite, Divergence, Objective, StepLoss, TrainConfig};
 use crate::dataset::Windows;
 use crate::error::{Error, Result};
 use crate::model::{FieldKind, Handles, LossWeights, Model};
@@ -54,9 +54,10 @@ pub struct AutogradMembers {
     adams: Vec<Adam>,
     train: Windows,
     test: Windows,
-    loss: LossWeights,
-    rollout: RolloutTraining,
-    lr: f64,
+    /// The run's settings: the loss, the rollout, the rate and its schedule.
+    run: TrainConfig,
+    /// The step trained with (the family's where the run names none).
+    integrator: crate::integrate::Integrator,
     diverged: Vec<Option<Divergence>>,
     last: Vec<StepLoss>,
     threads: ThreadChoice,
@@ -68,19 +69,18 @@ impl AutogradMembers {
     /// The members of `stack` (its batch is the loop's), `train` and `test` on its device;
     /// on up to `threads` worker threads, a member each.
     pub fn new(stack: &Stack, train: Windows, test: Windows, threads: ThreadChoice) -> Self {
-        let models: Vec<Model> = stack.seeds.iter().map(|&s| Model::new(stack.config, stack.kind, s, stack.device)).collect();
-        let adams = models.iter().map(|m| Adam::new(m.named_parameters(), stack.adam)).collect();
+        let models: Vec<Model> = stack.seeds().iter().map(|&s| Model::new(stack.model, stack.kind, s, stack.device)).collect();
+        let adams = models.iter().map(|m| Adam::new(m.named_parameters(), stack.train.adam)).collect();
         let nets = models.iter().map(|m| (0..SHARES).map(|_| m.handles()).collect()).collect();
-        let k = stack.seeds.len();
+        let k = stack.seeds().len();
         AutogradMembers {
             kind: stack.kind,
             models,
             adams,
             train,
             test,
-            loss: stack.loss,
-            rollout: stack.rollout,
-            lr: stack.adam.lr,
+            run: stack.train.clone(),
+            integrator: stack.train.integrator_for(stack.kind),
             diverged: vec![None; k],
             last: vec![StepLoss { loss: f64::NAN, terms: None, roll: None }; k],
             threads,
@@ -96,7 +96,7 @@ impl AutogradMembers {
         let all: Vec<i64> = (0..windows.len() as i64).step_by(every).collect();
         let chunk = eval_chunk(&self.models[k].config.arch);
         let per = all.len().div_ceil(SHARES).max(1);
-        let (loss, r) = (self.loss, self.rollout);
+        let (loss, horizon, integrator) = (self.run.loss, self.run.horizon as i64, self.integrator);
         let parts: Vec<(&mut Handles, &[i64], Windows)> =
             self.nets[k].iter_mut().zip(all.chunks(per)).map(|(net, idx)| (net, idx, windows.shallow())).collect();
         let losses: Vec<Vec<f64>> = self.threads.run(|| {
@@ -105,7 +105,7 @@ impl AutogradMembers {
                 .map(|(net, idx, windows)| {
                     let mut out = Vec::with_capacity(idx.len());
                     for idx in idx.chunks(chunk) {
-                        let terms = net.window_terms(&windows.gather(idx), r.horizon as i64, r.integrator, &loss, false);
+                        let terms = net.window_terms(&windows.gather(idx), horizon, integrator, &loss, false);
                         let total = terms.total(&loss).detach().to_device(tch::Device::Cpu).to_kind(Kind::Double);
                         out.extend(Vec::<f64>::try_from(total).expect("1-D loss"));
                     }
@@ -149,11 +149,11 @@ impl Objective for AutogradMembers {
     /// any thread count.
     fn step(&mut self, step: usize, batches: &[Option<Vec<i64>>]) -> Result<()> {
         let started = std::time::Instant::now();
-        let r = self.rollout;
-        let ((k, pixels), lr) = (r.at(step), r.schedule.lr(self.lr, step, r.steps));
-        let k = k as i64;
-        let with_roll = pixels && self.loss.roll != 0.0;
-        let loss_w = LossWeights { roll: if with_roll { self.loss.roll } else { 0.0 }, ..self.loss };
+        let r = &self.run;
+        let ((k, pixels), lr) = (r.rollout_at(step), r.schedule.lr(r.adam.lr, step, r.steps));
+        let (k, integrator) = (k as i64, self.integrator);
+        let with_roll = pixels && r.loss.roll != 0.0;
+        let loss_w = LossWeights { roll: if with_roll { r.loss.roll } else { 0.0 }, ..r.loss };
         let n = self.train.len() as i64;
         let all: Vec<i64> = (0..n).collect();
         let live: Vec<usize> = (0..self.models.len()).filter(|&m| self.diverged[m].is_none()).collect();
@@ -176,7 +176,7 @@ impl Objective for AutogradMembers {
             units
                 .into_par_iter()
                 .map(|u| {
-                    let terms = u.net.window_terms(&u.data.gather(u.idx), k, r.integrator, &loss_w, true);
+                    let terms = u.net.window_terms(&u.data.gather(u.idx), k, integrator, &loss_w, true);
                     let b = u.batch as f64;
                     let loss = terms.total(&loss_w).sum(Kind::Float) / b;
                     loss.backward();
@@ -245,7 +245,6 @@ mod tests {
     use super::*;
     use crate::runtime::ThreadChoice;
     use crate::training::members::Members;
-    use crate::training::stack::RolloutTraining;
     use crate::training::tests::{pairs, small_stack, windows};
 
     fn autograd(seeds: &[u64]) -> AutogradMembers {
@@ -290,10 +289,15 @@ mod tests {
         // Members step side by side on the workers, each on one libtorch thread: member 1 of
         // an ensemble on 2 threads is, bit for bit, the single model of its seed on 1 thread.
         let mut stack = small_stack(&[0, 3]);
-        stack.rollout = RolloutTraining { horizon: 1, integrator: crate::integrate::Integrator::Rk4, ..RolloutTraining::papers(6) };
+        stack.train.integrator = Some(crate::integrate::Integrator::Rk4);
+        stack.train.steps = 6;
         let mut two = AutogradMembers::new(&stack, windows(40, 7), windows(10, 9), ThreadChoice::fixed(2));
-        let mut one =
-            AutogradMembers::new(&Stack { seeds: vec![3], ..stack.clone() }, windows(40, 7), windows(10, 9), ThreadChoice::fixed(1));
+        let mut one = AutogradMembers::new(
+            &Stack { train: TrainConfig { seeds: vec![3], ..stack.train.clone() }, ..stack.clone() },
+            windows(40, 7),
+            windows(10, 9),
+            ThreadChoice::fixed(1),
+        );
         let mut rngs: Vec<crate::util::rng::Rng> = [0u64, 3].iter().map(|&s| crate::util::rng::Rng::new(s)).collect();
         for step in 0..4 {
             let b = batches(&mut rngs);
@@ -307,11 +311,15 @@ mod tests {
 
     #[test]
     fn the_rollout_warms_up_then_grows_to_its_horizon() {
-        let r = RolloutTraining { horizon: 5, grow: 0.4, ..RolloutTraining::papers(100) };
+        let r = TrainConfig { horizon: 5, grow: 0.4, steps: 100, ..TrainConfig::default() };
         // 40 steps of warm-up and growth: 20 of the paper's one frame, then 1 -> 5 frames.
-        let at: Vec<(usize, bool)> = [0, 19, 20, 24, 25, 30, 39, 40, 99].iter().map(|&s| r.at(s)).collect();
+        let at: Vec<(usize, bool)> = [0, 19, 20, 24, 25, 30, 39, 40, 99].iter().map(|&s| r.rollout_at(s)).collect();
         assert_eq!(at, [(1, false), (1, false), (1, true), (1, true), (2, true), (3, true), (4, true), (5, true), (5, true)]);
-        assert_eq!(RolloutTraining { horizon: 5, ..RolloutTraining::papers(100) }.at(0), (5, true), "no growth: the whole horizon");
+        assert_eq!(
+            TrainConfig { horizon: 5, steps: 100, ..TrainConfig::default() }.rollout_at(0),
+            (5, true),
+            "no growth: the whole horizon"
+        );
     }
 
     #[test]

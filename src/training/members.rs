@@ -24,7 +24,7 @@ use crate::model::FastField;
 use crate::model::{FieldKind, LossWeights, ModelConfig};
 use crate::runtime::ThreadChoice;
 use crate::training::stack::{PixelMembers, Stack};
-use crate::training::{Divergence, Objective, StepLoss};
+use crate::training::{Divergence, Objective, StepLoss, TrainConfig};
 use crate::util::adam::Adam;
 use crate::util::choice::Choice;
 
@@ -69,7 +69,8 @@ impl Members {
     /// The members of `stack`; `train` and `test` on its device too. On the CPU up to
     /// `threads` worker threads.
     pub fn new(stack: &Stack, train: Pairs, test: Pairs, threads: ThreadChoice) -> Self {
-        let Stack { config, kind, ref seeds, adam, loss, batch, device, .. } = *stack;
+        let Stack { model: config, kind, device, .. } = *stack;
+        let TrainConfig { ref seeds, adam, loss, batch, .. } = stack.train;
         let params = stacked::initial_weights(config, kind, seeds, device);
         let layout = config.layout(kind);
         let named: Vec<(String, Tensor)> = layout.names().into_iter().zip(params.iter().map(Tensor::shallow_clone)).collect();
@@ -441,14 +442,15 @@ pub fn memory_estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::{fit, LoopConfig, MemoryLog, Recorder};
+    use crate::training::{fit, MemoryLog, Recorder};
     use crate::util::adam::AdamConfig;
 
     use crate::training::tests::{pairs, small_stack};
 
     /// Small HNN members of `seeds` on random data, on the CPU with `threads` workers.
     fn small_members(seeds: &[u64], threads: usize) -> Members {
-        let stack = Stack { adam: AdamConfig::default(), ..small_stack(seeds) };
+        let mut stack = small_stack(seeds);
+        stack.train.adam = AdamConfig::default();
         Members::new(&stack, pairs(40, 7), pairs(10, 9), ThreadChoice::fixed(threads))
     }
 
@@ -464,15 +466,7 @@ mod tests {
         let before: Vec<Vec<(String, Tensor)>> =
             (0..3).map(|k| m.member_weights(k).into_iter().map(|(n, t)| (n, t.copy())).collect()).collect();
         let mut logs: Vec<MemoryLog> = (0..3).map(|_| MemoryLog::default()).collect();
-        let cfg = LoopConfig {
-            seeds: seeds.to_vec(),
-            steps: 5,
-            batch: Some(8),
-            log_every: 1,
-            eval_every: 100,
-            checkpoint_every: None,
-            log_last: false,
-        };
+        let cfg = TrainConfig { seeds: seeds.to_vec(), steps: 5, batch: 8, log_every: 1, eval_every: 100, ..TrainConfig::default() };
         let fitted = {
             let mut recs: Vec<Box<dyn Recorder + '_>> = logs.iter_mut().map(|l| Box::new(l) as Box<dyn Recorder>).collect();
             fit(&mut m, &cfg, &[None; 3], &mut recs, &|| {}).expect("two members train on")

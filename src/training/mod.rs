@@ -262,6 +262,28 @@ impl TrainConfig {
         self.integrator.unwrap_or_else(|| kind.dynamics().default_integrator(self.horizon))
     }
 
+    /// Whether `kind` is stepped in training as the paper stepped its models: one Euler
+    /// frame, no rollout pixels, a constant rate.
+    pub fn steps_as_paper(&self, kind: FieldKind) -> bool {
+        self.horizon == 1 && self.integrator_for(kind) == Integrator::Euler && self.schedule == Schedule::Constant && self.loss.roll == 0.0
+    }
+
+    /// The rollout at `step`: its length, and whether its pixels count. Over the first
+    /// `grow` of the steps: for the first half the paper's loss alone (one frame, no rollout
+    /// pixels: the autoencoder learns to reconstruct first), then the rollout growing from 1
+    /// frame to `horizon` with its pixels.
+    pub fn rollout_at(&self, step: usize) -> (usize, bool) {
+        let span = self.grow * self.steps as f64;
+        if span < 2.0 || self.horizon == 1 {
+            return (self.horizon, true);
+        }
+        let (warm, s) = (span / 2.0, step as f64);
+        if s < warm {
+            return (1, false);
+        }
+        ((1 + ((self.horizon - 1) as f64 * (s - warm) / warm) as usize).min(self.horizon), true)
+    }
+
     /// Whether the run is a seed ensemble (more than one member).
     pub fn is_ensemble(&self) -> bool {
         self.seeds.len() > 1
@@ -273,7 +295,7 @@ impl TrainConfig {
         let latent = self.arch.latent.unwrap_or(2 * data.sys().dof()) as i64;
         self.field.check(latent).map_err(|(flag, msg)| Error::setting(flag, msg))?;
         self.arch.check(data.render.side, data.sys().dof()).map_err(|(flag, msg)| Error::setting(flag, msg))?;
-        let most = crate::dataset::Windows::max_horizon(data.steps);
+        let most = crate::dataset::Windows::max_span(data.steps);
         let pairs = self.window_pairs();
         if !self.arch.is_papers() && pairs > most {
             return Err(Error::setting(
@@ -321,19 +343,6 @@ impl TrainConfig {
     /// `window_pairs + 1` pairs holds the frames a rollout of `horizon` frames needs.
     pub fn window_pairs(&self) -> usize {
         self.arch.window_pairs(self.horizon)
-    }
-
-    /// The loop's settings for this task.
-    pub fn loop_config(&self) -> LoopConfig {
-        LoopConfig {
-            seeds: self.seeds.clone(),
-            steps: self.steps,
-            batch: Some(self.batch),
-            log_every: self.log_every,
-            eval_every: self.eval_every,
-            checkpoint_every: Some(self.checkpoint_every),
-            log_last: false,
-        }
     }
 }
 
@@ -564,18 +573,14 @@ pub fn members_for(
     data: &crate::dataset::PixelDataset,
     threads: crate::runtime::ThreadChoice,
 ) -> Box<dyn stack::PixelMembers> {
-    if stack.rollout.is_papers(&stack.loss)
-        && stack.config.arch.is_papers()
-        && stack.config.field_settings.is_default()
-        && stack.kind.dynamics().fast_path().is_some()
-    {
+    if stack.trains_as_paper() {
         let (train, test) = (
             data.pairs(crate::dataset::Split::Train).to_device(stack.device),
             data.pairs(crate::dataset::Split::Test).to_device(stack.device),
         );
         Box::new(members::Members::new(stack, train, test, threads))
     } else {
-        let k = stack.config.arch.window_pairs(stack.rollout.horizon);
+        let k = stack.train.window_pairs();
         let (train, test) = (
             data.windows(crate::dataset::Split::Train, k).to_device(stack.device),
             data.windows(crate::dataset::Split::Test, k).to_device(stack.device),
@@ -668,21 +673,45 @@ impl Seeds {
     }
 }
 
-/// Settings of one training loop.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LoopConfig {
+/// What the training loop reads of a task's settings: [`TrainConfig`] (the pixel task) and
+/// [`crate::coords::TaskConfig`] (a coordinate task) each answer from their own fields.
+pub trait LoopSettings {
     /// Seeds of the members' batch draws, one per member.
-    pub seeds: Vec<u64>,
-    pub steps: usize,
+    fn seeds(&self) -> &[u64];
+    fn steps(&self) -> usize;
     /// Samples per step, drawn without replacement each step; `None`: the whole set.
-    pub batch: Option<usize>,
+    fn batch(&self) -> Option<usize>;
     /// The train loss is logged every `log_every` steps, the test loss every `eval_every`.
-    pub log_every: usize,
-    pub eval_every: usize,
+    fn log_every(&self) -> usize;
+    fn eval_every(&self) -> usize;
     /// `None`: no checkpoints.
-    pub checkpoint_every: Option<usize>,
+    fn checkpoint_every(&self) -> Option<usize>;
     /// Also log (and evaluate) the last step.
-    pub log_last: bool,
+    fn log_last(&self) -> bool;
+}
+
+impl LoopSettings for TrainConfig {
+    fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+    fn steps(&self) -> usize {
+        self.steps
+    }
+    fn batch(&self) -> Option<usize> {
+        Some(self.batch)
+    }
+    fn log_every(&self) -> usize {
+        self.log_every
+    }
+    fn eval_every(&self) -> usize {
+        self.eval_every
+    }
+    fn checkpoint_every(&self) -> Option<usize> {
+        Some(self.checkpoint_every)
+    }
+    fn log_last(&self) -> bool {
+        false
+    }
 }
 
 /// A member's batch loss of one step, with its mean terms when the loss has terms.
@@ -813,13 +842,13 @@ pub struct Fitted {
 /// when every member has, the loop stops with [`Error::Diverged`] naming the first.
 pub fn fit(
     obj: &mut dyn Objective,
-    cfg: &LoopConfig,
+    cfg: &dyn LoopSettings,
     from: &[Option<Progress>],
     recs: &mut [Box<dyn Recorder + '_>],
     on_step: &dyn Fn(),
 ) -> Result<Fitted> {
     let k = obj.members();
-    assert!(cfg.seeds.len() == k && from.len() == k && recs.len() == k, "one seed, progress and recorder per member");
+    assert!(cfg.seeds().len() == k && from.len() == k && recs.len() == k, "one seed, progress and recorder per member");
     // The loop's own thread runs libtorch on one thread: the parallel work is the workers'
     // (crate::runtime::ThreadChoice), and a libtorch op threaded here made two runs of one
     // seed differ by 1e-6 (and a 1-thread run differ from a 2-thread one).
@@ -828,7 +857,7 @@ pub fn fit(
     let n = obj.train_len();
     let start = from.iter().flatten().map(|p| p.step).max().unwrap_or(0);
     let mut rngs: Vec<Rng> = cfg
-        .seeds
+        .seeds()
         .iter()
         .zip(from)
         .map(|(&seed, p)| match p {
@@ -839,11 +868,11 @@ pub fn fit(
     let mut last_checkpoint: Vec<Option<usize>> = from.iter().map(|p| p.map(|p| p.step).filter(|&s| s > 0)).collect();
     let mut known = vec![None; k];
     let (mut step_time, mut timed_steps) = (0.0f64, 0usize);
-    for s in start..cfg.steps {
+    for s in start..cfg.steps() {
         let t0 = Instant::now();
         let batches: Vec<Option<Vec<i64>>> = rngs
             .iter_mut()
-            .map(|r| match cfg.batch {
+            .map(|r| match cfg.batch() {
                 Some(b) if b < n => Some(r.distinct(n, b)),
                 _ => None,
             })
@@ -852,10 +881,10 @@ pub fn fit(
         step_time += t0.elapsed().as_secs_f64();
         timed_steps += 1;
         let done = s + 1;
-        let last = done == cfg.steps;
-        let evaluate = s % cfg.eval_every == 0 || (cfg.log_last && last);
-        let log = s % cfg.log_every == 0 || evaluate;
-        let checkpoint = cfg.checkpoint_every.is_some_and(|every| done % every == 0 || last);
+        let last = done == cfg.steps();
+        let evaluate = s % cfg.eval_every() == 0 || (cfg.log_last() && last);
+        let log = s % cfg.log_every() == 0 || evaluate;
+        let checkpoint = cfg.checkpoint_every().is_some_and(|every| done % every == 0 || last);
         if s % obj.check_every() == 0 || log || checkpoint || last {
             for (i, d) in obj.diverged().into_iter().enumerate() {
                 if known[i].is_none() {
@@ -1025,13 +1054,20 @@ pub(crate) mod tests {
     pub(crate) fn windows(n: i64, seed: u64) -> crate::dataset::Windows {
         let p = pairs(n, seed);
         let both = Tensor::stack(&[p.x, p.x_next], 1).view([2 * n, 18]);
-        crate::dataset::Windows { pairs: both, trials: n as usize, pairs_per_trial: 2, horizon: 1 }
+        crate::dataset::Windows { pairs: both, trials: n as usize, pairs_per_trial: 2, span: 1 }
     }
 
     /// Small HNN members of `seeds` on [`pairs`], batch 8, on the CPU, Adam at lr 1e-2.
     pub(crate) fn small_stack(seeds: &[u64]) -> stack::Stack {
         stack::Stack {
-            config: crate::model::ModelConfig {
+            train: TrainConfig {
+                seeds: seeds.to_vec(),
+                steps: 100,
+                batch: 8,
+                adam: AdamConfig { lr: 1e-2, ..AdamConfig::default() },
+                ..TrainConfig::default()
+            },
+            model: crate::model::ModelConfig {
                 input_dim: 18,
                 ae_hidden: 16,
                 latent_dim: 2,
@@ -1040,12 +1076,7 @@ pub(crate) mod tests {
                 field_settings: Default::default(),
             },
             kind: FieldKind::Hnn,
-            seeds: seeds.to_vec(),
-            adam: AdamConfig { lr: 1e-2, ..AdamConfig::default() },
-            loss: LossWeights::default(),
-            batch: 8,
             device: Device::Cpu,
-            rollout: stack::RolloutTraining::papers(100),
         }
     }
 
