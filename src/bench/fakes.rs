@@ -5,33 +5,28 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::FieldKind;
+use crate::report::figures::{Figures, Protocol};
 use crate::run::JsonFile;
 use crate::sweep::plan::Manifest;
-use crate::sweep::point::{MemberFigures, PointState, State};
+use crate::sweep::point::{PointState, State};
 use crate::systems::SystemKind;
 use crate::util::choice::Choice;
 
 /// Made-up figures of one member: the given energy error and worst map R^2, the HNN a little
 /// better than the baseline elsewhere (pixel MSE 1 against 2, valid prediction time 15
 /// frames against 10).
-pub fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> MemberFigures {
-    MemberFigures {
-        model,
-        seed,
-        train_loss: 1e-3,
-        test_loss: 1e-3,
+pub fn made_up_member(model: FieldKind, seed: u64, energy: f64, r2: f64) -> Figures {
+    let hnn = model == FieldKind::Hnn;
+    Figures {
+        train_loss: Some(1e-3),
+        test_loss: Some(1e-3),
         energy_mse: Some(energy),
         energy_mse_seeds_mean: Some(energy),
-        pixel_mse: Some(if model == FieldKind::Hnn { 1.0 } else { 2.0 }),
-        valid_prediction_time: Some(if model == FieldKind::Hnn { 15.0 } else { 10.0 }),
-        learned_h_variation: (model == FieldKind::Hnn).then_some(0.1),
-        worst_r2: Some(r2),
-        test_trials_vpt_median: None,
-        test_trials_pixel_mse: None,
-        as_trained_vpt_median: None,
-        as_trained_vpt_backward_median: None,
-        as_trained_energy_mse: None,
-        as_trained_pixel_mse: None,
+        pixel_mse: Some(if hnn { 1.0 } else { 2.0 }),
+        valid_prediction_time_mean: Some(if hnn { 15.0 } else { 10.0 }),
+        learned_h_variation: hnn.then_some(0.1),
+        latent_map_worst_r2: Some(r2),
+        ..Figures::new(Path::new("made-up"), "made-up", model.name(), Protocol::Paper, Some(seed))
     }
 }
 
@@ -55,9 +50,9 @@ pub fn synthetic(out: &Path, seeds: usize, rng_seed: u64) -> Result<Manifest> {
     for p in &m.points {
         let mut e = || rng.uniform(1e-4, 1e-2);
         let (train_loss, test_loss, energy, seeds_mean, pixel) = (e(), e(), e(), e(), e());
-        let figures = MemberFigures {
-            train_loss,
-            test_loss,
+        let figures = Figures {
+            train_loss: Some(train_loss),
+            test_loss: Some(test_loss),
             energy_mse_seeds_mean: Some(seeds_mean),
             pixel_mse: Some(pixel),
             ..made_up_member(p.train.models[0], p.train.seeds[0], energy, 0.99)

@@ -1,6 +1,7 @@
 //! `REPORT.md` of a run: the metrics table beside the paper's values, the settings, the
 //! timings of each stage, and links to every picture.
 
+pub mod figures;
 pub mod table;
 
 use crate::error::Result;

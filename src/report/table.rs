@@ -6,10 +6,10 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::evaluate::predictions::TrialScores;
 use crate::evaluate::{Claim, EnsembleSummary, HeadToHead, ModelMetrics, ModelSummary};
 use crate::model::FieldKind;
 use crate::paper::{self, Figure};
+use crate::report::figures::{Figures, Protocol};
 use crate::run::{CoordsMetrics, PixelMetrics, Run, ScoreMetrics};
 use crate::systems::SystemKind;
 use crate::util::choice::Choice;
@@ -197,129 +197,11 @@ pub fn short(v: f64) -> String {
     }
 }
 
-/// One figure set of one model as data (`table --format csv|json`): one per run, task,
-/// model, protocol and member seed. Empty where a figure does not apply or, for energies,
-/// where no map reads the state.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Record {
-    /// The run folder it was read from.
-    pub run: String,
-    /// As Table 1 names it: `pixel pendulum`, `spring`, ...
-    pub task: String,
-    pub model: String,
-    /// `paper` (RK45, fresh trajectories), `as-trained` (protocol a), `test-trials` (the
-    /// dataset's test trials: protocol c, and `score`), `coords` (a coordinate task).
-    pub protocol: String,
-    /// The ensemble member's seed; empty for a model pixel-hnn did not train.
-    pub seed: Option<u64>,
-    pub train_loss: Option<f64>,
-    pub test_loss: Option<f64>,
-    /// On the protocol's first trajectory (the paper's seed); a coordinate task's mean.
-    pub energy_mse: Option<f64>,
-    pub energy_mse_seeds_mean: Option<f64>,
-    pub pixel_mse: Option<f64>,
-    pub valid_prediction_time_mean: Option<f64>,
-    pub valid_prediction_time_median: Option<f64>,
-    /// Stepped backward in time from the last pair (protocol a, a vector field): the median.
-    pub valid_prediction_time_backward_median: Option<f64>,
-    /// Frames given before the first prediction (test trials).
-    pub context: Option<usize>,
-    /// Trajectories or trials scored.
-    pub trajectories: Option<usize>,
-    pub latent_map_worst_r2: Option<f64>,
-    /// SyMetric: the polynomial map reads the state and is symplectic.
-    pub symetric: Option<bool>,
-}
-
-impl Record {
-    fn new(run: &Path, task: &str, model: &str, protocol: &str, seed: Option<u64>) -> Record {
-        Record {
-            run: run.display().to_string(),
-            task: task.into(),
-            model: model.into(),
-            protocol: protocol.into(),
-            seed,
-            ..Record::default()
-        }
-    }
-
-    fn test_trials(self, t: &TrialScores) -> Record {
-        Record {
-            pixel_mse: Some(t.pixel_mse),
-            valid_prediction_time_mean: Some(t.valid_prediction_time_mean),
-            valid_prediction_time_median: Some(t.valid_prediction_time_median),
-            context: Some(t.context),
-            trajectories: Some(t.trials.len()),
-            latent_map_worst_r2: t.worst_r2(),
-            symetric: t.latent.as_ref().and_then(|l| l.symetric.as_ref()).map(|s| s.holds),
-            ..self
-        }
-    }
-
-    /// A pixel run's records: each member under each protocol it was scored by.
-    pub fn of_pixel(m: &PixelMetrics, source: &Path) -> Vec<Record> {
-        let task = format!("pixel {}", m.system.name());
-        let n = m.protocol.seeds.len();
-        let mut out = vec![];
-        for x in &m.models {
-            let base = Record::new(source, &task, x.model.name(), "paper", Some(x.seed));
-            let energy = |v: f64| x.energy_reads().then_some(v);
-            let losses = Record { train_loss: Some(x.train_loss.mean), test_loss: Some(x.test_loss.mean), ..base };
-            out.push(Record {
-                energy_mse: energy(x.energy_mse),
-                energy_mse_seeds_mean: energy(x.energy_mse_seeds_mean),
-                pixel_mse: Some(x.pixel_mse),
-                valid_prediction_time_mean: Some(x.valid_prediction_time),
-                valid_prediction_time_median: Some(x.valid_prediction_time_median),
-                trajectories: Some(n),
-                latent_map_worst_r2: Some(x.map.worst_r2()),
-                symetric: x.symetric.as_ref().map(|s| s.holds),
-                ..losses.clone()
-            });
-            if let Some(a) = &x.as_trained {
-                out.push(Record {
-                    protocol: "as-trained".into(),
-                    energy_mse: energy(a.energy_mse),
-                    energy_mse_seeds_mean: energy(a.energy_mse_seeds_mean),
-                    pixel_mse: Some(a.pixel_mse),
-                    valid_prediction_time_mean: Some(a.valid_prediction_time),
-                    valid_prediction_time_median: Some(a.valid_prediction_time_median),
-                    valid_prediction_time_backward_median: a.valid_prediction_time_backward_median,
-                    trajectories: Some(n),
-                    ..losses.clone()
-                });
-            }
-            if let Some(t) = &x.test_trials {
-                out.push(Record { protocol: "test-trials".into(), ..losses.clone() }.test_trials(t));
-            }
-        }
-        out
-    }
-
-    /// A coordinate run's records.
-    pub fn of_coords(m: &CoordsMetrics, source: &Path) -> Vec<Record> {
-        m.models
-            .iter()
-            .map(|x| Record {
-                train_loss: Some(x.train_loss.mean),
-                test_loss: Some(x.test_loss.mean),
-                energy_mse: Some(x.energy_mse.mean),
-                ..Record::new(source, m.task.name(), x.model.name(), "coords", None)
-            })
-            .collect()
-    }
-
-    /// A score run's record.
-    pub fn of_score(m: &ScoreMetrics, source: &Path) -> Record {
-        Record::new(source, &format!("pixel {}", m.system.name()), &m.model, "test-trials", None).test_trials(&m.test_trials)
-    }
-}
-
 /// Every run folder directly under a folder: Table 1's rows and every model's records.
 #[derive(Clone, Debug, Default)]
 pub struct Runs {
     pub rows: Vec<Row>,
-    pub records: Vec<Record>,
+    pub records: Vec<Figures>,
 }
 
 /// The Table 1 rows and the records of every evaluated run directly under `runs` (pixel runs
@@ -335,15 +217,15 @@ pub fn collect_runs(runs: &Path) -> Result<Runs> {
             Run::Coords(r) => {
                 let m = r.metrics()?;
                 out.rows.push(Row::of_coords(&m, dir));
-                out.records.extend(Record::of_coords(&m, dir));
+                out.records.extend(Figures::of_coords(&m, dir));
             }
             Run::Pixel(r) => {
                 if let Some(m) = r.metrics()? {
                     out.rows.push(Row::of_pixel(&m, dir));
-                    out.records.extend(Record::of_pixel(&m, dir));
+                    out.records.extend(Figures::of_pixel(&m, dir));
                 }
             }
-            Run::Score(r) => out.records.push(Record::of_score(&r.metrics()?, dir)),
+            Run::Score(r) => out.records.push(Figures::of_score(&r.metrics()?, dir)),
         }
     }
     out.rows.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.source.cmp(&b.source)));
@@ -360,7 +242,7 @@ pub fn markdown(runs: &Runs) -> String {
             s += &format!("{}  <- {}\n", r.markdown(), r.source.display());
         }
     }
-    let trials: Vec<&Record> = runs.records.iter().filter(|r| r.protocol == "test-trials").collect();
+    let trials: Vec<&Figures> = runs.records.iter().filter(|r| r.protocol == Protocol::TestTrials).collect();
     if !trials.is_empty() {
         if !s.is_empty() {
             s += "\n";

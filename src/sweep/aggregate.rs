@@ -9,23 +9,25 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::plan::{plain, Manifest};
-use super::point::{MemberFigures, PointState, State};
+use super::point::{PointState, State};
 use crate::error::{Error, Result};
 use crate::evaluate::MAP_R2_MIN;
 use crate::model::FieldKind;
+use crate::report::figures::{Figures, Protocol};
 use crate::report::table::short;
 use crate::run::JsonFile;
 use crate::systems::SystemKind;
 use crate::util::choice::Choice;
 use crate::util::stats::Interval;
 
-/// One group of points: a system and the values of the setting axes; its members by model.
+/// One group of points: a system and the values of the setting axes; its members' figures,
+/// each under every protocol it was scored by.
 #[derive(Clone, Debug, Default)]
 pub struct Group {
     pub system: Option<SystemKind>,
     /// `train.lr = 0.001, ...` (empty without setting axes).
     pub settings: String,
-    pub members: Vec<MemberFigures>,
+    pub members: Vec<Figures>,
     /// The dataset of the group's first point (in the sweep folder).
     pub dataset: Option<std::path::PathBuf>,
     /// Other models' predictions of the same dataset's test trials (`score` runs).
@@ -89,54 +91,35 @@ pub fn collect(dir: &Path) -> Result<(Manifest, Vec<Group>, Tally)> {
     Ok((manifest, groups.into_values().collect(), tally))
 }
 
-/// A metric of the table: how to read it, and whether lower is better.
+/// A metric of the table: the protocol and figure it reads, and whether lower is better.
 struct Metric {
     name: &'static str,
-    get: fn(&MemberFigures) -> Option<f64>,
+    protocol: Protocol,
+    get: fn(&Figures) -> Option<f64>,
     lower_is_better: bool,
     /// Read through the latent map: shown only where every member's map holds.
     mapped: bool,
     fmt: fn(f64) -> String,
 }
 
+const fn metric(name: &'static str, protocol: Protocol, get: fn(&Figures) -> Option<f64>, lower_is_better: bool, mapped: bool) -> Metric {
+    Metric { name, protocol, get, lower_is_better, mapped, fmt: if lower_is_better { sci } else { frames } }
+}
+
 const METRICS: [Metric; 13] = [
-    Metric { name: "train loss", get: |m| Some(m.train_loss), lower_is_better: true, mapped: false, fmt: sci },
-    Metric { name: "test loss", get: |m| Some(m.test_loss), lower_is_better: true, mapped: false, fmt: sci },
-    Metric { name: "energy MSE (trajectory seed 1)", get: |m| m.energy_mse, lower_is_better: true, mapped: true, fmt: sci },
-    Metric {
-        name: "energy MSE (mean of the trajectories)",
-        get: |m| m.energy_mse_seeds_mean,
-        lower_is_better: true,
-        mapped: true,
-        fmt: sci,
-    },
-    Metric { name: "pixel MSE over the rollout", get: |m| m.pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
-    Metric {
-        name: "valid prediction time (frames)",
-        get: |m| m.valid_prediction_time,
-        lower_is_better: false,
-        mapped: false,
-        fmt: |v| format!("{v:.1}"),
-    },
-    Metric { name: "learned-H variation (HNN)", get: |m| m.learned_h_variation, lower_is_better: true, mapped: false, fmt: sci },
-    Metric { name: TRIALS_VPT, get: |m| m.test_trials_vpt_median, lower_is_better: false, mapped: false, fmt: |v| format!("{v:.1}") },
-    Metric { name: TRIALS_MSE, get: |m| m.test_trials_pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
-    Metric { name: AS_TRAINED_VPT, get: |m| m.as_trained_vpt_median, lower_is_better: false, mapped: false, fmt: |v| format!("{v:.1}") },
-    Metric {
-        name: AS_TRAINED_VPT_BACKWARD,
-        get: |m| m.as_trained_vpt_backward_median,
-        lower_is_better: false,
-        mapped: false,
-        fmt: |v| format!("{v:.1}"),
-    },
-    Metric {
-        name: "(a) energy MSE (mean of the trajectories)",
-        get: |m| m.as_trained_energy_mse,
-        lower_is_better: true,
-        mapped: true,
-        fmt: sci,
-    },
-    Metric { name: "(a) pixel MSE over the rollout", get: |m| m.as_trained_pixel_mse, lower_is_better: true, mapped: false, fmt: sci },
+    metric("train loss", Protocol::Paper, |m| m.train_loss, true, false),
+    metric("test loss", Protocol::Paper, |m| m.test_loss, true, false),
+    metric("energy MSE (trajectory seed 1)", Protocol::Paper, |m| m.energy_mse, true, true),
+    metric("energy MSE (mean of the trajectories)", Protocol::Paper, |m| m.energy_mse_seeds_mean, true, true),
+    metric("pixel MSE over the rollout", Protocol::Paper, |m| m.pixel_mse, true, false),
+    metric("valid prediction time (frames)", Protocol::Paper, |m| m.valid_prediction_time_mean, false, false),
+    metric("learned-H variation (HNN)", Protocol::Paper, |m| m.learned_h_variation, true, false),
+    metric(TRIALS_VPT, Protocol::TestTrials, |m| m.valid_prediction_time_median, false, false),
+    metric(TRIALS_MSE, Protocol::TestTrials, |m| m.pixel_mse, true, false),
+    metric(AS_TRAINED_VPT, Protocol::AsTrained, |m| m.valid_prediction_time_median, false, false),
+    metric(AS_TRAINED_VPT_BACKWARD, Protocol::AsTrained, |m| m.valid_prediction_time_backward_median, false, false),
+    metric("(a) energy MSE (mean of the trajectories)", Protocol::AsTrained, |m| m.energy_mse_seeds_mean, true, true),
+    metric("(a) pixel MSE over the rollout", Protocol::AsTrained, |m| m.pixel_mse, true, false),
 ];
 
 /// Protocol (a)'s valid prediction times, each member's median over the fresh trajectories:
@@ -161,37 +144,52 @@ fn sci(v: f64) -> String {
     format!("{v:.3e}")
 }
 
-/// The seeds both models have, and each model's value on them.
-fn paired(members: &[MemberFigures], get: fn(&MemberFigures) -> Option<f64>) -> Vec<(f64, f64)> {
-    let mut seeds: Vec<u64> = members.iter().filter(|m| m.model == FieldKind::Hnn).map(|m| m.seed).collect();
+fn frames(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The figures of family `kind` under `protocol`.
+fn of(members: &[Figures], kind: FieldKind, protocol: Protocol) -> Vec<&Figures> {
+    members.iter().filter(|f| f.protocol == protocol && f.model == kind.name()).collect()
+}
+
+/// The seeds both models have under `protocol`, and each model's value of `get` on them.
+fn paired(members: &[Figures], protocol: Protocol, get: fn(&Figures) -> Option<f64>) -> Vec<(f64, f64)> {
+    let rows: Vec<(FieldKind, u64, &Figures)> =
+        members.iter().filter(|f| f.protocol == protocol).filter_map(|f| Some((FieldKind::from_name(&f.model)?, f.seed?, f))).collect();
+    let mut seeds: Vec<u64> = rows.iter().filter(|(k, _, _)| *k == FieldKind::Hnn).map(|(_, s, _)| *s).collect();
     seeds.sort();
     seeds.dedup();
-    crate::model::paper_pairs(members, seeds, |m| (m.model, m.seed))
+    crate::model::paper_pairs(&rows, seeds, |(k, s, _)| (*k, *s))
         .into_iter()
-        .filter_map(|(b, h)| Some((get(b)?, get(h)?)))
+        .filter_map(|(b, h)| Some((get(b.2)?, get(h.2)?)))
         .filter(|(b, h)| b.is_finite() && h.is_finite())
         .collect()
 }
 
-/// Whether every member's latent map holds.
-fn maps_hold(members: &[MemberFigures]) -> bool {
-    members.iter().all(|m| m.worst_r2.is_none_or(|r| r >= MAP_R2_MIN))
+/// The figures under `protocol`.
+fn of_protocol(members: &[Figures], protocol: Protocol) -> impl Iterator<Item = &Figures> {
+    members.iter().filter(move |m| m.protocol == protocol)
+}
+
+/// Whether every member's latent map holds (the paper's protocol's map).
+fn maps_hold(members: &[Figures]) -> bool {
+    of_protocol(members, Protocol::Paper).all(|m| m.latent_map_worst_r2.is_none_or(|r| r >= MAP_R2_MIN))
 }
 
 /// The group's table.
 pub fn group_markdown(g: &Group) -> String {
-    let of = |kind: FieldKind| g.members.iter().filter(|m| m.model == kind).collect::<Vec<_>>();
-    let (base, hnn) = (of(FieldKind::Baseline), of(FieldKind::Hnn));
-    let seeds = |v: &[&MemberFigures]| v.len();
+    let [b0, h0] = crate::model::PAPER_PAIR;
+    let seeds = |kind: FieldKind| of(&g.members, kind, Protocol::Paper).len();
     let mapped = maps_hold(&g.members);
     let mut t = format!(
         "| metric | baseline ({} seeds): mean [95% interval] | HNN ({} seeds) | HNN's advantage (above 1: HNN better) | HNN wins (seeds) |\n|---|---|---|---|---|\n",
-        seeds(&base),
-        seeds(&hnn)
+        seeds(b0),
+        seeds(h0)
     );
     for m in &METRICS {
-        let values = |v: &[&MemberFigures]| v.iter().filter_map(|x| (m.get)(x)).collect::<Vec<f64>>();
-        let (b, h) = (Interval::of(&values(&base)), Interval::of(&values(&hnn)));
+        let values = |kind: FieldKind| of(&g.members, kind, m.protocol).iter().filter_map(|x| (m.get)(x)).collect::<Vec<f64>>();
+        let (b, h) = (Interval::of(&values(b0)), Interval::of(&values(h0)));
         if b.n == 0 && h.n == 0 {
             continue;
         }
@@ -199,7 +197,7 @@ pub fn group_markdown(g: &Group) -> String {
             t += &format!("| {} | n/a | n/a | - | - |\n", m.name);
             continue;
         }
-        let pairs = paired(&g.members, m.get);
+        let pairs = paired(&g.members, m.protocol, m.get);
         let wins = pairs.iter().filter(|(b, h)| if m.lower_is_better { h < b } else { h > b }).count();
         // baseline / HNN for errors, HNN / baseline for what is better higher.
         let ratio = if m.lower_is_better { b.mean / h.mean } else { h.mean / b.mean };
@@ -214,7 +212,7 @@ pub fn group_markdown(g: &Group) -> String {
         }
     }
     if !mapped {
-        let worst = g.members.iter().filter_map(|m| m.worst_r2).fold(f64::INFINITY, f64::min);
+        let worst = of_protocol(&g.members, Protocol::Paper).filter_map(|m| m.latent_map_worst_r2).fold(f64::INFINITY, f64::min);
         t += &format!(
             "\nNo affine latent -> (q, p) map holds for every seed (worst test R^2 {worst:.3} < {MAP_R2_MIN}): energy figures are not shown; compare pixel MSE.\n"
         );
@@ -225,10 +223,10 @@ pub fn group_markdown(g: &Group) -> String {
 /// Per-seed baseline / HNN ratios of the figure a system's models are compared on: the
 /// energy error over the trajectories where every map holds, else the pixel error.
 pub fn seed_ratios(g: &Group) -> (Vec<f64>, &'static str) {
-    if maps_hold(&g.members) && g.members.iter().any(|m| m.energy_mse_seeds_mean.is_some()) {
-        (paired(&g.members, |m| m.energy_mse_seeds_mean).iter().map(|(b, h)| b / h).collect(), "energy")
+    if maps_hold(&g.members) && of_protocol(&g.members, Protocol::Paper).any(|m| m.energy_mse_seeds_mean.is_some()) {
+        (paired(&g.members, Protocol::Paper, |m| m.energy_mse_seeds_mean).iter().map(|(b, h)| b / h).collect(), "energy")
     } else {
-        (paired(&g.members, |m| m.pixel_mse).iter().map(|(b, h)| b / h).collect(), "pixel")
+        (paired(&g.members, Protocol::Paper, |m| m.pixel_mse).iter().map(|(b, h)| b / h).collect(), "pixel")
     }
 }
 
@@ -277,12 +275,11 @@ pub fn records(groups: &[Group]) -> Vec<AggregateRecord> {
     for g in groups {
         let mapped = maps_hold(&g.members);
         for kind in FieldKind::ALL {
-            let members: Vec<&MemberFigures> = g.members.iter().filter(|m| m.model == *kind).collect();
-            if members.is_empty() {
+            if !g.members.iter().any(|m| m.model == kind.name()) {
                 continue;
             }
             for m in &METRICS {
-                let values: Vec<f64> = members.iter().filter_map(|x| (m.get)(x)).collect();
+                let values: Vec<f64> = of(&g.members, *kind, m.protocol).iter().filter_map(|x| (m.get)(x)).collect();
                 let i = Interval::of(&values);
                 if i.n == 0 || (m.mapped && !mapped) {
                     continue;
@@ -421,13 +418,13 @@ mod tests {
         assert_eq!(seed_ratios(&g), (vec![10.0, 5.0, 0.2], "energy"));
         // One member's map fails: energies become n/a and the ratio plot uses pixel MSE.
         let mut g2 = g.clone();
-        g2.members[3].worst_r2 = Some(0.5);
+        g2.members[3].latent_map_worst_r2 = Some(0.5);
         let t2 = group_markdown(&g2);
         assert!(t2.contains("| energy MSE (trajectory seed 1) | n/a | n/a | - | - |") && t2.contains("worst test R^2 0.500"), "{t2}");
         assert_eq!(seed_ratios(&g2), (vec![2.0, 2.0, 2.0], "pixel"));
         // Nothing valid on either side: no ratio, not NaN.
         for m in &mut g2.members {
-            m.valid_prediction_time = Some(0.0);
+            m.valid_prediction_time_mean = Some(0.0);
         }
         assert!(group_markdown(&g2).contains("| valid prediction time (frames) | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | - | 0/3 |"));
     }
@@ -441,7 +438,9 @@ mod tests {
         let (_, groups, tally) = collect(&out).unwrap();
         assert_eq!(tally, Tally { done: m.points.len(), diverged: 0, other: 0 });
         assert_eq!(groups.len(), SystemKind::ALL.len());
-        assert!(groups.iter().all(|g| g.members.len() == 6 && g.members.iter().all(|f| (1e-4..1e-2).contains(&f.train_loss))));
+        assert!(groups
+            .iter()
+            .all(|g| g.members.len() == 6 && g.members.iter().all(|f| f.train_loss.is_some_and(|l| (1e-4..1e-2).contains(&l)))));
         // Planned as a real sweep: the table reads it, and the plan's TOML is not left beside it.
         let text = table(&out).unwrap();
         assert!(text.contains("done, 0 diverged") && text.contains("## pixel two-body"), "{text}");

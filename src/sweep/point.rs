@@ -9,12 +9,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::plan::{Manifest, Point, Stage};
 use crate::error::{Error, Result};
-use crate::evaluate::ModelMetrics;
 use crate::model::FieldKind;
 use crate::pipeline::{self, Quiet, TrainRequest};
-use crate::run::{JsonFile, ModelLosses};
+use crate::report::figures::Figures;
+use crate::run::JsonFile;
 use crate::runtime::{CudaGraphs, DeviceChoice, Runtime};
 use crate::training::TrainOverrides;
+use crate::util::choice::Choice;
 
 /// Where a point stands, as its runner last wrote it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,40 +26,6 @@ pub enum State {
     /// Training diverged: a result (rerunning gives the same), not a failure to retry.
     Diverged,
     Failed,
-}
-
-/// What one member (model, seed) of a point scored; `None` where the sweep does not
-/// evaluate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MemberFigures {
-    pub model: FieldKind,
-    pub seed: u64,
-    pub train_loss: f64,
-    pub test_loss: f64,
-    pub energy_mse: Option<f64>,
-    pub energy_mse_seeds_mean: Option<f64>,
-    pub pixel_mse: Option<f64>,
-    pub valid_prediction_time: Option<f64>,
-    pub learned_h_variation: Option<f64>,
-    /// The smallest test R^2 of the latent map's coordinates.
-    pub worst_r2: Option<f64>,
-    /// Protocol (c), the dataset's test trials: the median valid prediction time and the
-    /// pixel MSE (points run before it existed have none).
-    #[serde(default)]
-    pub test_trials_vpt_median: Option<f64>,
-    #[serde(default)]
-    pub test_trials_pixel_mse: Option<f64>,
-    /// Protocol (a), the model stepped as trained on the fresh trajectories: the median
-    /// valid prediction time forward and (a vector field) backward, the energy MSE (mean of
-    /// the trajectories) and the pixel MSE (points run before it existed have none).
-    #[serde(default)]
-    pub as_trained_vpt_median: Option<f64>,
-    #[serde(default)]
-    pub as_trained_vpt_backward_median: Option<f64>,
-    #[serde(default)]
-    pub as_trained_energy_mse: Option<f64>,
-    #[serde(default)]
-    pub as_trained_pixel_mse: Option<f64>,
 }
 
 /// `points/NNNN/state.json`.
@@ -74,9 +41,10 @@ pub struct PointState {
     pub seconds: Option<f64>,
     /// The error's one line, for a failed or diverged point.
     pub error: Option<String>,
-    /// Every member's figures, for a done point (members that diverged are absent).
+    /// Every member's figures under each protocol it was scored by (its losses alone where
+    /// the sweep does not evaluate), for a done point; members that diverged are absent.
     #[serde(default)]
-    pub members: Vec<MemberFigures>,
+    pub members: Vec<Figures>,
     /// Members that diverged: (model, seed, step).
     #[serde(default)]
     pub diverged: Vec<(FieldKind, u64, usize)>,
@@ -160,7 +128,7 @@ pub fn run_point(dir: &Path, index: usize, rt: PointRuntime) -> Result<PointStat
     Ok(state)
 }
 
-type Outcome = (Vec<MemberFigures>, Vec<(FieldKind, u64, usize)>);
+type Outcome = (Vec<Figures>, Vec<(FieldKind, u64, usize)>);
 
 fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -> Result<Outcome> {
     let threads = crate::runtime::threads(rt.threads)?;
@@ -170,6 +138,8 @@ fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -
         return Ok((vec![], vec![]));
     }
     let run_dir = super::point_dir(dir, point.index).join("run");
+    // The figures name the run by its path in the sweep folder, wherever that folder is.
+    let in_sweep = super::point_dir(Path::new(""), point.index).join("run");
     let resume = run_dir.join(crate::run::CONFIG).exists();
     if !resume && run_dir.exists() {
         // An attempt killed before its run folder was whole.
@@ -189,53 +159,12 @@ fn carry_out(dir: &Path, manifest: &Manifest, point: &Point, rt: PointRuntime) -
     let losses = pipeline::train(&req, &runtime, &Quiet)?.losses;
     let diverged: Vec<(FieldKind, u64, usize)> = losses.iter().filter_map(|l| Some((l.model, l.seed, l.diverged?.step))).collect();
     if !manifest.runs(Stage::Evaluate) {
-        let members = losses.iter().filter(|l| l.diverged.is_none()).map(figures_of_losses).collect();
+        let task = format!("pixel {}", point.system.name());
+        let members = losses.iter().filter(|l| l.diverged.is_none()).map(|l| Figures::of_losses(l, &in_sweep, &task)).collect();
         return Ok((members, diverged));
     }
     let metrics = pipeline::evaluate(&run_dir, &point.eval, device)?;
-    Ok((metrics.models.iter().map(figures_of_metrics).collect(), diverged))
-}
-
-fn figures_of_losses(l: &ModelLosses) -> MemberFigures {
-    MemberFigures {
-        model: l.model,
-        seed: l.seed,
-        train_loss: l.train.mean,
-        test_loss: l.test.mean,
-        energy_mse: None,
-        energy_mse_seeds_mean: None,
-        pixel_mse: None,
-        valid_prediction_time: None,
-        learned_h_variation: None,
-        worst_r2: None,
-        test_trials_vpt_median: None,
-        test_trials_pixel_mse: None,
-        as_trained_vpt_median: None,
-        as_trained_vpt_backward_median: None,
-        as_trained_energy_mse: None,
-        as_trained_pixel_mse: None,
-    }
-}
-
-fn figures_of_metrics(m: &ModelMetrics) -> MemberFigures {
-    MemberFigures {
-        model: m.model,
-        seed: m.seed,
-        train_loss: m.train_loss.mean,
-        test_loss: m.test_loss.mean,
-        energy_mse: Some(m.energy_mse),
-        energy_mse_seeds_mean: Some(m.energy_mse_seeds_mean),
-        pixel_mse: Some(m.pixel_mse),
-        valid_prediction_time: Some(m.valid_prediction_time),
-        learned_h_variation: m.learned_h_variation,
-        worst_r2: Some(m.map.worst_r2()),
-        test_trials_vpt_median: m.test_trials.as_ref().map(|t| t.valid_prediction_time_median),
-        test_trials_pixel_mse: m.test_trials.as_ref().map(|t| t.pixel_mse),
-        as_trained_vpt_median: m.as_trained.as_ref().map(|a| a.valid_prediction_time_median),
-        as_trained_vpt_backward_median: m.as_trained.as_ref().and_then(|a| a.valid_prediction_time_backward_median),
-        as_trained_energy_mse: m.as_trained.as_ref().map(|a| a.energy_mse_seeds_mean),
-        as_trained_pixel_mse: m.as_trained.as_ref().map(|a| a.pixel_mse),
-    }
+    Ok((Figures::of_pixel(&metrics, &in_sweep), diverged))
 }
 
 /// Generates the dataset at `path` unless it is there already with the same settings. A
