@@ -30,17 +30,9 @@ pub struct Group {
     pub members: Vec<Figures>,
     /// The dataset of the group's first point (in the sweep folder).
     pub dataset: Option<std::path::PathBuf>,
-    /// Other models' predictions of the same dataset's test trials (`score` runs).
-    pub external: Vec<External>,
-}
-
-/// A model pixel-hnn did not train, scored on a group's dataset by `pixel-hnn score`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct External {
-    pub model: String,
-    pub run: std::path::PathBuf,
-    pub vpt_median: f64,
-    pub pixel_mse: f64,
+    /// Other models' predictions of the same dataset's test trials (`score` runs: models
+    /// pixel-hnn did not train).
+    pub external: Vec<Figures>,
 }
 
 /// What the table counts besides the figures.
@@ -208,7 +200,8 @@ pub fn group_markdown(g: &Group) -> String {
     if !g.external.is_empty() {
         t += "\nOther models' predictions of the same dataset's test trials (`pixel-hnn score`), beside the rows above:\n\n| model | valid prediction time on the test trials (frames, median) | pixel MSE on the test trials | run |\n|---|---|---|---|\n";
         for e in &g.external {
-            t += &format!("| {} | {:.1} | {} | {} |\n", e.model, e.vpt_median, sci(e.pixel_mse), e.run.display());
+            let (vpt, mse) = (e.valid_prediction_time_median.unwrap_or(f64::NAN), e.pixel_mse.unwrap_or(f64::NAN));
+            t += &format!("| {} | {vpt:.1} | {} | {} |\n", e.model, sci(mse), e.run);
         }
     }
     if !mapped {
@@ -298,7 +291,8 @@ pub fn records(groups: &[Group]) -> Vec<AggregateRecord> {
             }
         }
         for e in &g.external {
-            for (figure, v) in [(TRIALS_VPT, e.vpt_median), (TRIALS_MSE, e.pixel_mse)] {
+            for (figure, v) in [(TRIALS_VPT, e.valid_prediction_time_median), (TRIALS_MSE, e.pixel_mse)] {
+                let Some(v) = v else { continue };
                 out.push(AggregateRecord {
                     system: g.system.map(|k| k.name()).unwrap_or("?").to_string(),
                     settings: g.settings.clone(),
@@ -326,14 +320,7 @@ pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
     let mut runs = vec![];
     for dir in dirs {
         if let crate::run::Run::Score(r) = crate::run::Run::open(&dir)? {
-            let m = r.metrics()?;
-            let e = External {
-                model: m.model,
-                run: dir,
-                vpt_median: m.test_trials.valid_prediction_time_median,
-                pixel_mse: m.test_trials.pixel_mse,
-            };
-            runs.push((r.config.dataset.sha256.clone(), e));
+            runs.push((r.config.dataset.sha256.clone(), Figures::of_score(&r.metrics()?, &dir)));
         }
     }
     let mut hashes: BTreeMap<std::path::PathBuf, String> = BTreeMap::new();
