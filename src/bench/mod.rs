@@ -287,7 +287,7 @@ pub fn rollout_step_ms(
     let conv = arch.encoder == crate::model::EncoderKind::Conv;
     let loss = crate::model::LossWeights {
         cc: if conv { 0.0 } else { 1.0 },
-        hnn: if conv { 0.0 } else { 0.1 },
+        latent: if conv { 0.0 } else { 0.1 },
         roll: crate::model::ROLLOUT_PIXEL_WEIGHT,
         ..Default::default()
     };

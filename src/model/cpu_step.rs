@@ -376,7 +376,7 @@ impl Workspace {
         // Backward.
         let mut g = split(self.grad.as_mut_slice(), &self.dims.offsets);
         let k_ae = -2.0 * w.ae as f32 * scale / d as f32;
-        let k_hnn = 2.0 * w.hnn as f32 * scale / l as f32;
+        let k_hnn = 2.0 * w.latent as f32 * scale / l as f32;
         let k_cc = 2.0 * w.cc as f32 * scale;
         self.e.as_mut_slice().iter_mut().for_each(|v| *v *= k_ae); // dL/dx^
                                                                    // dL/dz and dL/dz' from the hnn and cc terms; df = -dr.
@@ -525,7 +525,7 @@ mod tests {
         let flat: Vec<Vec<f32>> = params.iter().map(|t| Vec::<f32>::try_from(t.view([-1])).unwrap()).collect();
         let p: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
         let ours_terms = ws.loss_gradient(&p, 0.1, &w);
-        for (a, b) in ours_terms.iter().zip([terms.ae.double_value(&[0]), terms.cc.double_value(&[0]), terms.hnn.double_value(&[0])]) {
+        for (a, b) in ours_terms.iter().zip([terms.ae.double_value(&[0]), terms.cc.double_value(&[0]), terms.latent.double_value(&[0])]) {
             assert!((a - b).abs() < 1e-5 * b.abs().max(1e-3), "{kind:?}: term {a} vs {b}");
         }
         for (i, (&(off, size), t)) in dims.offsets.iter().zip(&theirs).enumerate() {

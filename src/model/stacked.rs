@@ -93,7 +93,7 @@ impl Net {
 pub struct TermSums {
     pub ae: Tensor,
     pub cc: Tensor,
-    pub hnn: Tensor,
+    pub latent: Tensor,
 }
 
 /// A residual MLP's forward pass, keeping what its backward pass needs.
@@ -223,7 +223,7 @@ pub fn loss_gradient(
     let fw = forward(layout, params, field, x2);
     let (ae, cc, hnn) = fw.terms();
     let sum1 = |t: &Tensor| t.sum_dim_intlist([1i64].as_slice(), false, None::<Kind>);
-    let terms = TermSums { ae: sum1(&ae), cc: sum1(&cc), hnn: sum1(&hnn) };
+    let terms = TermSums { ae: sum1(&ae), cc: sum1(&cc), latent: sum1(&hnn) };
     let Forward { net, enc, dec, e, a1, a2, hnn: hnn_parts, r, c } = fw;
     let n = x2.size()[1] / 2;
     let (latent, d) = (r.size()[2], e.size()[2] as f64);
@@ -231,7 +231,7 @@ pub fn loss_gradient(
     let z = enc.out.narrow(1, 0, n);
 
     let d_xr = &e * (-2.0 * w.ae * scale / d);
-    let dr = &r * (2.0 * w.hnn * scale / latent as f64);
+    let dr = &r * (2.0 * w.latent * scale / latent as f64);
     let dc = &c * (2.0 * w.cc * scale);
     // dL/dz and dL/dz' from the hnn and cc terms: r = z' - z - f, c = z_p - z'_q + z_q.
     let mut dz = Tensor::cat(&[&dc - dr.narrow(2, 0, half), &dc - dr.narrow(2, half, half)], 2);
@@ -334,11 +334,12 @@ mod tests {
             let xk = x2.get(k as i64);
             let t = model.loss_terms(&xk.narrow(0, 0, n), &xk.narrow(0, n, n), true);
             let loss = t.total(&w).sum(Kind::Double) / batch;
-            let ours_terms = [terms.ae.double_value(&[k as i64]), terms.cc.double_value(&[k as i64]), terms.hnn.double_value(&[k as i64])];
+            let ours_terms =
+                [terms.ae.double_value(&[k as i64]), terms.cc.double_value(&[k as i64]), terms.latent.double_value(&[k as i64])];
             let theirs_terms = [
                 t.ae.sum(Kind::Double).double_value(&[]),
                 t.cc.sum(Kind::Double).double_value(&[]),
-                t.hnn.sum(Kind::Double).double_value(&[]),
+                t.latent.sum(Kind::Double).double_value(&[]),
             ];
             for (a, b) in ours_terms.iter().zip(theirs_terms) {
                 assert!((a - b).abs() < 1e-12 * b.abs().max(1e-6), "{kind:?} member {k}: term {a} vs {b}");

@@ -225,7 +225,7 @@ mod tests {
         let mut manifest = super::super::plan(&toml, &sweep, false).unwrap();
         let t = &mut manifest.points[0].train;
         t.models = vec![FieldKind::Hnn];
-        t.loss = LossWeights { ae: 0.5, cc: 2.0, hnn: 0.25, roll: 0.0 };
+        t.loss = LossWeights { ae: 0.5, cc: 2.0, latent: 0.25, roll: 0.0 };
         (t.adam.beta1, t.adam.beta2, t.adam.eps) = (0.8, 0.99, 1e-7);
         assert_ne!(t.loss, LossWeights::default());
         manifest.save(&sweep).unwrap();

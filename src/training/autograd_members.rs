@@ -181,7 +181,7 @@ impl Objective for AutogradMembers {
                     let loss = terms.total(&loss_w).sum(Kind::Float) / b;
                     loss.backward();
                     let mean = |t: &Tensor| t.sum(Kind::Double).double_value(&[]) / b;
-                    (u.member, [loss.double_value(&[]), mean(&terms.ae), mean(&terms.cc), mean(&terms.hnn), mean(&terms.roll)])
+                    (u.member, [loss.double_value(&[]), mean(&terms.ae), mean(&terms.cc), mean(&terms.latent), mean(&terms.roll)])
                 })
                 .collect()
         });

@@ -202,7 +202,7 @@ impl TrainConfig {
         if self.horizon == 0 {
             return Err(Error::setting("--horizon", "must be at least 1 frame"));
         }
-        for (flag, w) in [("--latent-weight", self.loss.hnn), ("--cc-weight", self.loss.cc), ("--roll-weight", self.loss.roll)] {
+        for (flag, w) in [("--latent-weight", self.loss.latent), ("--cc-weight", self.loss.cc), ("--roll-weight", self.loss.roll)] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(Error::setting(flag, format!("is a loss term's weight, a number >= 0 (got {w})")));
             }
@@ -244,7 +244,7 @@ impl TrainConfig {
         c.steps = STUDY_STEPS;
         c.schedule = Schedule::Cosine;
         c.grow = ROLLOUT_GROW;
-        c.loss = LossWeights { cc: 0.0, hnn: 0.0, roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..c.loss };
+        c.loss = LossWeights { cc: 0.0, latent: 0.0, roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..c.loss };
         c.adam.weight_decay = 0.0;
         c
     }
@@ -415,7 +415,7 @@ impl TrainOverrides {
         c.grow = self.grow.unwrap_or(c.grow);
         self.apply_arch(&mut c);
         c.loss.roll = self.roll.unwrap_or(c.loss.roll);
-        c.loss.hnn = self.latent_weight.unwrap_or(c.loss.hnn);
+        c.loss.latent = self.latent_weight.unwrap_or(c.loss.latent);
         c.loss.cc = self.cc_weight.unwrap_or(c.loss.cc);
         self.apply_field(&mut c.field);
         c
@@ -502,7 +502,7 @@ impl TrainOverrides {
         c.arch.latent = self.latent.or(c.arch.latent);
         c.arch.channels = self.channels.unwrap_or(c.arch.channels);
         if c.arch.encoder == EncoderKind::Conv && before.encoder != EncoderKind::Conv {
-            c.loss = LossWeights { cc: 0.0, hnn: 0.0, roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..c.loss };
+            c.loss = LossWeights { cc: 0.0, latent: 0.0, roll: crate::model::ROLLOUT_PIXEL_WEIGHT, ..c.loss };
         }
     }
 }

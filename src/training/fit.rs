@@ -110,8 +110,9 @@ pub struct LogLine {
     pub ae: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cc: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hnn: Option<f64>,
+    /// The latent term (the paper's `hnn`, its key in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "hnn")]
+    pub latent: Option<f64>,
     pub loss: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roll: Option<f64>,
@@ -245,7 +246,7 @@ pub fn fit(
                 rec.log(&LogLine {
                     ae: l.terms.map(|t| t[0]),
                     cc: l.terms.map(|t| t[1]),
-                    hnn: l.terms.map(|t| t[2]),
+                    latent: l.terms.map(|t| t[2]),
                     loss: l.loss,
                     roll: l.roll,
                     step: s,
@@ -311,7 +312,7 @@ pub(crate) fn autograd_update(
     let value = loss.double_value(&[]);
     let diverged = adam_step_if_finite(adam, value, step);
     let roll = terms.filter(|_| with_roll).map(|t| mean_of(&t.roll));
-    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.hnn)]), roll }, diverged)
+    (StepLoss { loss: value, terms: terms.map(|t| [mean_of(&t.ae), mean_of(&t.cc), mean_of(&t.latent)]), roll }, diverged)
 }
 
 /// Adam's step from the gradients its parameters hold, where the loss `value` of `step` is

@@ -221,7 +221,7 @@ impl Members {
         let (grads, terms) = stacked::loss_gradient(&self.layout, &self.params, self.field, &x2, 1.0 / b, &self.loss);
         let w = self.loss;
         tch::no_grad(|| {
-            let t = Tensor::stack(&[terms.ae, terms.cc, terms.hnn], 1).to_kind(Kind::Double) / b;
+            let t = Tensor::stack(&[terms.ae, terms.cc, terms.latent], 1).to_kind(Kind::Double) / b;
             s.terms.copy_(&t);
             let loss: Tensor = w.combine(t.select(1, 0), t.select(1, 1), t.select(1, 2));
             let finite = loss.isfinite();

@@ -130,9 +130,9 @@ pub(crate) mod tests {
 
     #[test]
     fn log_lines_keep_the_layout_of_their_files() {
-        let line = LogLine { ae: Some(1.0), cc: Some(2.0), hnn: Some(3.0), loss: 0.5, roll: None, step: 10, test_loss: None };
+        let line = LogLine { ae: Some(1.0), cc: Some(2.0), latent: Some(3.0), loss: 0.5, roll: None, step: 10, test_loss: None };
         assert_eq!(serde_json::to_string(&line).unwrap(), r#"{"ae":1.0,"cc":2.0,"hnn":3.0,"loss":0.5,"step":10}"#);
-        let bare = LogLine { ae: None, cc: None, hnn: None, loss: 0.5, roll: None, step: 0, test_loss: Some(0.25) };
+        let bare = LogLine { ae: None, cc: None, latent: None, loss: 0.5, roll: None, step: 0, test_loss: Some(0.25) };
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"loss":0.5,"step":0,"test_loss":0.25}"#);
     }
 }

@@ -129,7 +129,7 @@ pub fn write_scalars(path: &Path, step: usize, values: &[(String, f64)]) -> Resu
 /// A log line's values, tagged.
 pub fn log_scalars(l: &LogLine) -> Vec<(String, f64)> {
     let mut v = vec![("loss/train".to_string(), l.loss)];
-    for (name, x) in [("ae", l.ae), ("cc", l.cc), ("hnn", l.hnn), ("roll", l.roll)] {
+    for (name, x) in [("ae", l.ae), ("cc", l.cc), ("hnn", l.latent), ("roll", l.roll)] {
         if let Some(x) = x {
             v.push((format!("terms/{name}"), x));
         }

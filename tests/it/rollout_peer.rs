@@ -36,7 +36,7 @@ fn ours_and_peers(
     let ours = vec![
         ("ae", mean(&terms.ae)),
         ("cc", mean(&terms.cc)),
-        ("hnn", mean(&terms.hnn)),
+        ("hnn", mean(&terms.latent)),
         ("roll", mean(&terms.roll)),
         ("total", mean(&terms.total(weights))),
     ];
@@ -94,7 +94,7 @@ fn every_familys_convolutional_rollout_loss_is_the_pytorch_peers() {
     let x = Tensor::from_slice(&values).view([n, p, 1568]);
     let inputs = dir.path().join("x.safetensors");
     Tensor::write_safetensors(&[("x", &x)], &inputs).unwrap();
-    let weights = LossWeights { cc: 0.0, hnn: 0.0, roll: 1.0, ..LossWeights::default() };
+    let weights = LossWeights { cc: 0.0, latent: 0.0, roll: 1.0, ..LossWeights::default() };
     for &kind in FieldKind::ALL {
         let integrator = kind.dynamics().default_integrator(k as usize);
         let conv = ["--encoder", "conv", "--context", "5", "--channels", "4", "--latent", "4"];
