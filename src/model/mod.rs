@@ -40,11 +40,20 @@ pub trait Dynamics: Sync {
     /// One line for `--help`.
     fn help(&self) -> &'static str;
     /// Declares the latent field's nets (named `field.*`), in the order they are drawn, with
-    /// [`field::declare_net`] or [`field::declare_energy`] (which honour `c.settings`).
-    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout);
+    /// [`field::declare_net`] or [`field::declare_energy`] (which honour `c.settings`). By
+    /// default a free field: one net (the run's, else the family's own) whose outputs are
+    /// `dz/dt` ([`Self::time_derivative`]'s default).
+    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
+        field::declare_net(c, "field", c.dim, (self.own_net(c.hidden), self.own_net_last_bias()), false, c.dim, layout);
+    }
     /// The family's own net, when the run sets none (`--preset paper`).
     fn own_net(&self, width: i64) -> Net {
         Net::paper(width)
+    }
+    /// Whether the family's own free net biases its last layer (the paper's baseline does
+    /// not).
+    fn own_net_last_bias(&self) -> bool {
+        false
     }
     /// Whether it learns an energy (and so may learn it separable, `T(p) + V(q)`).
     fn learns_energy(&self) -> bool {
@@ -55,9 +64,15 @@ pub trait Dynamics: Sync {
     ///
     /// # Shapes
     /// `z`: `[n, d]` -> `[n, d]`
-    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, create_graph: bool) -> Tensor;
-    /// `dz/dt` at one latent in f64, for integrating a trajectory.
-    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]);
+    /// By default the free field's: the net's outputs.
+    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {
+        nets[0].forward(z)
+    }
+    /// `dz/dt` at one latent in f64, for integrating a trajectory; by default the free
+    /// field's.
+    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
+        nets[0].outputs(z, dz)
+    }
     /// The learned energy, for a family that learns one.
     ///
     /// # Shapes

@@ -4,11 +4,8 @@
 //! the paper's baseline is when it is stepped as it was trained; the paper's protocol
 //! integrates its `g` by RK45 as if it were `dz/dt`, which is scored too (protocol b).
 
-use tch::Tensor;
-
-use super::field::{declare_net, Mlp, NativeMlp, Net};
-use super::layout::Layout;
-use super::{Dynamics, FieldConfig};
+use super::field::Net;
+use super::Dynamics;
 use crate::integrate::Integrator;
 
 pub struct Rgn;
@@ -22,20 +19,12 @@ impl Dynamics for Rgn {
         "a residual discrete step z' = z + g(z) (swish MLP), rolled out as trained"
     }
 
-    fn declare_field(&self, c: &FieldConfig, layout: &mut Layout) {
-        declare_net(c, "field", c.dim, (self.own_net(c.hidden), true), false, c.dim, layout);
-    }
-
     fn own_net(&self, width: i64) -> Net {
         Net::swish(width)
     }
 
-    fn time_derivative(&self, nets: &[Mlp], z: &Tensor, _create_graph: bool) -> Tensor {
-        nets[0].forward(z)
-    }
-
-    fn native_derivative(&self, nets: &[NativeMlp], z: &[f64], dz: &mut [f64]) {
-        nets[0].outputs(z, dz)
+    fn own_net_last_bias(&self) -> bool {
+        true
     }
 
     fn integrators(&self) -> &'static [Integrator] {

@@ -165,3 +165,20 @@ pub fn assert_events_match_log(events: &serde_json::Value, folder: &str, log: &P
         }
     }
 }
+
+/// Checks a `rollout` folder: `rollout.json` draws every family, each one's first frame and
+/// the truth's open as pictures, and so does each of `files`.
+pub fn every_family_drawn(pics: &Path, files: &[&str]) {
+    use pixel_hnn::model::FieldKind;
+    use pixel_hnn::util::choice::Choice;
+    let rolled = read_json(pics.join("rollout.json"));
+    let drawn: std::collections::BTreeSet<&str> =
+        rolled["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(drawn, FieldKind::ALL.iter().map(|k| k.name()).collect(), "every family");
+    for name in std::iter::once("truth").chain(FieldKind::ALL.iter().map(|k| k.name())) {
+        image::open(pics.join("frames").join(name).join("0000.png")).unwrap_or_else(|e| panic!("{name}'s first frame: {e}"));
+    }
+    for file in files {
+        image::open(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}

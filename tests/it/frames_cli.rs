@@ -2,6 +2,7 @@
 //! decoder with every family of issue 16 and HGN train as ensembles, resume, are scored under
 //! both protocols and drawn; the architecture's bad settings are named.
 
+use crate::common;
 use crate::common::{bin, fails_cleanly, read_json, small_dataset as dataset, succeeds, train_on_cpu as train};
 use pixel_hnn::model::FieldKind;
 use pixel_hnn::util::choice::Choice;
@@ -71,16 +72,7 @@ fn every_family_takes_the_convolutions_trains_as_an_ensemble_resumes_and_is_scor
             .arg(&pics),
     );
     assert!(said.contains("hgn seed 0"), "{said}");
-    let rolled = read_json(pics.join("rollout.json"));
-    let drawn: std::collections::BTreeSet<&str> =
-        rolled["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
-    assert_eq!(drawn, FieldKind::ALL.iter().map(|k| k.name()).collect(), "every family, on the convolutions");
-    for name in std::iter::once("truth").chain(drawn) {
-        image::open(pics.join("frames").join(name).join("0000.png")).unwrap_or_else(|e| panic!("{name}'s first frame: {e}"));
-    }
-    for file in ["comparison.gif", "sheet.png", "energy.png"] {
-        image::open(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    }
+    common::every_family_drawn(&pics, &["comparison.gif", "sheet.png", "energy.png"]);
 }
 
 #[test]

@@ -64,16 +64,7 @@ fn every_family_trains_over_rollouts_resumes_and_is_scored_as_trained() {
     );
     assert!(said.contains("rgn seed 0") && said.contains("ode seed 1"), "{said}");
     // Every family's frames and scores, and the pictures, which open.
-    let rolled = read_json(pics.join("rollout.json"));
-    let drawn: std::collections::BTreeSet<&str> =
-        rolled["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
-    assert_eq!(drawn, FieldKind::ALL.iter().map(|k| k.name()).collect(), "every family");
-    for name in std::iter::once("truth").chain(FieldKind::ALL.iter().map(|k| k.name())) {
-        image::open(pics.join("frames").join(name).join("0000.png")).unwrap_or_else(|e| panic!("{name}'s first frame: {e}"));
-    }
-    for file in ["comparison.gif", "sheet.png", "energy.png", "phase-space.png"] {
-        image::open(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    }
+    common::every_family_drawn(&pics, &["comparison.gif", "sheet.png", "energy.png", "phase-space.png"]);
 }
 
 #[test]
