@@ -346,7 +346,7 @@ fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     let cfg = a.protocol.to_config();
     let dev = runtime::resolve(a.device)?;
     let metrics = pipeline::evaluate(&a.run, &cfg, dev)?;
-    print!("{}", crate::report::table::pixel_markdown(&metrics));
+    print!("{}", crate::report::run_tables::pixel_markdown(&metrics));
     println!("wrote {}", a.run.join(crate::run::METRICS).display());
     Ok(())
 }
@@ -367,7 +367,7 @@ fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     let rt = Runtime::new(a.device, None, a.cuda_graphs)?;
     let bars = Bars { stages: true, ..Bars::default() };
     let outcome = pipeline::demo(&cfg, &rt, &bars)?;
-    print!("{}", crate::report::table::pixel_markdown(&outcome.metrics));
+    print!("{}", crate::report::run_tables::pixel_markdown(&outcome.metrics));
     let total: f64 = outcome.timings.iter().map(|t| t.1).sum();
     println!("demo: {:.0} s; report {}", total, outcome.report.display());
     Ok(())
@@ -405,7 +405,7 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
 
 fn score(a: &ScoreArgs) -> anyhow::Result<()> {
     let scored = pipeline::score(&a.data, &a.predictions, a.out.as_deref(), a.force)?;
-    print!("{}", crate::report::table::score_markdown(&scored.metrics));
+    print!("{}", crate::report::run_tables::score_markdown(&scored.metrics));
     if let Some(out) = &scored.out {
         println!("wrote {}", out.display());
     }

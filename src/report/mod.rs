@@ -2,11 +2,12 @@
 //! timings of each stage, and links to every picture.
 
 pub mod figures;
+pub mod run_tables;
 pub mod table;
 
 use crate::error::Result;
 use crate::evaluate::pictures::Layout;
-use crate::report::table::pixel_markdown;
+use crate::report::run_tables::pixel_markdown;
 use crate::run::{PixelMetrics, PixelRun, REPORT};
 use crate::systems::SystemKind;
 use crate::util::choice::Choice;
