@@ -1,7 +1,6 @@
 //! The command line's flags: clap definitions only, each command's arguments as a struct.
 //! [`super`] turns them into the library's configs.
 
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -11,13 +10,13 @@ use crate::dataset::preview::SheetConfig;
 use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::{EvalConfig, MapFit};
-use crate::integrate::{Integrator, Method};
-use crate::model::{Activation, DecoderKind, EncoderKind, FieldKind};
+use crate::integrate::Method;
+use crate::model::FieldKind;
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
 use crate::systems::SystemKind;
-use crate::training::{Preset, Schedule};
-use crate::util::choice::Choice;
+use crate::training::{Models, TrainOverrides};
+use crate::util::choice::parser as choice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -193,12 +192,6 @@ pub struct SweepPointArgs {
     pub device: DeviceChoice,
 }
 
-/// A clap parser for a library setting chosen by name.
-fn choice<T: Choice + Clone + Send + Sync>() -> impl TypedValueParser<Value = T> {
-    PossibleValuesParser::new(T::ALL.iter().map(|c| PossibleValue::new(c.name()).help(c.help())))
-        .map(|name| T::from_name(&name).expect("clap offers only known names"))
-}
-
 fn data_defaults() -> DatasetConfig {
     DatasetConfig::default()
 }
@@ -299,9 +292,8 @@ pub struct TrainArgs {
     /// Run folder to write (config, weights, logs, plots, checkpoints).
     #[arg(long)]
     pub out: PathBuf,
-    /// Which model families to train, a list such as hnn,ode: hnn, baseline, rgn, ode, both
-    /// (hnn,baseline) or all [default: both].
-    #[arg(long)]
+    /// Which model families to train, a list such as hnn,ode (the names: `Models::describe`).
+    #[arg(long, help = format!("Which model families to train, a list such as hnn,ode: {} [default: both]", Models::describe()))]
     pub model: Option<String>,
     /// Seed of the weights and the batch draws [default: 0].
     #[arg(long, allow_negative_numbers = true, conflicts_with = "seeds")]
@@ -309,97 +301,8 @@ pub struct TrainArgs {
     /// Train a seed ensemble: one member per seed, all at once, e.g. 0-31 or 0,3,7 (at most 1024).
     #[arg(long, allow_hyphen_values = true)]
     pub seeds: Option<String>,
-    /// Training steps [default: 10001]. With --resume it may be raised to train longer.
-    #[arg(long, allow_negative_numbers = true)]
-    pub steps: Option<usize>,
-    /// Batch size, drawn at random each step [default: 200].
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch: Option<usize>,
-    /// Adam learning rate [default: 1e-3].
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-    /// Adam weight decay (L2) [default: 1e-5 for the pendulum (the paper's), 0 for the other systems].
-    #[arg(long, allow_negative_numbers = true)]
-    pub weight_decay: Option<f64>,
-    /// Log the train loss every N steps [default: 10].
-    #[arg(long, allow_negative_numbers = true)]
-    pub log_every: Option<usize>,
-    /// Log the test loss every N steps [default: 200].
-    #[arg(long, allow_negative_numbers = true)]
-    pub eval_every: Option<usize>,
-    /// Write a checkpoint every N steps [default: 1000].
-    #[arg(long, allow_negative_numbers = true)]
-    pub checkpoint_every: Option<usize>,
-    /// Fit the latent rollout over K frames, decoding every predicted frame [default: 1, the
-    /// paper's]. Above 1 it brings --lr-schedule cosine, --grow 0.3 and the rollout's pixels in the loss.
-    #[arg(long, allow_negative_numbers = true)]
-    pub horizon: Option<usize>,
-    /// The step trained and rolled out with [default: the family's: euler for baseline and rgn
-    /// (its own step), rk4 for ode; euler for hnn at --horizon 1 (the paper's), leapfrog above].
-    #[arg(long, value_parser = choice::<Integrator>())]
-    pub integrator: Option<Integrator>,
-    /// Learning rate over the run [default: constant; cosine with --horizon above 1].
-    #[arg(long, value_parser = choice::<Schedule>())]
-    pub lr_schedule: Option<Schedule>,
-    /// Fraction of the steps over which the rollout grows from 1 frame to --horizon [default: 0; 0.3 with --horizon above 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub grow: Option<f64>,
-    /// What reads the frames [default: mlp-pair, the paper's; conv for hgn alone]. Conv brings
-    /// --decoder conv, --context 5 and the benchmark's loss (the decoded rollout's pixels).
-    #[arg(long, value_parser = choice::<EncoderKind>())]
-    pub encoder: Option<EncoderKind>,
-    /// What draws the frames [default: mlp, the paper's; conv for hgn alone].
-    #[arg(long, value_parser = choice::<DecoderKind>())]
-    pub decoder: Option<DecoderKind>,
-    /// Frames the encoder reads [default: 2 for mlp-pair (the pair), 5 for conv].
-    #[arg(long, allow_negative_numbers = true)]
-    pub context: Option<usize>,
-    /// The latent's size, q and p halves [default: 2 x the system's degrees of freedom].
-    #[arg(long, allow_negative_numbers = true)]
-    pub latent: Option<usize>,
-    /// Channels of the convolutions [default: 32; the benchmark's 64].
-    #[arg(long, allow_negative_numbers = true)]
-    pub channels: Option<usize>,
-    /// The recipe the other flags are laid over [default: paper]: paper (the paper's run; a
-    /// flag that changes its nets, loss or step beside it is refused, its budget flags win) or
-    /// study (every family the same net and budget; the flags given beside it win).
-    #[arg(long, value_parser = choice::<Preset>())]
-    pub preset: Option<Preset>,
-    /// Hidden layers of every family's net. Any of --layers, --width, --activation gives
-    /// every family one net, its unset parts the preset's (study: tanh 3 x 200) or the
-    /// paper's (tanh 2 x 200) [default: each family's own: tanh 2 x 200 for hnn, baseline and
-    /// hgn, swish 3 x 200 for rgn and ode].
-    #[arg(long, allow_negative_numbers = true)]
-    pub layers: Option<usize>,
-    /// Width of every family's net's hidden layers (see --layers).
-    #[arg(long, allow_negative_numbers = true)]
-    pub width: Option<i64>,
-    /// Activation of every family's net (see --layers).
-    #[arg(long, value_parser = choice::<Activation>())]
-    pub activation: Option<Activation>,
-    /// Learn H as T(p) + V(q), two nets (hnn, hgn; leapfrog is then exactly symplectic).
-    #[arg(long)]
-    pub separable: bool,
-    /// Frames a unit of the field's time is: dz/dt is the net's output times this [default: 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub time_scale: Option<f64>,
-    /// Train the time scale with the rest (from --time-scale).
-    #[arg(long)]
-    pub learn_time_scale: bool,
-    /// Integrator steps a frame, in training and rollouts [default: 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub substeps: Option<usize>,
-    /// Weight of the latent term (the encoded frames' distance to the predicted latents)
-    /// [default: 0.1, the paper's].
-    #[arg(long, allow_negative_numbers = true)]
-    pub latent_weight: Option<f64>,
-    /// Weight of the paper's cc term, latent p tied to the change of latent q [default: 1,
-    /// the paper's; 0 on the convolutions, the benchmark's loss].
-    #[arg(long, allow_negative_numbers = true)]
-    pub cc_weight: Option<f64>,
-    /// Weight of the decoded rollout's pixel term [default: 0; 1 with --horizon above 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub roll_weight: Option<f64>,
+    #[command(flatten)]
+    pub train: TrainOverrides,
     /// Replace an existing run folder.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
@@ -643,4 +546,41 @@ pub struct BenchArgs {
     /// Only the rollout-training step's figures, beside --peer-rollout.
     #[arg(long)]
     pub rollout: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::Schedule;
+
+    fn train(args: &[&str]) -> TrainOverrides {
+        let all: Vec<&str> = ["pixel-hnn", "train", "--out", "run"].iter().chain(args).copied().collect();
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Train(t) => t.train,
+            _ => unreachable!("train"),
+        }
+    }
+
+    #[test]
+    fn train_flags_fill_the_overrides_and_unset_ones_stay_unset() {
+        assert_eq!(train(&[]), TrainOverrides::default(), "no flag, no override: a resumed run keeps its settings");
+        let t = train(&["--separable", "--lr-schedule", "cosine", "--roll-weight", "0.5", "--steps", "7", "--activation", "swish"]);
+        assert_eq!((t.separable, t.learn_time_scale), (Some(true), None));
+        assert_eq!((t.schedule, t.roll, t.steps), (Some(Schedule::Cosine), Some(0.5), Some(7)));
+        assert_eq!(t.activation, Some(crate::model::Activation::Swish));
+        assert_eq!(train(&["--learn-time-scale"]).learn_time_scale, Some(true));
+        assert!(Cli::try_parse_from(["pixel-hnn", "train", "--out", "run", "--separable=false"]).is_err(), "a switch takes no value");
+    }
+
+    #[test]
+    fn the_model_flags_help_names_every_family() {
+        use crate::util::choice::Choice;
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let train = cmd.find_subcommand("train").expect("train");
+        let help = train.get_arguments().find(|a| a.get_id() == "model").and_then(|a| a.get_help()).expect("--model's help").to_string();
+        for k in crate::model::FieldKind::ALL {
+            assert!(help.contains(k.name()), "{} missing from: {help}", k.name());
+        }
+    }
 }

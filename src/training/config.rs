@@ -340,46 +340,110 @@ impl TrainConfig {
 
 /// Settings given on the command line (or a sweep's `[train]` section and axes), laid over a
 /// [`TrainConfig`] (the paper's, or the one a resumed run was made with); `None` keeps the
-/// base's.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// base's. `train`'s flags are these fields (their docs are the flags' help): the command
+/// line fills them once, beside `--model` and `--seeds`, which it parses into `models` and
+/// `seeds`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainOverrides {
+    /// The families (`--model`).
+    #[arg(skip)]
     pub models: Option<Vec<FieldKind>>,
+    /// One seed per member (`--seed`, `--seeds`).
+    #[arg(skip)]
     pub seeds: Option<Vec<u64>>,
+    /// Training steps [default: 10001]. With --resume it may be raised to train longer.
+    #[arg(long, allow_negative_numbers = true)]
     pub steps: Option<usize>,
+    /// Batch size, drawn at random each step [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
+    /// Adam learning rate [default: 1e-3].
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
+    /// Adam weight decay (L2) [default: 1e-5 for the pendulum (the paper's), 0 for the other systems].
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
+    /// Log the train loss every N steps [default: 10].
+    #[arg(long, allow_negative_numbers = true)]
     pub log_every: Option<usize>,
+    /// Log the test loss every N steps [default: 200].
+    #[arg(long, allow_negative_numbers = true)]
     pub eval_every: Option<usize>,
+    /// Write a checkpoint every N steps [default: 1000].
+    #[arg(long, allow_negative_numbers = true)]
     pub checkpoint_every: Option<usize>,
+    /// Fit the latent rollout over K frames, decoding every predicted frame [default: 1, the
+    /// paper's]. Above 1 it brings --lr-schedule cosine, --grow 0.3 and the rollout's pixels in the loss.
+    #[arg(long, allow_negative_numbers = true)]
     pub horizon: Option<usize>,
+    /// The step trained and rolled out with [default: the family's: euler for baseline and rgn
+    /// (its own step), rk4 for ode; euler for hnn at --horizon 1 (the paper's), leapfrog above].
+    #[arg(long, value_parser = crate::util::choice::parser::<Integrator>())]
     pub integrator: Option<Integrator>,
+    /// Learning rate over the run [default: constant; cosine with --horizon above 1].
+    #[arg(long = "lr-schedule", value_name = "LR_SCHEDULE", value_parser = crate::util::choice::parser::<Schedule>())]
     #[serde(alias = "lr_schedule")]
     pub schedule: Option<Schedule>,
+    /// Fraction of the steps over which the rollout grows from 1 frame to --horizon [default: 0; 0.3 with --horizon above 1].
+    #[arg(long, allow_negative_numbers = true)]
     pub grow: Option<f64>,
-    /// The weight of the rollout's pixel term.
-    pub roll: Option<f64>,
+    /// What reads the frames [default: mlp-pair, the paper's; conv for hgn alone]. Conv brings
+    /// --decoder conv, --context 5 and the benchmark's loss (the decoded rollout's pixels).
+    #[arg(long, value_parser = crate::util::choice::parser::<EncoderKind>())]
     pub encoder: Option<EncoderKind>,
+    /// What draws the frames [default: mlp, the paper's; conv for hgn alone].
+    #[arg(long, value_parser = crate::util::choice::parser::<DecoderKind>())]
     pub decoder: Option<DecoderKind>,
+    /// Frames the encoder reads [default: 2 for mlp-pair (the pair), 5 for conv].
+    #[arg(long, allow_negative_numbers = true)]
     pub context: Option<usize>,
+    /// The latent's size, q and p halves [default: 2 x the system's degrees of freedom].
+    #[arg(long, allow_negative_numbers = true)]
     pub latent: Option<usize>,
+    /// Channels of the convolutions [default: 32; the benchmark's 64].
+    #[arg(long, allow_negative_numbers = true)]
     pub channels: Option<usize>,
-    /// The recipe the rest is laid over: the paper's (the base as given) or the study's.
+    /// The recipe the other flags are laid over [default: paper]: paper (the paper's run; a
+    /// flag that changes its nets, loss or step beside it is refused, its budget flags win) or
+    /// study (every family the same net and budget; the flags given beside it win).
+    #[arg(long, value_parser = crate::util::choice::parser::<Preset>())]
     pub preset: Option<Preset>,
-    /// The weight of the latent term (the paper's 0.1 `hnn`).
-    pub latent_weight: Option<f64>,
-    /// The weight of the paper's `cc` term (1).
-    pub cc_weight: Option<f64>,
-    /// Every family's net: hidden layers, width, activation (unset ones from the base's net,
-    /// else the paper's tanh 2 x 200).
+    /// Hidden layers of every family's net. Any of --layers, --width, --activation gives
+    /// every family one net, its unset parts the preset's (study: tanh 3 x 200) or the
+    /// paper's (tanh 2 x 200) [default: each family's own: tanh 2 x 200 for hnn, baseline and
+    /// hgn, swish 3 x 200 for rgn and ode].
+    #[arg(long, allow_negative_numbers = true)]
     pub layers: Option<usize>,
+    /// Width of every family's net's hidden layers (see --layers).
+    #[arg(long, allow_negative_numbers = true)]
     pub width: Option<i64>,
+    /// Activation of every family's net (see --layers).
+    #[arg(long, value_parser = crate::util::choice::parser::<Activation>())]
     pub activation: Option<Activation>,
+    /// Learn H as T(p) + V(q), two nets (hnn, hgn; leapfrog is then exactly symplectic).
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub separable: Option<bool>,
+    /// Frames a unit of the field's time is: dz/dt is the net's output times this [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
+    /// Train the time scale with the rest (from --time-scale).
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub learn_time_scale: Option<bool>,
+    /// Integrator steps a frame, in training and rollouts [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
     pub substeps: Option<usize>,
+    /// Weight of the latent term (the encoded frames' distance to the predicted latents)
+    /// [default: 0.1, the paper's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub latent_weight: Option<f64>,
+    /// Weight of the paper's cc term, latent p tied to the change of latent q [default: 1,
+    /// the paper's; 0 on the convolutions, the benchmark's loss].
+    #[arg(long, allow_negative_numbers = true)]
+    pub cc_weight: Option<f64>,
+    /// Weight of the decoded rollout's pixel term [default: 0; 1 with --horizon above 1].
+    #[arg(long = "roll-weight", value_name = "ROLL_WEIGHT", allow_negative_numbers = true)]
+    pub roll: Option<f64>,
 }
 
 impl TrainOverrides {
