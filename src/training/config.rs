@@ -411,8 +411,8 @@ pub struct TrainOverrides {
     pub preset: Option<Preset>,
     /// Hidden layers of every family's net. Any of --layers, --width, --activation gives
     /// every family one net, its unset parts the preset's (study: tanh 3 x 200) or the
-    /// paper's (tanh 2 x 200) [default: each family's own: tanh 2 x 200 for hnn, baseline and
-    /// hgn, swish 3 x 200 for rgn and ode].
+    /// paper's (tanh 2 x 200) [default: each family's own: tanh 2 x 200 for hnn, baseline,
+    /// hgn and lgn, swish 3 x 200 for rgn and ode].
     #[arg(long, allow_negative_numbers = true)]
     pub layers: Option<usize>,
     /// Width of every family's net's hidden layers (see --layers).
