@@ -33,16 +33,14 @@ fn put_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()
 }
 
 pub(super) fn write(data: &PixelDataset, pending: PendingFile) -> Result<()> {
-    write_file(data, pending.path()).map_err(Error::hdf5(pending.target()))?;
+    write_file(data, &pending).map_err(Error::hdf5(pending.target()))?;
     pending.commit()
 }
 
-fn write_file(data: &PixelDataset, path: &Path) -> hdf5::Result<()> {
+fn write_file(data: &PixelDataset, pending: &PendingFile) -> hdf5::Result<()> {
     let c = &data.config;
     let (t, s, side) = (c.trials, c.steps, c.render.side as usize);
-    let mut builder = File::with_options();
-    builder.fcpl().obj_track_times(false);
-    let file = builder.create(path)?;
+    let file = pending.create_hdf5()?;
 
     let frames = file
         .new_dataset::<f32>()

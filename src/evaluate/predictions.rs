@@ -158,15 +158,13 @@ impl Predictions {
     /// chose the path.
     pub fn write(&self, path: &Path, force: bool, flag: &str) -> Result<()> {
         let pending = PendingFile::new(path, force, flag)?;
-        self.write_file(pending.path()).map_err(Error::hdf5(path))?;
+        self.write_file(&pending).map_err(Error::hdf5(path))?;
         pending.commit()
     }
 
-    fn write_file(&self, path: &Path) -> hdf5::Result<()> {
+    fn write_file(&self, pending: &PendingFile) -> hdf5::Result<()> {
         let text = |s: &str| -> VarLenUnicode { s.parse().expect("no NUL in attribute text") };
-        let mut builder = File::with_options();
-        builder.fcpl().obj_track_times(false);
-        let file = builder.create(path)?;
+        let file = pending.create_hdf5()?;
         let (t, h, s) = (self.trials, self.predicted, self.side);
         file.new_dataset::<f32>().shape([t, h, s, s]).obj_track_times(false).create("frames")?.write_raw(&self.frames)?;
         if let Some((d, z)) = &self.latents {

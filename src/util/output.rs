@@ -49,6 +49,19 @@ impl PendingFile {
         &self.target
     }
 
+    /// Creates the temporary as an HDF5 file: without modification times (the same input
+    /// gives the same bytes) and without HDF5's file lock. The lock is an `flock` on a
+    /// descriptor that every child process spawned meanwhile inherits and keeps until it
+    /// exits; a reader of the finished file (h5py, the next stage) then failed with
+    /// "unable to lock file". Nobody else sees the temporary before the rename, so the lock
+    /// guarded nothing.
+    pub fn create_hdf5(&self) -> hdf5::Result<hdf5::File> {
+        let mut builder = hdf5::File::with_options();
+        builder.fcpl().obj_track_times(false);
+        builder.fapl().file_locking(false);
+        builder.create(&self.tmp)
+    }
+
     /// Flushes the temporary to disk and renames it onto the target.
     pub fn commit(mut self) -> Result<()> {
         let f = std::fs::File::open(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
@@ -144,6 +157,35 @@ mod tests {
         assert!(e.is_err());
         assert!(out.join("a.txt").exists() && !out.join("b.txt").exists(), "the old folder must stay as it was");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary folder left behind");
+    }
+
+    /// Whether another open file description may take an exclusive `flock` on `path` now.
+    fn lockable(path: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(path).unwrap();
+        let ok = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if ok {
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        }
+        ok
+    }
+
+    #[test]
+    fn an_hdf5_file_being_written_holds_no_lock_a_child_could_inherit() {
+        let dir = tempfile::tempdir().unwrap();
+        // HDF5's default create does lock: the probe sees it.
+        let locked = dir.path().join("default.h5");
+        let file = hdf5::File::create(&locked).unwrap();
+        assert!(!lockable(&locked), "the probe must see HDF5's own lock");
+        drop(file);
+        assert!(lockable(&locked));
+
+        let p = PendingFile::new(&dir.path().join("ours.h5"), false, "--out").unwrap();
+        let file = p.create_hdf5().unwrap();
+        file.new_attr::<u32>().create("a").unwrap().write_scalar(&7).unwrap();
+        assert!(lockable(p.path()), "our writer's file must carry no lock while open");
+        drop(file);
+        p.commit().unwrap();
     }
 
     #[test]
