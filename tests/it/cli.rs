@@ -111,7 +111,9 @@ fn bad_datasets_are_named_with_the_reason() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let foreign = dir.path().join("foreign.h5");
     {
-        let f = hdf5::File::create(&foreign).unwrap();
+        // Unlocked, as the tool writes: a child spawned by another test meanwhile would
+        // inherit HDF5's lock and keep `preview` from opening the file.
+        let f = hdf5::File::with_options().with_fapl(|p| p.file_locking(false)).create(&foreign).unwrap();
         f.new_dataset::<f32>().shape([3]).create("frames").unwrap();
     }
     let sheet = dir.path().join("s.png");
