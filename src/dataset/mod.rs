@@ -12,6 +12,7 @@
 mod generate;
 mod h5;
 pub mod preview;
+pub mod suite;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

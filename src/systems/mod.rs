@@ -17,6 +17,7 @@ pub mod double_pendulum;
 pub mod pendulum;
 pub mod render;
 pub mod spring;
+pub mod suite;
 pub mod two_body;
 
 use serde::{Deserialize, Serialize};
