@@ -14,6 +14,7 @@ use crate::integrate::Method;
 use crate::model::FieldKind;
 use crate::runtime::{CudaGraphs, DeviceChoice};
 use crate::systems::render::Window;
+use crate::systems::suite::SuiteSystem;
 use crate::systems::SystemKind;
 use crate::training::{Models, TrainOverrides};
 use crate::util::choice::parser as choice;
@@ -210,12 +211,31 @@ pub struct GenerateArgs {
     /// Seed of the initial states.
     #[arg(long, default_value_t = data_defaults().seed, allow_negative_numbers = true)]
     pub seed: u64,
-    /// Number of trials (trajectories).
-    #[arg(long, default_value_t = data_defaults().trials, allow_negative_numbers = true)]
-    pub trials: usize,
-    /// Frames per trial (a trial of N frames gives N - 3 samples).
-    #[arg(long, default_value_t = data_defaults().steps, allow_negative_numbers = true)]
-    pub steps: usize,
+    /// Number of trials (trajectories) [default: 200; a preset: 700, the suite's 500
+    /// training and 200 test trajectories].
+    #[arg(long, allow_negative_numbers = true)]
+    pub trials: Option<usize>,
+    /// Frames per trial (a trial of N frames gives N - 3 samples) [default: 103; a preset:
+    /// 256, the suite's 255 steps and the first frame].
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// One of DeepMind's Hamiltonian dynamics suite's datasets, as its generator makes them:
+    /// its physics, parameter ranges, initial states, dt 0.05 and 32 x 32 RGB frames
+    /// (uint8, format pixel-hnn/suite-frames) [default path: datasets/PRESET.h5].
+    #[arg(long, value_parser = choice::<SuiteSystem>(),
+          conflicts_with_all = ["system", "side", "min", "max", "thdot_max", "params", "test_fraction", "supersample", "window"])]
+    pub preset: Option<SuiteSystem>,
+    /// The preset's _COLORS dataset: wider parameter ranges, six colours, a random canvas
+    /// offset (not for the two bodies).
+    #[arg(long, requires = "preset")]
+    pub colors: bool,
+    /// Friction f in dp/dt = -dH/dq - f dH/dp; the suite's _COLORS_FRICTION datasets use
+    /// 0.05 (with --colors; not for the two bodies).
+    #[arg(long, requires = "preset", allow_negative_numbers = true)]
+    pub friction: Option<f64>,
+    /// A preset's test trajectories, taken first [default: 200].
+    #[arg(long, requires = "preset", allow_negative_numbers = true)]
+    pub test_trials: Option<usize>,
     /// Frame side in pixels.
     #[arg(long, default_value_t = data_defaults().render.side, allow_negative_numbers = true)]
     pub side: u32,

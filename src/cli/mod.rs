@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use crate::bench::BenchConfig;
 use crate::coords::TaskConfig;
 use crate::dataset::preview::SheetConfig;
+use crate::dataset::suite::SuiteDatasetConfig;
 use crate::dataset::DatasetConfig;
 use crate::evaluate::pictures::Layout;
 use crate::evaluate::EvalConfig;
@@ -23,6 +24,7 @@ use crate::runtime::{self, Runtime};
 use crate::sweep::executor::{self, Executor};
 use crate::sweep::plan::SlurmSettings;
 use crate::systems::parse_param;
+use crate::systems::suite::Suite;
 use crate::training::{Models, Seeds, TrainOverrides};
 use crate::util::choice::Choice;
 use crate::util::progress;
@@ -41,8 +43,8 @@ impl GenerateArgs {
         let (lo, hi) = d.sys().window();
         d.system.set_window((self.min.unwrap_or(lo), self.max.unwrap_or(hi)));
         d.seed = self.seed;
-        d.trials = self.trials;
-        d.steps = self.steps;
+        d.trials = self.trials.unwrap_or(d.trials);
+        d.steps = self.steps.unwrap_or(d.steps);
         d.test_fraction = self.test_fraction;
         d.render.side = self.side;
         d.render.supersample = self.supersample;
@@ -52,9 +54,27 @@ impl GenerateArgs {
         Ok(d)
     }
 
-    /// `--out`, or the system's default path.
+    /// `--out`, or the system's (the preset's) default path.
     pub fn out(&self) -> PathBuf {
+        if let (None, Ok(Some(cfg))) = (&self.out, self.to_suite_config()) {
+            return crate::dataset::suite::default_path(&cfg.suite);
+        }
         self.out.clone().unwrap_or_else(|| crate::dataset::default_path(self.system))
+    }
+
+    /// `--preset` and its flags, or `None` without `--preset`.
+    pub fn to_suite_config(&self) -> crate::Result<Option<SuiteDatasetConfig>> {
+        let Some(system) = self.preset else { return Ok(None) };
+        let d = SuiteDatasetConfig::default();
+        let cfg = SuiteDatasetConfig {
+            suite: Suite { system, colors: self.colors, friction: self.friction.unwrap_or(0.0) },
+            seed: self.seed,
+            trials: self.trials.unwrap_or(d.trials),
+            test_trials: self.test_trials.unwrap_or(d.test_trials),
+            steps: self.steps.unwrap_or(d.steps),
+        };
+        cfg.validate()?;
+        Ok(Some(cfg))
     }
 }
 
@@ -273,6 +293,9 @@ fn sweep(c: &SweepCommand) -> anyhow::Result<()> {
 }
 
 fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
+    if let Some(cfg) = a.to_suite_config()? {
+        return generate_suite(a, &cfg);
+    }
     let config = a.to_config()?;
     config.validate()?;
     let threads = runtime::threads(a.threads)?;
@@ -292,6 +315,31 @@ fn generate(a: &GenerateArgs) -> anyhow::Result<()> {
         config.render.side,
         config.test_trials(),
         config.trials * config.samples_per_trial()
+    );
+    Ok(())
+}
+
+fn generate_suite(a: &GenerateArgs, cfg: &SuiteDatasetConfig) -> anyhow::Result<()> {
+    let threads = runtime::threads(a.threads)?;
+    let bars = Bars::rendering(cfg.trials);
+    let out = a.out();
+    crate::dataset::suite::generate_suite(cfg, &out, a.force, threads, &|| bars.trial_rendered())?;
+    if let Some(b) = &bars.render {
+        b.finish_and_clear();
+    }
+    let s = &cfg.suite;
+    let variant = match (s.colors, s.friction > 0.0) {
+        (false, _) => String::new(),
+        (true, false) => " with colours".into(),
+        (true, true) => format!(" with colours and friction {}", s.friction),
+    };
+    println!(
+        "wrote {}: {}{variant}, {} trajectories x {} frames of 32x32 RGB ({} test trajectories)",
+        out.display(),
+        s.system.name(),
+        cfg.trials,
+        cfg.steps,
+        cfg.test_trials
     );
     Ok(())
 }

@@ -171,6 +171,11 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         .attr("format")
         .and_then(|a| a.read_scalar::<VarLenUnicode>())
         .map_err(|_| bad("is HDF5 but not a pixel-hnn dataset (no 'format' attribute)".into()))?;
+    if format.as_str() == super::suite::SUITE_FORMAT {
+        return Err(bad(
+            "is a dataset of DeepMind's suite (32 x 32 RGB, from generate --preset); training, evaluation and preview take grey datasets only so far".into(),
+        ));
+    }
     if format.as_str() != FORMAT && format.as_str() != FORMAT_V1 {
         return Err(bad(format!("is a '{format}' file, not a pixel-hnn dataset ('{FORMAT}')")));
     }

@@ -25,6 +25,13 @@ pub const FRAME_BYTES: usize = SIDE * SIDE * 3;
 /// Draws of a trajectory before the generator gives up on the canvas.
 const MAX_REDRAWS: usize = 1000;
 
+/// Where `generate --preset` writes when not told: `datasets/PRESET[-colors][-friction].h5`.
+pub fn default_path(s: &Suite) -> std::path::PathBuf {
+    let colors = if s.colors { "-colors" } else { "" };
+    let friction = if s.friction > 0.0 { "-friction" } else { "" };
+    std::path::PathBuf::from(format!("datasets/{}{colors}{friction}.h5", s.system.name()))
+}
+
 /// Everything that determines a suite dataset; `Default` is the suite's own size for its
 /// pendulum (`generate_locally.sh`: 500 training and 200 test trajectories of 255 steps,
 /// 256 frames with the first, dt 0.05).

@@ -18,6 +18,7 @@ mod rollout_cli;
 mod rollout_peer;
 mod score_cli;
 mod slurm;
+mod suite_cli;
 mod suite_fixture;
 mod sweep_cli;
 mod systems_cli;
