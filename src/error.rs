@@ -1,35 +1,16 @@
 //! The library's error type. Every message names the flag or file at fault and, where it can,
-//! what would fix it; `main` prints the chain on one line and exits non-zero.
+//! what would fix it; `main` prints the chain on one line and exits non-zero. The data
+//! crate's errors (settings, files, simulations) pass through unchanged.
 
 use std::path::PathBuf;
 
+pub use pixel_hnn_data::error::Error as DataError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A setting is out of range. `flag` is the command-line flag that sets it (config fields
-    /// and flags share their names, `max_angle` <-> `--max-angle`).
-    #[error("{flag}: {message}")]
-    InvalidSetting { flag: &'static str, message: String },
-
-    /// An output path that may not be written.
-    #[error("{}: {message}", path.display())]
-    Output { path: PathBuf, message: String },
-
-    /// An input file that is missing, unreadable, or not what it should be.
-    #[error("{}: {message}", path.display())]
-    Input { path: PathBuf, message: String },
-
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-
-    #[error("{}: HDF5: {source}", path.display())]
-    Hdf5 { path: PathBuf, source: hdf5::Error },
-
-    #[error("{}: {source}", path.display())]
-    Image { path: PathBuf, source: image::ImageError },
-
-    /// An integration that could not be carried out (a rollout, a simulation).
-    #[error("{what}: {source}")]
-    Integration { what: String, source: crate::integrate::IntegrateError },
+    /// A setting, a file or a simulation (the data crate's error, as it says it).
+    #[error(transparent)]
+    Data(#[from] DataError),
 
     /// A plot or picture that could not be drawn (the drawing's error, as it says it).
     #[error("{}: {message}", path.display())]
@@ -51,20 +32,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn setting(flag: &'static str, message: impl Into<String>) -> Self {
-        Error::InvalidSetting { flag, message: message.into() }
+        DataError::setting(flag, message).into()
     }
     pub(crate) fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Input { path: path.into(), message: message.into() }
+        DataError::input(path, message).into()
     }
     pub(crate) fn output(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Output { path: path.into(), message: message.into() }
+        DataError::output(path, message).into()
     }
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        DataError::io(path, source).into()
     }
     pub(crate) fn integration(what: impl Into<String>) -> impl FnOnce(crate::integrate::IntegrateError) -> Self {
-        let what = what.into();
-        move |source| Error::Integration { what, source }
+        let f = DataError::integration(what);
+        move |source| f(source).into()
     }
     /// A drawing's error (any that displays itself) at `path`: the error type stays the
     /// drawing code's, so this module depends on no stage.
@@ -78,7 +59,7 @@ impl Error {
         move |source| Error::Optim { path, message: source.to_string() }
     }
     pub(crate) fn hdf5(path: impl Into<PathBuf>) -> impl FnOnce(hdf5::Error) -> Self {
-        let path = path.into();
-        move |source| Error::Hdf5 { path, source }
+        let f = DataError::hdf5(path);
+        move |source| f(source).into()
     }
 }

@@ -39,7 +39,7 @@ pub mod report;
 pub mod run;
 pub mod runtime;
 pub mod sweep;
-pub mod systems;
+pub use pixel_hnn_data::systems;
 pub mod training;
 pub mod util;
 

@@ -665,7 +665,7 @@ pub fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let pending = PendingFile::new(path, true, "--out")?;
     let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu))).collect();
     Tensor::write_safetensors(&cpu, pending.path())?;
-    pending.commit()
+    Ok(pending.commit()?)
 }
 
 fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {

@@ -22,7 +22,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
     let threads = threads.clamp(1, config.trials);
     let block = config.trials.div_ceil(threads);
     // One drawer per worker, made up front so that a bad setting fails before any work.
-    let drawers = (0..threads).map(|_| sys.drawer(config.render)).collect::<Result<Vec<_>>>()?;
+    let drawers = (0..threads).map(|_| sys.drawer(config.render)).collect::<pixel_hnn_data::Result<Vec<_>>>()?;
     let per_state = config.steps * d;
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let workers: Vec<_> = frames

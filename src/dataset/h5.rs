@@ -9,6 +9,7 @@ use super::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::util::choice::Choice;
 use crate::util::output::PendingFile;
+use pixel_hnn_data::h5::{deflate, write_chunk, DEFLATE_LEVEL};
 
 /// The `format` attribute of every dataset file.
 pub const FORMAT: &str = "pixel-hnn/frames";
@@ -17,10 +18,6 @@ pub const FORMAT: &str = "pixel-hnn/frames";
 pub const FORMAT_VERSION: u32 = 2;
 /// Format 1's name: the pendulum's frames with `theta` and `thdot` columns.
 const FORMAT_V1: &str = "pixel-hnn/pendulum-frames";
-/// gzip level of the frames: level 1 is as small here as 4-9 (frames are mostly zeros after
-/// the shuffle filter) and several times faster.
-pub(super) const DEFLATE_LEVEL: u8 = 1;
-
 const LABEL_NOTE: &str = "sample k of a trial: x = [frame k+1 | frame k+2], x_next = [frame k+2 | frame k+3], k = 0..steps-4; \
 its label is the state of frame k+1 (the reference labelled it with the state of frame k+3)";
 
@@ -34,7 +31,7 @@ fn put_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()
 
 pub(super) fn write(data: &PixelDataset, pending: PendingFile) -> Result<()> {
     write_file(data, &pending).map_err(Error::hdf5(pending.target()))?;
-    pending.commit()
+    Ok(pending.commit()?)
 }
 
 fn write_file(data: &PixelDataset, pending: &PendingFile) -> hdf5::Result<()> {
@@ -121,32 +118,6 @@ fn write_compressed_chunks(ds: &hdf5::Dataset, frames: &[f32], chunk_len: usize)
         write_chunk(ds, &[i as u64, 0, 0, 0], bytes)?;
     }
     Ok(())
-}
-
-/// Hands one chunk, already through every filter of `ds`'s pipeline, to HDF5 as it is
-/// (`H5Dwrite_chunk`); `offset` is the chunk's first element, one entry a dimension.
-pub(super) fn write_chunk(ds: &hdf5::Dataset, offset: &[u64], bytes: &[u8]) -> hdf5::Result<()> {
-    if offset.len() != ds.ndim() {
-        return Err(hdf5::Error::from(format!("a chunk offset of rank {} for a dataset of rank {}", offset.len(), ds.ndim())));
-    }
-    let offset: Vec<hdf5_sys::h5::hsize_t> = offset.to_vec();
-    // SAFETY: a valid dataset id, an offset of the dataset's rank (checked), and a buffer of
-    // `bytes.len()` bytes; filter mask 0 = every filter of the pipeline was applied.
-    let status = hdf5::sync::sync(|| unsafe {
-        hdf5_sys::h5d::H5Dwrite_chunk(ds.id(), hdf5_sys::h5p::H5P_DEFAULT, 0, offset.as_ptr(), bytes.len(), bytes.as_ptr().cast())
-    });
-    if status < 0 {
-        return Err(hdf5::Error::from(format!("H5Dwrite_chunk failed on the chunk at {offset:?}")));
-    }
-    Ok(())
-}
-
-/// A zlib stream of `bytes`: what HDF5's `deflate` filter writes.
-pub(super) fn deflate(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(DEFLATE_LEVEL as u32));
-    enc.write_all(bytes).expect("writing to memory");
-    enc.finish().expect("writing to memory")
 }
 
 /// HDF5's shuffle filter (byte k of element i goes to k * n + i) followed by a zlib stream.

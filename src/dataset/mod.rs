@@ -12,7 +12,7 @@
 mod generate;
 mod h5;
 pub mod preview;
-pub mod suite;
+pub use pixel_hnn_data::suite_data as suite;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -40,8 +40,7 @@ pub fn default_path(kind: SystemKind) -> PathBuf {
 pub const FIRST_SAMPLE_FRAME: usize = 1;
 /// Frames per sample: `x` uses two, `x_next` one more.
 pub const FRAMES_PER_SAMPLE: usize = 3;
-/// Refuse datasets whose frames would need more memory than this.
-pub const MAX_FRAME_BYTES: u64 = 8 << 30;
+pub use pixel_hnn_data::h5::MAX_FRAME_BYTES;
 
 /// Everything that determines a dataset; `Default` is the reference's (the pendulum, seed 0,
 /// 200 trials of 103 frames, 28 x 28, deflection in (0, pi/6), first 20% of trials for

@@ -159,7 +159,7 @@ impl Predictions {
     pub fn write(&self, path: &Path, force: bool, flag: &str) -> Result<()> {
         let pending = PendingFile::new(path, force, flag)?;
         self.write_file(&pending).map_err(Error::hdf5(path))?;
-        pending.commit()
+        Ok(pending.commit()?)
     }
 
     fn write_file(&self, pending: &PendingFile) -> hdf5::Result<()> {

@@ -1,21 +1,7 @@
-//! Settings chosen by name (models, devices, tasks, map fits): each lists its variants and
-//! their names once, which the command line offers as possible values and config files
-//! store.
+//! Settings chosen by name: the trait is the data crate's ([`pixel_hnn_data::choice`]);
+//! here, the clap parser the command line offers them through.
 
-pub trait Choice: Sized + Copy + PartialEq + 'static {
-    const ALL: &'static [Self];
-
-    fn name(self) -> &'static str;
-
-    /// One line for `--help`.
-    fn help(self) -> &'static str {
-        ""
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|c| c.name() == name)
-    }
-}
+pub use pixel_hnn_data::choice::Choice;
 
 /// A clap parser for a setting chosen by name: its names as the possible values, each with
 /// its help.

@@ -6,9 +6,10 @@
 
 pub mod adam;
 pub mod choice;
-pub mod output;
 pub mod plot;
 pub mod progress;
-pub mod rng;
 pub mod stats;
 pub mod tensorboard;
+
+pub mod output;
+pub use pixel_hnn_data::rng;

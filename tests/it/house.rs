@@ -100,7 +100,12 @@ fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
 
 /// File -> the files it imports.
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
-    let src = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    imports_of("src")
+}
+
+/// The import graph of the crate whose `src` is at `rel` (from the repository's root).
+fn imports_of(rel: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
     let mut files = vec![];
     sources(&src, &mut files);
     let modules: BTreeMap<Vec<String>, String> = files
@@ -198,6 +203,10 @@ fn no_two_files_import_each_other_directly_or_in_a_circle() {
     assert!(found.is_empty(), "circles:\n{}", said.join("\n"));
     // The reading finds imports at all (a parser that saw none would pass the above).
     assert!(graph["util/plot.rs"].contains("error.rs") && graph["pipeline.rs"].len() > 10, "{graph:?}");
+    // The data crate, the same rules.
+    let data = imports_of("crates/pixel-hnn-data/src");
+    assert!(circles(&data).is_empty(), "circles in the data crate: {:?}", circles(&data));
+    assert!(data["suite_data.rs"].contains("systems/suite.rs") && data["systems/mod.rs"].contains("error.rs"), "{data:?}");
 }
 
 #[test]

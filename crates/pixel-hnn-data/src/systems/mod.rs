@@ -22,10 +22,10 @@ pub mod two_body;
 
 use serde::{Deserialize, Serialize};
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::systems::render::{RenderConfig, Window};
-use crate::util::choice::Choice;
-use crate::util::rng::Rng;
 
 /// Draws frames of a system's states (holds its canvas: one per thread).
 pub trait Drawer: Send {
@@ -267,8 +267,8 @@ pub(crate) fn check_window(what: &str, (lo, hi): (f64, f64), (min, max): (f64, f
 /// States of an ODE system one frame apart by RK45 at tight tolerances.
 pub(crate) fn integrate(field: impl Fn(&[f64], &mut [f64]), s0: &[f64], n: usize, dt: f64, what: &str) -> Result<Vec<f64>> {
     let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
-    let method = crate::integrate::Method::Rk45 { rtol: 1e-10, atol: 1e-12 };
-    let ys = crate::integrate::solve(|_t, y: &[f64], dy: &mut [f64]| field(y, dy), s0, &t, method)
+    let method = crate::ode::Method::Rk45 { rtol: 1e-10, atol: 1e-12 };
+    let ys = crate::ode::solve(|_t, y: &[f64], dy: &mut [f64]| field(y, dy), s0, &t, method)
         .map_err(Error::integration(format!("simulating the {what}")))?;
     Ok(ys.concat())
 }

@@ -11,11 +11,11 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
+use crate::output::PendingFile;
+use crate::rng::Rng;
 use crate::systems::suite::{Draws, Suite, SuiteSystem, DT, SIDE};
-use crate::util::choice::Choice;
-use crate::util::output::PendingFile;
-use crate::util::rng::Rng;
 
 /// The format name and version of a suite dataset file.
 pub const SUITE_FORMAT: &str = "pixel-hnn/suite-frames";
@@ -66,7 +66,7 @@ impl SuiteDatasetConfig {
             return Err(Error::setting("--steps", format!("must be at least 2 frames (got {})", self.steps)));
         }
         let bytes = self.trials as u128 * self.steps as u128 * (2 * self.suite.dof()) as u128 * 8 * 3;
-        if bytes > super::MAX_FRAME_BYTES as u128 {
+        if bytes > crate::h5::MAX_FRAME_BYTES as u128 {
             return Err(Error::setting(
                 "--trials",
                 format!("{} x {} frames need {} GB of states; fewer trials or frames", self.trials, self.steps, bytes >> 30),
@@ -115,6 +115,76 @@ pub fn render_trial(s: &Suite, trial: &SuiteTrial) -> Vec<u8> {
     out
 }
 
+/// Everything a suite dataset holds beside its frames, a row a trajectory (then a frame):
+/// what the HDF5 file and the Python module hand out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Columns {
+    /// `[T * S * 2D]`: `q` then `p`.
+    pub states: Vec<f64>,
+    /// `[T * S * 2D]`: the conservative field at each state (the suite's `dx_dt`).
+    pub dx_dt: Vec<f64>,
+    /// `[T * S]`: `H` under the trajectory's parameters.
+    pub energy: Vec<f64>,
+    /// Each parameter's draws, `[T]`, in [`Suite::param_names`]' order.
+    pub params: Vec<(&'static str, Vec<f64>)>,
+    /// `[T * 2]`.
+    pub offset: Vec<f64>,
+    /// `[T * P]`.
+    pub colors: Vec<i64>,
+    /// `[T]`: 1 for the test trajectories (the first `test_trials`).
+    pub is_test: Vec<u8>,
+}
+
+/// The columns of `trials`.
+pub fn columns(cfg: &SuiteDatasetConfig, trials: &[SuiteTrial]) -> Columns {
+    let s = &cfg.suite;
+    let d = 2 * s.dof();
+    let mut c = Columns {
+        states: Vec::with_capacity(trials.len() * cfg.steps * d),
+        dx_dt: Vec::with_capacity(trials.len() * cfg.steps * d),
+        energy: Vec::with_capacity(trials.len() * cfg.steps),
+        params: s
+            .param_names()
+            .into_iter()
+            .enumerate()
+            .map(|(k, name)| (name, trials.iter().map(|tr| tr.draws.params[k]).collect()))
+            .collect(),
+        offset: trials.iter().flat_map(|tr| tr.draws.offset).collect(),
+        colors: trials.iter().flat_map(|tr| tr.draws.colors.iter().map(|&c| c as i64)).collect(),
+        is_test: (0..trials.len()).map(|i| (i < cfg.test_trials) as u8).collect(),
+    };
+    let mut field = vec![0.0; d];
+    for trial in trials {
+        c.states.extend_from_slice(&trial.states);
+        for z in trial.states.chunks(d) {
+            s.field(&trial.draws.params, z, &mut field);
+            c.dx_dt.extend_from_slice(&field);
+            c.energy.push(s.hamiltonian(&trial.draws.params, z));
+        }
+    }
+    c
+}
+
+/// Every frame of `trials` in memory, `[T * S * FRAME_BYTES]`, rendered on `threads` threads.
+pub fn render_frames(s: &Suite, trials: &[SuiteTrial], threads: usize) -> Vec<u8> {
+    let per_trial = trials.first().map_or(0, |t| t.states.len() / (2 * s.dof()) * FRAME_BYTES);
+    let mut out = vec![0u8; trials.len() * per_trial];
+    if per_trial == 0 {
+        return out;
+    }
+    let per = trials.len().div_ceil(threads.max(1));
+    std::thread::scope(|scope| {
+        for (part, dst) in trials.chunks(per).zip(out.chunks_mut(per * per_trial)) {
+            scope.spawn(move || {
+                for (trial, frames) in part.iter().zip(dst.chunks_mut(per_trial)) {
+                    frames.copy_from_slice(&render_trial(s, trial));
+                }
+            });
+        }
+    });
+    out
+}
+
 /// Generates `cfg`'s dataset and writes it to `out` (atomically; `force` overwrites),
 /// rendering and compressing on `threads` threads, calling `on_trial` once a trajectory.
 pub fn generate_suite(cfg: &SuiteDatasetConfig, out: &Path, force: bool, threads: usize, on_trial: &(dyn Fn() + Sync)) -> Result<()> {
@@ -141,7 +211,7 @@ fn write(
         .new_dataset::<u8>()
         .shape([t, n, SIDE, SIDE, 3])
         .chunk([1, n, SIDE, SIDE, 3])
-        .deflate(super::h5::DEFLATE_LEVEL)
+        .deflate(crate::h5::DEFLATE_LEVEL)
         .obj_track_times(false)
         .create("frames")?;
     // A block of trajectories at a time: rendered and compressed in parallel, then written
@@ -156,7 +226,7 @@ fn write(
                     scope.spawn(move || {
                         part.iter()
                             .map(|trial| {
-                                let bytes = super::h5::deflate(&render_trial(s, trial));
+                                let bytes = crate::h5::deflate(&render_trial(s, trial));
                                 on_trial();
                                 bytes
                             })
@@ -167,51 +237,36 @@ fn write(
             workers.into_iter().flat_map(|w| w.join().expect("a rendering worker panicked")).collect()
         });
         for (i, bytes) in compressed.iter().enumerate() {
-            super::h5::write_chunk(&frames, &[(b * block + i) as u64, 0, 0, 0, 0], bytes)?;
+            crate::h5::write_chunk(&frames, &[(b * block + i) as u64, 0, 0, 0, 0], bytes)?;
         }
     }
 
-    let mut states = Vec::with_capacity(t * n * d);
-    let mut dx_dt = Vec::with_capacity(t * n * d);
-    let mut energy = Vec::with_capacity(t * n);
-    let mut field = vec![0.0; d];
-    for trial in trials {
-        states.extend_from_slice(&trial.states);
-        for z in trial.states.chunks(d) {
-            s.field(&trial.draws.params, z, &mut field);
-            dx_dt.extend_from_slice(&field);
-            energy.push(s.hamiltonian(&trial.draws.params, z));
-        }
-    }
+    let c = columns(cfg, trials);
+    let plain = |name: &str, shape: &[usize], values: &[f64]| -> hdf5::Result<()> {
+        file.new_dataset::<f64>().shape(shape).obj_track_times(false).create(name)?.write_raw(values)?;
+        Ok(())
+    };
     let dof = s.dof();
     let (q, p): (Vec<f64>, Vec<f64>) = {
         let (mut q, mut p) = (Vec::with_capacity(t * n * dof), Vec::with_capacity(t * n * dof));
-        for z in states.chunks(d) {
+        for z in c.states.chunks(d) {
             q.extend_from_slice(&z[..dof]);
             p.extend_from_slice(&z[dof..]);
         }
         (q, p)
     };
-    let plain = |name: &str, shape: &[usize], values: &[f64]| -> hdf5::Result<()> {
-        file.new_dataset::<f64>().shape(shape).obj_track_times(false).create(name)?.write_raw(values)?;
-        Ok(())
-    };
-    plain("state", &[t, n, d], &states)?;
-    plain("dx_dt", &[t, n, d], &dx_dt)?;
+    plain("state", &[t, n, d], &c.states)?;
+    plain("dx_dt", &[t, n, d], &c.dx_dt)?;
     plain("q", &[t, n, dof], &q)?;
     plain("p", &[t, n, dof], &p)?;
-    plain("energy", &[t, n], &energy)?;
+    plain("energy", &[t, n], &c.energy)?;
     let params = file.create_group("params")?;
-    for (k, name) in s.param_names().iter().enumerate() {
-        let v: Vec<f64> = trials.iter().map(|tr| tr.draws.params[k]).collect();
-        params.new_dataset::<f64>().shape([t]).obj_track_times(false).create(*name)?.write_raw(&v)?;
+    for (name, v) in &c.params {
+        params.new_dataset::<f64>().shape([t]).obj_track_times(false).create(*name)?.write_raw(v)?;
     }
-    let offset: Vec<f64> = trials.iter().flat_map(|tr| tr.draws.offset).collect();
-    plain("offset", &[t, 2], &offset)?;
-    let colors: Vec<i64> = trials.iter().flat_map(|tr| tr.draws.colors.iter().map(|&c| c as i64)).collect();
-    file.new_dataset::<i64>().shape([t, s.particles()]).obj_track_times(false).create("color_index")?.write_raw(&colors)?;
-    let is_test: Vec<u8> = (0..t).map(|i| (i < cfg.test_trials) as u8).collect();
-    file.new_dataset::<u8>().shape([t]).obj_track_times(false).create("is_test")?.write_raw(&is_test)?;
+    plain("offset", &[t, 2], &c.offset)?;
+    file.new_dataset::<i64>().shape([t, s.particles()]).obj_track_times(false).create("color_index")?.write_raw(&c.colors)?;
+    file.new_dataset::<u8>().shape([t]).obj_track_times(false).create("is_test")?.write_raw(&c.is_test)?;
 
     let put_text = |name: &str, v: &str| file.new_attr::<VarLenUnicode>().create(name)?.write_scalar(&text(v));
     put_text("format", SUITE_FORMAT)?;

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{integrate, Drawer, SceneDrawer, System};
 use crate::error::Result;
+use crate::rng::Rng;
 use crate::systems::render::{RenderConfig, Window};
-use crate::util::rng::Rng;
 
 /// `Default`: unit masses and rods, g = 10, frames 0.05 s apart (the slow mode's period is
 /// 2.6 s, 52 frames), angles up to 0.5 rad.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Drawer, System};
 use crate::error::Result;
+use crate::rng::Rng;
 use crate::systems::render::{Canvas, RenderConfig, Window};
-use crate::util::rng::Rng;
 
 /// A ball on a spring; `Default`: `m = 1/2, k = 2` (`H = q^2 + p^2`, period pi), frames 0.1 s
 /// apart (31 a period), amplitudes in (0.3, 1).

@@ -23,9 +23,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::util::choice::Choice;
-use crate::util::rng::Rng;
+use crate::rng::Rng;
 
 /// The side of the suite's frames.
 pub const SIDE: usize = 32;

@@ -14,8 +14,8 @@ use tiny_skia::{LineCap, Paint, Path, PathBuilder, Stroke, Transform};
 
 use super::{Drawer, System};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::systems::render::{Canvas, InkBox, RenderConfig, Window};
-use crate::util::rng::Rng;
 
 /// Physical constants of the environment; `Default` is `Pendulum-v1`'s.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

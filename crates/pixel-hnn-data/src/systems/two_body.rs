@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{integrate, Drawer, SceneDrawer, System};
 use crate::error::Result;
+use crate::rng::Rng;
 use crate::systems::render::{RenderConfig, Window};
-use crate::util::rng::Rng;
 
 /// Two bodies; `Default`: `G = m = 1`, frames 0.25 apart (50 per orbit at radius 1), body 1's
 /// initial x and y in (0.55, 1.05) (distance 0.78 to 1.48), drawn in the square of half-side

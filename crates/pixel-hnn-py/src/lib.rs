@@ -1,0 +1,341 @@
+//! `pixel_hnn`, the Python module: DeepMind's suite as presets and every system's simulator
+//! and renderer, as numpy arrays, from `pixel-hnn-data` alone (no libtorch). Each function
+//! is the library call the command line makes, so a dataset is the CLI's to the byte; bad
+//! input raises `ValueError` with the CLI's one-line message. The GIL is released while
+//! Rust works.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use pixel_hnn_data::choice::Choice;
+use pixel_hnn_data::suite_data::{self, SuiteDatasetConfig, FRAME_BYTES};
+use pixel_hnn_data::systems::render::RenderConfig;
+use pixel_hnn_data::systems::suite::{Draws, Suite, SuiteSystem, SIDE};
+use pixel_hnn_data::systems::{SystemConfig, SystemKind};
+
+/// A parameter's values: one number, or one a trajectory.
+#[derive(FromPyObject)]
+enum Values {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[f64] {
+        match self {
+            Values::One(v) => std::slice::from_ref(v),
+            Values::Many(v) => v,
+        }
+    }
+}
+
+type Params = Option<HashMap<String, Values>>;
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn threads(n: Option<usize>) -> usize {
+    n.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1)
+}
+
+/// A preset by its CLI name, or the CLI's message.
+fn preset_named(name: &str) -> PyResult<SuiteSystem> {
+    SuiteSystem::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = SuiteSystem::ALL.iter().map(|s| s.name()).collect();
+        value_error(format!("--preset: '{name}' is not a preset; the presets are {}", known.join(", ")))
+    })
+}
+
+fn suite_config(
+    preset: &str,
+    colors: bool,
+    friction: f64,
+    trials: Option<usize>,
+    test_trials: Option<usize>,
+    steps: Option<usize>,
+    seed: u64,
+) -> PyResult<SuiteDatasetConfig> {
+    let d = SuiteDatasetConfig::default();
+    let cfg = SuiteDatasetConfig {
+        suite: Suite { system: preset_named(preset)?, colors, friction },
+        seed,
+        trials: trials.unwrap_or(d.trials),
+        test_trials: test_trials.unwrap_or(d.test_trials),
+        steps: steps.unwrap_or(d.steps),
+    };
+    cfg.validate().map_err(value_error)?;
+    Ok(cfg)
+}
+
+/// Moves `v` into a numpy array of `shape`, without a copy.
+fn array<'py, T: numpy::Element>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    PyArray1::from_vec(py, v).reshape(shape.to_vec())
+}
+
+/// The names of the presets (`generate --preset`).
+#[pyfunction]
+fn presets() -> Vec<&'static str> {
+    SuiteSystem::ALL.iter().map(|s| s.name()).collect()
+}
+
+/// A suite preset's dataset as numpy arrays: `frames` (T, S, 32, 32, 3) uint8, `state` and
+/// `dx_dt` (T, S, 2D), `energy` (T, S), `params` {name: (T,)}, `offset` (T, 2),
+/// `color_index` (T, P), `is_test` (T,) bool, and `attrs`. The same arrays as
+/// `pixel-hnn generate --preset` writes, for the same settings.
+#[pyfunction]
+#[pyo3(signature = (preset, *, colors=false, friction=0.0, trials=None, test_trials=None, steps=None, seed=0, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn generate<'py>(
+    py: Python<'py>,
+    preset: &str,
+    colors: bool,
+    friction: f64,
+    trials: Option<usize>,
+    test_trials: Option<usize>,
+    steps: Option<usize>,
+    seed: u64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cfg = suite_config(preset, colors, friction, trials, test_trials, steps, seed)?;
+    let n = self::threads(threads);
+    let (frames, c) = py
+        .allow_threads(|| -> pixel_hnn_data::Result<_> {
+            let trials = suite_data::simulate_trials(&cfg)?;
+            Ok((suite_data::render_frames(&cfg.suite, &trials, n), suite_data::columns(&cfg, &trials)))
+        })
+        .map_err(value_error)?;
+    let (t, s, d, p) = (cfg.trials, cfg.steps, 2 * cfg.suite.dof(), cfg.suite.particles());
+    let out = PyDict::new(py);
+    out.set_item("frames", array(py, frames, &[t, s, SIDE, SIDE, 3])?)?;
+    out.set_item("state", array(py, c.states, &[t, s, d])?)?;
+    out.set_item("dx_dt", array(py, c.dx_dt, &[t, s, d])?)?;
+    out.set_item("energy", array(py, c.energy, &[t, s])?)?;
+    let params = PyDict::new(py);
+    for (name, v) in c.params {
+        params.set_item(name, PyArray1::from_vec(py, v))?;
+    }
+    out.set_item("params", params)?;
+    out.set_item("offset", array(py, c.offset, &[t, 2])?)?;
+    out.set_item("color_index", array(py, c.colors, &[t, p])?)?;
+    let is_test: Vec<bool> = c.is_test.iter().map(|&b| b == 1).collect();
+    out.set_item("is_test", PyArray1::from_vec(py, is_test))?;
+    let attrs = PyDict::new(py);
+    attrs.set_item("preset", cfg.suite.system.name())?;
+    attrs.set_item("colors", cfg.suite.colors)?;
+    attrs.set_item("friction", cfg.suite.friction)?;
+    attrs.set_item("dt", pixel_hnn_data::systems::suite::DT)?;
+    attrs.set_item("seed", cfg.seed)?;
+    attrs.set_item("test_trials", cfg.test_trials)?;
+    attrs.set_item("param_names", cfg.suite.param_names())?;
+    attrs.set_item("canvas", (cfg.suite.full_canvas().min, cfg.suite.full_canvas().max))?;
+    out.set_item("attrs", attrs)?;
+    Ok(out)
+}
+
+/// Writes a suite preset's dataset to `path` (HDF5, `pixel-hnn/suite-frames`): the bytes
+/// `pixel-hnn generate --preset ... --out path` writes.
+#[pyfunction]
+#[pyo3(signature = (path, preset, *, colors=false, friction=0.0, trials=None, test_trials=None, steps=None, seed=0, threads=None, force=false))]
+#[allow(clippy::too_many_arguments)]
+fn write(
+    py: Python<'_>,
+    path: PathBuf,
+    preset: &str,
+    colors: bool,
+    friction: f64,
+    trials: Option<usize>,
+    test_trials: Option<usize>,
+    steps: Option<usize>,
+    seed: u64,
+    threads: Option<usize>,
+    force: bool,
+) -> PyResult<()> {
+    let cfg = suite_config(preset, colors, friction, trials, test_trials, steps, seed)?;
+    let n = self::threads(threads);
+    py.allow_threads(|| suite_data::generate_suite(&cfg, &path, force, n, &|| {})).map_err(value_error)
+}
+
+/// The parameters of `n` trajectories: each name's value (a number, or one a trajectory),
+/// the preset's plain value where not given.
+fn suite_params(suite: &Suite, params: Params, n: usize) -> PyResult<Vec<Vec<f64>>> {
+    let given = params.unwrap_or_default();
+    let names = suite.param_names();
+    if let Some(bad) = given.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(value_error(format!("--param: the {} has no parameter '{bad}'; it has {}", suite.system.name(), names.join(", "))));
+    }
+    let plain = Suite::plain(suite.system).param_ranges();
+    (0..n)
+        .map(|i| {
+            names
+                .iter()
+                .zip(&plain)
+                .map(|(name, (_, range))| match given.get(*name).map(Values::as_slice) {
+                    None => Ok(range.min),
+                    Some(v) if v.len() == 1 => Ok(v[0]),
+                    Some(v) if v.len() == n => Ok(v[i]),
+                    Some(v) => Err(value_error(format!("--param: {name} has {} values for {n} trajectories", v.len()))),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// States as `(trajectories, rest, width)` and the leading shape to give back.
+fn rows(states: &PyReadonlyArrayDyn<'_, f64>, width: usize, what: &str) -> PyResult<(Vec<f64>, Vec<usize>)> {
+    let shape = states.shape().to_vec();
+    if shape.last() != Some(&width) {
+        return Err(value_error(format!("{what}: the last axis must hold {width} coordinates (got shape {shape:?})")));
+    }
+    let flat: Vec<f64> = states.as_array().iter().copied().collect();
+    Ok((flat, shape[..shape.len() - 1].to_vec()))
+}
+
+/// Our systems by name, with `params` set (one value each).
+fn our_system(name: &str, params: &Params) -> PyResult<Option<SystemConfig>> {
+    let Some(kind) = SystemKind::from_name(name) else { return Ok(None) };
+    let mut cfg = SystemConfig::of(kind);
+    for (k, v) in params.iter().flatten() {
+        let [value] = v.as_slice()[..] else { return Err(value_error(format!("--param: {k} takes one value for the {name}"))) };
+        cfg.set_param(k, value).map_err(value_error)?;
+    }
+    cfg.get().validate().map_err(value_error)?;
+    Ok(Some(cfg))
+}
+
+fn unknown_system(name: &str) -> PyErr {
+    let mut known: Vec<&str> = SystemKind::ALL.iter().map(|s| s.name()).collect();
+    known.extend(SuiteSystem::ALL.iter().map(|s| s.name()));
+    value_error(format!("--system: '{name}' is neither a system nor a preset; they are {}", known.join(", ")))
+}
+
+/// `steps` states from each initial state (`(..., 2D)`; the pendulum: `theta, thdot`), one
+/// frame apart: `(..., steps, 2D)`. `system` is a preset (`dm-pendulum`, ...) or one of our
+/// systems (`pendulum`, `spring`, `two-body`, `double-pendulum`); `params` maps a name to a
+/// value (a preset: or one a trajectory), and `friction` is a preset's.
+#[pyfunction]
+#[pyo3(signature = (system, initial_states, steps, *, params=None, friction=0.0))]
+fn simulate<'py>(
+    py: Python<'py>,
+    system: &str,
+    initial_states: PyReadonlyArrayDyn<'py, f64>,
+    steps: usize,
+    params: Params,
+    friction: f64,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    if steps == 0 {
+        return Err(value_error("--steps: must be at least 1"));
+    }
+    if let Some(cfg) = our_system(system, &params)? {
+        let sys = cfg.get();
+        let (s0, lead) = rows(&initial_states, sys.sim_dim(), "initial_states")?;
+        let out = py
+            .allow_threads(|| -> pixel_hnn_data::Result<Vec<f64>> {
+                let mut out = Vec::with_capacity(s0.len() * steps);
+                for z in s0.chunks(sys.sim_dim()) {
+                    out.extend(sys.simulate(z, steps)?);
+                }
+                Ok(out)
+            })
+            .map_err(value_error)?;
+        return array(py, out, &[lead, vec![steps, sys.sim_dim()]].concat());
+    }
+    let suite = Suite { system: preset_named(system).map_err(|_| unknown_system(system))?, colors: true, friction };
+    if !(friction.is_finite() && friction >= 0.0) {
+        return Err(value_error(format!("--friction: must be a number >= 0 (got {friction})")));
+    }
+    let d = 2 * suite.dof();
+    let (s0, lead) = rows(&initial_states, d, "initial_states")?;
+    let n = s0.len() / d;
+    let params = suite_params(&suite, params, n)?;
+    let out = py
+        .allow_threads(|| -> pixel_hnn_data::Result<Vec<f64>> {
+            let mut out = Vec::with_capacity(n * steps * d);
+            for (z, p) in s0.chunks(d).zip(&params) {
+                out.extend(suite.simulate(p, z, steps)?);
+            }
+            Ok(out)
+        })
+        .map_err(value_error)?;
+    array(py, out, &[lead, vec![steps, d]].concat())
+}
+
+/// Frames of states `(N, S, 2D)` (or `(S, 2D)`, one trajectory). A preset gives the suite's
+/// `(..., 32, 32, 3)` uint8 frames, drawn with each trajectory's `params`, `offset` (N, 2)
+/// and `color_index` (N, P) (the plain preset's where not given; `colors=True` for the
+/// colour datasets' canvas); our systems give `(..., 28, 28)` float32 frames in [0, 1].
+#[pyfunction]
+#[pyo3(signature = (system, states, *, params=None, offset=None, color_index=None, colors=false))]
+fn render<'py>(
+    py: Python<'py>,
+    system: &str,
+    states: PyReadonlyArrayDyn<'py, f64>,
+    params: Params,
+    offset: Option<Vec<[f64; 2]>>,
+    color_index: Option<Vec<Vec<usize>>>,
+    colors: bool,
+) -> PyResult<PyObject> {
+    if let Some(cfg) = our_system(system, &params)? {
+        let sys = cfg.get();
+        let (z, lead) = rows(&states, sys.sim_dim(), "states")?;
+        let render = RenderConfig { window: sys.default_window(), ..RenderConfig::default() };
+        let px = render.pixels();
+        let out = py
+            .allow_threads(|| -> pixel_hnn_data::Result<Vec<f32>> {
+                let mut drawer = sys.drawer(render)?;
+                let mut out = vec![0.0f32; z.len() / sys.sim_dim() * px];
+                for (s, frame) in z.chunks(sys.sim_dim()).zip(out.chunks_mut(px)) {
+                    drawer.draw(s, frame);
+                }
+                Ok(out)
+            })
+            .map_err(value_error)?;
+        let side = render.side as usize;
+        return Ok(array(py, out, &[lead, vec![side, side]].concat())?.into_any().unbind());
+    }
+    let suite = Suite { system: preset_named(system).map_err(|_| unknown_system(system))?, colors, friction: 0.0 };
+    let d = 2 * suite.dof();
+    let (z, lead) = rows(&states, d, "states")?;
+    let n = if lead.len() >= 2 { lead[0] } else { 1 };
+    let per = z.len() / d / n.max(1);
+    let params = suite_params(&suite, params, n)?;
+    let offset = offset.unwrap_or_else(|| vec![[0.0; 2]; n]);
+    let default_colors: Vec<usize> =
+        if suite.num_colors() == 1 || suite.particles() == 1 { vec![0; suite.particles()] } else { (0..suite.particles()).collect() };
+    let color_index = color_index.unwrap_or_else(|| vec![default_colors; n]);
+    if offset.len() != n || color_index.len() != n || color_index.iter().any(|c| c.len() != suite.particles()) {
+        return Err(value_error(format!(
+            "render: offset needs ({n}, 2) and color_index ({n}, {}) for {n} trajectories",
+            suite.particles()
+        )));
+    }
+    if color_index.iter().flatten().any(|&c| c >= suite.num_colors()) {
+        return Err(value_error(format!("--colors: a colour index is not below {}", suite.num_colors())));
+    }
+    let out = py.allow_threads(|| {
+        let mut out = vec![0u8; n * per * FRAME_BYTES];
+        for (i, frames) in out.chunks_mut(per * FRAME_BYTES).enumerate() {
+            let draws = Draws { params: params[i].clone(), offset: offset[i], colors: color_index[i].clone() };
+            for (s, frame) in z[i * per * d..][..per * d].chunks(d).zip(frames.chunks_mut(FRAME_BYTES)) {
+                suite.render(&draws, s, frame);
+            }
+        }
+        out
+    });
+    Ok(array(py, out, &[lead, vec![SIDE, SIDE, 3]].concat())?.into_any().unbind())
+}
+
+#[pymodule]
+fn _pixel_hnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(generate, m)?)?;
+    m.add_function(wrap_pyfunction!(write, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(render, m)?)?;
+    Ok(())
+}
