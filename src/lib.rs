@@ -9,8 +9,11 @@
 //!   (the paper's numbers);
 //! - [`runtime`]: CPU or CUDA, threads, CUDA graphs;
 //! - [`systems`]: the physical systems (the classic-control pendulum, a spring, two bodies,
-//!   a double pendulum): fields, simulators, energies, scenes, and the renderer;
-//!   [`integrate`]: ODE integrators;
+//!   a double pendulum, and DeepMind's suite's four): fields, simulators, energies, scenes,
+//!   and the renderers; [`integrate`]: the learned models' steps, and the ODE integrators.
+//!   These, the random source, named choices and atomic files live in the data crate
+//!   (`crates/pixel-hnn-data`, no libtorch, under the Python module) and are re-exported
+//!   here under these paths;
 //! - [`dataset`]: generate, store (HDF5), load and preview the pixel dataset;
 //! - [`model`]: the model families (one file each), the one declaration of a model's
 //!   parameters, the autoencoder and latent fields, the hand-written training step;

@@ -11,7 +11,9 @@
 //! | [`double_pendulum`] | both angles, their momenta | the double pendulum's | RK45, rtol 1e-10 | two rods, two bobs |
 //!
 //! Adding a system means adding its file and naming it in [`SystemKind`] and
-//! [`SystemConfig`].
+//! [`SystemConfig`]. DeepMind's suite's systems ([`suite`]) stand apart: they draw their
+//! parameters per trajectory and render RGB, so they are presets of `generate`, not
+//! `SystemKind`s (yet).
 
 pub mod double_pendulum;
 pub mod pendulum;
