@@ -11,8 +11,8 @@ use crate::dataset::preview::{self, SheetConfig};
 use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
-use crate::evaluate::predictions::{Predictions, TrialScores};
-use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig, LatentMap};
+use crate::evaluate::predictions::{score_predictions, Predictions, ScoreSettings, TestTrials};
+use crate::evaluate::{evaluate_model, EnsembleSummary, EvalConfig};
 use crate::model::{self, FieldKind, ModelConfig};
 use crate::run::{
     self, CoordsMetrics, CoordsRun, DatasetRef, FinalLosses, JsonFile, ModelLosses, PixelMetrics, PixelRun, RunConfig, TrainedField,
@@ -377,27 +377,70 @@ pub struct Scored {
     pub out: Option<PathBuf>,
 }
 
+/// How `score` counts the benchmark's valid prediction time; `Default`: from the file's
+/// `train_window` (else its context), backward where the file holds backward predictions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScoreOptions {
+    /// `--vpt-window`: frames of each trajectory the benchmark's count leaves out.
+    pub window: Option<usize>,
+    /// `--vpt-backward`: require backward predictions (the benchmark's forward and backward
+    /// average).
+    pub backward: bool,
+}
+
 /// Scores a predictions file of any model against a dataset's test trials (the schema:
-/// `datasets/README.md`), and writes a score run folder at `out` (replaced only with
-/// `force`) that `table` reads beside the trained runs.
-pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, force: bool) -> Result<Scored> {
+/// `datasets/README.md`; our grey datasets and the suite's RGB ones alike), and writes a
+/// score run folder at `out` (replaced only with `force`) that `table` reads beside the
+/// trained runs.
+pub fn score(data_path: &Path, predictions_path: &Path, out: Option<&Path>, force: bool, opts: ScoreOptions) -> Result<Scored> {
     if let Some(out) = out {
         run::check_replaceable(out, force, "")?;
     }
-    let data = PixelDataset::open(data_path)?;
     let sha256 = crate::util::stats::sha256_file(data_path)?;
+    let (truth, dataset) = if dataset::suite::format_of(data_path).as_deref() == Some(dataset::suite::SUITE_FORMAT) {
+        let t = dataset::suite::read_test_trials(data_path)?;
+        let suite = t.config.clone();
+        (TestTrials::of_suite(data_path, t), run::ScoredDataset::Suite { path: data_path.to_path_buf(), sha256: sha256.clone(), suite })
+    } else {
+        let data = PixelDataset::open(data_path)?;
+        let r = DatasetRef { path: data_path.to_path_buf(), sha256: sha256.clone(), config: data.config.clone() };
+        (TestTrials::of(&data), run::ScoredDataset::Grey(r))
+    };
     let predictions = Predictions::read(predictions_path)?;
-    predictions.check_fits(predictions_path, &data, &sha256)?;
+    predictions.check_fits(predictions_path, &truth, &sha256)?;
+    if opts.backward && predictions.backward.is_none() {
+        return Err(Error::setting(
+            "--vpt-backward",
+            format!(
+                "{} holds no backward_frames: its model was not run backward (a map of one frame to the next cannot be)",
+                predictions_path.display()
+            ),
+        ));
+    }
     let model = predictions
         .model
         .clone()
         .unwrap_or_else(|| predictions_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "predictions".into()));
-    let test_trials = TrialScores::of(&data, &predictions, EvalConfig::default().vpt_threshold);
-    let metrics = run::ScoreMetrics { system: data.config.system.kind(), model: model.clone(), test_trials };
+    let settings = ScoreSettings { threshold: EvalConfig::default().vpt_threshold, window: opts.window };
+    if let Some(w) = opts.window {
+        let (c, end) = (predictions.context, predictions.context + predictions.predicted);
+        if w < c || w >= end {
+            return Err(Error::setting(
+                "--vpt-window",
+                format!(
+                    "{w} frames; the predictions are given {c} and end at frame {}: the window must lie in {c} .. {}",
+                    end - 1,
+                    end - 1
+                ),
+            ));
+        }
+    }
+    let test_trials = score_predictions(&truth, &predictions, settings, predictions_path)?;
+    let metrics = run::ScoreMetrics { system: truth.system.clone(), model: model.clone(), test_trials };
     let config = run::ScoreRunConfig {
         format: run::SCORE_FORMAT.into(),
         format_version: run::SCORE_FORMAT_VERSION,
-        dataset: DatasetRef { path: data_path.to_path_buf(), sha256, config: data.config.clone() },
+        dataset,
         predictions: run::PredictionsRef {
             path: predictions_path.to_path_buf(),
             sha256: crate::util::stats::sha256_file(predictions_path)?,
@@ -438,7 +481,9 @@ pub fn predict(run_dir: &Path, kind: Option<FieldKind>, seed: Option<u64>, out: 
     let data = run.open_dataset()?;
     let model = run.load_model(kind, seed, device)?;
     let name = if run.config.train.is_ensemble() { format!("{} seed {seed}", kind.name()) } else { kind.name().to_string() };
-    let p = Predictions::of_model(&model, &data, run.config.train.integrator_for(kind), name, Some(run.config.dataset.sha256.clone()))?;
+    let train = &run.config.train;
+    let window = Some(train.train_window(model.config.arch.context));
+    let p = Predictions::of_model(&model, &data, train.integrator_for(kind), window, name, Some(run.config.dataset.sha256.clone()))?;
     p.write(out, force, "--out")?;
     Ok(p)
 }
@@ -498,7 +543,7 @@ pub fn pictures(
             let model = run.load_model(kind, seed, device)?;
             let map = match stored.as_ref().and_then(|m| m.models.iter().find(|x| x.model == kind && x.seed == seed)) {
                 Some(m) => m.map.clone(),
-                None => LatentMap::fit(&model, &train, &test, cfg.map_fit),
+                None => crate::evaluate::fit_map(&model, &train, &test, cfg.map_fit),
             };
             models.push((seed, model, map));
         }

@@ -129,6 +129,24 @@ impl DatasetRef {
     }
 }
 
+/// The dataset a score run scored: one of ours, or one of DeepMind's suite (told apart by
+/// their fields, so a grey dataset's reference reads and writes as before).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ScoredDataset {
+    Grey(DatasetRef),
+    Suite { path: PathBuf, sha256: String, suite: pixel_hnn_data::suite_data::SuiteDatasetConfig },
+}
+
+impl ScoredDataset {
+    pub fn sha256(&self) -> &str {
+        match self {
+            ScoredDataset::Grey(d) => &d.sha256,
+            ScoredDataset::Suite { sha256, .. } => sha256,
+        }
+    }
+}
+
 /// `config.json` of a pixel run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -221,7 +239,7 @@ pub struct PredictionsRef {
 pub struct ScoreRunConfig {
     pub format: String,
     pub format_version: u32,
-    pub dataset: DatasetRef,
+    pub dataset: ScoredDataset,
     pub predictions: PredictionsRef,
 }
 
@@ -232,7 +250,8 @@ impl JsonFile for ScoreRunConfig {
 /// `metrics.json` of a score run: what `score` measured on the dataset's test trials.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreMetrics {
-    pub system: SystemKind,
+    /// The dataset's system: ours by name, or the suite's preset (`dm-pendulum-colors`).
+    pub system: String,
     pub model: String,
     pub test_trials: TrialScores,
 }
@@ -254,7 +273,7 @@ impl ScoreRun {
         crate::util::output::write_dir_atomic(dir, |tmp| {
             config.save(tmp)?;
             metrics.save(tmp)?;
-            metrics.test_trials.plot(&metrics.model, &tmp.join(ERROR_CURVE))?;
+            crate::evaluate::predictions::plot_scores(&metrics.test_trials, &metrics.model, &tmp.join(ERROR_CURVE))?;
             let events = tmp.join(EVENTS).join(crate::util::tensorboard::run_name(&metrics.model)).join(METRIC_EVENTS);
             crate::util::tensorboard::write_scalars(&events, 0, &crate::util::tensorboard::trial_scalars(&metrics.test_trials))
         })?;

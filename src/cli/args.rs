@@ -493,12 +493,20 @@ pub struct TableArgs {
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
-    /// The dataset the predictions are for (HDF5, from `generate`).
+    /// The dataset the predictions are for (HDF5, from `generate`: grey, or a suite preset's RGB).
     #[arg(long)]
     pub data: PathBuf,
     /// The predictions file (HDF5; schema: datasets/README.md, "Predictions files").
     #[arg(long)]
     pub predictions: PathBuf,
+    /// The benchmark's valid prediction time counts only frames from this one on (its
+    /// training window) [default: the file's train_window, else its context].
+    #[arg(long)]
+    pub vpt_window: Option<usize>,
+    /// Require backward predictions, for the benchmark's average of the forward and
+    /// backward counts (refused when the file has none: a map cannot run backward).
+    #[arg(long)]
+    pub vpt_backward: bool,
     /// Run folder to write (config, metrics.json, error-per-frame.png, TensorBoard events).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -422,7 +422,8 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
 }
 
 fn score(a: &ScoreArgs) -> anyhow::Result<()> {
-    let scored = pipeline::score(&a.data, &a.predictions, a.out.as_deref(), a.force)?;
+    let opts = pipeline::ScoreOptions { window: a.vpt_window, backward: a.vpt_backward };
+    let scored = pipeline::score(&a.data, &a.predictions, a.out.as_deref(), a.force, opts)?;
     print!("{}", crate::report::run_tables::score_markdown(&scored.metrics));
     if let Some(out) = &scored.out {
         println!("wrote {}", out.display());

@@ -1,26 +1,15 @@
-//! The affine map from a model's latents to the true state ([`LatentMap`]), fitted on the
-//! training set, through which energies are read.
+//! The affine map from a model's latents to the true state ([`LatentMap`], in the data
+//! crate), fitted here on the training set's encodings, through which energies are read.
 
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::{MapFit, MAP_R2_MIN};
+use super::MapFit;
 use crate::dataset::Pairs;
 use crate::model::Model;
 use crate::util::adam::{Adam, AdamConfig};
 use crate::util::rng::Rng;
-use crate::util::stats::{least_squares, r_squared};
 
-/// An affine map from latents to labels, `(q, p) = A z + b`, fitted by least squares.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LatentMap {
-    /// `[2 dof][latent_dim + 1]`: each row `(a_1 .. a_d, b)`.
-    pub rows: Vec<Vec<f64>>,
-    /// Coefficient of determination of each label coordinate (the `q`s, then the `p`s) on
-    /// the training set and on the test set.
-    pub r2_train: Vec<f64>,
-    pub r2_test: Vec<f64>,
-}
+pub use pixel_hnn_data::latent_map::LatentMap;
 
 /// Rows a convolutional encoder encodes at once (its activations are ~100 times the MLP's).
 pub(super) const CONV_ENCODE_CHUNK: i64 = 256;
@@ -69,54 +58,18 @@ pub(super) fn adam_fit(x: &[Vec<f64>], y: &[f64], steps: usize, batch: usize, lr
     Vec::try_from(w.detach()).expect("coefficients")
 }
 
-impl LatentMap {
-    /// Fits on `train` and scores R^2 on `train` and `test` (the dataset's pairs).
-    pub fn fit(model: &Model, train: &Pairs, test: &Pairs, how: MapFit) -> Self {
-        let (ztr, zte) = (encode_all(model, &train.x), encode_all(model, &test.x));
-        LatentMap::fit_latents(&ztr, &labels_of(&train.labels), &zte, &labels_of(&test.labels), how)
-    }
+/// Fits the affine map of `model`'s latents on `train` and scores R^2 on `train` and `test`
+/// (the dataset's pairs).
+pub fn fit_map(model: &Model, train: &Pairs, test: &Pairs, how: MapFit) -> LatentMap {
+    let (ztr, zte) = (encode_all(model, &train.x), encode_all(model, &test.x));
+    fit_latents(&ztr, &labels_of(&train.labels), &zte, &labels_of(&test.labels), how)
+}
 
-    /// Fits latents `train_z` to their labels `train_l` and scores R^2 on both sets.
-    pub fn fit_latents(train_z: &[Vec<f64>], train_l: &[Vec<f64>], test_z: &[Vec<f64>], test_l: &[Vec<f64>], how: MapFit) -> Self {
-        let aug = |z: &[Vec<f64>]| z.iter().map(|r| r.iter().copied().chain([1.0]).collect()).collect::<Vec<Vec<f64>>>();
-        let (ztr, zte) = (aug(train_z), aug(test_z));
-        let l = train_l.first().map_or(0, |r| r.len());
-        let rows: Vec<Vec<f64>> = (0..l)
-            .map(|c| {
-                let y: Vec<f64> = train_l.iter().map(|r| r[c]).collect();
-                match how {
-                    MapFit::Lstsq => least_squares(&ztr, &y),
-                    MapFit::Adam => adam_fit(&ztr, &y, 4001, 400, 1e-2, c as u64),
-                }
-            })
-            .collect();
-        let r2 = |z: &[Vec<f64>], labels: &[Vec<f64>]| -> Vec<f64> {
-            (0..l)
-                .map(|c| {
-                    let observed: Vec<f64> = labels.iter().map(|v| v[c]).collect();
-                    let predicted: Vec<f64> = z.iter().map(|zr| zr.iter().zip(&rows[c]).map(|(a, b)| a * b).sum()).collect();
-                    r_squared(&observed, &predicted)
-                })
-                .collect()
-        };
-        let (r2_train, r2_test) = (r2(&ztr, train_l), r2(&zte, test_l));
-        LatentMap { rows, r2_train, r2_test }
-    }
-
-    /// The `(q, p)` the map gives a latent.
-    pub fn apply(&self, z: &[f64]) -> Vec<f64> {
-        self.rows.iter().map(|r| z.iter().zip(r).map(|(a, b)| a * b).sum::<f64>() + r[z.len()]).collect()
-    }
-
-    /// The smallest test R^2 over the coordinates.
-    pub fn worst_r2(&self) -> f64 {
-        self.r2_test.iter().copied().fold(f64::INFINITY, f64::min)
-    }
-
-    /// Whether an affine map holds (every coordinate's test R^2 at least [`MAP_R2_MIN`]), so
-    /// that the energy through it means something.
-    pub fn holds(&self) -> bool {
-        self.worst_r2() >= MAP_R2_MIN
+/// Fits latents `train_z` to their labels `train_l` and scores R^2 on both sets.
+pub fn fit_latents(train_z: &[Vec<f64>], train_l: &[Vec<f64>], test_z: &[Vec<f64>], test_l: &[Vec<f64>], how: MapFit) -> LatentMap {
+    match how {
+        MapFit::Lstsq => LatentMap::fit_lstsq(train_z, train_l, test_z, test_l),
+        MapFit::Adam => LatentMap::fit_with(train_z, train_l, test_z, test_l, &|x, y, c| adam_fit(x, y, 4001, 400, 1e-2, c as u64)),
     }
 }
 

@@ -21,7 +21,7 @@ pub mod predictions;
 mod rollout;
 mod score;
 mod summary;
-pub mod symetric;
+pub use pixel_hnn_data::symetric;
 
 pub use latent_map::*;
 pub use rollout::*;
@@ -41,9 +41,7 @@ use crate::util::stats::MeanSem;
 /// The two protocols, as tables and reports name them.
 pub const PROTOCOLS: &str = "Protocols: rows without a letter and rows (b) are the paper's protocol: each model's learned field integrated by RK45 (rtol 1e-3, atol 1e-6 by default), whatever step it was trained with. Rows (a) roll each model out with the step it was trained with (its integrator, one step a frame: the paper's baseline by Euler, as it was trained), the fair comparison of families. Both score the same fresh trajectories. Valid prediction time: the first frame whose MSE / mean(truth^2) exceeds the threshold, forward and (a vector field, protocol a) backward in time from the last pair. A rollout leaves the training latents when a latent falls outside each coordinate's training range widened by half of it. SyMetric: the lowest-order polynomial map (order at most 5) from the encoder's latents to the true state whose test R^2 is at least 0.9 on every coordinate, and DeepMind's symplecticity test of its Jacobian; the energy is read through it where no affine map holds.";
 
-/// The smallest test R^2, over the coordinates, at which the affine latent -> (q, p) map is
-/// taken to hold (the pendulum's is above 0.99).
-pub const MAP_R2_MIN: f64 = 0.9;
+pub use pixel_hnn_data::latent_map::MAP_R2_MIN;
 
 /// The evaluation protocol; `Default` is the reference's energy protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,7 +181,7 @@ pub fn evaluate_model(
     trained: &crate::training::TrainConfig,
 ) -> Result<ModelMetrics> {
     let integrator = trained.integrator_for(model.field.kind());
-    let map = LatentMap::fit(model, train, test, cfg.map_fit);
+    let map = fit_map(model, train, test, cfg.map_fit);
     let train_z = encode_all(model, &train.x);
     let region = symetric::Region::of(&train_z);
     let sym = symetric_of(&train_z, &labels_of(&train.labels), &encode_all(model, &test.x), &labels_of(&test.labels));
@@ -235,8 +233,17 @@ pub fn evaluate_model(
         left_region: own_over.iter().filter(|s| s.left_region_at.is_some()).count(),
         trajectories: own,
     };
-    let predicted = predictions::Predictions::of_model(model, data, integrator, model.field.kind().name().into(), None)?;
-    let test_trials = predictions::TrialScores::of(data, &predicted, cfg.vpt_threshold);
+    let predicted = predictions::Predictions::of_model(
+        model,
+        data,
+        integrator,
+        Some(trained.train_window(context)),
+        model.field.kind().name().into(),
+        None,
+    )?;
+    let settings = predictions::ScoreSettings { threshold: cfg.vpt_threshold, window: None };
+    let test_trials =
+        predictions::score_predictions(&predictions::TestTrials::of(data), &predicted, settings, std::path::Path::new("predictions"))?;
     let e: Vec<f64> = paper_over.iter().map(|s| s.energy_mse).collect();
     let stats = MeanSem::of(&e);
     let first = &paper[0];
@@ -265,25 +272,7 @@ pub fn evaluate_model(
     })
 }
 
-/// Training and test points SyMetric's map is fitted and scored on, at most: every k-th
-/// sample (order 5 in 8 dimensions has 1,287 monomials).
-const SYMETRIC_TRAIN_POINTS: usize = 4000;
-const SYMETRIC_TEST_POINTS: usize = 2000;
-
-/// SyMetric of the latents against the labels, on evenly spaced subsets.
-fn symetric_of(train_z: &[Vec<f64>], train_s: &[Vec<f64>], test_z: &[Vec<f64>], test_s: &[Vec<f64>]) -> symetric::Symetric {
-    let every = |v: &[Vec<f64>], most: usize| -> Vec<Vec<f64>> {
-        let k = v.len().div_ceil(most).max(1);
-        v.iter().step_by(k).cloned().collect()
-    };
-    symetric::symetric(
-        &every(train_z, SYMETRIC_TRAIN_POINTS),
-        &every(train_s, SYMETRIC_TRAIN_POINTS),
-        &every(test_z, SYMETRIC_TEST_POINTS),
-        &every(test_s, SYMETRIC_TEST_POINTS),
-        symetric::MAX_ORDER,
-    )
-}
+pub(crate) use pixel_hnn_data::scoring::symetric_of;
 
 #[cfg(test)]
 mod tests {

@@ -1,27 +1,32 @@
 //! Predictions of any model on a dataset's test trials, and their scores: the file any
 //! model (pixel-hnn's or anyone's) hands `pixel-hnn score`, and the figures both `score` and
-//! `evaluate` compute from it (schema: `datasets/README.md`, "Predictions files").
+//! `evaluate` compute from it (schema: `datasets/README.md`, "Predictions files"). The
+//! scoring itself is the data crate's ([`pixel_hnn_data::scoring`]), which the Python module
+//! shares.
 //!
 //! Given the first `context` true frames `f_0 .. f_{context-1}` of each test trial, a model
 //! predicts the next `horizon` frames: row `j` of a trial's predictions is frame
-//! `context + j`. Scored frame by frame against the dataset: the pixel MSE of each frame, its
-//! mean over the horizon, and the valid prediction time (the first frame whose MSE over the
-//! true frame's mean square exceeds the threshold, as `evaluate`). Latents of the predicted
-//! frames, where given, add the latent-map figures: the affine map to `(q, p)` fitted on the
-//! first half of the trials and its R^2 on the other half, and SyMetric on the same split.
+//! `context + j`. Backward predictions, where the model can run backward, are given the last
+//! `context` frames and run back to frame 0: row `j` is frame `steps - 1 - context - j`.
+//! Frames are grey (`[side, side]`) for pixel-hnn's own datasets and RGB (`[side, side, 3]`)
+//! for DeepMind's suite's, as the dataset's are. Scored frame by frame against the dataset:
+//! the pixel MSE of each frame, its mean over the horizon, our valid prediction time and the
+//! benchmark's. Latents of the predicted frames, where given, add the latent-map figures.
 
 use hdf5::types::{FixedAscii, VarLenAscii, VarLenUnicode};
 use hdf5::File;
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::Tensor;
 
-use super::{frame_mse, median, symetric, symetric_of, LatentMap, MapFit, Rollout};
+use super::Rollout;
 use crate::dataset::{PixelDataset, Split};
 use crate::error::{Error, Result};
 use crate::integrate::Integrator;
 use crate::model::Model;
+use crate::util::choice::Choice;
 use crate::util::output::PendingFile;
+pub use pixel_hnn_data::scoring::{BenchmarkVpt, LatentScores, ScoreSettings, TrialScore, TrialScores};
+use pixel_hnn_data::scoring::{Forecast, Truth};
 
 /// The `format` attribute of a predictions file.
 pub const FORMAT: &str = "pixel-hnn/predictions";
@@ -38,10 +43,18 @@ pub struct Predictions {
     /// Frames predicted a trial (the file's `horizon` axis).
     pub predicted: usize,
     pub side: usize,
-    /// `[trials, horizon, side * side]`.
+    /// 1 (grey frames, `[side, side]`) or 3 (RGB, `[side, side, 3]`).
+    pub channels: usize,
+    /// `[trials, horizon, side * side * channels]`.
     pub frames: Vec<f32>,
     /// The latent of each predicted frame: its size and `[trials, horizon, size]`.
     pub latents: Option<(usize, Vec<f64>)>,
+    /// Backward predictions (`backward_frames`): frames a trial and `[trials, those, side *
+    /// side * channels]`.
+    pub backward: Option<(usize, Vec<f32>)>,
+    /// The frames the model's training windows spanned (`train_window`): where the
+    /// benchmark's valid prediction time starts counting, unless `score` is told.
+    pub train_window: Option<usize>,
     /// The SHA-256 of the dataset file the predictions are for (`dataset_sha256`).
     pub dataset_sha256: Option<String>,
 }
@@ -54,6 +67,22 @@ fn text_attr(file: &File, name: &str) -> Option<String> {
         .or_else(|_| a.read_scalar::<VarLenAscii>().map(|s| s.as_str().to_string()))
         .or_else(|_| a.read_scalar::<FixedAscii<256>>().map(|s| s.as_str().to_string()))
         .ok()
+}
+
+/// What a shape of frames says: `(trials, frames, side, channels)`, for `[trials, frames,
+/// side, side]` (grey) or `[trials, frames, side, side, 3]` (RGB).
+fn frame_shape(shape: &[usize]) -> Option<(usize, usize, usize, usize)> {
+    match *shape {
+        [t, h, s, s2] if s == s2 => Some((t, h, s, 1)),
+        [t, h, s, s2, 3] if s == s2 => Some((t, h, s, 3)),
+        _ => None,
+    }
+}
+
+/// Where the first non-finite value of frames `[trials, h, px]` is, in words.
+fn non_finite(frames: &[f32], h: usize, px: usize) -> Option<String> {
+    let i = frames.iter().position(|v| !v.is_finite())?;
+    Some(format!("{} at trial {}, predicted frame {}", frames[i], i / (h * px), (i / px) % h))
 }
 
 impl Predictions {
@@ -84,23 +113,16 @@ impl Predictions {
         if context < 1 {
             return Err(bad(format!("has context = {context}; a model is given at least 1 true frame")));
         }
-        let ds = file.dataset("frames").map_err(|_| bad("lacks the 'frames' dataset ([trials, horizon, side, side], float32)".into()))?;
+        let expected = "[trials, horizon, side, side] (grey) or [trials, horizon, side, side, 3] (RGB), none of them 0";
+        let ds = file.dataset("frames").map_err(|_| bad(format!("lacks the 'frames' dataset ({expected}, float32)")))?;
         let shape = ds.shape();
-        let [trials, horizon, side, side2] = shape[..] else {
-            return Err(bad(format!("'frames' has shape {shape:?}; expected [trials, horizon, side, side]")));
+        let Some((trials, horizon, side, channels)) = frame_shape(&shape).filter(|&(t, h, s, _)| t > 0 && h > 0 && s > 0) else {
+            return Err(bad(format!("'frames' has shape {shape:?}; expected {expected}")));
         };
-        if side != side2 || trials == 0 || horizon == 0 || side == 0 {
-            return Err(bad(format!("'frames' has shape {shape:?}; expected [trials, horizon, side, side], none of them 0")));
-        }
         let frames: Vec<f32> = ds.read_raw().map_err(|e| bad(format!("'frames' cannot be read as float32 ({e})")))?;
-        if let Some(i) = frames.iter().position(|v| !v.is_finite()) {
-            let px = side * side;
-            return Err(bad(format!(
-                "'frames' holds {} at trial {}, predicted frame {}",
-                frames[i],
-                i / (horizon * px),
-                (i / px) % horizon
-            )));
+        let px = side * side * channels;
+        if let Some(at) = non_finite(&frames, horizon, px) {
+            return Err(bad(format!("'frames' holds {at}")));
         }
         let latents = match file.dataset("latents") {
             Err(_) => None,
@@ -116,17 +138,55 @@ impl Predictions {
                 Some((s[2], v))
             }
         };
+        let backward = match file.dataset("backward_frames") {
+            Err(_) => None,
+            Ok(b) => {
+                let s = b.shape();
+                match frame_shape(&s) {
+                    Some((t, bh, bs, c)) if t == trials && bs == side && c == channels && bh > 0 => {
+                        let v: Vec<f32> = b.read_raw().map_err(|e| bad(format!("'backward_frames' cannot be read as float32 ({e})")))?;
+                        if let Some(at) = non_finite(&v, bh, px) {
+                            return Err(bad(format!("'backward_frames' holds {at}")));
+                        }
+                        Some((bh, v))
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "'backward_frames' has shape {s:?}; expected [{trials}, frames, ...] with the frames of 'frames'"
+                        )))
+                    }
+                }
+            }
+        };
+        let train_window = match file.attr("train_window") {
+            Err(_) => None,
+            Ok(a) => match a.read_scalar::<i64>() {
+                Ok(w) if w >= 1 => Some(w as usize),
+                _ => return Err(bad("has a 'train_window' attribute that is not a positive integer".into())),
+            },
+        };
         let dataset_sha256 = text_attr(&file, "dataset_sha256");
         let model = text_attr(&file, "model").filter(|m| !m.trim().is_empty());
-        Ok(Predictions { model, context: context as usize, trials, predicted: horizon, side, frames, latents, dataset_sha256 })
+        Ok(Predictions {
+            model,
+            context: context as usize,
+            trials,
+            predicted: horizon,
+            side,
+            channels,
+            frames,
+            latents,
+            backward,
+            train_window,
+            dataset_sha256,
+        })
     }
 
-    /// Checks that the predictions (read from `path`) are for `data` (whose file has SHA-256
-    /// `sha256`): its test trials, its side, frames inside its trials, the same file.
-    pub fn check_fits(&self, path: &Path, data: &PixelDataset, sha256: &str) -> Result<()> {
+    /// Checks that the predictions (read from `path`) are for `truth` (whose file has SHA-256
+    /// `sha256`): its test trials, its frames, frames inside its trials, the same file.
+    pub fn check_fits(&self, path: &Path, truth: &TestTrials, sha256: &str) -> Result<()> {
         let bad = |msg: String| Error::input(path, msg);
-        let c = &data.config;
-        let data_name = data.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the dataset".into());
+        let data_name = truth.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the dataset".into());
         if let Some(s) = &self.dataset_sha256 {
             if !s.eq_ignore_ascii_case(sha256) {
                 return Err(bad(format!(
@@ -134,21 +194,30 @@ impl Predictions {
                 )));
             }
         }
-        if self.side != c.render.side as usize {
-            return Err(bad(format!("has {0}x{0} frames; {data_name} has {1}x{1}", self.side, c.render.side)));
+        let kind = |c: usize| if c == 1 { "grey" } else { "RGB" };
+        if self.channels != truth.channels {
+            return Err(bad(format!(
+                "has {} frames; {data_name} is a {} dataset (its frames are {}): predict its frames as it stores them",
+                kind(self.channels),
+                kind(truth.channels),
+                truth.frame_shape()
+            )));
         }
-        let test = data.trials_of(Split::Test).len();
+        if self.side != truth.side {
+            return Err(bad(format!("has {0}x{0} frames; {data_name} has {1}x{1}", self.side, truth.side)));
+        }
+        let test = truth.trial_ids.len();
         if self.trials != test {
             return Err(bad(format!("predicts {} trials; {data_name} has {test} test trials (one row each, in order)", self.trials)));
         }
-        if self.context + self.predicted > c.steps {
+        if self.context + self.predicted > truth.steps {
             return Err(bad(format!(
                 "predicts frames {} .. {} (context {} + horizon {}); {data_name}'s trials have {} frames",
                 self.context,
                 self.context + self.predicted - 1,
                 self.context,
                 self.predicted,
-                c.steps
+                truth.steps
             )));
         }
         Ok(())
@@ -162,17 +231,31 @@ impl Predictions {
         Ok(pending.commit()?)
     }
 
+    fn shape(&self, frames: usize) -> Vec<usize> {
+        let mut s = vec![self.trials, frames, self.side, self.side];
+        if self.channels != 1 {
+            s.push(self.channels);
+        }
+        s
+    }
+
     fn write_file(&self, pending: &PendingFile) -> hdf5::Result<()> {
         let text = |s: &str| -> VarLenUnicode { s.parse().expect("no NUL in attribute text") };
         let file = pending.create_hdf5()?;
-        let (t, h, s) = (self.trials, self.predicted, self.side);
-        file.new_dataset::<f32>().shape([t, h, s, s]).obj_track_times(false).create("frames")?.write_raw(&self.frames)?;
+        let (t, h) = (self.trials, self.predicted);
+        file.new_dataset::<f32>().shape(self.shape(h)).obj_track_times(false).create("frames")?.write_raw(&self.frames)?;
         if let Some((d, z)) = &self.latents {
             file.new_dataset::<f64>().shape([t, h, *d]).obj_track_times(false).create("latents")?.write_raw(z)?;
+        }
+        if let Some((bh, b)) = &self.backward {
+            file.new_dataset::<f32>().shape(self.shape(*bh)).obj_track_times(false).create("backward_frames")?.write_raw(b)?;
         }
         file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&text(FORMAT))?;
         file.new_attr::<u32>().create("format_version")?.write_scalar(&FORMAT_VERSION)?;
         file.new_attr::<u64>().create("context")?.write_scalar(&(self.context as u64))?;
+        if let Some(w) = self.train_window {
+            file.new_attr::<u64>().create("train_window")?.write_scalar(&(w as u64))?;
+        }
         if let Some(m) = &self.model {
             file.new_attr::<VarLenUnicode>().create("model")?.write_scalar(&text(m))?;
         }
@@ -184,8 +267,17 @@ impl Predictions {
 
     /// A model's predictions for `data`'s test trials: the first `context` frames its encoder
     /// reads are encoded, the latent stepped with `integrator` one step a frame (as trained),
-    /// and the latent at frame `context + j` decoded, its first frame the prediction.
-    pub fn of_model(model: &Model, data: &PixelDataset, integrator: Integrator, name: String, sha256: Option<String>) -> Result<Self> {
+    /// and the latent at frame `context + j` decoded, its first frame the prediction. A
+    /// family that can run backward also predicts back from each trial's last `context`
+    /// frames to frame 0. `train_window` is the frames the model's training windows spanned.
+    pub fn of_model(
+        model: &Model,
+        data: &PixelDataset,
+        integrator: Integrator,
+        train_window: Option<usize>,
+        name: String,
+        sha256: Option<String>,
+    ) -> Result<Self> {
         let context = model.config.arch.context;
         let steps = data.config.steps;
         let horizon = steps.checked_sub(context).filter(|h| *h > 0).ok_or_else(|| {
@@ -193,16 +285,27 @@ impl Predictions {
         })?;
         let px = data.pixels();
         let drawn = model.config.arch.drawn_frames();
-        let (mut frames, mut latents) = (Vec::new(), Vec::new());
+        let backward = !model.field.kind().dynamics().is_map();
+        let (mut frames, mut latents, mut back) = (Vec::new(), Vec::new(), Vec::new());
         let trials = data.trials_of(Split::Test);
-        for trial in trials.clone() {
-            let given: Vec<Tensor> = (0..context).map(|j| Tensor::from_slice(data.frame(trial, j))).collect();
-            let x0 = Tensor::cat(&given, 0).view([1, -1]);
-            let (roll, _) = Rollout::step(model, &x0, steps, integrator, 1.0)?;
+        let given = |trial: usize, from: usize| {
+            let f: Vec<Tensor> = (from..from + context).map(|j| Tensor::from_slice(data.frame(trial, j))).collect();
+            Tensor::cat(&f, 0).view([1, -1])
+        };
+        let first_frames = |roll: &Rollout| -> Result<Vec<Vec<f32>>> {
             let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
-            for (j, row) in decoded.chunks(drawn * px).enumerate().skip(context) {
-                frames.extend_from_slice(&row[..px]);
+            Ok(decoded.chunks(drawn * px).map(|row| row[..px].to_vec()).collect())
+        };
+        for trial in trials.clone() {
+            let (roll, _) = Rollout::step(model, &given(trial, 0), steps, integrator, 1.0)?;
+            for (j, row) in first_frames(&roll)?.into_iter().enumerate().skip(context) {
+                frames.extend_from_slice(&row);
                 latents.extend_from_slice(&roll.latents[j]);
+            }
+            if backward {
+                // Point k of the backward rollout is frame steps - context - k.
+                let (roll, _) = Rollout::step(model, &given(trial, steps - context), horizon + 1, integrator, -1.0)?;
+                first_frames(&roll)?.into_iter().skip(1).for_each(|row| back.extend_from_slice(&row));
             }
         }
         let d = latents.len() / (trials.len() * horizon).max(1);
@@ -212,130 +315,120 @@ impl Predictions {
             trials: trials.len(),
             predicted: horizon,
             side: data.config.render.side as usize,
+            channels: 1,
             frames,
             latents: Some((d, latents)),
+            backward: backward.then_some((horizon, back)),
+            train_window: train_window.filter(|w| *w >= context && *w < steps),
             dataset_sha256: sha256,
         })
     }
 }
 
-/// One test trial's scores.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrialScore {
-    /// The trial's index in the dataset.
-    pub trial: usize,
-    pub valid_prediction_time: usize,
-    /// Mean over the horizon of the per-frame pixel MSE.
-    pub pixel_mse: f64,
-    pub pixel_mse_per_frame: Vec<f64>,
+/// The true test trials predictions are scored against, as `f32` frames in `[0, 1]`: a grey
+/// dataset's (`pixel-hnn/frames`) or a suite dataset's (`pixel-hnn/suite-frames`, its bytes
+/// over 255), with every frame's `(q, p)`.
+#[derive(Clone, Debug)]
+pub struct TestTrials {
+    pub path: Option<PathBuf>,
+    /// What tables call the dataset's system: our system's name, or the suite preset's.
+    pub system: String,
+    pub steps: usize,
+    pub side: usize,
+    pub channels: usize,
+    /// `[trials, steps, side * side * channels]`.
+    pub frames: Vec<f32>,
+    /// `[trials, steps, label_dim]`.
+    pub labels: Vec<f64>,
+    pub label_dim: usize,
+    /// The trials' indices in the dataset.
+    pub trial_ids: Vec<usize>,
 }
 
-/// The latent-map figures of predictions that carry latents.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LatentScores {
-    /// The affine map to `(q, p)` fitted on the first half of the trials, its R^2 there
-    /// (`r2_train`) and on the other half (`r2_test`).
-    pub map: LatentMap,
-    /// SyMetric fitted and tested on the same halves. Read leniently: a non-finite figure is
-    /// written as `null` by JSON.
-    #[serde(default, deserialize_with = "super::lenient")]
-    pub symetric: Option<symetric::Symetric>,
-}
-
-/// Every test trial's scores, and their summaries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrialScores {
-    pub context: usize,
-    /// Frames predicted a trial.
-    #[serde(rename = "horizon")]
-    pub predicted: usize,
-    /// The valid prediction time's threshold on MSE / mean(truth^2).
-    pub vpt_threshold: f64,
-    pub trials: Vec<TrialScore>,
-    pub valid_prediction_time_median: f64,
-    pub valid_prediction_time_mean: f64,
-    /// Mean over the trials and the horizon.
-    pub pixel_mse: f64,
-    /// Mean over the trials, frame by frame (index `j`: frame `context + j`).
-    pub pixel_mse_per_frame: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latent: Option<LatentScores>,
-}
-
-impl TrialScores {
-    /// Scores `p` against `data`'s test trials (checked to fit with
-    /// [`Predictions::check_fits`]).
-    pub fn of(data: &PixelDataset, p: &Predictions, vpt_threshold: f64) -> Self {
-        let px = data.pixels();
-        let (ctx, h) = (p.context, p.predicted);
-        let test: Vec<usize> = data.trials_of(Split::Test).collect();
-        let trials: Vec<TrialScore> = test
-            .iter()
-            .enumerate()
-            .map(|(i, &trial)| {
-                let truth: Vec<f32> = (ctx..ctx + h).flat_map(|j| data.frame(trial, j).iter().copied()).collect();
-                let pred = &p.frames[i * h * px..(i + 1) * h * px];
-                let per_frame = frame_mse(pred, &truth, px);
-                TrialScore {
-                    trial,
-                    valid_prediction_time: symetric::vpt(pred, &truth, px, vpt_threshold),
-                    pixel_mse: per_frame.iter().sum::<f64>() / h as f64,
-                    pixel_mse_per_frame: per_frame,
-                }
-            })
-            .collect();
-        let n = trials.len() as f64;
-        let vpts: Vec<f64> = trials.iter().map(|t| t.valid_prediction_time as f64).collect();
-        let pixel_mse_per_frame = (0..h).map(|j| trials.iter().map(|t| t.pixel_mse_per_frame[j]).sum::<f64>() / n).collect();
-        let latent = p.latents.as_ref().map(|(d, z)| {
-            let (mut zs, mut labels) = (Vec::new(), Vec::new());
-            for (i, &trial) in test.iter().enumerate() {
-                for j in 0..h {
-                    zs.push(z[(i * h + j) * d..(i * h + j + 1) * d].to_vec());
-                    labels.push(data.label(trial, ctx + j));
-                }
-            }
-            // The first half of the trials fits, the rest tests (one trial: itself).
-            let cut = if test.len() > 1 { test.len().div_ceil(2) * h } else { zs.len() };
-            let (fit_z, test_z) = if cut < zs.len() { zs.split_at(cut) } else { (&zs[..], &zs[..]) };
-            let (fit_s, test_s) = if cut < labels.len() { labels.split_at(cut) } else { (&labels[..], &labels[..]) };
-            LatentScores {
-                map: LatentMap::fit_latents(fit_z, fit_s, test_z, test_s, MapFit::Lstsq),
-                symetric: Some(symetric_of(fit_z, fit_s, test_z, test_s)),
-            }
-        });
-        TrialScores {
-            context: ctx,
-            predicted: h,
-            vpt_threshold,
-            valid_prediction_time_median: median(&vpts),
-            valid_prediction_time_mean: vpts.iter().sum::<f64>() / n,
-            pixel_mse: trials.iter().map(|t| t.pixel_mse).sum::<f64>() / n,
-            pixel_mse_per_frame,
-            trials,
-            latent,
+impl TestTrials {
+    /// The test trials of a grey dataset.
+    pub fn of(data: &PixelDataset) -> Self {
+        let ids: Vec<usize> = data.trials_of(Split::Test).collect();
+        let steps = data.config.steps;
+        let frames = ids.iter().flat_map(|&t| (0..steps).flat_map(move |j| data.frame(t, j).iter().copied())).collect();
+        let labels = ids.iter().flat_map(|&t| (0..steps).flat_map(move |j| data.label(t, j))).collect();
+        TestTrials {
+            path: data.path.clone(),
+            system: data.config.system.kind().name().into(),
+            steps,
+            side: data.config.render.side as usize,
+            channels: 1,
+            frames,
+            labels,
+            label_dim: 2 * data.config.sys().dof(),
+            trial_ids: ids,
         }
     }
 
-    /// The worst test R^2 of the latent map, where latents were given.
-    pub fn worst_r2(&self) -> Option<f64> {
-        self.latent.as_ref().map(|l| l.map.worst_r2())
+    /// The test trajectories of a suite dataset file.
+    pub fn of_suite(path: &Path, t: pixel_hnn_data::suite_data::SuiteTestTrials) -> Self {
+        let c = &t.config;
+        TestTrials {
+            path: Some(path.to_path_buf()),
+            system: c.suite.label(),
+            steps: c.steps,
+            side: crate::systems::suite::SIDE,
+            channels: 3,
+            frames: t.frames.iter().map(|&b| b as f32 / 255.0).collect(),
+            labels: t.states,
+            label_dim: 2 * c.suite.dof(),
+            trial_ids: (0..c.test_trials).collect(),
+        }
     }
 
-    /// Writes the per-frame error curve (the mean over the trials, shaded between the
-    /// trials' lowest and highest) as a PNG; on a log axis where it spans more than a decade.
-    pub fn plot(&self, model: &str, out: &Path) -> Result<()> {
-        use crate::util::plot::{LinePlot, Series};
-        let frame = |j: usize| (self.context + j) as f64;
-        let lines: Vec<Vec<(f64, f64)>> =
-            self.trials.iter().map(|t| t.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect()).collect();
-        let mean: Vec<(f64, f64)> = self.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect();
-        let name = format!("{model}: mean of {} trials (shaded: their range)", self.trials.len());
-        let series = [Series { name, points: mean, band: Series::spread("", &lines).band, dots: false }];
-        let positive = || self.trials.iter().flat_map(|t| &t.pixel_mse_per_frame).copied().filter(|v| *v > 0.0);
-        let (lo, hi) = (positive().fold(f64::INFINITY, f64::min), positive().fold(0.0, f64::max));
-        let log_y = hi > 10.0 * lo;
-        let title = "Pixel MSE per predicted frame on the test trials";
-        crate::util::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y, series: &series }, out)
+    /// How the dataset's frames are laid out, in words.
+    pub fn frame_shape(&self) -> String {
+        if self.channels == 1 {
+            format!("[trials, steps, {0}, {0}]", self.side)
+        } else {
+            format!("[trials, steps, {0}, {0}, {1}]", self.side, self.channels)
+        }
     }
+
+    fn truth(&self) -> Truth<'_> {
+        Truth {
+            frames: &self.frames,
+            steps: self.steps,
+            pixels: self.side * self.side * self.channels,
+            labels: Some((&self.labels, self.label_dim)),
+            trial_ids: &self.trial_ids,
+        }
+    }
+}
+
+/// Scores `p` against the test trials (checked to fit with [`Predictions::check_fits`]);
+/// `path` names the predictions in an error, `settings` the threshold and the benchmark's
+/// window (`None`: the file's `train_window`, else its context).
+pub fn score_predictions(truth: &TestTrials, p: &Predictions, settings: ScoreSettings, path: &Path) -> Result<TrialScores> {
+    let forecast = Forecast {
+        context: p.context,
+        predicted: p.predicted,
+        frames: &p.frames,
+        latents: p.latents.as_ref().map(|(d, z)| (*d, &z[..])),
+        backward: p.backward.as_ref().map(|(h, b)| (*h, &b[..])),
+    };
+    let settings = ScoreSettings { window: settings.window.or(p.train_window), ..settings };
+    TrialScores::of(&truth.truth(), &forecast, settings).map_err(|m| Error::input(path, m.0))
+}
+
+/// Writes the per-frame error curve (the mean over the trials, shaded between the
+/// trials' lowest and highest) as a PNG; on a log axis where it spans more than a decade.
+pub fn plot_scores(scores: &TrialScores, model: &str, out: &Path) -> Result<()> {
+    use crate::util::plot::{LinePlot, Series};
+    let frame = |j: usize| (scores.context + j) as f64;
+    let lines: Vec<Vec<(f64, f64)>> =
+        scores.trials.iter().map(|t| t.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect()).collect();
+    let mean: Vec<(f64, f64)> = scores.pixel_mse_per_frame.iter().enumerate().map(|(j, v)| (frame(j), *v)).collect();
+    let name = format!("{model}: mean of {} trials (shaded: their range)", scores.trials.len());
+    let series = [Series { name, points: mean, band: Series::spread("", &lines).band, dots: false }];
+    let positive = || scores.trials.iter().flat_map(|t| &t.pixel_mse_per_frame).copied().filter(|v| *v > 0.0);
+    let (lo, hi) = (positive().fold(f64::INFINITY, f64::min), positive().fold(0.0, f64::max));
+    let log_y = hi > 10.0 * lo;
+    let title = "Pixel MSE per predicted frame on the test trials";
+    crate::util::plot::write(&LinePlot { title, x_label: "frame", y_label: "pixel MSE", log_y, series: &series }, out)
 }

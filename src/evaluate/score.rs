@@ -121,13 +121,7 @@ pub(super) fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) ->
     }
 }
 
-/// The MSE of each frame of `pred` against `truth` (consecutive frames of `pixels`).
-pub(crate) fn frame_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
-    pred.chunks(pixels)
-        .zip(truth.chunks(pixels))
-        .map(|(p, t)| t.iter().zip(p).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / pixels as f64)
-        .collect()
-}
+pub(crate) use pixel_hnn_data::scoring::frame_mse;
 
 /// The valid prediction time of a rollout backward in time whose point `i` is pair
 /// `n - 1 - i` of `traj`.

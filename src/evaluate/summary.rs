@@ -61,11 +61,7 @@ pub struct ModelMetrics {
     pub test_trials: Option<predictions::TrialScores>,
 }
 
-/// `Some` value where it reads, `None` where it does not.
-pub(super) fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> std::result::Result<Option<T>, D::Error> {
-    let v = <serde_json::Value as Deserialize>::deserialize(d)?;
-    Ok(serde_json::from_value(v).ok())
-}
+pub(super) use pixel_hnn_data::scoring::lenient;
 
 /// What a model's energy figures are read through: the paper's affine latent map where it
 /// holds, else SyMetric's polynomial map where it holds, else nothing.
@@ -258,7 +254,4 @@ impl HeadToHead {
     }
 }
 
-/// The median of the values.
-pub(super) fn median(v: &[f64]) -> f64 {
-    quartiles(v).1
-}
+pub(super) use pixel_hnn_data::scoring::median;

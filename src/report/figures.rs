@@ -59,6 +59,14 @@ pub struct Figures {
     /// learns one; the paper's protocol).
     #[serde(default)]
     pub learned_h_variation: Option<f64>,
+    /// The benchmark's valid prediction time (DeepMind's `vpt_abs`: the median over the
+    /// trials after the training window, averaged with the backward median where the model
+    /// ran backward; test trials).
+    #[serde(default)]
+    pub benchmark_vpt: Option<f64>,
+    /// The frames its count left out: the training window.
+    #[serde(default)]
+    pub benchmark_vpt_window: Option<usize>,
 }
 
 impl Figures {
@@ -75,6 +83,8 @@ impl Figures {
             trajectories: Some(t.trials.len()),
             latent_map_worst_r2: t.worst_r2(),
             symetric: t.latent.as_ref().and_then(|l| l.symetric.as_ref()).map(|s| s.holds),
+            benchmark_vpt: t.benchmark_vpt.as_ref().map(|b| b.vpt),
+            benchmark_vpt_window: t.benchmark_vpt.as_ref().map(|b| b.window),
             ..self
         }
     }
@@ -145,6 +155,6 @@ impl Figures {
 
     /// A score run's record.
     pub fn of_score(m: &ScoreMetrics, source: &Path) -> Figures {
-        Figures::new(source, &format!("pixel {}", m.system.name()), &m.model, Protocol::TestTrials, None).test_trials(&m.test_trials)
+        Figures::new(source, &format!("pixel {}", m.system), &m.model, Protocol::TestTrials, None).test_trials(&m.test_trials)
     }
 }

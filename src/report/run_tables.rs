@@ -15,8 +15,8 @@ use crate::util::stats::Interval;
 pub fn score_markdown(m: &ScoreMetrics) -> String {
     let t = &m.test_trials;
     let mut s = format!(
-        "| pixel {}, {} | given {} frames, predicting {} |\n|---|---|\n| valid prediction time (frames, threshold {}), median of {} trials | {:.1} |\n| valid prediction time, mean | {:.1} |\n| pixel MSE over the horizon | {} |\n",
-        m.system.name(),
+        "| pixel {}, {} | given {} frames, predicting {} |\n|---|---|\n| valid prediction time (ours: frames from the first predicted one, threshold {}), median of {} trials | {:.1} |\n| valid prediction time, mean | {:.1} |\n| pixel MSE over the horizon | {} |\n",
+        m.system,
         m.model,
         t.context,
         t.predicted,
@@ -26,6 +26,16 @@ pub fn score_markdown(m: &ScoreMetrics) -> String {
         t.valid_prediction_time_mean,
         sci(t.pixel_mse)
     );
+    if let Some(b) = &t.benchmark_vpt {
+        let back = match (&b.backward_median, b.backward.is_some()) {
+            (Some(m), true) => format!(", backward {m:.1}"),
+            _ => ", no backward predictions".into(),
+        };
+        s += &format!(
+            "| the benchmark's VPT (DeepMind's: frames after the training window of {} frames, median; forward {:.1}{back}) | {:.1} |\n",
+            b.window, b.forward_median, b.vpt
+        );
+    }
     if let Some(l) = &t.latent {
         s += &format!(
             "| latent map R^2 (test half), per coordinate | {} |\n",

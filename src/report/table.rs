@@ -254,17 +254,18 @@ pub fn markdown(runs: &Runs) -> String {
             s += "\n";
         }
         s += "Predictions of each dataset's test trials (given the first `context` frames; pixel-hnn's models stepped as trained, other models by `pixel-hnn score`):\n\n";
-        s += "| task | model | seed | context | valid prediction time, median (mean) | pixel MSE | latent map worst R^2 | SyMetric | run |\n|---|---|---|---|---|---|---|---|---|\n";
+        s += "| task | model | seed | context | valid prediction time (ours: from the first predicted frame), median (mean) | the benchmark's VPT (after the training window of W frames, forward and backward averaged), W | pixel MSE | latent map worst R^2 | SyMetric | run |\n|---|---|---|---|---|---|---|---|---|---|\n";
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         for r in trials {
             s += &format!(
-                "| {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} |\n",
                 r.task,
                 r.model,
                 opt(r.seed.map(|v| v.to_string())),
                 opt(r.context.map(|v| v.to_string())),
                 opt(r.valid_prediction_time_median.map(|v| format!("{v:.1}"))),
                 opt(r.valid_prediction_time_mean.map(|v| format!("{v:.1}"))),
+                opt(r.benchmark_vpt.zip(r.benchmark_vpt_window).map(|(v, w)| format!("{v:.1}, W = {w}"))),
                 opt(r.pixel_mse.map(sci)),
                 opt(r.latent_map_worst_r2.map(|v| format!("{v:.3}"))),
                 opt(r.symetric.map(|v| if v { "1".into() } else { "0".into() })),

@@ -320,7 +320,7 @@ pub fn add_scores(groups: &mut [Group], scores: &Path) -> Result<()> {
     let mut runs = vec![];
     for dir in dirs {
         if let crate::run::Run::Score(r) = crate::run::Run::open(&dir)? {
-            runs.push((r.config.dataset.sha256.clone(), Figures::of_score(&r.metrics()?, &dir)));
+            runs.push((r.config.dataset.sha256().to_string(), Figures::of_score(&r.metrics()?, &dir)));
         }
     }
     let mut hashes: BTreeMap<std::path::PathBuf, String> = BTreeMap::new();

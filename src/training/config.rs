@@ -249,6 +249,13 @@ impl TrainConfig {
         c
     }
 
+    /// The frames a training window spans for an encoder reading `context` frames: the
+    /// context and the frames its rollout is fitted over (the paper's pair and next pair:
+    /// 3). The benchmark's valid prediction time counts only the frames after it.
+    pub fn train_window(&self, context: usize) -> usize {
+        context + self.horizon
+    }
+
     /// The step `kind` trains and is rolled out with.
     pub fn integrator_for(&self, kind: FieldKind) -> Integrator {
         self.integrator.unwrap_or_else(|| kind.dynamics().default_integrator(self.horizon))

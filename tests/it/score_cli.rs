@@ -3,7 +3,9 @@
 //! tables.
 
 use crate::common;
-use crate::common::{bin, fails_cleanly, python_json, read_events, read_json as json, small_dataset, succeeds, train_on_cpu, venv_python};
+use crate::common::{
+    bin, dataset_of, fails_cleanly, python_json, read_events, read_json as json, small_dataset, succeeds, train_on_cpu, venv_python,
+};
 use std::path::{Path, PathBuf};
 
 /// Writes predictions for `data`'s test trials with Python (h5py), as another model would:
@@ -94,8 +96,32 @@ fn two_frames_score_as_computed_by_hand() {
     assert_eq!(events["events/by-hand"]["test_trials/valid_prediction_time_median"][0][1], 1.0);
     let table = succeeds(bin().args(["table", "--runs"]).arg(dir.path().join("runs")));
     let mse = format!("{:.3e}", t["pixel_mse"].as_f64().unwrap());
-    assert!(table.contains(&format!("| pixel pendulum | by-hand | - | 2 | 1.0 (1.0) | {mse} |")), "{table}");
-    assert!(table.contains("| pixel pendulum | perfect | - | 2 | 18.0 (18.0) | 0.000e0 | 1.000 | 1 |"), "{table}");
+    assert!(table.contains(&format!("| pixel pendulum | by-hand | - | 2 | 1.0 (1.0) | 1.0, W = 2 | {mse} |")), "{table}");
+    assert!(table.contains("| pixel pendulum | perfect | - | 2 | 18.0 (18.0) | 18.0, W = 2 | 0.000e0 | 1.000 | 1 |"), "{table}");
+
+    // The benchmark's count: from the context when not told (ours, forward only: no
+    // backward predictions), from --vpt-window on (frame 3 is the bad one: none holds).
+    let b = &t["benchmark_vpt"];
+    assert_eq!((b["window"].as_u64(), b["forward"].clone(), b["vpt"].as_f64()), (Some(2), serde_json::json!([1, 1]), Some(1.0)), "{b}");
+    assert!(b.get("backward").is_none(), "{b}");
+    let w3 = dir.path().join("runs/w3");
+    succeeds(bin().args(["score", "--vpt-window", "3", "--data"]).arg(&data).arg("--predictions").arg(&pred).arg("--out").arg(&w3));
+    let b3 = &json(w3.join("metrics.json"))["test_trials"]["benchmark_vpt"];
+    assert_eq!(
+        (b3["window"].as_u64(), b3["length"].as_u64(), b3["forward"].clone()),
+        (Some(3), Some(1), serde_json::json!([0, 0])),
+        "{b3}"
+    );
+    // Options the predictions cannot take, named by flag, nothing written.
+    let opt = |extra: &[&str], out: &str| {
+        let mut c = bin();
+        c.args(["score", "--data"]).arg(&data).arg("--predictions").arg(&pred).arg("--out").arg(dir.path().join(out)).args(extra);
+        c
+    };
+    fails_cleanly(opt(&["--vpt-window", "4"], "runs/w4"), "--vpt-window: ", dir.path());
+    fails_cleanly(opt(&["--vpt-window", "1"], "runs/w1"), "--vpt-window: ", dir.path());
+    fails_cleanly(opt(&["--vpt-backward"], "runs/back"), "--vpt-backward: ", dir.path());
+    assert!(!dir.path().join("runs/w4").exists() && !dir.path().join("runs/back").exists());
 }
 
 #[test]
@@ -187,6 +213,12 @@ fn score_gives_evaluates_figures_for_our_own_model_and_every_reader_reads_the_ru
         let member =
             evaluated["models"].as_array().unwrap().iter().find(|m| m["model"] == model && m["seed"] == seed.unwrap_or(0)).unwrap().clone();
         assert_eq!(scored["test_trials"], member["test_trials"], "score and evaluate disagree on {model}");
+        // Both families are fields: predicted backward too, and counted as the benchmark
+        // counts them after the training window (context 2 + horizon 1).
+        let b = &scored["test_trials"]["benchmark_vpt"];
+        assert_eq!((b["window"].as_u64(), b["backward"].as_array().map(|v| v.len())), (Some(3), Some(2)), "{b}");
+        let mean = (b["forward_median"].as_f64().unwrap() + b["backward_median"].as_f64().unwrap()) / 2.0;
+        assert_eq!(b["vpt"].as_f64(), Some(mean));
         assert!(scored["test_trials"]["pixel_mse"].as_f64().unwrap().is_finite());
         assert_eq!(json(out.join("config.json"))["predictions"]["latent"], 2);
     }
@@ -260,6 +292,10 @@ print(json.dumps(dict(
     // ones sit beside the trained ones.
     let trials = read["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 2 + 2 + 2, "single's two models, the ensemble's two members, two score runs: {read}");
+    assert!(
+        markdown.contains("| the benchmark's VPT (after the training window of W frames, forward and backward averaged), W |"),
+        "{markdown}"
+    );
     for r in trials {
         let seed = r[2].as_u64().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         let line = format!("| pixel pendulum | {} | {seed} | 2 | {:.1} (", r[1].as_str().unwrap(), r[3].as_f64().unwrap());
@@ -303,4 +339,74 @@ fn the_pytorch_example_trains_writes_predictions_and_its_row_appears_in_the_tabl
     assert!(table.lines().any(|l| l.starts_with("| pixel pendulum | pytorch-example | - | 2 |")), "{table}");
     // No temporary left beside the predictions.
     assert!(!dir.path().join("example.h5.tmp").exists());
+}
+
+/// Writes RGB predictions of a suite dataset's test trajectories with h5py: the true frames
+/// over 255 plus `offset` from frame `context` on, for `horizon` frames.
+fn write_suite_predictions(data: &Path, out: &Path, context: usize, horizon: usize, offset: f64, grey: bool) {
+    let script = format!(
+        r#"
+import sys, h5py, numpy as np, json
+d = h5py.File(sys.argv[1], "r")
+n = int(d.attrs["test_trials"])
+frames = d["frames"][:n, {context}:{context} + {horizon}].astype(np.float32) / 255 + np.float32({offset})
+if {grey}:
+    frames = frames.mean(axis=-1)
+f = h5py.File(sys.argv[2], "w")
+f["frames"] = frames
+f.attrs["format"] = "pixel-hnn/predictions"
+f.attrs["format_version"] = 1
+f.attrs["context"] = {context}
+f.attrs["model"] = "rgb-by-hand"
+f.close()
+print(json.dumps(n))
+"#,
+        grey = if grey { "True" } else { "False" }
+    );
+    python_json(&script, &[data.as_os_str(), out.as_os_str()]);
+}
+
+#[test]
+fn rgb_predictions_of_a_suite_dataset_are_scored_and_the_wrong_colours_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("dm-pendulum.h5");
+    succeeds(
+        bin().args(["generate", "--preset", "dm-pendulum", "--trials", "6", "--test-trials", "3", "--steps", "20", "--out"]).arg(&suite),
+    );
+    let pred = dir.path().join("rgb.h5");
+    write_suite_predictions(&suite, &pred, 5, 15, 0.0, false);
+    let out = dir.path().join("runs/rgb");
+    let said = succeeds(bin().args(["score", "--data"]).arg(&suite).arg("--predictions").arg(&pred).arg("--out").arg(&out));
+    assert!(said.contains("| pixel dm-pendulum, rgb-by-hand | given 5 frames, predicting 15 |"), "{said}");
+    let m = json(out.join("metrics.json"));
+    assert_eq!(m["system"], "dm-pendulum");
+    let t = &m["test_trials"];
+    assert_eq!((t["valid_prediction_time_median"].as_f64(), t["pixel_mse"].as_f64()), (Some(15.0), Some(0.0)), "{t}");
+    assert_eq!(t["trials"].as_array().unwrap().len(), 3);
+    let dataset = &json(out.join("config.json"))["dataset"];
+    assert_eq!(
+        (dataset["suite"]["suite"]["system"].as_str(), dataset["suite"]["test_trials"].as_u64()),
+        (Some("pendulum"), Some(3)),
+        "{dataset}"
+    );
+    // An offset of 0.1 on every value: pixel MSE 0.01 on every frame (in f32).
+    let off = dir.path().join("off.h5");
+    write_suite_predictions(&suite, &off, 5, 15, 0.1, false);
+    let o = json(succeeds_json(&suite, &off, &dir.path().join("runs/off")));
+    assert!((o["test_trials"]["pixel_mse"].as_f64().unwrap() - 0.01).abs() < 1e-6, "{o}");
+    let table = succeeds(bin().args(["table", "--runs"]).arg(dir.path().join("runs")));
+    assert!(table.contains("| pixel dm-pendulum | rgb-by-hand | - | 5 | 15.0 (15.0) | 15.0, W = 5 | 0.000e0 |"), "{table}");
+    // Grey predictions of the RGB dataset, and RGB ones of a grey dataset: named, nothing written.
+    let grey = dir.path().join("grey.h5");
+    write_suite_predictions(&suite, &grey, 5, 15, 0.0, true);
+    let score = |data: &Path, pred: &Path, out: &str| {
+        let mut c = bin();
+        c.args(["score", "--data"]).arg(data).arg("--predictions").arg(pred).arg("--out").arg(dir.path().join(out));
+        c
+    };
+    fails_cleanly(score(&suite, &grey, "runs/grey"), "grey.h5: has grey frames; ", dir.path());
+    fails_cleanly(score(&suite, &grey, "runs/grey"), "is a RGB dataset (its frames are [trials, steps, 32, 32, 3])", dir.path());
+    let ours = dataset_of(dir.path(), "ours.h5", (10, 20, 32), &[]);
+    fails_cleanly(score(&ours, &pred, "runs/wrong"), "rgb.h5: has RGB frames; ", dir.path());
+    assert!(!dir.path().join("runs/grey").exists() && !dir.path().join("runs/wrong").exists());
 }

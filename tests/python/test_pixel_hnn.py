@@ -124,3 +124,87 @@ def test_the_docs_example_holds():
     x = pixel_hnn.simulate("dm-pendulum", d["state"][:, 0], 16)
     assert np.array_equal(x, d["state"])
     assert np.array_equal(pixel_hnn.render("dm-pendulum", x), d["frames"])
+
+
+def write_predictions(path, frames, context, latents=None, backward=None, train_window=None):
+    with h5py.File(path, "w") as f:
+        f["frames"] = frames.astype(np.float32)
+        if latents is not None:
+            f["latents"] = latents
+        if backward is not None:
+            f["backward_frames"] = backward.astype(np.float32)
+        f.attrs["format"] = "pixel-hnn/predictions"
+        f.attrs["format_version"] = 1
+        f.attrs["context"] = context
+        if train_window is not None:
+            f.attrs["train_window"] = train_window
+
+
+def cli_score(tmp_path, data, pred, *flags):
+    out = tmp_path / "score"
+    r = cli("score", "--data", str(data), "--predictions", str(pred), "--out", str(out), *flags)
+    assert r.returncode == 0, r.stderr
+    import json
+    with open(out / "metrics.json") as f:
+        return json.load(f)["test_trials"]
+
+
+def test_score_gives_the_clis_figures_exactly_on_a_suite_preset(tmp_path):
+    data = tmp_path / "dm.h5"
+    pixel_hnn.write(str(data), "dm-pendulum", trials=6, test_trials=3, steps=24, seed=2)
+    d = pixel_hnn.generate("dm-pendulum", trials=6, test_trials=3, steps=24, seed=2)
+    test = d["is_test"]
+    truth, states = d["frames"][test], d["state"][test]
+    rng = np.random.default_rng(0)
+    # A model that drifts: the true frames plus noise growing with the frame.
+    ctx = 4
+    grow = np.linspace(0, 0.3, 24 - ctx, dtype=np.float32)[None, :, None, None, None]
+    pred = truth[:, ctx:].astype(np.float32) / 255 + grow * rng.standard_normal(truth[:, ctx:].shape).astype(np.float32)
+    back = truth[:, :24 - ctx][:, ::-1].astype(np.float32) / 255 + 0.01
+    latents = states[:, ctx:] + 0.01 * rng.standard_normal(states[:, ctx:].shape)
+    pred_file = tmp_path / "pred.h5"
+    write_predictions(pred_file, pred, ctx, latents=latents, backward=back, train_window=8)
+    theirs = cli_score(tmp_path, data, pred_file)
+    ours = pixel_hnn.score(truth, pred.astype(np.float32), context=ctx, labels=states, latents=latents,
+                           backward=back.astype(np.float32), window=8)
+    assert ours == theirs
+    assert ours["benchmark_vpt"]["window"] == 8 and ours["benchmark_vpt"]["backward"] is not None
+    assert 0 < ours["valid_prediction_time_median"] < 20
+    # Our VPT alone, trial by trial.
+    assert pixel_hnn.vpt(truth[:, ctx:], pred) == [t["valid_prediction_time"] for t in ours["trials"]]
+    # SyMetric of the true states against themselves: order 1, symplectic.
+    flat = states.reshape(-1, 2)
+    s = pixel_hnn.symetric(flat[::2], flat[::2], flat[1::2], flat[1::2])
+    assert s["order"] == 1 and s["holds"]
+
+
+def test_score_gives_the_clis_figures_exactly_on_a_grey_dataset(tmp_path):
+    data = tmp_path / "grey.h5"
+    r = cli("generate", "--trials", "10", "--steps", "16", "--out", str(data))
+    assert r.returncode == 0, r.stderr
+    with h5py.File(data) as f:
+        test = np.flatnonzero(f["is_test"][...])
+        truth = f["frames"][...][test]
+        labels = np.concatenate([f["q"][...], f["p"][...]], axis=-1)[test]
+    pred = truth[:, 2:] + np.float32(0.02)
+    pred_file = tmp_path / "pred.h5"
+    write_predictions(pred_file, pred, 2, latents=labels[:, 2:])
+    theirs = cli_score(tmp_path, data, pred_file, "--vpt-window", "5")
+    assert pixel_hnn.score(truth, pred, context=2, labels=labels, latents=labels[:, 2:], window=5) == theirs
+
+
+def test_bad_scoring_input_raises_value_error_naming_what_does_not_fit():
+    d = pixel_hnn.generate("dm-pendulum", trials=3, test_trials=2, steps=10)
+    truth = d["frames"][:2]
+    grey = truth.mean(axis=-1).astype(np.float32)[:, 3:]
+    with pytest.raises(ValueError, match="predictions: has grey frames .* the truth's are RGB"):
+        pixel_hnn.score(truth, grey, context=3)
+    with pytest.raises(ValueError, match="predictions: has RGB frames .* the truth's are grey"):
+        pixel_hnn.score(truth.mean(axis=-1).astype(np.float32), truth[:, 3:].astype(np.float32), context=3)
+    rgb = truth[:, 3:].astype(np.float32) / 255
+    with pytest.raises(ValueError, match="window of 2 frames must be at least the context"):
+        pixel_hnn.score(truth, rgb, context=3, window=2)
+    with pytest.raises(ValueError, match="the backward predictions have 4 frames"):
+        pixel_hnn.score(truth, rgb, context=3, backward=rgb[:, :4])
+    with pytest.raises(ValueError, match="frames must be a numpy array of uint8 or float32"):
+        pixel_hnn.score(truth, rgb.astype(np.float64), context=3)

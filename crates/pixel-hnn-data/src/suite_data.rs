@@ -27,9 +27,7 @@ const MAX_REDRAWS: usize = 1000;
 
 /// Where `generate --preset` writes when not told: `datasets/PRESET[-colors][-friction].h5`.
 pub fn default_path(s: &Suite) -> std::path::PathBuf {
-    let colors = if s.colors { "-colors" } else { "" };
-    let friction = if s.friction > 0.0 { "-friction" } else { "" };
-    std::path::PathBuf::from(format!("datasets/{}{colors}{friction}.h5", s.system.name()))
+    std::path::PathBuf::from(format!("datasets/{}.h5", s.label()))
 }
 
 /// Everything that determines a suite dataset; `Default` is the suite's own size for its
@@ -288,6 +286,63 @@ fn write(
         file.new_attr::<f64>().create(name)?.write_scalar(&v)?;
     }
     file.close()
+}
+
+/// The format attribute of an HDF5 file, if it has a readable one (`None`: not HDF5, or no
+/// attribute).
+pub fn format_of(path: &Path) -> Option<String> {
+    let file = hdf5::File::open(path).ok()?;
+    let a = file.attr("format").ok()?;
+    a.read_scalar::<hdf5::types::VarLenUnicode>().ok().map(|s| s.as_str().to_string())
+}
+
+/// The test trajectories of a suite dataset file, read back: what `score` scores
+/// predictions against (the test trajectories are the file's first `test_trials`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SuiteTestTrials {
+    pub config: SuiteDatasetConfig,
+    /// `[test_trials, steps, SIDE, SIDE, 3]`, as stored.
+    pub frames: Vec<u8>,
+    /// `[test_trials, steps, 2 dof]`: `q` then `p`.
+    pub states: Vec<f64>,
+}
+
+/// Reads the test trajectories of the suite dataset at `path`; every error names the file.
+pub fn read_test_trials(path: &Path) -> Result<SuiteTestTrials> {
+    let bad = |m: String| Error::input(path, m);
+    let file = hdf5::File::open(path).map_err(|e| bad(format!("is not a readable HDF5 file ({e})")))?;
+    match format_of(path) {
+        Some(f) if f == SUITE_FORMAT => {}
+        Some(f) => return Err(bad(format!("is a '{f}' file, not a suite dataset ('{SUITE_FORMAT}')"))),
+        None => return Err(bad("is HDF5 but not a pixel-hnn dataset (no 'format' attribute)".into())),
+    }
+    let version: u32 =
+        file.attr("format_version").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable format_version ({e})")))?;
+    if version != SUITE_FORMAT_VERSION {
+        return Err(bad(format!("has suite format version {version}; this build reads version {SUITE_FORMAT_VERSION}")));
+    }
+    let json: hdf5::types::VarLenUnicode =
+        file.attr("config_json").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable config_json ({e})")))?;
+    let config: SuiteDatasetConfig = serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
+    config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
+    let (n, s, d) = (config.test_trials, config.steps, 2 * config.suite.dof());
+    let dataset = |name: &str, shape: &[usize]| -> Result<hdf5::Dataset> {
+        let ds = file.dataset(name).map_err(|_| bad(format!("lacks the '{name}' dataset")))?;
+        if ds.shape() != shape {
+            return Err(bad(format!("'{name}' has shape {:?}, expected {shape:?}", ds.shape())));
+        }
+        Ok(ds)
+    };
+    let truncated = |name: &str, e: hdf5::Error| bad(format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"));
+    let frames: ndarray::Array5<u8> =
+        dataset("frames", &[config.trials, s, SIDE, SIDE, 3])?.read_slice((0..n, .., .., .., ..)).map_err(|e| truncated("frames", e))?;
+    let states: ndarray::Array3<f64> =
+        dataset("state", &[config.trials, s, d])?.read_slice((0..n, .., ..)).map_err(|e| truncated("state", e))?;
+    let states = states.into_raw_vec_and_offset().0;
+    if states.iter().any(|v| !v.is_finite()) {
+        return Err(bad("'state' holds non-finite values".into()));
+    }
+    Ok(SuiteTestTrials { config, frames: frames.into_raw_vec_and_offset().0, states })
 }
 
 #[cfg(test)]

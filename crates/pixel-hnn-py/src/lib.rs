@@ -330,6 +330,159 @@ fn render<'py>(
     Ok(array(py, out, &[lead, vec![SIDE, SIDE, 3]].concat())?.into_any().unbind())
 }
 
+/// Frames as `f32` values in `[0, 1]` and their shape: `uint8` frames over 255 (as the
+/// command line reads a suite dataset), `float32` as they are.
+fn frames_f32(x: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<f32>, Vec<usize>)> {
+    if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, u8>>() {
+        return Ok((a.as_array().iter().map(|&b| b as f32 / 255.0).collect(), a.shape().to_vec()));
+    }
+    if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+        return Ok((a.as_array().iter().copied().collect(), a.shape().to_vec()));
+    }
+    Err(value_error(format!("{what}: frames must be a numpy array of uint8 or float32")))
+}
+
+/// What a frame shape says: `(trials, frames, values a frame)`, for `(N, S, H, W)` or
+/// `(N, S, H, W, C)`.
+fn frame_axes(shape: &[usize], what: &str) -> PyResult<(usize, usize, usize)> {
+    match shape {
+        [n, s, rest @ ..] if rest.len() == 2 || rest.len() == 3 => Ok((*n, *s, rest.iter().product())),
+        _ => Err(value_error(format!(
+            "{what}: expected (trials, frames, side, side) or (trials, frames, side, side, channels), got {shape:?}"
+        ))),
+    }
+}
+
+/// Every trial's scores as `pixel-hnn score` computes them, as JSON (see `score`).
+#[pyfunction]
+#[pyo3(signature = (truth, predictions, *, context, labels=None, latents=None, backward=None, window=None, threshold=0.025, trial_ids=None))]
+#[allow(clippy::too_many_arguments)]
+fn score_json(
+    py: Python<'_>,
+    truth: &Bound<'_, PyAny>,
+    predictions: &Bound<'_, PyAny>,
+    context: usize,
+    labels: Option<PyReadonlyArrayDyn<'_, f64>>,
+    latents: Option<PyReadonlyArrayDyn<'_, f64>>,
+    backward: Option<&Bound<'_, PyAny>>,
+    window: Option<usize>,
+    threshold: f64,
+    trial_ids: Option<Vec<usize>>,
+) -> PyResult<String> {
+    use pixel_hnn_data::scoring::{Forecast, ScoreSettings, TrialScores, Truth};
+    let (gt, gt_shape) = frames_f32(truth, "truth")?;
+    let (pred, pred_shape) = frames_f32(predictions, "predictions")?;
+    let (n, steps, px) = frame_axes(&gt_shape, "truth")?;
+    let (pn, h, ppx) = frame_axes(&pred_shape, "predictions")?;
+    let colour = |s: &[usize]| if s.len() == 5 { "RGB" } else { "grey" };
+    if gt_shape[2..] != pred_shape[2..] {
+        return Err(value_error(format!(
+            "predictions: has {} frames {:?}; the truth's are {} {:?}: predict the frames as the dataset stores them",
+            colour(&pred_shape),
+            &pred_shape[2..],
+            colour(&gt_shape),
+            &gt_shape[2..]
+        )));
+    }
+    if pn != n {
+        return Err(value_error(format!("predictions: predicts {pn} trials; the truth has {n}")));
+    }
+    let labels = labels.map(|l| (l.shape().to_vec(), l.as_array().iter().copied().collect::<Vec<f64>>()));
+    let latents = latents.map(|l| (l.shape().to_vec(), l.as_array().iter().copied().collect::<Vec<f64>>()));
+    let label_dim = match &labels {
+        Some((s, _)) if s.len() == 3 && s[0] == n && s[1] == steps => Some(s[2]),
+        Some((s, _)) => return Err(value_error(format!("labels: expected ({n}, {steps}, dim) like the truth, got {s:?}"))),
+        None => None,
+    };
+    let latent_dim = match &latents {
+        Some((s, _)) if s.len() == 3 && s[0] == n && s[1] == h => Some(s[2]),
+        Some((s, _)) => return Err(value_error(format!("latents: expected ({n}, {h}, dim) like the predictions, got {s:?}"))),
+        None => None,
+    };
+    if latents.is_some() != labels.is_some() {
+        return Err(value_error("latents: latents are scored against labels; give both or neither"));
+    }
+    let backward = match backward {
+        Some(b) => {
+            let (v, s) = frames_f32(b, "backward")?;
+            let (bn, bh, _) = frame_axes(&s, "backward")?;
+            if bn != n || s[2..] != gt_shape[2..] {
+                return Err(value_error(format!("backward: expected ({n}, frames, {:?}) like the truth, got {s:?}", &gt_shape[2..])));
+            }
+            Some((bh, v))
+        }
+        None => None,
+    };
+    let ids = trial_ids.unwrap_or_else(|| (0..n).collect());
+    if ids.len() != n {
+        return Err(value_error(format!("trial_ids: {} ids for {n} trials", ids.len())));
+    }
+    debug_assert_eq!(px, ppx);
+    let scores = py.allow_threads(|| {
+        let truth = Truth {
+            frames: &gt,
+            steps,
+            pixels: px,
+            labels: labels.as_ref().map(|(_, v)| (&v[..], label_dim.unwrap_or(0))),
+            trial_ids: &ids,
+        };
+        let forecast = Forecast {
+            context,
+            predicted: h,
+            frames: &pred,
+            latents: latents.as_ref().map(|(_, v)| (latent_dim.unwrap_or(0), &v[..])),
+            backward: backward.as_ref().map(|(bh, v)| (*bh, &v[..])),
+        };
+        TrialScores::of(&truth, &forecast, ScoreSettings { threshold, window })
+    });
+    let scores = scores.map_err(|m| value_error(format!("predictions: {m}")))?;
+    Ok(serde_json::to_string(&scores).expect("scores serialise"))
+}
+
+/// Our valid prediction time of each trial: the index of the first predicted frame whose
+/// `MSE / mean(truth^2)` exceeds `threshold` (the number of frames where none does);
+/// `truth` and `predictions` are the same frames, `(N, H, ...)`.
+#[pyfunction]
+#[pyo3(signature = (truth, predictions, *, threshold=0.025))]
+fn vpt(truth: &Bound<'_, PyAny>, predictions: &Bound<'_, PyAny>, threshold: f64) -> PyResult<Vec<usize>> {
+    let (gt, gs) = frames_f32(truth, "truth")?;
+    let (pred, ps) = frames_f32(predictions, "predictions")?;
+    if gs != ps {
+        return Err(value_error(format!("predictions: shape {ps:?}; the truth's is {gs:?}")));
+    }
+    let (n, h, px) = frame_axes(&gs, "truth")?;
+    Ok((0..n)
+        .map(|i| pixel_hnn_data::symetric::vpt(&pred[i * h * px..(i + 1) * h * px], &gt[i * h * px..(i + 1) * h * px], px, threshold))
+        .collect())
+}
+
+/// The benchmark's SyMetric of latents against true states, as JSON (see `symetric`).
+#[pyfunction]
+#[pyo3(signature = (train_latents, train_states, test_latents, test_states, *, max_order=5))]
+fn symetric_json(
+    py: Python<'_>,
+    train_latents: Vec<Vec<f64>>,
+    train_states: Vec<Vec<f64>>,
+    test_latents: Vec<Vec<f64>>,
+    test_states: Vec<Vec<f64>>,
+    max_order: usize,
+) -> PyResult<String> {
+    let same = |a: &[Vec<f64>], b: &[Vec<f64>], what: &str| -> PyResult<()> {
+        let w = a.first().map_or(0, |r| r.len());
+        if a.is_empty() || a.len() != b.len() || a.iter().any(|r| r.len() != w) || w == 0 {
+            return Err(value_error(format!("{what}: latents and states need the same number of rows, each latent of one size")));
+        }
+        Ok(())
+    };
+    same(&train_latents, &train_states, "train_latents")?;
+    same(&test_latents, &test_states, "test_latents")?;
+    if !(1..=pixel_hnn_data::symetric::MAX_ORDER).contains(&max_order) {
+        return Err(value_error(format!("max_order: must be 1 .. {}", pixel_hnn_data::symetric::MAX_ORDER)));
+    }
+    let s = py.allow_threads(|| pixel_hnn_data::symetric::symetric(&train_latents, &train_states, &test_latents, &test_states, max_order));
+    Ok(serde_json::to_string(&s).expect("SyMetric serialises"))
+}
+
 #[pymodule]
 fn _pixel_hnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(presets, m)?)?;
@@ -337,5 +490,8 @@ fn _pixel_hnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
+    m.add_function(wrap_pyfunction!(score_json, m)?)?;
+    m.add_function(wrap_pyfunction!(vpt, m)?)?;
+    m.add_function(wrap_pyfunction!(symetric_json, m)?)?;
     Ok(())
 }

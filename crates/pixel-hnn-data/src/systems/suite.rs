@@ -123,6 +123,14 @@ impl Suite {
         Suite { system, colors: false, friction: 0.0 }
     }
 
+    /// The preset with its variant, as tables and file names show it:
+    /// `PRESET[-colors][-friction]`.
+    pub fn label(&self) -> String {
+        let colors = if self.colors { "-colors" } else { "" };
+        let friction = if self.friction > 0.0 { "-friction" } else { "" };
+        format!("{}{colors}{friction}", self.system.name())
+    }
+
     /// Checks a preset's variant: friction comes only with colours, as in the suite.
     pub fn validate(&self) -> Result<()> {
         if !(self.friction.is_finite() && self.friction >= 0.0) {

@@ -1,11 +1,46 @@
-"""pixel-hnn from Python: DeepMind's Hamiltonian dynamics suite as presets, and the
-simulators and renderers behind them, as numpy arrays. Built on pixel-hnn's data crate, so
-it never loads libtorch: it works beside any torch or jax.
+"""pixel-hnn from Python: DeepMind's Hamiltonian dynamics suite as presets, the
+simulators and renderers behind them, and the scoring of any model's predicted frames, as
+numpy arrays. Built on pixel-hnn's data crate, so it never loads libtorch: it works beside
+any torch or jax.
 
     import pixel_hnn
     d = pixel_hnn.generate(preset="dm-pendulum", trials=50, test_trials=10, steps=64)
     d["frames"].shape        # (50, 64, 32, 32, 3) uint8
+    test = d["is_test"]
+    s = pixel_hnn.score(d["frames"][test], predictions, context=5, labels=d["state"][test])
+    s["valid_prediction_time_median"], s["benchmark_vpt"]["vpt"]
 """
-from ._pixel_hnn import generate, write, simulate, render, presets  # noqa: F401
+import json as _json
 
-__all__ = ["generate", "write", "simulate", "render", "presets"]
+from ._pixel_hnn import generate, write, simulate, render, presets, vpt  # noqa: F401
+from . import _pixel_hnn
+
+__all__ = ["generate", "write", "simulate", "render", "presets", "score", "vpt", "symetric"]
+
+
+def score(truth, predictions, *, context, labels=None, latents=None, backward=None, window=None,
+          threshold=0.025, trial_ids=None):
+    """Scores predicted frames as `pixel-hnn score` does, figure for figure.
+
+    truth: the true trajectories, (N, S, H, W) or (N, S, H, W, C), uint8 (read as value / 255,
+      as the command line reads a suite dataset) or float32 in [0, 1].
+    predictions: (N, P, ...) float32; row j of trial i is frame context + j.
+    labels, latents: the true (q, p) of every frame (N, S, D) and the model's latent of every
+      predicted frame (N, P, L): add the affine map's R^2 and SyMetric.
+    backward: (N, S - context, ...) predictions given the last `context` frames, row j
+      being frame S - 1 - context - j: the benchmark's backward count.
+    window: the benchmark's training window (frames not counted; default: the context).
+    Returns the dictionary `metrics.json` holds under `test_trials`.
+    """
+    return _json.loads(_pixel_hnn.score_json(truth, predictions, context=context, labels=labels, latents=latents,
+                                             backward=backward, window=window, threshold=threshold,
+                                             trial_ids=trial_ids))
+
+
+def symetric(train_latents, train_states, test_latents, test_states, *, max_order=5):
+    """DeepMind's SyMetric of latents against the true states (rows of equal length): the
+    lowest-order polynomial map whose worst held-out R^2 reaches 0.9, and whether its
+    Jacobian is symplectic. Returns a dictionary (`holds` is SyMetric = 1)."""
+    as_rows = lambda a: [list(map(float, r)) for r in a]  # noqa: E731
+    return _json.loads(_pixel_hnn.symetric_json(as_rows(train_latents), as_rows(train_states), as_rows(test_latents),
+                                                as_rows(test_states), max_order=max_order))

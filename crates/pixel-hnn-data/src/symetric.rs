@@ -34,7 +34,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::stats::{least_squares, quartiles, r_squared};
+use crate::stats::{least_squares, quartiles, r_squared};
 
 /// The highest polynomial order DeepMind's metric tries (`max_poly_order`).
 pub const MAX_ORDER: usize = 5;
@@ -532,7 +532,7 @@ impl Region {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::rng::Rng;
+    use crate::rng::Rng;
 
     fn points(seed: u64, n: usize, ranges: &[(f64, f64)]) -> Vec<Vec<f64>> {
         let mut rng = Rng::new(seed);
