@@ -65,7 +65,7 @@ pub fn preview(data: &Path, out: &Path, force: bool, cfg: &SheetConfig) -> Resul
     PendingFile::new(out, force, "--out")?;
     let data = PixelDataset::open(data).map_err(|e| Error::setting("--data", e.to_string()))?;
     let img = preview::contact_sheet(&data, cfg)?;
-    crate::util::output::write_png(&img, out, force)?;
+    img.write(out, force)?;
     Ok((img.width(), img.height()))
 }
 
@@ -210,6 +210,12 @@ fn check_memory(cfg: &TrainConfig, model: &ModelConfig, data: &PixelDataset, dev
     Ok(())
 }
 
+/// The model a run of `cfg` on the dataset `data` trains: the dataset's frames (side and
+/// channels), its system's degrees of freedom, the run's architecture and field.
+fn model_config(data: &DatasetConfig, cfg: &TrainConfig) -> ModelConfig {
+    ModelConfig::with(data.render.side, data.sys().dof(), cfg.arch).with_channels(data.sys().channels()).with_field(cfg.field)
+}
+
 fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result<(PixelRun, PixelDataset)> {
     let path = req.data.clone().unwrap_or_else(|| PathBuf::from(dataset::DEFAULT_PATH));
     let data = PixelDataset::open(&path)?;
@@ -218,7 +224,7 @@ fn new_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Result
     let cfg = req.overrides.apply(base);
     cfg.validate()?;
     cfg.check_batch(&data.config)?;
-    let model = ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch).with_field(cfg.field);
+    let model = model_config(&data.config, &cfg);
     check_memory(&cfg, &model, &data, device, threads)?;
     let config = RunConfig::new(cfg, model, DatasetRef::of(&path, data.config.clone())?);
     Ok((PixelRun::create(&req.out, config, req.force)?, data))
@@ -257,11 +263,7 @@ fn resume_run(req: &TrainRequest, device: Device, threads: Option<usize>) -> Res
             ),
         ));
     }
-    let config = RunConfig::new(
-        cfg.clone(),
-        ModelConfig::with(data.config.render.side, data.config.sys().dof(), cfg.arch).with_field(cfg.field),
-        DatasetRef::of(&path, data.config.clone())?,
-    );
+    let config = RunConfig::new(cfg.clone(), model_config(&data.config, &cfg), DatasetRef::of(&path, data.config.clone())?);
     let changed: Vec<String> =
         run.config.differences(&config).into_iter().filter(|d| !d.starts_with("train.steps:") && !d.starts_with("dataset.path:")).collect();
     if !changed.is_empty() {

@@ -15,7 +15,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
     let mut rng = Rng::new(config.seed);
     let initial: Vec<Vec<f64>> = (0..config.trials).map(|_| sys.initial(&mut rng)).collect();
 
-    let px = config.render.pixels();
+    let px = config.pixels();
     let per_trial = config.steps * px;
     let mut frames = vec![0.0f32; config.trials * per_trial];
     let mut states = vec![0.0f64; config.trials * config.steps * d];
@@ -46,7 +46,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
         workers.into_iter().map(|w| w.join().expect("a generation worker panicked")).collect()
     });
     results.into_iter().collect::<Result<()>>()?;
-    Ok(PixelDataset { config: config.clone(), frames, states, path: None })
+    Ok(PixelDataset { config: config.clone(), frames, states, trial_params: None, path: None })
 }
 
 #[cfg(test)]

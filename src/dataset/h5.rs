@@ -142,11 +142,6 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         .attr("format")
         .and_then(|a| a.read_scalar::<VarLenUnicode>())
         .map_err(|_| bad("is HDF5 but not a pixel-hnn dataset (no 'format' attribute)".into()))?;
-    if format.as_str() == super::suite::SUITE_FORMAT {
-        return Err(bad(
-            "is a dataset of DeepMind's suite (32 x 32 RGB, from generate --preset); training, evaluation and preview take grey datasets only so far".into(),
-        ));
-    }
     if format.as_str() != FORMAT && format.as_str() != FORMAT_V1 {
         return Err(bad(format!("is a '{format}' file, not a pixel-hnn dataset ('{FORMAT}')")));
     }
@@ -199,5 +194,20 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
         let d = config.sys().sim_dim();
         finite("state", read_dataset("state", &[t, s, d])?.read_raw().map_err(|e| truncated("state", e))?)?
     };
-    Ok(PixelDataset { config, frames, states, path: Some(path.to_path_buf()) })
+    Ok(PixelDataset { config, frames, states, trial_params: None, path: Some(path.to_path_buf()) })
+}
+
+/// Reads a suite dataset (`pixel-hnn/suite-frames`) as the pixel pipeline holds one: its RGB
+/// frames channel-major over 255, its states, each trajectory's parameters.
+pub(super) fn read_suite(path: &Path) -> Result<PixelDataset> {
+    let bad = |msg: String| Error::input(path, msg);
+    let s = super::suite::read(path)?;
+    let config = DatasetConfig::of_suite(&s.config);
+    config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
+    let px = config.pixels();
+    let mut frames = vec![0.0f32; s.frames.len()];
+    for (bytes, out) in s.frames.chunks(px).zip(frames.chunks_mut(px)) {
+        crate::systems::suite::bytes_to_planes(bytes, out);
+    }
+    Ok(PixelDataset { config, frames, states: s.states, trial_params: Some(s.params), path: Some(path.to_path_buf()) })
 }

@@ -56,6 +56,10 @@ pub struct DatasetConfig {
     pub test_fraction: f64,
     pub system: SystemConfig,
     pub render: RenderConfig,
+    /// The test trials' count where it is not `floor(trials * test_fraction)`: a suite
+    /// dataset's (its first `test_trials` trajectories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_trials: Option<usize>,
 }
 
 /// The two layouts a stored configuration has had: format 1 (the pendulum's settings at the
@@ -70,6 +74,8 @@ enum ConfigRepr {
         test_fraction: f64,
         system: SystemConfig,
         render: RenderConfig,
+        #[serde(default)]
+        test_trials: Option<usize>,
     },
     PendulumV1 {
         seed: u64,
@@ -95,8 +101,8 @@ struct RenderV1 {
 impl From<ConfigRepr> for DatasetConfig {
     fn from(r: ConfigRepr) -> Self {
         match r {
-            ConfigRepr::Current { seed, trials, steps, test_fraction, system, render } => {
-                DatasetConfig { seed, trials, steps, test_fraction, system, render }
+            ConfigRepr::Current { seed, trials, steps, test_fraction, system, render, test_trials } => {
+                DatasetConfig { seed, trials, steps, test_fraction, system, render, test_trials }
             }
             ConfigRepr::PendulumV1 { seed, trials, steps, test_fraction, initial, physics, render } => DatasetConfig {
                 seed,
@@ -109,6 +115,7 @@ impl From<ConfigRepr> for DatasetConfig {
                     scene: PendulumScene { rod_length: render.rod_length, rod_width: render.rod_width, axle_radius: render.axle_radius },
                 }),
                 render: RenderConfig { side: render.side, supersample: render.supersample, window: render.window },
+                test_trials: None,
             },
         }
     }
@@ -126,7 +133,21 @@ impl DatasetConfig {
     pub fn for_system(kind: SystemKind) -> Self {
         let system = SystemConfig::of(kind);
         let render = RenderConfig { window: system.get().default_window(), ..RenderConfig::default() };
-        DatasetConfig { seed: 0, trials: 200, steps: 103, test_fraction: 0.2, system, render }
+        DatasetConfig { seed: 0, trials: 200, steps: 103, test_fraction: 0.2, system, render, test_trials: None }
+    }
+
+    /// A suite dataset's configuration as the pixel pipeline sees it: the preset as its
+    /// system, 32 x 32 RGB frames, its first `test_trials` trajectories for testing.
+    pub fn of_suite(c: &suite::SuiteDatasetConfig) -> Self {
+        let system = SystemConfig::Suite(c.suite);
+        let render = RenderConfig { side: crate::systems::suite::SIDE as u32, supersample: 1, window: system.get().default_window() };
+        let test_fraction = c.test_trials as f64 / c.trials as f64;
+        DatasetConfig { seed: c.seed, trials: c.trials, steps: c.steps, test_fraction, system, render, test_trials: Some(c.test_trials) }
+    }
+
+    /// Values a frame holds: `side * side` grey, `3 * side * side` RGB.
+    pub fn pixels(&self) -> usize {
+        self.render.pixels() * self.sys().channels()
     }
 
     /// Sets a physical parameter of the system (`--param NAME=VALUE`); the frame window
@@ -159,7 +180,7 @@ impl DatasetConfig {
         }
         self.sys().validate()?;
         self.render.validate()?;
-        let bytes = self.trials as u64 * self.steps as u64 * self.render.pixels() as u64 * 4;
+        let bytes = self.trials as u64 * self.steps as u64 * self.pixels() as u64 * 4;
         if bytes > MAX_FRAME_BYTES {
             return Err(Error::setting(
                 "--trials/--steps/--side",
@@ -174,7 +195,7 @@ impl DatasetConfig {
     }
 
     pub fn test_trials(&self) -> usize {
-        (self.trials as f64 * self.test_fraction) as usize
+        self.test_trials.unwrap_or((self.trials as f64 * self.test_fraction) as usize)
     }
 
     pub fn samples_per_trial(&self) -> usize {
@@ -186,10 +207,14 @@ impl DatasetConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PixelDataset {
     pub config: DatasetConfig,
-    /// `[trials, steps, side, side]`, row-major.
+    /// `[trials, steps, side, side]`, row-major; RGB frames (a suite dataset's) channel-major,
+    /// `[trials, steps, 3, side, side]`.
     pub frames: Vec<f32>,
     /// `[trials, steps, sim_dim]`: the simulator's true state of every frame.
     pub states: Vec<f64>,
+    /// Each trajectory's parameters where they were drawn per trajectory (a suite dataset's,
+    /// in its preset's order): the energies are the Hamiltonian under them.
+    pub trial_params: Option<Vec<Vec<f64>>>,
     /// Where it was read from, if it was.
     pub path: Option<PathBuf>,
 }
@@ -318,8 +343,12 @@ impl PixelDataset {
         Windows { pairs: Tensor::from_slice(&pairs).view([n, 2 * px as i64]), trials: trials.len(), pairs_per_trial: per, span }
     }
 
-    /// Reads and validates a dataset written by `write` (see `datasets/README.md`).
+    /// Reads and validates a dataset written by `write` or by `generate --preset` (a suite
+    /// dataset, its RGB bytes over 255; see `datasets/README.md`).
     pub fn open(path: &Path) -> Result<Self> {
+        if suite::format_of(path).as_deref() == Some(suite::SUITE_FORMAT) {
+            return h5::read_suite(path);
+        }
         h5::read(path)
     }
 
@@ -334,7 +363,17 @@ impl PixelDataset {
     }
 
     pub fn pixels(&self) -> usize {
-        self.config.render.pixels()
+        self.config.pixels()
+    }
+
+    /// The energy of a frame (the evaluation's): the system's of its label, or under the
+    /// trajectory's own parameters where it drew them.
+    pub fn energy(&self, trial: usize, step: usize) -> f64 {
+        let label = self.label(trial, step);
+        match (&self.trial_params, &self.config.system) {
+            (Some(p), SystemConfig::Suite(s)) => s.hamiltonian(&p[trial], &label),
+            _ => self.config.sys().energy(&label),
+        }
     }
 
     pub fn frame(&self, trial: usize, step: usize) -> &[f32] {
@@ -388,9 +427,8 @@ impl PixelDataset {
                 let f = FIRST_SAMPLE_FRAME + k;
                 (f..f + context).for_each(|j| x.extend_from_slice(self.frame(trial, j)));
                 (f + 1..f + 1 + context).for_each(|j| x_next.extend_from_slice(self.frame(trial, j)));
-                let label = self.label(trial, f);
-                labels.extend(label.iter().map(|v| *v as f32));
-                energy.push(self.config.sys().energy(&label) as f32);
+                labels.extend(self.label(trial, f).iter().map(|v| *v as f32));
+                energy.push(self.energy(trial, f) as f32);
             }
         }
         let (n, w) = ((trials.len() * per) as i64, (context * px) as i64);
@@ -418,9 +456,8 @@ impl PixelDataset {
                 x.extend_from_slice(self.frame(trial, f + 1));
                 x_next.extend_from_slice(self.frame(trial, f + 1));
                 x_next.extend_from_slice(self.frame(trial, f + 2));
-                let label = self.label(trial, f);
-                labels.extend(label.iter().map(|v| *v as f32));
-                energy.push(self.config.sys().energy(&label) as f32);
+                labels.extend(self.label(trial, f).iter().map(|v| *v as f32));
+                energy.push(self.energy(trial, f) as f32);
             }
         }
         let n = n as i64;
@@ -444,7 +481,7 @@ mod tests {
         let px = 16;
         // Frame (trial, step) holds the value 100 trial + step in every pixel.
         let frames: Vec<f32> = (0..3).flat_map(|t| (0..9).flat_map(move |s| vec![(100 * t + s) as f32; px])).collect();
-        let data = PixelDataset { config: cfg, frames, states: vec![0.0; 3 * 9 * 2], path: None };
+        let data = PixelDataset { config: cfg, frames, states: vec![0.0; 3 * 9 * 2], trial_params: None, path: None };
         let pairs = data.pairs(Split::Train);
         let one = data.windows(Split::Train, 1);
         assert_eq!(one.len(), pairs.len());

@@ -4,7 +4,8 @@
 
 use crate::dataset::PixelDataset;
 use crate::error::{Error, Result};
-use image::{GrayImage, Luma};
+use image::{GrayImage, Luma, Rgb, RgbImage};
+use std::path::Path;
 
 /// `Default`: 8 trials, 8 frames 4 steps apart (0.2 s: a row spans about one swing), x4.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,28 +43,73 @@ impl SheetConfig {
     }
 }
 
+/// The colour shown for pixel `(x, y)` of a frame of `side` px: a grey frame's [`shade`] on
+/// every channel, an RGB frame's (channel-major) own colour.
+pub fn colour(frame: &[f32], side: u32, channels: usize, x: u32, y: u32) -> [u8; 3] {
+    let i = (y * side + x) as usize;
+    if channels == 1 {
+        let g = shade(frame[i]);
+        return [g, g, g];
+    }
+    let px = (side * side) as usize;
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    [byte(frame[i]), byte(frame[px + i]), byte(frame[2 * px + i])]
+}
+
+/// A contact sheet: grey for grey frames, RGB for RGB ones.
+pub enum Sheet {
+    Grey(GrayImage),
+    Rgb(RgbImage),
+}
+
+impl Sheet {
+    pub fn width(&self) -> u32 {
+        match self {
+            Sheet::Grey(i) => i.width(),
+            Sheet::Rgb(i) => i.width(),
+        }
+    }
+
+    pub fn height(&self) -> u32 {
+        match self {
+            Sheet::Grey(i) => i.height(),
+            Sheet::Rgb(i) => i.height(),
+        }
+    }
+
+    pub fn write(&self, out: &Path, force: bool) -> Result<()> {
+        match self {
+            Sheet::Grey(i) => crate::util::output::write_png(i, out, force),
+            Sheet::Rgb(i) => crate::util::output::write_png(i, out, force),
+        }
+    }
+}
+
 /// Lays out the sheet; rows and columns beyond what the dataset holds are left out.
-pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<GrayImage> {
+pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<Sheet> {
     cfg.validate()?;
     let rows = cfg.trials.min(data.config.trials);
     let cols = cfg.frames.min((data.config.steps - 1) / cfg.stride + 1);
     let side = data.config.render.side;
     let cell = side * cfg.scale;
     let (w, h) = (cols as u32 * (cell + GAP) + GAP, rows as u32 * (cell + GAP) + GAP);
-    let mut img = GrayImage::from_pixel(w, h, Luma([200]));
+    let channels = data.config.sys().channels();
+    let mut img = RgbImage::from_pixel(w, h, Rgb([200, 200, 200]));
     for r in 0..rows {
         for c in 0..cols {
             let frame = data.frame(r, c * cfg.stride);
             let (x0, y0) = (GAP + c as u32 * (cell + GAP), GAP + r as u32 * (cell + GAP));
             for y in 0..cell {
                 for x in 0..cell {
-                    let v = frame[((y / cfg.scale) * side + x / cfg.scale) as usize];
-                    img.put_pixel(x0 + x, y0 + y, Luma([shade(v)]));
+                    img.put_pixel(x0 + x, y0 + y, Rgb(colour(frame, side, channels, x / cfg.scale, y / cfg.scale)));
                 }
             }
         }
     }
-    Ok(img)
+    if channels == 1 {
+        return Ok(Sheet::Grey(GrayImage::from_fn(w, h, |x, y| Luma([img.get_pixel(x, y).0[0]]))));
+    }
+    Ok(Sheet::Rgb(img))
 }
 
 #[cfg(test)]
@@ -75,7 +121,7 @@ mod tests {
     fn sheet_shows_the_frames_it_names() {
         let d = generate(&DatasetConfig { trials: 3, steps: 10, ..DatasetConfig::default() }, 1, &|| {}).unwrap();
         let cfg = SheetConfig { trials: 5, frames: 4, stride: 3, scale: 2 };
-        let img = contact_sheet(&d, &cfg).unwrap();
+        let Sheet::Grey(img) = contact_sheet(&d, &cfg).unwrap() else { panic!("a grey dataset's sheet is grey") };
         // 3 trials (all there are) x 4 frames (0, 3, 6, 9).
         assert_eq!((img.width(), img.height()), (4 * (56 + GAP) + GAP, 3 * (56 + GAP) + GAP));
         // Pixel (y, x) of trial 1's frame 6 sits in row 1, column 2, scaled by 2.

@@ -200,7 +200,7 @@ pub fn evaluate_model(
     let field = !model.field.kind().dynamics().is_map();
     let context = model.config.arch.context;
     for &seed in &seeds {
-        let traj = Trajectory::simulate(&data.config, cfg, seed, context)?;
+        let traj = Trajectory::for_eval(data, cfg, seed, context)?;
         let roll = Rollout::integrate(model, &traj.observation(0, context), cfg.frames, cfg.method)?;
         paper.push(scorer.score(&traj, &roll, seed));
         let (roll, blew_up) = Rollout::step(model, &traj.observation(0, context), cfg.frames, integrator, 1.0)?;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::preview::shade;
+use crate::dataset::preview::colour;
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, LatentMap, Rollout, Scorer, Trajectory};
@@ -104,9 +104,21 @@ struct Panel {
     frames: Vec<Vec<f32>>,
 }
 
-fn scaled(frame: &[f32], side: u32, scale: u32) -> GrayImage {
+/// A frame scaled up, as RGB: a grey frame's shade on every channel (written back as grey:
+/// [`write_frame_png`]), an RGB frame (channel-major) in its colours.
+fn scaled(frame: &[f32], side: u32, scale: u32, channels: usize) -> RgbImage {
     let w = side * scale;
-    GrayImage::from_fn(w, w, |x, y| image::Luma([shade(frame[((y / scale) * side + x / scale) as usize])]))
+    RgbImage::from_fn(w, w, |x, y| image::Rgb(colour(frame, side, channels, x / scale, y / scale)))
+}
+
+/// Writes a picture, grey where the frames are.
+fn write_frame_png(img: &RgbImage, channels: usize, path: &Path) -> Result<()> {
+    if channels == 1 {
+        let grey = GrayImage::from_fn(img.width(), img.height(), |x, y| image::Luma([img.get_pixel(x, y).0[0]]));
+        write_png(&grey, path, true)
+    } else {
+        write_png(img, path, true)
+    }
 }
 
 /// Rolls each model out from the `cfg.seed` trajectory and writes the pictures into `out`
@@ -124,8 +136,9 @@ pub fn write_rollout(
 ) -> Result<RolloutSummary> {
     layout.validate()?;
     let side = data.config.render.side;
+    let channels = data.config.sys().channels();
     let context = models.first().map_or(2, |m| m.model.config.arch.context);
-    let traj = Trajectory::simulate(&data.config, cfg, cfg.seed, context)?;
+    let traj = Trajectory::for_eval(data, cfg, cfg.seed, context)?;
     let n = cfg.frames;
     let mut panels = vec![Panel { name: "truth".into(), frames: (0..n).map(|i| traj.frame(FIRST_SAMPLE_FRAME + i).to_vec()).collect() }];
     let mut energy = vec![plot::Series::line("true", (0..n).map(|i| (i as f64, traj.energy(i))).collect())];
@@ -186,13 +199,13 @@ pub fn write_rollout(
             let dir = tmp.join("frames").join(&p.name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;
             for (i, f) in p.frames.iter().enumerate() {
-                write_png(&scaled(f, side, layout.scale), &dir.join(format!("{i:04}.png")), true)?;
+                write_frame_png(&scaled(f, side, layout.scale, channels), channels, &dir.join(format!("{i:04}.png")))?;
             }
         }
         // Real time, but at least 10 frames a second (GIF delays are in 1/100 s).
         let delay = ((data.config.sys().dt() * 100.0).round() as u16).clamp(2, 10);
-        write_gif(&panels, side, layout.scale, delay, &tmp.join("comparison.gif"))?;
-        write_sheet(&panels, side, layout, &tmp.join("sheet.png"))?;
+        write_gif(&panels, (side, channels), layout.scale, delay, &tmp.join("comparison.gif"))?;
+        write_sheet(&panels, (side, channels), layout, &tmp.join("sheet.png"))?;
         let title = if unmapped.is_empty() {
             format!("Energy along the rollout (seed {}, latents mapped to (q, p))", cfg.seed)
         } else {
@@ -215,7 +228,27 @@ pub fn write_rollout(
 const GAP: u32 = 4;
 const HEADER: u32 = 24;
 
-fn write_gif(panels: &[Panel], side: u32, scale: u32, delay: u16, path: &Path) -> Result<()> {
+/// Copies the grey strip `label` (`w x rows` bytes) into the RGB buffer `px` of width `w`
+/// from row `y0`, or the picture's rows of `img` at `(x0, y0)`.
+fn blit_grey(px: &mut [u8], w: u32, y0: u32, label: &[u8], label_w: u32, rows: u32) {
+    for y in 0..rows {
+        for x in 0..label_w {
+            let v = label[(y * label_w + x) as usize];
+            let i = (((y0 + y) * w + x) * 3) as usize;
+            px[i..i + 3].copy_from_slice(&[v, v, v]);
+        }
+    }
+}
+
+fn blit(px: &mut [u8], w: u32, (x0, y0): (u32, u32), img: &RgbImage) {
+    let cell = img.width();
+    for y in 0..img.height() {
+        let row = (((y0 + y) * w + x0) * 3) as usize;
+        px[row..row + 3 * cell as usize].copy_from_slice(&img.as_raw()[(y * cell * 3) as usize..((y + 1) * cell * 3) as usize]);
+    }
+}
+
+fn write_gif(panels: &[Panel], (side, channels): (u32, usize), scale: u32, delay: u16, path: &Path) -> Result<()> {
     let cell = side * scale;
     let (w, h) = (panels.len() as u32 * (cell + GAP) + GAP, HEADER + cell + GAP);
     let labels: Vec<(u32, &str)> = panels.iter().enumerate().map(|(i, p)| (GAP + i as u32 * (cell + GAP), p.name.as_str())).collect();
@@ -227,17 +260,17 @@ fn write_gif(panels: &[Panel], side: u32, scale: u32, delay: u16, path: &Path) -
         let mut enc = gif::Encoder::new(&mut bytes, w as u16, h as u16, &palette).map_err(err)?;
         enc.set_repeat(gif::Repeat::Infinite).map_err(err)?;
         for i in 0..panels[0].frames.len() {
-            let mut px = vec![200u8; (w * h) as usize];
-            px[..header.len()].copy_from_slice(&header);
+            let mut px = vec![200u8; (w * h * 3) as usize];
+            blit_grey(&mut px, w, 0, &header, w, HEADER);
             for (k, p) in panels.iter().enumerate() {
-                let img = scaled(&p.frames[i], side, scale);
-                let x0 = GAP + k as u32 * (cell + GAP);
-                for y in 0..cell {
-                    let row = ((HEADER + y) * w + x0) as usize;
-                    px[row..row + cell as usize].copy_from_slice(&img.as_raw()[(y * cell) as usize..((y + 1) * cell) as usize]);
-                }
+                blit(&mut px, w, (GAP + k as u32 * (cell + GAP), HEADER), &scaled(&p.frames[i], side, scale, channels));
             }
-            let mut frame = gif::Frame::from_indexed_pixels(w as u16, h as u16, px, None);
+            // Grey frames index the grey palette; RGB ones are quantised to a palette of their own.
+            let mut frame = if channels == 1 {
+                gif::Frame::from_indexed_pixels(w as u16, h as u16, px.chunks(3).map(|c| c[0]).collect::<Vec<u8>>(), None)
+            } else {
+                gif::Frame::from_rgb_speed(w as u16, h as u16, &px, 10)
+            };
             frame.delay = delay;
             enc.write_frame(&frame).map_err(err)?;
         }
@@ -245,30 +278,22 @@ fn write_gif(panels: &[Panel], side: u32, scale: u32, delay: u16, path: &Path) -
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-fn write_sheet(panels: &[Panel], side: u32, layout: Layout, path: &Path) -> Result<()> {
+fn write_sheet(panels: &[Panel], (side, channels): (u32, usize), layout: Layout, path: &Path) -> Result<()> {
     let scale = (layout.scale).clamp(1, 3);
     let cell = side * scale;
     let cols: Vec<usize> = (0..panels[0].frames.len()).step_by(layout.every).collect();
     let label_w = 110;
     let (w, h) = (label_w + cols.len() as u32 * (cell + 2) + 2, panels.len() as u32 * (cell + 2) + 2);
-    let mut px = vec![200u8; (w * h) as usize];
+    let mut px = vec![200u8; (w * h * 3) as usize];
     for (r, p) in panels.iter().enumerate() {
         let y0 = 2 + r as u32 * (cell + 2);
         let label = plot::label_strip(label_w, 22.min(cell), &[(0, p.name.as_str())]).map_err(Error::plot(path))?;
-        for y in 0..22.min(cell) {
-            let row = ((y0 + y) * w) as usize;
-            px[row..row + label_w as usize].copy_from_slice(&label[(y * label_w) as usize..((y + 1) * label_w) as usize]);
-        }
+        blit_grey(&mut px, w, y0, &label, label_w, 22.min(cell));
         for (c, &i) in cols.iter().enumerate() {
-            let img = scaled(&p.frames[i], side, scale);
-            let x0 = label_w + 2 + c as u32 * (cell + 2);
-            for y in 0..cell {
-                let row = ((y0 + y) * w + x0) as usize;
-                px[row..row + cell as usize].copy_from_slice(&img.as_raw()[(y * cell) as usize..((y + 1) * cell) as usize]);
-            }
+            blit(&mut px, w, (label_w + 2 + c as u32 * (cell + 2), y0), &scaled(&p.frames[i], side, scale, channels));
         }
     }
-    write_png(&GrayImage::from_raw(w, h, px).expect("w * h pixels"), path, true)
+    write_frame_png(&RgbImage::from_raw(w, h, px).expect("w * h pixels"), channels, path)
 }
 
 /// A family's learned energy (the HNN's H, the LGN's E) on a grid over the training latents'

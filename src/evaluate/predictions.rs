@@ -195,11 +195,12 @@ impl Predictions {
             }
         }
         let kind = |c: usize| if c == 1 { "grey" } else { "RGB" };
+        let article = |c: usize| if c == 1 { "a grey" } else { "an RGB" };
         if self.channels != truth.channels {
             return Err(bad(format!(
-                "has {} frames; {data_name} is a {} dataset (its frames are {}): predict its frames as it stores them",
+                "has {} frames; {data_name} is {} dataset (its frames are {}): predict its frames as it stores them",
                 kind(self.channels),
-                kind(truth.channels),
+                article(truth.channels),
                 truth.frame_shape()
             )));
         }
@@ -292,9 +293,10 @@ impl Predictions {
             let f: Vec<Tensor> = (from..from + context).map(|j| Tensor::from_slice(data.frame(trial, j))).collect();
             Tensor::cat(&f, 0).view([1, -1])
         };
+        let channels = data.config.sys().channels();
         let first_frames = |roll: &Rollout| -> Result<Vec<Vec<f32>>> {
             let decoded: Vec<f32> = Vec::try_from(roll.decoded.view([-1]))?;
-            Ok(decoded.chunks(drawn * px).map(|row| row[..px].to_vec()).collect())
+            Ok(decoded.chunks(drawn * px).map(|row| as_stored(&row[..px], channels)).collect())
         };
         for trial in trials.clone() {
             let (roll, _) = Rollout::step(model, &given(trial, 0), steps, integrator, 1.0)?;
@@ -315,7 +317,7 @@ impl Predictions {
             trials: trials.len(),
             predicted: horizon,
             side: data.config.render.side as usize,
-            channels: 1,
+            channels,
             frames,
             latents: Some((d, latents)),
             backward: backward.then_some((horizon, back)),
@@ -331,7 +333,8 @@ impl Predictions {
 #[derive(Clone, Debug)]
 pub struct TestTrials {
     pub path: Option<PathBuf>,
-    /// What tables call the dataset's system: our system's name, or the suite preset's.
+    /// What tables call the dataset's system: our system's name, or the suite preset's
+    /// (its variant is in the dataset's configuration).
     pub system: String,
     pub steps: usize,
     pub side: usize,
@@ -345,19 +348,31 @@ pub struct TestTrials {
     pub trial_ids: Vec<usize>,
 }
 
+/// A frame as its file stores it: grey as it is, RGB rows of `[r, g, b]` (the pipeline
+/// holds RGB frames channel-major).
+fn as_stored(frame: &[f32], channels: usize) -> Vec<f32> {
+    if channels == 1 {
+        return frame.to_vec();
+    }
+    let mut out = vec![0.0; frame.len()];
+    crate::systems::suite::planes_to_rows(frame, &mut out);
+    out
+}
+
 impl TestTrials {
-    /// The test trials of a grey dataset.
+    /// The test trials of a dataset the pipeline holds, its frames as its file stores them.
     pub fn of(data: &PixelDataset) -> Self {
         let ids: Vec<usize> = data.trials_of(Split::Test).collect();
         let steps = data.config.steps;
-        let frames = ids.iter().flat_map(|&t| (0..steps).flat_map(move |j| data.frame(t, j).iter().copied())).collect();
+        let channels = data.config.sys().channels();
+        let frames = ids.iter().flat_map(|&t| (0..steps).flat_map(move |j| as_stored(data.frame(t, j), channels))).collect();
         let labels = ids.iter().flat_map(|&t| (0..steps).flat_map(move |j| data.label(t, j))).collect();
         TestTrials {
             path: data.path.clone(),
             system: data.config.system.kind().name().into(),
             steps,
             side: data.config.render.side as usize,
-            channels: 1,
+            channels,
             frames,
             labels,
             label_dim: 2 * data.config.sys().dof(),
@@ -366,11 +381,11 @@ impl TestTrials {
     }
 
     /// The test trajectories of a suite dataset file.
-    pub fn of_suite(path: &Path, t: pixel_hnn_data::suite_data::SuiteTestTrials) -> Self {
+    pub fn of_suite(path: &Path, t: pixel_hnn_data::suite_data::SuiteTrials) -> Self {
         let c = &t.config;
         TestTrials {
             path: Some(path.to_path_buf()),
-            system: c.suite.label(),
+            system: c.suite.system.name().into(),
             steps: c.steps,
             side: crate::systems::suite::SIDE,
             channels: 3,

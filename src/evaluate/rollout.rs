@@ -5,10 +5,11 @@
 use tch::{Device, Kind, Tensor};
 
 use super::EvalConfig;
-use crate::dataset::{DatasetConfig, FIRST_SAMPLE_FRAME};
+use crate::dataset::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::integrate::{self, Integrator, Method};
 use crate::model::Model;
+use crate::systems::SystemConfig;
 use crate::util::choice::Choice;
 use crate::util::rng::Rng;
 
@@ -18,9 +19,12 @@ pub struct Trajectory {
     pub labels: Vec<f64>,
     /// `[steps]`: the energy evaluation scores of every frame.
     pub energies: Vec<f64>,
-    /// `[steps, side * side]`
+    /// `[steps, side * side]` (RGB: `[steps, 3, side, side]`)
     pub frames: Vec<f32>,
     pub pixels: usize,
+    /// The suite's preset and the parameters the trajectory drew, where it drew its own (a
+    /// suite dataset's test trajectory): a state's energy is the Hamiltonian under them.
+    pub drawn: Option<(crate::systems::suite::Suite, Vec<f64>)>,
 }
 
 impl Trajectory {
@@ -34,7 +38,7 @@ impl Trajectory {
         let steps = if context > 2 { cfg.steps.max(FIRST_SAMPLE_FRAME + cfg.frames + context - 1) } else { cfg.steps };
         let states = sys.simulate(&s0, steps)?;
         let mut drawer = sys.drawer(data.render)?;
-        let px = data.render.pixels();
+        let px = data.pixels();
         let l = 2 * sys.dof();
         let (mut frames, mut labels, mut energies) = (vec![0.0; steps * px], vec![0.0; steps * l], Vec::with_capacity(steps));
         for ((s, out), label) in states.chunks(sys.sim_dim()).zip(frames.chunks_mut(px)).zip(labels.chunks_mut(l)) {
@@ -42,7 +46,48 @@ impl Trajectory {
             sys.label(s, label);
             energies.push(sys.energy(label));
         }
-        Ok(Trajectory { labels, energies, frames, pixels: px })
+        Ok(Trajectory { labels, energies, frames, pixels: px, drawn: None })
+    }
+
+    /// The protocols' trajectory of `seed`: a fresh one ([`Trajectory::simulate`]), except
+    /// on a suite dataset, whose trajectories each draw their own parameters, offset and
+    /// colours: there it is test trajectory `seed` (modulo their number), as the benchmark
+    /// scores its test split.
+    pub fn for_eval(data: &PixelDataset, cfg: &EvalConfig, seed: u64, context: usize) -> Result<Self> {
+        let (Some(params), SystemConfig::Suite(suite)) = (&data.trial_params, &data.config.system) else {
+            return Trajectory::simulate(&data.config, cfg, seed, context);
+        };
+        let c = &data.config;
+        let test = c.test_trials();
+        if test == 0 {
+            return Err(Error::setting("--test-trials", "the suite dataset has no test trajectories to evaluate on".to_string()));
+        }
+        let need = if context > 2 { cfg.steps.max(FIRST_SAMPLE_FRAME + cfg.frames + context - 1) } else { cfg.steps };
+        if c.steps < need {
+            return Err(Error::setting(
+                "--steps",
+                format!(
+                    "a suite dataset is evaluated on its test trajectories, of {} frames here; evaluate with --frames {} --steps {} or fewer",
+                    c.steps,
+                    c.steps.saturating_sub(FIRST_SAMPLE_FRAME + 2 + context.saturating_sub(2)),
+                    c.steps
+                ),
+            ));
+        }
+        let trial = seed as usize % test;
+        let frames = (0..need).flat_map(|j| data.frame(trial, j).iter().copied()).collect();
+        let labels = (0..need).flat_map(|j| data.label(trial, j)).collect();
+        let energies = (0..need).map(|j| data.energy(trial, j)).collect();
+        Ok(Trajectory { labels, energies, frames, pixels: data.pixels(), drawn: Some((*suite, params[trial].clone())) })
+    }
+
+    /// The energy the protocol scores at a state `(q, p)`: under the trajectory's own
+    /// parameters where it drew them, else the system's.
+    pub fn energy_of(&self, sys: &dyn crate::systems::System, label: &[f64]) -> f64 {
+        match &self.drawn {
+            Some((suite, params)) => suite.hamiltonian(params, label),
+            None => sys.energy(label),
+        }
     }
 
     pub fn frame(&self, i: usize) -> &[f32] {

@@ -91,7 +91,7 @@ pub(super) fn score(s: &Scorer, traj: &Trajectory, roll: &Rollout, seed: u64) ->
     // whose decoder does not draw what its encoder reads is read at its predicted latents.
     let re = if model.config.arch.reencodes() { encode_all(model, &roll.decoded) } else { roll.latents.clone() };
     let state = |z: &[f64]| poly.map_or_else(|| map.apply(z), |p| p.apply(z));
-    let predicted: Vec<f64> = re.iter().map(|z| sys.energy(&state(z))).collect();
+    let predicted: Vec<f64> = re.iter().map(|z| traj.energy_of(sys, &state(z))).collect();
     let truth: Vec<f64> = (0..n).map(|i| traj.energy(i)).collect();
     let sq: Vec<f64> = truth.iter().zip(&predicted).map(|(a, b)| (a - b).powi(2)).collect();
     let chunks: Vec<f64> = sq.chunks(n.div_ceil(5).max(1)).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
@@ -152,7 +152,7 @@ mod scoring_tests {
     fn trajectory(value: impl Fn(usize) -> f32, energies: Vec<f64>) -> Trajectory {
         let steps = energies.len();
         let frames = (0..steps).flat_map(|j| vec![value(j); 4]).collect();
-        Trajectory { labels: vec![0.0; 2 * steps], energies, frames, pixels: 4 }
+        Trajectory { labels: vec![0.0; 2 * steps], energies, frames, pixels: 4, drawn: None }
     }
 
     /// Scores a baseline whose latent map sends every latent to `(q, p) = (0, 1)`, so its
@@ -163,6 +163,7 @@ mod scoring_tests {
         let model = Model::new(
             ModelConfig {
                 input_dim: 8,
+                frame_channels: 1,
                 ae_hidden: 3,
                 latent_dim: 2,
                 field_hidden: 3,

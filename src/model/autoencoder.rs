@@ -185,16 +185,16 @@ impl Architecture {
 /// for family `kind`.
 pub fn declare(c: &ModelConfig, kind: FieldKind, layout: &mut Layout) {
     let a = c.arch;
-    let (side, px) = (c.side(), c.side() * c.side());
+    let (side, px, channels) = (c.side(), c.pixels(), c.frame_channels);
     let h = c.ae_hidden;
     match a.encoder {
         EncoderKind::MlpPair => residual_mlp(layout, "ae.enc", c.input_dim, h, c.latent_dim),
-        EncoderKind::Conv => conv::declare_encoder(layout, a.context as i64, side, a.channels as i64, c.latent_dim),
+        EncoderKind::Conv => conv::declare_encoder(layout, a.context as i64 * channels, side, a.channels as i64, c.latent_dim),
     }
     let inputs = decoder_inputs(c, kind);
     match a.decoder {
         DecoderKind::Mlp => residual_mlp(layout, "ae.dec", inputs, h, a.drawn_frames() as i64 * px),
-        DecoderKind::Conv => conv::declare_decoder(layout, inputs, a.drawn_frames() as i64, side, a.channels as i64),
+        DecoderKind::Conv => conv::declare_decoder(layout, inputs, a.drawn_frames() as i64 * channels, side, a.channels as i64),
     }
 }
 
@@ -261,7 +261,7 @@ impl Autoencoder {
     pub fn of(c: &ModelConfig, kind: FieldKind, layout: &Layout, params: &[Tensor]) -> Self {
         let enc = match c.arch.encoder {
             EncoderKind::MlpPair => Encoder::Mlp(ResidualMlp::of(layout, params, "ae.enc")),
-            EncoderKind::Conv => Encoder::Conv(ConvEncoder::of(layout, params, c.arch.context as i64, c.side())),
+            EncoderKind::Conv => Encoder::Conv(ConvEncoder::of(layout, params, c.arch.context as i64 * c.frame_channels, c.side())),
         };
         let dec = match c.arch.decoder {
             DecoderKind::Mlp => Decoder::Mlp(ResidualMlp::of(layout, params, "ae.dec")),
@@ -271,7 +271,8 @@ impl Autoencoder {
     }
 
     /// # Shapes
-    /// `x`: `[n, context * side^2]` (the context's frames one after another) -> `[n, latent_dim]`
+    /// `x`: `[n, context * channels * side^2]` (the context's frames one after another, each
+    /// channel-major) -> `[n, latent_dim]`
     pub fn encode(&self, x: &Tensor) -> Tensor {
         match &self.enc {
             Encoder::Mlp(m) => m.forward(x),
@@ -280,7 +281,7 @@ impl Autoencoder {
     }
 
     /// # Shapes
-    /// `z`: `[n, latent_dim]` -> `[n, drawn_frames * side^2]` (the MLP: linear output)
+    /// `z`: `[n, latent_dim]` -> `[n, drawn_frames * channels * side^2]` (the MLP: linear output)
     pub fn decode(&self, z: &Tensor) -> Tensor {
         let z = if self.q_only { z.narrow(1, 0, z.size()[1] / 2) } else { z.shallow_clone() };
         match &self.dec {

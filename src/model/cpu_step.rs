@@ -541,6 +541,7 @@ mod tests {
     fn the_cpu_step_equals_the_tensor_step() {
         let c = ModelConfig {
             input_dim: 32,
+            frame_channels: 1,
             ae_hidden: 24,
             latent_dim: 2,
             field_hidden: 20,

@@ -177,8 +177,11 @@ pub fn paper_pairs<T>(items: &[T], seeds: impl IntoIterator<Item = u64>, key: im
 /// Sizes of the networks; `Default` is the reference's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// A pair of frames, `2 * side * side` (the paper's autoencoder's input).
+    /// A pair of frames, `2 * side * side * frame_channels` (the paper's autoencoder's input).
     pub input_dim: i64,
+    /// Colour channels of a frame: 1 (grey), 3 (RGB: DeepMind's suite, held channel-major).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub frame_channels: i64,
     pub ae_hidden: i64,
     /// Latent dimension: `q` and `p` halves, `2 * dof` of the system (2 for the pendulum)
     /// unless the architecture asks for more.
@@ -204,12 +207,19 @@ impl ModelConfig {
         let latent = arch.latent.unwrap_or(2 * dof) as i64;
         ModelConfig {
             input_dim: 2 * (side as i64) * (side as i64),
+            frame_channels: 1,
             ae_hidden: 200,
             latent_dim: latent,
             field_hidden: 200,
             arch,
             field_settings: FieldSettings::default(),
         }
+    }
+
+    /// These sizes for frames of `channels` colour channels (the paper's: 1).
+    pub fn with_channels(self, channels: usize) -> Self {
+        let c = channels as i64;
+        ModelConfig { input_dim: self.input_dim / self.frame_channels * c, frame_channels: c, ..self }
     }
 
     /// These sizes with the latent field built and stepped as `settings` say.
@@ -219,10 +229,10 @@ impl ModelConfig {
 
     /// The frames' side in px.
     pub fn side(&self) -> i64 {
-        ((self.input_dim / 2) as f64).sqrt().round() as i64
+        ((self.input_dim / (2 * self.frame_channels)) as f64).sqrt().round() as i64
     }
 
-    /// Pixels of a frame.
+    /// Values of a frame: its pixels times its channels.
     pub fn pixels(&self) -> i64 {
         self.input_dim / 2
     }
@@ -265,6 +275,14 @@ impl FieldConfig {
         kind.dynamics().declare_field(self, layout);
         field::declare_time_scale(self, layout);
     }
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn is_one(v: &i64) -> bool {
+    *v == 1
 }
 
 impl Default for ModelConfig {
@@ -356,7 +374,7 @@ pub fn load_parameters(
             return Err(crate::error::Error::input(
                 file,
                 format!(
-                    "'{key}' has shape {:?} but the model needs {:?} (input {input_dim} = 2 x side^2): weights of another architecture or frame size",
+                    "'{key}' has shape {:?} but the model needs {:?} (input {input_dim} = 2 x side^2 x channels): weights of another architecture or frame size",
                     t.size(),
                     p.size(),
                 ),
@@ -679,6 +697,7 @@ mod tests {
     fn small_with(kind: FieldKind, settings: FieldSettings) -> Model {
         let c = ModelConfig {
             input_dim: 18,
+            frame_channels: 1,
             ae_hidden: 16,
             latent_dim: 2,
             field_hidden: 32,

@@ -302,6 +302,7 @@ mod tests {
     fn small_config() -> ModelConfig {
         ModelConfig {
             input_dim: 18,
+            frame_channels: 1,
             ae_hidden: 16,
             latent_dim: 2,
             field_hidden: 12,

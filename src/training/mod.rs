@@ -87,6 +87,7 @@ pub(crate) mod tests {
             },
             model: crate::model::ModelConfig {
                 input_dim: 18,
+                frame_channels: 1,
                 ae_hidden: 16,
                 latent_dim: 2,
                 field_hidden: 12,

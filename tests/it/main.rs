@@ -20,6 +20,7 @@ mod score_cli;
 mod slurm;
 mod suite_cli;
 mod suite_fixture;
+mod suite_train;
 mod sweep_cli;
 mod systems_cli;
 mod train_cli;

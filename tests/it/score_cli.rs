@@ -405,7 +405,7 @@ fn rgb_predictions_of_a_suite_dataset_are_scored_and_the_wrong_colours_are_named
         c
     };
     fails_cleanly(score(&suite, &grey, "runs/grey"), "grey.h5: has grey frames; ", dir.path());
-    fails_cleanly(score(&suite, &grey, "runs/grey"), "is a RGB dataset (its frames are [trials, steps, 32, 32, 3])", dir.path());
+    fails_cleanly(score(&suite, &grey, "runs/grey"), "is an RGB dataset (its frames are [trials, steps, 32, 32, 3])", dir.path());
     let ours = dataset_of(dir.path(), "ours.h5", (10, 20, 32), &[]);
     fails_cleanly(score(&ours, &pred, "runs/wrong"), "rgb.h5: has RGB frames; ", dir.path());
     assert!(!dir.path().join("runs/grey").exists() && !dir.path().join("runs/wrong").exists());

@@ -134,10 +134,4 @@ fn bad_preset_input_is_one_line_naming_the_flag_and_writes_nothing() {
         assert!(err.starts_with("error: "), "{extra:?}: {err}");
     }
     assert_eq!(common::listing(dir.path()), Vec::<String>::new());
-
-    // The grey pipeline refuses a suite file by name, rather than misreading it.
-    let suite = dir.path().join("suite.h5");
-    succeeds(bin().arg("generate").args(preset_args("dm-mass-spring")).arg("--out").arg(&suite));
-    let sheet = dir.path().join("sheet.png");
-    fails_cleanly(bin().args(["preview", "--data"]).arg(&suite).arg("--out").arg(&sheet), "is a dataset of DeepMind's suite", dir.path());
 }

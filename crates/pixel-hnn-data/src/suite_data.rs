@@ -296,20 +296,35 @@ pub fn format_of(path: &Path) -> Option<String> {
     a.read_scalar::<hdf5::types::VarLenUnicode>().ok().map(|s| s.as_str().to_string())
 }
 
-/// The test trajectories of a suite dataset file, read back: what `score` scores
-/// predictions against (the test trajectories are the file's first `test_trials`).
+/// Trajectories of a suite dataset file, read back: all of them ([`read`]) or the test
+/// ones, the file's first `test_trials` ([`read_test_trials`]: what `score` scores
+/// predictions against).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SuiteTestTrials {
+pub struct SuiteTrials {
     pub config: SuiteDatasetConfig,
-    /// `[test_trials, steps, SIDE, SIDE, 3]`, as stored.
+    /// `[trials read, steps, SIDE, SIDE, 3]`, as stored.
     pub frames: Vec<u8>,
-    /// `[test_trials, steps, 2 dof]`: `q` then `p`.
+    /// `[trials read, steps, 2 dof]`: `q` then `p`.
     pub states: Vec<f64>,
+    /// Each trajectory's parameters, in [`Suite::param_names`]' order.
+    pub params: Vec<Vec<f64>>,
 }
 
-/// Reads the test trajectories of the suite dataset at `path`; every error names the file.
-pub fn read_test_trials(path: &Path) -> Result<SuiteTestTrials> {
+/// Reads every trajectory of the suite dataset at `path`; every error names the file.
+pub fn read(path: &Path) -> Result<SuiteTrials> {
+    read_first(path, |c| c.trials)
+}
+
+/// Reads the test trajectories of the suite dataset at `path`.
+pub fn read_test_trials(path: &Path) -> Result<SuiteTrials> {
+    read_first(path, |c| c.test_trials)
+}
+
+fn read_first(path: &Path, count: impl Fn(&SuiteDatasetConfig) -> usize) -> Result<SuiteTrials> {
     let bad = |m: String| Error::input(path, m);
+    if !path.exists() {
+        return Err(bad("no such file; make one with `pixel-hnn generate --preset PRESET --out FILE`".into()));
+    }
     let file = hdf5::File::open(path).map_err(|e| bad(format!("is not a readable HDF5 file ({e})")))?;
     match format_of(path) {
         Some(f) if f == SUITE_FORMAT => {}
@@ -325,7 +340,7 @@ pub fn read_test_trials(path: &Path) -> Result<SuiteTestTrials> {
         file.attr("config_json").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable config_json ({e})")))?;
     let config: SuiteDatasetConfig = serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
     config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
-    let (n, s, d) = (config.test_trials, config.steps, 2 * config.suite.dof());
+    let (n, s, d) = (count(&config), config.steps, 2 * config.suite.dof());
     let dataset = |name: &str, shape: &[usize]| -> Result<hdf5::Dataset> {
         let ds = file.dataset(name).map_err(|_| bad(format!("lacks the '{name}' dataset")))?;
         if ds.shape() != shape {
@@ -342,7 +357,15 @@ pub fn read_test_trials(path: &Path) -> Result<SuiteTestTrials> {
     if states.iter().any(|v| !v.is_finite()) {
         return Err(bad("'state' holds non-finite values".into()));
     }
-    Ok(SuiteTestTrials { config, frames: frames.into_raw_vec_and_offset().0, states })
+    let names = config.suite.param_names();
+    let mut columns = Vec::with_capacity(names.len());
+    for name in &names {
+        let key = format!("params/{name}");
+        let v: Vec<f64> = dataset(&key, &[config.trials])?.read_raw().map_err(|e| truncated(&key, e))?;
+        columns.push(v);
+    }
+    let params = (0..n).map(|i| columns.iter().map(|c| c[i]).collect()).collect();
+    Ok(SuiteTrials { config, frames: frames.into_raw_vec_and_offset().0, states, params })
 }
 
 #[cfg(test)]

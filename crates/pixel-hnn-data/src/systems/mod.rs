@@ -11,9 +11,10 @@
 //! | [`double_pendulum`] | both angles, their momenta | the double pendulum's | RK45, rtol 1e-10 | two rods, two bobs |
 //!
 //! Adding a system means adding its file and naming it in [`SystemKind`] and
-//! [`SystemConfig`]. DeepMind's suite's systems ([`suite`]) stand apart: they draw their
-//! parameters per trajectory and render RGB, so they are presets of `generate`, not
-//! `SystemKind`s (yet).
+//! [`SystemConfig`]. DeepMind's suite's systems ([`suite`]) draw their parameters per
+//! trajectory and render RGB: `generate --preset` makes their datasets, and the pixel
+//! pipeline trains and scores on them as the kinds [`SystemKind::SUITE`] (a frame has
+//! [`System::channels`] 3).
 
 pub mod double_pendulum;
 pub mod pendulum;
@@ -125,6 +126,12 @@ pub trait System: Send + Sync {
     /// Sets a parameter by name; `Ok(false)` if the system has none of that name.
     fn set_param(&mut self, name: &str, value: f64) -> bool;
 
+    /// Colour channels of a frame: 1 (grey, `[side, side]`) or 3 (RGB, held channel-major
+    /// `[3, side, side]`: DeepMind's suite).
+    fn channels(&self) -> usize {
+        1
+    }
+
     /// Checks the parameters and the window, naming the flag at fault: by default every
     /// parameter positive and the window within [`window_range`](Self::window_range).
     fn validate(&self) -> Result<()> {
@@ -144,6 +151,40 @@ pub enum SystemKind {
     Spring,
     TwoBody,
     DoublePendulum,
+    /// DeepMind's suite's systems (`generate --preset`): not in [`Choice::ALL`], which lists
+    /// the systems `--system` draws.
+    DmPendulum,
+    DmMassSpring,
+    DmDoublePendulum,
+    DmTwoBody,
+}
+
+impl SystemKind {
+    /// The suite's systems, as datasets of `generate --preset` name them.
+    pub const SUITE: &'static [Self] =
+        &[SystemKind::DmPendulum, SystemKind::DmMassSpring, SystemKind::DmDoublePendulum, SystemKind::DmTwoBody];
+
+    /// The suite's system this is, if it is one.
+    pub fn suite(self) -> Option<suite::SuiteSystem> {
+        use suite::SuiteSystem as S;
+        match self {
+            SystemKind::DmPendulum => Some(S::Pendulum),
+            SystemKind::DmMassSpring => Some(S::MassSpring),
+            SystemKind::DmDoublePendulum => Some(S::DoublePendulum),
+            SystemKind::DmTwoBody => Some(S::TwoBody),
+            _ => None,
+        }
+    }
+
+    fn of_suite(s: suite::SuiteSystem) -> Self {
+        use suite::SuiteSystem as S;
+        match s {
+            S::Pendulum => SystemKind::DmPendulum,
+            S::MassSpring => SystemKind::DmMassSpring,
+            S::DoublePendulum => SystemKind::DmDoublePendulum,
+            S::TwoBody => SystemKind::DmTwoBody,
+        }
+    }
 }
 
 impl Choice for SystemKind {
@@ -155,6 +196,7 @@ impl Choice for SystemKind {
             SystemKind::Spring => "spring",
             SystemKind::TwoBody => "two-body",
             SystemKind::DoublePendulum => "double-pendulum",
+            k => k.suite().expect("a suite system").name(),
         }
     }
 
@@ -164,6 +206,7 @@ impl Choice for SystemKind {
             SystemKind::Spring => "a ball on a spring, 1 degree of freedom",
             SystemKind::TwoBody => "two bodies orbiting under gravity, an 8-D latent",
             SystemKind::DoublePendulum => "a double pendulum at low energy, a 4-D latent",
+            k => k.suite().expect("a suite system").help(),
         }
     }
 }
@@ -176,6 +219,9 @@ pub enum SystemConfig {
     Spring(spring::Spring),
     TwoBody(two_body::TwoBody),
     DoublePendulum(double_pendulum::DoublePendulum),
+    /// A preset of DeepMind's suite (its datasets are read, not generated, by the pixel
+    /// pipeline: `generate --preset` makes them).
+    Suite(suite::Suite),
 }
 
 impl Default for SystemConfig {
@@ -192,6 +238,7 @@ impl SystemConfig {
             SystemKind::Spring => SystemConfig::Spring(Default::default()),
             SystemKind::TwoBody => SystemConfig::TwoBody(Default::default()),
             SystemKind::DoublePendulum => SystemConfig::DoublePendulum(Default::default()),
+            k => SystemConfig::Suite(suite::Suite::plain(k.suite().expect("a suite system"))),
         }
     }
 
@@ -201,6 +248,7 @@ impl SystemConfig {
             SystemConfig::Spring(_) => SystemKind::Spring,
             SystemConfig::TwoBody(_) => SystemKind::TwoBody,
             SystemConfig::DoublePendulum(_) => SystemKind::DoublePendulum,
+            SystemConfig::Suite(s) => SystemKind::of_suite(s.system),
         }
     }
 
@@ -210,6 +258,7 @@ impl SystemConfig {
             SystemConfig::Spring(s) => s,
             SystemConfig::TwoBody(s) => s,
             SystemConfig::DoublePendulum(s) => s,
+            SystemConfig::Suite(s) => s,
         }
     }
 
@@ -219,6 +268,7 @@ impl SystemConfig {
             SystemConfig::Spring(s) => s,
             SystemConfig::TwoBody(s) => s,
             SystemConfig::DoublePendulum(s) => s,
+            SystemConfig::Suite(s) => s,
         }
     }
 

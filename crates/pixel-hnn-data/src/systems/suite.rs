@@ -516,6 +516,124 @@ fn hsv_to_rgb(h: f64) -> [f64; 3] {
     }
 }
 
+/// The frames the pipeline holds of one RGB frame of bytes `[SIDE, SIDE, 3]` (row-major,
+/// as the suite and its files store them): channel-major `[3, SIDE, SIDE]` values over 255,
+/// the layout the convolutions read (a frame's channels stacked on the context's).
+pub fn bytes_to_planes(bytes: &[u8], out: &mut [f32]) {
+    let px = SIDE * SIDE;
+    for (i, rgb) in bytes.chunks(3).enumerate() {
+        for (c, &b) in rgb.iter().enumerate() {
+            out[c * px + i] = b as f32 / 255.0;
+        }
+    }
+}
+
+/// The inverse order of [`bytes_to_planes`] on values: `[3, SIDE, SIDE]` to `[SIDE, SIDE, 3]`.
+pub fn planes_to_rows(planes: &[f32], out: &mut [f32]) {
+    let px = planes.len() / 3;
+    for i in 0..px {
+        for c in 0..3 {
+            out[i * 3 + c] = planes[c * px + i];
+        }
+    }
+}
+
+/// A preset's nominal parameters: its plain dataset's (within every variant's ranges).
+fn nominal(system: SuiteSystem) -> Vec<f64> {
+    Suite::plain(system).param_ranges().iter().map(|(_, r)| r.min).collect()
+}
+
+/// Draws a preset's frames with its plain draws: the nominal parameters, no canvas offset,
+/// the first colours.
+struct SuiteDrawer {
+    suite: Suite,
+    draws: Draws,
+    bytes: Vec<u8>,
+}
+
+impl super::Drawer for SuiteDrawer {
+    fn draw(&mut self, sim: &[f64], out: &mut [f32]) {
+        self.suite.render(&self.draws, sim, &mut self.bytes);
+        bytes_to_planes(&self.bytes, out);
+    }
+}
+
+/// A suite preset as a system of the pixel pipeline (training, evaluation, pictures), its
+/// frames RGB (`channels() == 3`, held channel-major). A dataset of a preset draws
+/// parameters, offsets and colours per trajectory, and a [`crate::systems`] system has one
+/// set: the preset's nominal (its plain dataset's) parameters, which the fresh trajectories
+/// an evaluation simulates use. The evaluation of a suite run scores the dataset's own test
+/// trajectories, each with its own draws (the main crate's `Trajectory`).
+impl super::System for Suite {
+    fn dof(&self) -> usize {
+        Suite::dof(self)
+    }
+
+    fn label_names(&self) -> Vec<String> {
+        let d = Suite::dof(self);
+        (1..=d).map(|i| format!("q{i}")).chain((1..=d).map(|i| format!("p{i}"))).collect()
+    }
+
+    fn hamiltonian(&self, label: &[f64]) -> f64 {
+        Suite::hamiltonian(self, &nominal(self.system), label)
+    }
+
+    fn field(&self, label: &[f64], d: &mut [f64]) {
+        Suite::field(self, &nominal(self.system), label, d)
+    }
+
+    fn dt(&self) -> f64 {
+        DT
+    }
+
+    fn window(&self) -> (f64, f64) {
+        let r = self.radius_range();
+        (r.min, r.max)
+    }
+
+    /// The suite's radius range is the preset's own: a window is not set.
+    fn set_window(&mut self, _window: (f64, f64)) {}
+
+    fn window_range(&self) -> (&'static str, (f64, f64)) {
+        ("radius", (0.0, f64::INFINITY))
+    }
+
+    /// The suite's own rule with the nominal parameters (the window is the preset's).
+    fn initial_in(&self, rng: &mut Rng, _window: (f64, f64)) -> Vec<f64> {
+        Suite::initial(self, rng, &nominal(self.system))
+    }
+
+    fn simulate(&self, s0: &[f64], n: usize) -> Result<Vec<f64>> {
+        Suite::simulate(self, &nominal(self.system), s0, n)
+    }
+
+    fn default_window(&self) -> super::render::Window {
+        let c = self.full_canvas();
+        super::render::Window { x0: c.min, x1: c.max, y0: c.min, y1: c.max }
+    }
+
+    fn drawer(&self, _render: super::render::RenderConfig) -> Result<Box<dyn super::Drawer>> {
+        let draws = Suite::plain(self.system).draw(&mut Rng::new(0));
+        Ok(Box::new(SuiteDrawer { suite: *self, draws: Draws { params: nominal(self.system), ..draws }, bytes: vec![0; SIDE * SIDE * 3] }))
+    }
+
+    fn params(&self) -> Vec<(&'static str, f64)> {
+        self.param_names().into_iter().zip(nominal(self.system)).collect()
+    }
+
+    fn set_param(&mut self, _name: &str, _value: f64) -> bool {
+        false
+    }
+
+    fn validate(&self) -> Result<()> {
+        Suite::validate(self)
+    }
+
+    fn channels(&self) -> usize {
+        3
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
