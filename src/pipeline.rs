@@ -8,7 +8,7 @@ use tch::Device;
 
 use crate::coords::{self, CoordsObjective, TaskConfig};
 use crate::dataset::preview::{self, SheetConfig};
-use crate::dataset::{self, DatasetConfig, PixelDataset, Split};
+use crate::dataset::{self, DatasetConfig, PixelDataset, Samples, Split};
 use crate::error::{Error, Result};
 use crate::evaluate::pictures::{self, Layout, Mapped, RolloutSummary};
 use crate::evaluate::predictions::{score_predictions, Predictions, ScoreSettings, TestTrials};

@@ -1,231 +1,18 @@
-//! Stage 1, the pixel dataset: simulate trials of a system ([`crate::systems`]), render every
-//! frame, store the frames once per trial in HDF5 with the true state of every frame, and load
-//! them back as the (pair, next pair) samples the models train on.
+//! Stage 1, the pixel dataset (its configuration, file format and generator live in the
+//! data crate: [`pixel_hnn_data::dataset`], re-exported here), and the samples the models
+//! train on as tensors: the (pair, next pair) samples ([`Samples::pairs`]), the windows of
+//! consecutive pairs ([`Samples::windows`]) and what an encoder of several frames reads
+//! ([`Samples::observations`]).
 //!
 //! Samples follow the reference (SPEC.md section 3): in a trial of `steps` frames
 //! `f_0 .. f_{steps-1}`, sample `k` (k = 0 .. steps - 4) is the pair `x = [f_{k+1} | f_{k+2}]`
 //! and the next pair `x_next = [f_{k+2} | f_{k+3}]`; 103 frames give 100 samples. The label
-//! of a sample is the true state of the first frame of `x`, `f_{k+1}` (the reference read
-//! its label one environment step after `f_{k+2}`, i.e. the state of `f_{k+3}`).
-//! The schema is documented in `datasets/README.md`.
+//! of a sample is the true state of the first frame of `x`, `f_{k+1}`.
 
-mod generate;
-mod h5;
 pub mod preview;
-pub use pixel_hnn_data::suite_data as suite;
+pub use pixel_hnn_data::dataset::*;
 
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
 use tch::Tensor;
-
-use crate::error::{Error, Result};
-use crate::systems::pendulum::{InitialStateRule, Pendulum, PendulumParams, PendulumScene};
-use crate::systems::render::{RenderConfig, Window};
-use crate::systems::{System, SystemConfig, SystemKind};
-use crate::util::choice::Choice;
-use crate::util::output::PendingFile;
-
-pub use generate::generate;
-pub use h5::{FORMAT, FORMAT_VERSION};
-
-/// Where `generate` writes and `train` reads when not told.
-pub const DEFAULT_PATH: &str = "datasets/pendulum.h5";
-
-/// Where `generate --system NAME` writes when not told (`datasets/NAME.h5`).
-pub fn default_path(kind: SystemKind) -> PathBuf {
-    PathBuf::from(format!("datasets/{}.h5", kind.name()))
-}
-
-/// Frames before the first frame of sample 0 (the reference drops `f_0`).
-pub const FIRST_SAMPLE_FRAME: usize = 1;
-/// Frames per sample: `x` uses two, `x_next` one more.
-pub const FRAMES_PER_SAMPLE: usize = 3;
-pub use pixel_hnn_data::h5::MAX_FRAME_BYTES;
-
-/// Everything that determines a dataset; `Default` is the reference's (the pendulum, seed 0,
-/// 200 trials of 103 frames, 28 x 28, deflection in (0, pi/6), first 20% of trials for
-/// testing). Other systems take the same sizes ([`DatasetConfig::for_system`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "ConfigRepr")]
-pub struct DatasetConfig {
-    pub seed: u64,
-    pub trials: usize,
-    /// Frames per trial.
-    pub steps: usize,
-    /// The first `floor(trials * test_fraction)` trials are the test set.
-    pub test_fraction: f64,
-    pub system: SystemConfig,
-    pub render: RenderConfig,
-    /// The test trials' count where it is not `floor(trials * test_fraction)`: a suite
-    /// dataset's (its first `test_trials` trajectories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_trials: Option<usize>,
-}
-
-/// The two layouts a stored configuration has had: format 1 (the pendulum's settings at the
-/// top level, its scene in `render`) and the current one.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ConfigRepr {
-    Current {
-        seed: u64,
-        trials: usize,
-        steps: usize,
-        test_fraction: f64,
-        system: SystemConfig,
-        render: RenderConfig,
-        #[serde(default)]
-        test_trials: Option<usize>,
-    },
-    PendulumV1 {
-        seed: u64,
-        trials: usize,
-        steps: usize,
-        test_fraction: f64,
-        initial: InitialStateRule,
-        physics: PendulumParams,
-        render: RenderV1,
-    },
-}
-
-#[derive(Deserialize)]
-struct RenderV1 {
-    side: u32,
-    supersample: u32,
-    window: Window,
-    rod_length: f64,
-    rod_width: f64,
-    axle_radius: f64,
-}
-
-impl From<ConfigRepr> for DatasetConfig {
-    fn from(r: ConfigRepr) -> Self {
-        match r {
-            ConfigRepr::Current { seed, trials, steps, test_fraction, system, render, test_trials } => {
-                DatasetConfig { seed, trials, steps, test_fraction, system, render, test_trials }
-            }
-            ConfigRepr::PendulumV1 { seed, trials, steps, test_fraction, initial, physics, render } => DatasetConfig {
-                seed,
-                trials,
-                steps,
-                test_fraction,
-                system: SystemConfig::Pendulum(Pendulum {
-                    physics,
-                    initial,
-                    scene: PendulumScene { rod_length: render.rod_length, rod_width: render.rod_width, axle_radius: render.axle_radius },
-                }),
-                render: RenderConfig { side: render.side, supersample: render.supersample, window: render.window },
-                test_trials: None,
-            },
-        }
-    }
-}
-
-impl Default for DatasetConfig {
-    fn default() -> Self {
-        DatasetConfig::for_system(SystemKind::Pendulum)
-    }
-}
-
-impl DatasetConfig {
-    /// The reference's sizes (200 trials of 103 frames, 28 x 28, 20% for testing) for any
-    /// system, with its default parameters and window.
-    pub fn for_system(kind: SystemKind) -> Self {
-        let system = SystemConfig::of(kind);
-        let render = RenderConfig { window: system.get().default_window(), ..RenderConfig::default() };
-        DatasetConfig { seed: 0, trials: 200, steps: 103, test_fraction: 0.2, system, render, test_trials: None }
-    }
-
-    /// A suite dataset's configuration as the pixel pipeline sees it: the preset as its
-    /// system, 32 x 32 RGB frames, its first `test_trials` trajectories for testing.
-    pub fn of_suite(c: &suite::SuiteDatasetConfig) -> Self {
-        let system = SystemConfig::Suite(c.suite);
-        let render = RenderConfig { side: crate::systems::suite::SIDE as u32, supersample: 1, window: system.get().default_window() };
-        let test_fraction = c.test_trials as f64 / c.trials as f64;
-        DatasetConfig { seed: c.seed, trials: c.trials, steps: c.steps, test_fraction, system, render, test_trials: Some(c.test_trials) }
-    }
-
-    /// Values a frame holds: `side * side` grey, `3 * side * side` RGB.
-    pub fn pixels(&self) -> usize {
-        self.render.pixels() * self.sys().channels()
-    }
-
-    /// Sets a physical parameter of the system (`--param NAME=VALUE`); the frame window
-    /// follows the parameters (a longer rod needs a wider one): it becomes the system's
-    /// default for them, so a window of one's own is set after the parameters.
-    pub fn set_param(&mut self, name: &str, value: f64) -> Result<()> {
-        self.system.set_param(name, value)?;
-        self.render.window = self.sys().default_window();
-        Ok(())
-    }
-
-    /// The system.
-    pub fn sys(&self) -> &dyn System {
-        self.system.get()
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        if self.trials == 0 {
-            return Err(Error::setting("--trials", "must be at least 1 (got 0)"));
-        }
-        let min_steps = FIRST_SAMPLE_FRAME + FRAMES_PER_SAMPLE;
-        if self.steps < min_steps {
-            return Err(Error::setting(
-                "--steps",
-                format!("must be at least {min_steps} frames so that a trial holds one sample (got {})", self.steps),
-            ));
-        }
-        if !(self.test_fraction.is_finite() && (0.0..1.0).contains(&self.test_fraction)) {
-            return Err(Error::setting("--test-fraction", format!("must be in [0, 1) (got {})", self.test_fraction)));
-        }
-        self.sys().validate()?;
-        self.render.validate()?;
-        let bytes = self.trials as u64 * self.steps as u64 * self.pixels() as u64 * 4;
-        if bytes > MAX_FRAME_BYTES {
-            return Err(Error::setting(
-                "--trials/--steps/--side",
-                format!(
-                    "the frames would need {:.1} GiB of memory (limit {} GiB); use fewer trials, steps or a smaller side",
-                    bytes as f64 / (1u64 << 30) as f64,
-                    MAX_FRAME_BYTES >> 30
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn test_trials(&self) -> usize {
-        self.test_trials.unwrap_or((self.trials as f64 * self.test_fraction) as usize)
-    }
-
-    pub fn samples_per_trial(&self) -> usize {
-        self.steps - FIRST_SAMPLE_FRAME - FRAMES_PER_SAMPLE + 1
-    }
-}
-
-/// A pixel dataset in memory: what `generate` makes and `open` reads back.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PixelDataset {
-    pub config: DatasetConfig,
-    /// `[trials, steps, side, side]`, row-major; RGB frames (a suite dataset's) channel-major,
-    /// `[trials, steps, 3, side, side]`.
-    pub frames: Vec<f32>,
-    /// `[trials, steps, sim_dim]`: the simulator's true state of every frame.
-    pub states: Vec<f64>,
-    /// Each trajectory's parameters where they were drawn per trajectory (a suite dataset's,
-    /// in its preset's order): the energies are the Hamiltonian under them.
-    pub trial_params: Option<Vec<Vec<f64>>>,
-    /// Where it was read from, if it was.
-    pub path: Option<PathBuf>,
-}
-
-/// Which trials to take samples from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
-    Train,
-    Test,
-    All,
-}
 
 /// Samples as tensors (f32, CPU).
 ///
@@ -325,9 +112,19 @@ impl Windows {
     }
 }
 
-impl PixelDataset {
+/// The samples of a dataset as tensors (f32, CPU).
+pub trait Samples {
     /// The windows of `span + 1` pairs of the trials of `split`.
-    pub fn windows(&self, split: Split, span: usize) -> Windows {
+    fn windows(&self, split: Split, span: usize) -> Windows;
+    /// What an encoder reading `context` frames reads at every sample of `split`.
+    fn observations(&self, split: Split, context: usize) -> Pairs;
+    /// The samples of `split`, materialised as tensors.
+    fn pairs(&self, split: Split) -> Pairs;
+}
+
+impl Samples for PixelDataset {
+    /// The windows of `span + 1` pairs of the trials of `split`.
+    fn windows(&self, split: Split, span: usize) -> Windows {
         let trials = self.trials_of(split);
         let per = Windows::pairs_per_trial(self.config.steps);
         let px = self.pixels();
@@ -343,77 +140,11 @@ impl PixelDataset {
         Windows { pairs: Tensor::from_slice(&pairs).view([n, 2 * px as i64]), trials: trials.len(), pairs_per_trial: per, span }
     }
 
-    /// Reads and validates a dataset written by `write` or by `generate --preset` (a suite
-    /// dataset, its RGB bytes over 255; see `datasets/README.md`).
-    pub fn open(path: &Path) -> Result<Self> {
-        if suite::format_of(path).as_deref() == Some(suite::SUITE_FORMAT) {
-            return h5::read_suite(path);
-        }
-        h5::read(path)
-    }
-
-    /// Writes the dataset to `out` atomically; an existing file only with `force`.
-    pub fn write(&self, out: &Path, force: bool) -> Result<()> {
-        h5::write(self, PendingFile::new(out, force, "--out")?)
-    }
-
-    /// Writes the dataset into a target reserved (and checked) before generation began.
-    pub fn write_to(&self, pending: PendingFile) -> Result<()> {
-        h5::write(self, pending)
-    }
-
-    pub fn pixels(&self) -> usize {
-        self.config.pixels()
-    }
-
-    /// The energy of a frame (the evaluation's): the system's of its label, or under the
-    /// trajectory's own parameters where it drew them.
-    pub fn energy(&self, trial: usize, step: usize) -> f64 {
-        let label = self.label(trial, step);
-        match (&self.trial_params, &self.config.system) {
-            (Some(p), SystemConfig::Suite(s)) => s.hamiltonian(&p[trial], &label),
-            _ => self.config.sys().energy(&label),
-        }
-    }
-
-    pub fn frame(&self, trial: usize, step: usize) -> &[f32] {
-        let px = self.pixels();
-        let i = trial * self.config.steps + step;
-        &self.frames[i * px..(i + 1) * px]
-    }
-
-    /// The simulator's state of a frame.
-    pub fn state(&self, trial: usize, step: usize) -> &[f64] {
-        let d = self.config.sys().sim_dim();
-        let i = trial * self.config.steps + step;
-        &self.states[i * d..(i + 1) * d]
-    }
-
-    /// The `(q, p)` label of a frame.
-    pub fn label(&self, trial: usize, step: usize) -> Vec<f64> {
-        let mut out = vec![0.0; 2 * self.config.sys().dof()];
-        self.config.sys().label(self.state(trial, step), &mut out);
-        out
-    }
-
-    pub fn is_test(&self, trial: usize) -> bool {
-        trial < self.config.test_trials()
-    }
-
-    pub fn trials_of(&self, split: Split) -> std::ops::Range<usize> {
-        let t = self.config.test_trials();
-        match split {
-            Split::Train => t..self.config.trials,
-            Split::Test => 0..t,
-            Split::All => 0..self.config.trials,
-        }
-    }
-
     /// What an encoder reading `context` frames reads at every sample of `split`: `x` the
     /// `context` frames from the sample's first, `x_next` those from the next, the labels
     /// and energies of the first. Two frames are the pairs ([`PixelDataset::pairs`]); more
     /// leave out the samples whose frames would run past their trajectory.
-    pub fn observations(&self, split: Split, context: usize) -> Pairs {
+    fn observations(&self, split: Split, context: usize) -> Pairs {
         if context == 2 {
             return self.pairs(split);
         }
@@ -441,7 +172,7 @@ impl PixelDataset {
     }
 
     /// The samples of `split`, materialised as tensors.
-    pub fn pairs(&self, split: Split) -> Pairs {
+    fn pairs(&self, split: Split) -> Pairs {
         let trials = self.trials_of(split);
         let per = self.config.samples_per_trial();
         let n = trials.len() * per;
@@ -473,6 +204,56 @@ impl PixelDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::systems::pendulum::State;
+    use crate::systems::SystemKind;
+
+    #[test]
+    fn pairs_are_consecutive_frames_with_the_first_frames_label() {
+        let cfg = DatasetConfig { trials: 10, steps: 9, ..DatasetConfig::default() };
+        let d = generate(&cfg, 2, &|| {}).unwrap();
+        assert_eq!(cfg.samples_per_trial(), 6);
+        assert_eq!(cfg.test_trials(), 2);
+        let test = d.pairs(Split::Test);
+        let train = d.pairs(Split::Train);
+        assert_eq!(test.x.size(), vec![12, 2 * 784]);
+        assert_eq!(train.x_next.size(), vec![48, 2 * 784]);
+        assert_eq!(train.labels.size(), vec![48, 2]);
+        // Training sample 7 = trial 3 (the second training trial), k = 1: frames 2, 3, 4.
+        let row = |t: &tch::Tensor, i: i64| Vec::<f32>::try_from(t.get(i)).unwrap();
+        let x = row(&train.x, 7);
+        let xn = row(&train.x_next, 7);
+        assert_eq!(&x[..784], d.frame(3, 2));
+        assert_eq!(&x[784..], d.frame(3, 3));
+        assert_eq!(&xn[..784], d.frame(3, 3));
+        assert_eq!(&xn[784..], d.frame(3, 4));
+        let (q, p) = State { theta: d.state(3, 2)[0], thdot: d.state(3, 2)[1] }.label();
+        assert_eq!(row(&train.labels, 7), vec![q as f32, p as f32]);
+        // The reference's 200 x 103 gives 100 samples a trial, 4,000 of them for testing.
+        let reference = DatasetConfig::default();
+        assert_eq!(reference.samples_per_trial() * reference.test_trials(), 4000);
+        assert_eq!(reference.samples_per_trial() * reference.trials, 20_000);
+    }
+
+    #[test]
+    fn every_system_generates_its_own_labels_and_pairs() {
+        use crate::util::choice::Choice;
+        for &kind in SystemKind::ALL {
+            let cfg = DatasetConfig { trials: 4, steps: 10, ..DatasetConfig::for_system(kind) };
+            let d = generate(&cfg, 2, &|| {}).unwrap();
+            let sys = cfg.sys();
+            let l = 2 * sys.dof();
+            assert_eq!(d.states.len(), 4 * 10 * sys.sim_dim());
+            // Trials follow the simulator from their first state.
+            assert_eq!(&sys.simulate(d.state(2, 0), 10).unwrap()[..], &d.states[2 * 10 * sys.sim_dim()..3 * 10 * sys.sim_dim()]);
+            let pairs = d.pairs(Split::All);
+            assert_eq!(pairs.labels.size(), vec![4 * 7, l as i64]);
+            let first: Vec<f32> = Vec::try_from(pairs.labels.get(0)).unwrap();
+            let want: Vec<f32> = d.label(0, 1).iter().map(|v| *v as f32).collect();
+            assert_eq!(first, want, "{kind:?}");
+            let e: Vec<f32> = Vec::try_from(&pairs.energy).unwrap();
+            assert!((e[0] as f64 - sys.energy(&d.label(0, 1))).abs() < 1e-6);
+        }
+    }
 
     #[test]
     fn windows_of_one_frame_are_the_pairs_and_longer_ones_follow_the_trial() {

@@ -17,6 +17,8 @@ pub mod stack;
 pub use config::*;
 pub use fit::*;
 
+use crate::dataset::Samples;
+
 /// The members of `stack` on `data` (on the stack's device): through the family's
 /// hand-written step where it has one and trains as the paper did, else through autograd
 /// over windows of the stack's horizon.

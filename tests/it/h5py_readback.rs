@@ -3,7 +3,7 @@
 //! still loads.
 
 use crate::common;
-use pixel_hnn::dataset::{generate, DatasetConfig, PixelDataset, Split};
+use pixel_hnn::dataset::{generate, DatasetConfig, PixelDataset, Samples, Split};
 use pixel_hnn::systems::SystemKind;
 use pixel_hnn::util::choice::Choice;
 use std::process::Command;

@@ -208,7 +208,7 @@ fn weights_load_in_pytorch_and_encode_the_same_latent() {
     let opened = pixel_hnn::run::PixelRun::open(&run).unwrap();
     let model = opened.load_model(pixel_hnn::model::FieldKind::Hnn, 0, tch::Device::Cpu).unwrap();
     let ds = pixel_hnn::dataset::PixelDataset::open(&data).unwrap();
-    let x = ds.pairs(pixel_hnn::dataset::Split::Test).x.narrow(0, 0, 1);
+    let x = pixel_hnn::dataset::Samples::pairs(&ds, pixel_hnn::dataset::Split::Test).x.narrow(0, 0, 1);
     let z = model.ae.encode(&x);
     for (i, tz) in torch_z.iter().enumerate() {
         let ours = z.double_value(&[0, i as i64]);

@@ -208,3 +208,72 @@ def test_bad_scoring_input_raises_value_error_naming_what_does_not_fit():
         pixel_hnn.score(truth, rgb, context=3, backward=rgb[:, :4])
     with pytest.raises(ValueError, match="frames must be a numpy array of uint8 or float32"):
         pixel_hnn.score(truth, rgb.astype(np.float64), context=3)
+
+
+@pytest.mark.parametrize("system,params,flags", [
+    ("pendulum", {}, []),
+    ("spring", {"stiffness": 2.5}, ["--param", "stiffness=2.5"]),
+    ("double-pendulum", {"l1": 1.2, "m2": 0.7}, ["--param", "l1=1.2", "--param", "m2=0.7"]),
+])
+def test_our_systems_generate_and_write_the_clis_dataset(tmp_path, system, params, flags):
+    sizes = dict(trials=6, steps=11, side=20, seed=4, test_fraction=0.5)
+    cli_flags = ["--system", system, "--trials", "6", "--steps", "11", "--side", "20", "--seed", "4", "--test-fraction", "0.5", *flags]
+    theirs = tmp_path / "cli.h5"
+    r = cli("generate", *cli_flags, "--out", str(theirs))
+    assert r.returncode == 0, r.stderr
+    ours = tmp_path / "py.h5"
+    pixel_hnn.write(ours, system=system, threads=2, **sizes, **params)
+    assert ours.read_bytes() == theirs.read_bytes()
+    d = pixel_hnn.generate(system=system, **sizes, **params)
+    back = pixel_hnn.read(theirs)
+    with h5py.File(theirs) as f:
+        for key in ("frames", "state", "q", "p", "energy"):
+            assert np.array_equal(d[key], f[key][...]), key
+            assert d[key].dtype == f[key].dtype, key
+            assert np.array_equal(back[key], f[key][...]), key
+        assert np.array_equal(d["is_test"], f["is_test"][...].astype(bool))
+        assert d["attrs"]["config_json"] == f.attrs["config_json"]
+
+
+def test_read_gives_a_suite_files_arrays():
+    d = pixel_hnn.generate("dm-two-body", **SMALL)
+    import tempfile
+    with tempfile.TemporaryDirectory() as t:
+        path = os.path.join(t, "s.h5")
+        pixel_hnn.write(path, "dm-two-body", **SMALL)
+        back = pixel_hnn.read(path)
+    for key in ("frames", "state", "is_test"):
+        assert np.array_equal(back[key], d[key]), key
+    assert np.allclose(back["energy"], d["energy"], rtol=0, atol=1e-12)
+    for name, v in d["params"].items():
+        assert np.array_equal(back["params"][name], v)
+
+
+def test_a_preset_with_a_parameter_or_two_kinds_at_once_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="--param: the dm-pendulum preset draws its parameters"):
+        pixel_hnn.generate("dm-pendulum", g=3.0)
+    with pytest.raises(ValueError, match="--preset/--system: name one"):
+        pixel_hnn.generate("dm-pendulum", system="pendulum")
+    with pytest.raises(ValueError, match="--param: the spring has no parameter 'g'"):
+        pixel_hnn.generate(system="spring", g=3.0)
+    r = cli("generate", "--system", "spring", "--param", "g=3", "--out", str(tmp_path / "x.h5"))
+    with pytest.raises(ValueError) as e:
+        pixel_hnn.write(tmp_path / "x.h5", system="spring", g=3.0)
+    assert r.stderr.strip() == f"error: {e.value}"
+    with pytest.raises(ValueError, match="no such file"):
+        pixel_hnn.read(tmp_path / "none.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_notebook_example_runs_and_scores_a_pytorch_model():
+    torch_python = os.environ.get("PIXEL_HNN_TORCH_PYTHON")
+    if not torch_python:
+        pytest.skip("scripts/test-python names the project's torch venv in PIXEL_HNN_TORCH_PYTHON")
+    import json
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pixel_hnn.__file__)))
+    r = subprocess.run([torch_python, os.path.join(ROOT, "examples", "suite_in_python.py"), "--steps", "30", "--trials", "10",
+                        "--frames", "16"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    assert row["benchmark_window"] == 6 and row["vpt_benchmark_backward_median"] is not None
+    assert 0 < row["pixel_mse"] < 1 and len(row["latent_map_r2_test"]) == 2

@@ -8,6 +8,7 @@
 //! libtorch.
 
 pub mod choice;
+pub mod dataset;
 pub mod error;
 pub mod h5;
 pub mod latent_map;

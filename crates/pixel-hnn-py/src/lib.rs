@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use pixel_hnn_data::choice::Choice;
+use pixel_hnn_data::dataset::{DatasetConfig, PixelDataset};
 use pixel_hnn_data::suite_data::{self, SuiteDatasetConfig, FRAME_BYTES};
 use pixel_hnn_data::systems::render::RenderConfig;
 use pixel_hnn_data::systems::suite::{Draws, Suite, SuiteSystem, SIDE};
@@ -330,6 +331,160 @@ fn render<'py>(
     Ok(array(py, out, &[lead, vec![SIDE, SIDE, 3]].concat())?.into_any().unbind())
 }
 
+/// One of our systems' dataset configuration, built as `pixel-hnn generate --system` builds
+/// it from its flags: the system's defaults, then each parameter, then the sizes.
+#[allow(clippy::too_many_arguments)]
+fn system_config(
+    system: &str,
+    params: Option<HashMap<String, f64>>,
+    trials: Option<usize>,
+    steps: Option<usize>,
+    side: Option<u32>,
+    seed: u64,
+    test_fraction: Option<f64>,
+) -> PyResult<DatasetConfig> {
+    let kind = SystemKind::from_name(system).ok_or_else(|| unknown_system(system))?;
+    let mut d = DatasetConfig::for_system(kind);
+    let mut params: Vec<(String, f64)> = params.unwrap_or_default().into_iter().collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, value) in params {
+        d.set_param(&name, value).map_err(value_error)?;
+    }
+    d.seed = seed;
+    d.trials = trials.unwrap_or(d.trials);
+    d.steps = steps.unwrap_or(d.steps);
+    d.test_fraction = test_fraction.unwrap_or(d.test_fraction);
+    d.render.side = side.unwrap_or(d.render.side);
+    d.validate().map_err(value_error)?;
+    Ok(d)
+}
+
+/// A grey dataset's arrays, as its HDF5 file holds them.
+fn grey_arrays<'py>(py: Python<'py>, data: PixelDataset) -> PyResult<Bound<'py, PyDict>> {
+    let c = data.config.clone();
+    let sys = c.sys();
+    let (t, s, side, dof) = (c.trials, c.steps, c.render.side as usize, sys.dof());
+    let (mut q, mut p, mut energy) = (Vec::with_capacity(t * s * dof), Vec::with_capacity(t * s * dof), Vec::with_capacity(t * s));
+    for trial in 0..t {
+        for step in 0..s {
+            let label = data.label(trial, step);
+            q.extend_from_slice(&label[..dof]);
+            p.extend_from_slice(&label[dof..]);
+            energy.push(data.energy(trial, step));
+        }
+    }
+    let is_test: Vec<bool> = (0..t).map(|i| data.is_test(i)).collect();
+    let out = PyDict::new(py);
+    out.set_item("frames", array(py, data.frames, &[t, s, side, side])?)?;
+    out.set_item("state", array(py, data.states, &[t, s, sys.sim_dim()])?)?;
+    out.set_item("q", array(py, q, &[t, s, dof])?)?;
+    out.set_item("p", array(py, p, &[t, s, dof])?)?;
+    out.set_item("energy", array(py, energy, &[t, s])?)?;
+    out.set_item("is_test", PyArray1::from_vec(py, is_test))?;
+    let attrs = PyDict::new(py);
+    attrs.set_item("system", c.system.kind().name())?;
+    attrs.set_item("dt", sys.dt())?;
+    attrs.set_item("seed", c.seed)?;
+    attrs.set_item("test_trials", c.test_trials())?;
+    attrs.set_item("state_names", sys.sim_names())?;
+    attrs.set_item("label_names", sys.label_names())?;
+    let params = PyDict::new(py);
+    for (name, v) in sys.params() {
+        params.set_item(name, v)?;
+    }
+    attrs.set_item("params", params)?;
+    attrs.set_item("config_json", serde_json::to_string(&c).expect("config serialises"))?;
+    out.set_item("attrs", attrs)?;
+    Ok(out)
+}
+
+/// One of our systems' dataset as numpy arrays (see `generate`).
+#[pyfunction]
+#[pyo3(signature = (system, *, params=None, trials=None, steps=None, side=None, seed=0, test_fraction=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn generate_system<'py>(
+    py: Python<'py>,
+    system: &str,
+    params: Option<HashMap<String, f64>>,
+    trials: Option<usize>,
+    steps: Option<usize>,
+    side: Option<u32>,
+    seed: u64,
+    test_fraction: Option<f64>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cfg = system_config(system, params, trials, steps, side, seed, test_fraction)?;
+    let n = self::threads(threads);
+    let data = py.allow_threads(|| pixel_hnn_data::dataset::generate(&cfg, n, &|| {})).map_err(value_error)?;
+    grey_arrays(py, data)
+}
+
+/// Writes one of our systems' dataset to `path`: the bytes `pixel-hnn generate --system`
+/// writes for the same settings.
+#[pyfunction]
+#[pyo3(signature = (path, system, *, params=None, trials=None, steps=None, side=None, seed=0, test_fraction=None, threads=None, force=false))]
+#[allow(clippy::too_many_arguments)]
+fn write_system(
+    py: Python<'_>,
+    path: PathBuf,
+    system: &str,
+    params: Option<HashMap<String, f64>>,
+    trials: Option<usize>,
+    steps: Option<usize>,
+    side: Option<u32>,
+    seed: u64,
+    test_fraction: Option<f64>,
+    threads: Option<usize>,
+    force: bool,
+) -> PyResult<()> {
+    let cfg = system_config(system, params, trials, steps, side, seed, test_fraction)?;
+    let n = self::threads(threads);
+    py.allow_threads(|| -> pixel_hnn_data::Result<()> {
+        let pending = pixel_hnn_data::output::PendingFile::new(&path, force, "--out")?;
+        pixel_hnn_data::dataset::generate(&cfg, n, &|| {})?.write_to(pending)
+    })
+    .map_err(value_error)
+}
+
+/// Reads a pixel-hnn dataset file, ours (`pixel-hnn/frames`: grey float32 frames) or a
+/// suite preset's (`pixel-hnn/suite-frames`: RGB uint8 frames as stored), as numpy arrays.
+#[pyfunction]
+fn read<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    if suite_data::format_of(&path).as_deref() == Some(suite_data::SUITE_FORMAT) {
+        let t = py.allow_threads(|| suite_data::read(&path)).map_err(value_error)?;
+        let c = &t.config;
+        let (n, s, d) = (c.trials, c.steps, 2 * c.suite.dof());
+        let energy: Vec<f64> = t
+            .params
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| t.states[i * s * d..(i + 1) * s * d].chunks(d).map(|z| c.suite.hamiltonian(p, z)).collect::<Vec<_>>())
+            .collect();
+        let out = PyDict::new(py);
+        let params = PyDict::new(py);
+        for (k, name) in c.suite.param_names().iter().enumerate() {
+            params.set_item(*name, PyArray1::from_vec(py, t.params.iter().map(|p| p[k]).collect()))?;
+        }
+        out.set_item("frames", array(py, t.frames, &[n, s, SIDE, SIDE, 3])?)?;
+        out.set_item("state", array(py, t.states, &[n, s, d])?)?;
+        out.set_item("energy", array(py, energy, &[n, s])?)?;
+        out.set_item("params", params)?;
+        out.set_item("is_test", PyArray1::from_vec(py, (0..n).map(|i| i < c.test_trials).collect::<Vec<bool>>()))?;
+        let attrs = PyDict::new(py);
+        attrs.set_item("preset", c.suite.system.name())?;
+        attrs.set_item("colors", c.suite.colors)?;
+        attrs.set_item("friction", c.suite.friction)?;
+        attrs.set_item("dt", pixel_hnn_data::systems::suite::DT)?;
+        attrs.set_item("seed", c.seed)?;
+        attrs.set_item("test_trials", c.test_trials)?;
+        attrs.set_item("config_json", serde_json::to_string(c).expect("config serialises"))?;
+        out.set_item("attrs", attrs)?;
+        return Ok(out);
+    }
+    let data = py.allow_threads(|| PixelDataset::open(&path)).map_err(value_error)?;
+    grey_arrays(py, data)
+}
+
 /// Frames as `f32` values in `[0, 1]` and their shape: `uint8` frames over 255 (as the
 /// command line reads a suite dataset), `float32` as they are.
 fn frames_f32(x: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<f32>, Vec<usize>)> {
@@ -491,6 +646,9 @@ fn _pixel_hnn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(score_json, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_system, m)?)?;
+    m.add_function(wrap_pyfunction!(write_system, m)?)?;
+    m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(vpt, m)?)?;
     m.add_function(wrap_pyfunction!(symetric_json, m)?)?;
     Ok(())

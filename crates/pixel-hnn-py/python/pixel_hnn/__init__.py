@@ -9,13 +9,56 @@ any torch or jax.
     test = d["is_test"]
     s = pixel_hnn.score(d["frames"][test], predictions, context=5, labels=d["state"][test])
     s["valid_prediction_time_median"], s["benchmark_vpt"]["vpt"]
+    g = pixel_hnn.generate(system="pendulum", trials=20, steps=40, g=9.8)   # our own systems
+    pixel_hnn.read("datasets/pendulum.h5")                                  # either kind of file
 """
 import json as _json
 
-from ._pixel_hnn import generate, write, simulate, render, presets, vpt  # noqa: F401
+from ._pixel_hnn import simulate, render, presets, vpt, read  # noqa: F401
 from . import _pixel_hnn
 
-__all__ = ["generate", "write", "simulate", "render", "presets", "score", "vpt", "symetric"]
+__all__ = ["generate", "write", "read", "simulate", "render", "presets", "score", "vpt", "symetric"]
+
+_SUITE_KEYS = ("colors", "friction", "trials", "test_trials", "steps", "seed", "threads")
+_SYSTEM_KEYS = ("trials", "steps", "side", "seed", "test_fraction", "threads")
+
+
+def _split(preset, system, kw, extra=()):
+    if (preset is None) == (system is None):
+        raise ValueError("--preset/--system: name one: a suite preset (preset=...) or one of our systems (system=...)")
+    keys = (_SUITE_KEYS if preset is not None else _SYSTEM_KEYS) + tuple(extra)
+    settings = {k: v for k, v in kw.items() if k in keys}
+    params = {k: float(v) for k, v in kw.items() if k not in keys}
+    if preset is not None and params:
+        raise ValueError(f"--param: the {preset} preset draws its parameters from the suite's ranges; it takes none "
+                         f"(got {', '.join(sorted(params))})")
+    return settings, params
+
+
+def generate(preset=None, *, system=None, **kw):
+    """A dataset as numpy arrays, the arrays `pixel-hnn generate` writes for the same settings.
+
+    generate("dm-pendulum", colors=False, friction=0.0, trials=700, test_trials=200, steps=256, seed=0)
+      DeepMind's suite's preset: frames (T, S, 32, 32, 3) uint8, state, dx_dt, energy, params,
+      offset, color_index, is_test, attrs.
+    generate(system="pendulum", trials=200, steps=103, side=28, seed=0, test_fraction=0.2, **params)
+      one of our systems (pendulum, spring, two-body, double-pendulum) with physical
+      parameters by name (g=9.8, ...): frames (T, S, side, side) float32, state, q, p, energy,
+      is_test, attrs.
+    """
+    settings, params = _split(preset, system, kw)
+    if preset is not None:
+        return _pixel_hnn.generate(preset, **settings)
+    return _pixel_hnn.generate_system(system, params=params, **settings)
+
+
+def write(path, preset=None, *, system=None, force=False, **kw):
+    """Writes a dataset to `path` (HDF5): the bytes `pixel-hnn generate ... --out path` writes.
+    Takes generate's settings; `force` replaces an existing file."""
+    settings, params = _split(preset, system, kw)
+    if preset is not None:
+        return _pixel_hnn.write(str(path), preset, force=force, **settings)
+    return _pixel_hnn.write_system(str(path), system, params=params, force=force, **settings)
 
 
 def score(truth, predictions, *, context, labels=None, latents=None, backward=None, window=None,

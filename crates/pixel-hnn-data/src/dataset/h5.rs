@@ -6,10 +6,10 @@ use hdf5::{File, H5Type, Location};
 use std::path::Path;
 
 use super::{DatasetConfig, PixelDataset, FIRST_SAMPLE_FRAME};
+use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::util::choice::Choice;
-use crate::util::output::PendingFile;
-use pixel_hnn_data::h5::{deflate, write_chunk, DEFLATE_LEVEL};
+use crate::h5::{deflate, write_chunk, DEFLATE_LEVEL};
+use crate::output::PendingFile;
 
 /// The `format` attribute of every dataset file.
 pub const FORMAT: &str = "pixel-hnn/frames";
@@ -31,7 +31,7 @@ fn put_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()
 
 pub(super) fn write(data: &PixelDataset, pending: PendingFile) -> Result<()> {
     write_file(data, &pending).map_err(Error::hdf5(pending.target()))?;
-    Ok(pending.commit()?)
+    pending.commit()
 }
 
 fn write_file(data: &PixelDataset, pending: &PendingFile) -> hdf5::Result<()> {

@@ -4,7 +4,7 @@
 
 use super::{DatasetConfig, PixelDataset};
 use crate::error::Result;
-use crate::util::rng::Rng;
+use crate::rng::Rng;
 
 /// Simulates and renders `config`'s trials on `threads` threads (at least one), calling
 /// `on_trial` once per finished trial (for progress bars).
@@ -22,7 +22,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
     let threads = threads.clamp(1, config.trials);
     let block = config.trials.div_ceil(threads);
     // One drawer per worker, made up front so that a bad setting fails before any work.
-    let drawers = (0..threads).map(|_| sys.drawer(config.render)).collect::<pixel_hnn_data::Result<Vec<_>>>()?;
+    let drawers = (0..threads).map(|_| sys.drawer(config.render)).collect::<crate::Result<Vec<_>>>()?;
     let per_state = config.steps * d;
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let workers: Vec<_> = frames
@@ -52,7 +52,6 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Split;
     use crate::systems::pendulum::{PendulumDrawer, State};
     use crate::systems::{SystemConfig, SystemKind};
 
@@ -88,54 +87,6 @@ mod tests {
             }
             r.render(state(trial, 7).theta, &mut f);
             assert_eq!(d.frame(trial, 7), &f[..]);
-        }
-    }
-
-    #[test]
-    fn pairs_are_consecutive_frames_with_the_first_frames_label() {
-        let cfg = DatasetConfig { trials: 10, steps: 9, ..DatasetConfig::default() };
-        let d = generate(&cfg, 2, &|| {}).unwrap();
-        assert_eq!(cfg.samples_per_trial(), 6);
-        assert_eq!(cfg.test_trials(), 2);
-        let test = d.pairs(Split::Test);
-        let train = d.pairs(Split::Train);
-        assert_eq!(test.x.size(), vec![12, 2 * 784]);
-        assert_eq!(train.x_next.size(), vec![48, 2 * 784]);
-        assert_eq!(train.labels.size(), vec![48, 2]);
-        // Training sample 7 = trial 3 (the second training trial), k = 1: frames 2, 3, 4.
-        let row = |t: &tch::Tensor, i: i64| Vec::<f32>::try_from(t.get(i)).unwrap();
-        let x = row(&train.x, 7);
-        let xn = row(&train.x_next, 7);
-        assert_eq!(&x[..784], d.frame(3, 2));
-        assert_eq!(&x[784..], d.frame(3, 3));
-        assert_eq!(&xn[..784], d.frame(3, 3));
-        assert_eq!(&xn[784..], d.frame(3, 4));
-        let (q, p) = State { theta: d.state(3, 2)[0], thdot: d.state(3, 2)[1] }.label();
-        assert_eq!(row(&train.labels, 7), vec![q as f32, p as f32]);
-        // The reference's 200 x 103 gives 100 samples a trial, 4,000 of them for testing.
-        let reference = DatasetConfig::default();
-        assert_eq!(reference.samples_per_trial() * reference.test_trials(), 4000);
-        assert_eq!(reference.samples_per_trial() * reference.trials, 20_000);
-    }
-
-    #[test]
-    fn every_system_generates_its_own_labels_and_pairs() {
-        use crate::util::choice::Choice;
-        for &kind in SystemKind::ALL {
-            let cfg = DatasetConfig { trials: 4, steps: 10, ..DatasetConfig::for_system(kind) };
-            let d = generate(&cfg, 2, &|| {}).unwrap();
-            let sys = cfg.sys();
-            let l = 2 * sys.dof();
-            assert_eq!(d.states.len(), 4 * 10 * sys.sim_dim());
-            // Trials follow the simulator from their first state.
-            assert_eq!(&sys.simulate(d.state(2, 0), 10).unwrap()[..], &d.states[2 * 10 * sys.sim_dim()..3 * 10 * sys.sim_dim()]);
-            let pairs = d.pairs(Split::All);
-            assert_eq!(pairs.labels.size(), vec![4 * 7, l as i64]);
-            let first: Vec<f32> = Vec::try_from(pairs.labels.get(0)).unwrap();
-            let want: Vec<f32> = d.label(0, 1).iter().map(|v| *v as f32).collect();
-            assert_eq!(first, want, "{kind:?}");
-            let e: Vec<f32> = Vec::try_from(&pairs.energy).unwrap();
-            assert!((e[0] as f64 - sys.energy(&d.label(0, 1))).abs() < 1e-6);
         }
     }
 
