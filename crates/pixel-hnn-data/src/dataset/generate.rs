@@ -53,7 +53,7 @@ pub fn generate(config: &DatasetConfig, threads: usize, on_trial: &(dyn Fn() + S
 mod tests {
     use super::*;
     use crate::systems::pendulum::{PendulumDrawer, State};
-    use crate::systems::{SystemConfig, SystemKind};
+    use crate::systems::SystemConfig;
 
     fn small() -> DatasetConfig {
         DatasetConfig { trials: 5, steps: 12, ..DatasetConfig::default() }
