@@ -57,6 +57,26 @@ class Tiny(nn.Module):
         return w
 
 
+def rollout(model, step, z, n):
+    """Frames and latents 0 .. n-1 from the latent z of the first, one step a frame, as trained."""
+    zs = [z]
+    for _ in range(1, n):
+        zs.append(step(zs[-1]))
+    return torch.stack([model.decoder(z) for z in zs], 1), torch.stack(zs, 1)
+
+
+def predict(model, truth):
+    """The predictions `pixel_hnn.score` takes, from the true frames (N, S, pixels): forward,
+    given frames 0 .. CONTEXT-1, frames CONTEXT .. S-1 (row j: frame CONTEXT + j), and their
+    latents; backward, given the last CONTEXT frames (the first of them, frame S-CONTEXT, is
+    point 0), frames S-CONTEXT-1 .. 0 (row j: frame S-1-CONTEXT-j)."""
+    steps = truth.shape[1]
+    with torch.no_grad():
+        frames, latents = rollout(model, model.forward_step, model.encoder(truth[:, :CONTEXT].flatten(1)), steps)
+        back, _ = rollout(model, model.backward_step, model.encoder(truth[:, steps - CONTEXT:].flatten(1)), steps - CONTEXT + 1)
+    return frames[:, CONTEXT:], back[:, 1:], latents[:, CONTEXT:]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=600)
@@ -94,22 +114,11 @@ def main():
             print(f"step {step}: loss {loss.item():.3e}")
 
     truth = frames[torch.from_numpy(test)]
-    with torch.no_grad():
-        z = model.encoder(truth[:, :CONTEXT].flatten(1))
-        fwd, lat = [], []
-        for _ in range(CONTEXT, steps):
-            z = model.forward_step(z)
-            fwd.append(model.decoder(z))
-            lat.append(z)
-        zb = model.encoder(truth[:, steps - CONTEXT:].flatten(1))
-        back = []
-        for _ in range(steps - CONTEXT):
-            zb = model.backward_step(zb)
-            back.append(model.decoder(zb))
+    predictions, backward, latents = predict(model, truth)
     shape = (truth.shape[0], -1, 32, 32, 3)
-    predictions = torch.stack(fwd, 1).reshape(shape).clamp(0, 1).numpy().astype(np.float32)
-    backward = torch.stack(back, 1).reshape(shape).clamp(0, 1).numpy().astype(np.float32)
-    latents = torch.stack(lat, 1).double().numpy()
+    predictions = predictions.reshape(shape).clamp(0, 1).numpy().astype(np.float32)
+    backward = backward.reshape(shape).clamp(0, 1).numpy().astype(np.float32)
+    latents = latents.double().numpy()
 
     s = pixel_hnn.score(d["frames"][test], predictions, context=CONTEXT, labels=d["state"][test], latents=latents,
                         backward=backward, window=window)
