@@ -227,14 +227,16 @@ pub struct GenerateArgs {
     pub preset: Option<SuiteSystem>,
     /// The preset's _COLORS dataset: wider parameter ranges, six colours, a random canvas
     /// offset (not for the two bodies).
-    #[arg(long, requires = "preset")]
+    // conflicts_with "system" as well: clap does not enforce a requirement on an argument
+    // (--preset) that conflicts with one given (--system).
+    #[arg(long, requires = "preset", conflicts_with = "system")]
     pub colors: bool,
     /// Friction f in dp/dt = -dH/dq - f dH/dp; the suite's _COLORS_FRICTION datasets use
     /// 0.05 (with --colors; not for the two bodies).
-    #[arg(long, requires = "preset", allow_negative_numbers = true)]
+    #[arg(long, requires = "preset", conflicts_with = "system", allow_negative_numbers = true)]
     pub friction: Option<f64>,
     /// A preset's test trajectories, taken first [default: 200].
-    #[arg(long, requires = "preset", allow_negative_numbers = true)]
+    #[arg(long, requires = "preset", conflicts_with = "system", allow_negative_numbers = true)]
     pub test_trials: Option<usize>,
     /// Frame side in pixels.
     #[arg(long, default_value_t = data_defaults().render.side, allow_negative_numbers = true)]

@@ -126,6 +126,9 @@ fn bad_preset_input_is_one_line_naming_the_flag_and_writes_nothing() {
         &["--preset", "dm-pendulum", "--param", "g=3"],
         &["--preset", "dm-pendulum", "--system", "spring"],
         &["--colors"],
+        &["--system", "pendulum", "--colors"],
+        &["--system", "spring", "--friction", "0.05"],
+        &["--system", "pendulum", "--test-trials", "3"],
         &["--preset", "dm-nope"],
     ] {
         let o = run(extra).output().unwrap();

@@ -21,17 +21,31 @@ __all__ = ["generate", "write", "read", "simulate", "render", "presets", "score"
 
 _SUITE_KEYS = ("colors", "friction", "trials", "test_trials", "steps", "seed", "threads")
 _SYSTEM_KEYS = ("trials", "steps", "side", "seed", "test_fraction", "threads")
+# The flags as the command line's parser names them in its messages.
+_FLAGS = {"colors": "--colors", "friction": "--friction <FRICTION>", "test_trials": "--test-trials <TEST_TRIALS>",
+          "side": "--side <SIDE>", "test_fraction": "--test-fraction <TEST_FRACTION>"}
 
 
-def _split(preset, system, kw, extra=()):
-    if (preset is None) == (system is None):
+def _conflict(a, b):
+    return ValueError(f"the argument '{a}' cannot be used with '{b}'")
+
+
+def _split(preset, system, kw):
+    """generate's keywords as the command line takes them: (settings, physical parameters),
+    or the command line's message where it would refuse them."""
+    if preset is not None and system is not None:
+        raise _conflict("--preset <PRESET>", "--system <SYSTEM>")
+    if preset is None and system is None:
         raise ValueError("--preset/--system: name one: a suite preset (preset=...) or one of our systems (system=...)")
-    keys = (_SUITE_KEYS if preset is not None else _SYSTEM_KEYS) + tuple(extra)
-    settings = {k: v for k, v in kw.items() if k in keys}
-    params = {k: float(v) for k, v in kw.items() if k not in keys}
+    own, other = (_SUITE_KEYS, _SYSTEM_KEYS) if preset is not None else (_SYSTEM_KEYS, _SUITE_KEYS)
+    for k in kw:
+        if k not in own and k in other:
+            pair = ("--preset <PRESET>", _FLAGS[k]) if preset is not None else ("--system <SYSTEM>", _FLAGS[k])
+            raise _conflict(*pair)
+    settings = {k: v for k, v in kw.items() if k in own}
+    params = {k: float(v) for k, v in kw.items() if k not in own}
     if preset is not None and params:
-        raise ValueError(f"--param: the {preset} preset draws its parameters from the suite's ranges; it takes none "
-                         f"(got {', '.join(sorted(params))})")
+        raise _conflict("--preset <PRESET>", "--param <NAME=VALUE>")
     return settings, params
 
 
