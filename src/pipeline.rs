@@ -361,7 +361,9 @@ pub fn evaluate(run_dir: &Path, cfg: &EvalConfig, device: Device) -> Result<Pixe
         }
     }
     let ensemble = EnsembleSummary::of(&models, run.seeds());
-    let metrics = PixelMetrics { system: run.config.dataset.config.system.kind(), protocol: cfg.clone(), models, ensemble };
+    let system = &run.config.dataset.config.system;
+    let variant = Some(system.label()).filter(|l| l != system.kind().name());
+    let metrics = PixelMetrics { system: system.kind(), variant, protocol: cfg.clone(), models, ensemble };
     metrics.save(&run.dir)?;
     for m in &metrics.models {
         let events = run.events_dir(m.model, m.seed).join(run::METRIC_EVENTS);
@@ -484,7 +486,7 @@ pub fn predict(run_dir: &Path, kind: Option<FieldKind>, seed: Option<u64>, out: 
     let model = run.load_model(kind, seed, device)?;
     let name = if run.config.train.is_ensemble() { format!("{} seed {seed}", kind.name()) } else { kind.name().to_string() };
     let train = &run.config.train;
-    let window = Some(train.train_window(model.config.arch.context));
+    let window = Some(train.train_window(&model.config.arch));
     let p = Predictions::of_model(&model, &data, train.integrator_for(kind), window, name, Some(run.config.dataset.sha256.clone()))?;
     p.write(out, force, "--out")?;
     Ok(p)

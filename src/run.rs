@@ -356,6 +356,10 @@ pub struct PixelMetrics {
     /// The system the run learned (runs before there were others: the pendulum).
     #[serde(default)]
     pub system: SystemKind,
+    /// A suite preset's variant, where the run learned one (`dm-pendulum-colors`): tables
+    /// show it in place of the system's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// One entry per model and member (seed).
     pub models: Vec<ModelMetrics>,
     pub protocol: EvalConfig,
@@ -369,6 +373,11 @@ impl JsonFile for PixelMetrics {
 }
 
 impl PixelMetrics {
+    /// The task as tables name it: `pixel SYSTEM` (or the suite's variant).
+    pub fn task(&self) -> String {
+        format!("pixel {}", self.variant.as_deref().unwrap_or(self.system.name()))
+    }
+
     /// The HNN against the baseline, trajectory by trajectory.
     pub fn head_to_head(&self) -> Option<crate::evaluate::HeadToHead> {
         crate::evaluate::HeadToHead::of(&self.models, &self.protocol)

@@ -25,8 +25,8 @@ use crate::integrate::Integrator;
 use crate::model::Model;
 use crate::util::choice::Choice;
 use crate::util::output::PendingFile;
+use pixel_hnn_data::scoring::{non_finite, Forecast, Truth};
 pub use pixel_hnn_data::scoring::{BenchmarkVpt, LatentScores, ScoreSettings, TrialScore, TrialScores};
-use pixel_hnn_data::scoring::{Forecast, Truth};
 
 /// The `format` attribute of a predictions file.
 pub const FORMAT: &str = "pixel-hnn/predictions";
@@ -77,12 +77,6 @@ fn frame_shape(shape: &[usize]) -> Option<(usize, usize, usize, usize)> {
         [t, h, s, s2, 3] if s == s2 => Some((t, h, s, 3)),
         _ => None,
     }
-}
-
-/// Where the first non-finite value of frames `[trials, h, px]` is, in words.
-fn non_finite(frames: &[f32], h: usize, px: usize) -> Option<String> {
-    let i = frames.iter().position(|v| !v.is_finite())?;
-    Some(format!("{} at trial {}, predicted frame {}", frames[i], i / (h * px), (i / px) % h))
 }
 
 impl Predictions {
@@ -385,7 +379,7 @@ impl TestTrials {
         let c = &t.config;
         TestTrials {
             path: Some(path.to_path_buf()),
-            system: c.suite.system.name().into(),
+            system: c.suite.label(),
             steps: c.steps,
             side: crate::systems::suite::SIDE,
             channels: 3,

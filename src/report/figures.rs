@@ -91,7 +91,7 @@ impl Figures {
 
     /// A pixel run's records: each member under each protocol it was scored by.
     pub fn of_pixel(m: &PixelMetrics, source: &Path) -> Vec<Figures> {
-        let task = format!("pixel {}", m.system.name());
+        let task = m.task();
         let n = m.protocol.seeds.len();
         let mut out = vec![];
         for x in &m.models {

@@ -136,6 +136,7 @@ mod tests {
         {
             let metrics = PixelMetrics {
                 system: Default::default(),
+                variant: None,
                 models: vec![],
                 protocol: EvalConfig { map_fit: fit, ..EvalConfig::default() },
                 ensemble: None,

@@ -27,10 +27,7 @@ pub fn score_markdown(m: &ScoreMetrics) -> String {
         sci(t.pixel_mse)
     );
     if let Some(b) = &t.benchmark_vpt {
-        let back = match (&b.backward_median, b.backward.is_some()) {
-            (Some(m), true) => format!(", backward {m:.1}"),
-            _ => ", no backward predictions".into(),
-        };
+        let back = b.backward_median.map_or(", no backward predictions".into(), |back| format!(", backward {back:.1}"));
         s += &format!(
             "| the benchmark's VPT (DeepMind's: frames after the training window of {} frames, median; forward {:.1}{back}) | {:.1} |\n",
             b.window, b.forward_median, b.vpt
@@ -144,8 +141,8 @@ fn ensemble_markdown(metrics: &PixelMetrics, e: &EnsembleSummary) -> String {
     let seeds_text = crate::training::Seeds::describe(&e.seeds);
     let heads: Vec<String> = cols.iter().map(|&k| format!("{} ({} members)", heading(k), members(k))).collect();
     let mut t = format!(
-        "| pixel {}, training seeds {seeds_text}: mean [95% interval] | {} | paper baseline (one seed) | paper HNN |\n|---|{}---|---|\n",
-        metrics.system.name(),
+        "| {}, training seeds {seeds_text}: mean [95% interval] | {} | paper baseline (one seed) | paper HNN |\n|---|{}---|---|\n",
+        metrics.task(),
         heads.join(" | "),
         "---|".repeat(cols.len())
     );
@@ -306,8 +303,8 @@ fn single_markdown(metrics: &PixelMetrics) -> String {
     let mut t = String::new();
     let heads: Vec<String> = cols.iter().map(|&k| heading(k)).collect();
     t += &format!(
-        "| pixel {} | {} | paper baseline | paper HNN |\n|---|{}---|---|\n",
-        metrics.system.name(),
+        "| {} | {} | paper baseline | paper HNN |\n|---|{}---|---|\n",
+        metrics.task(),
         heads.join(" | "),
         "---|".repeat(cols.len())
     );

@@ -117,7 +117,7 @@ impl Row {
         Row {
             task,
             order: task.map_or((paper::Row::ALL.len(), m.system as usize), |t| (t as usize, 0)),
-            label: format!("pixel {}", m.system.name()),
+            label: m.task(),
             train_loss,
             test_loss,
             energy_mse,

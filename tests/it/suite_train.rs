@@ -81,7 +81,7 @@ fn every_family_trains_on_rgb_frames_and_is_scored_on_the_test_trajectories() {
         succeeds(bin().args(["evaluate", "--device", "cpu", "--frames", "12", "--steps", "20", "--run"]).arg(run));
     }
     let m = json(mlp.join("metrics.json"));
-    assert_eq!(m["system"], "dm-pendulum");
+    assert_eq!((m["system"].as_str(), m["variant"].as_str()), (Some("dm-pendulum"), Some("dm-pendulum-colors")));
     let families: Vec<&str> = m["models"].as_array().unwrap().iter().map(|x| x["model"].as_str().unwrap()).collect();
     assert_eq!(families.len(), pixel_hnn::model::FieldKind::ALL.len(), "{families:?}");
     // The true energies are the file's: trajectory 1's frames 1 .. 12, under its own parameters.
@@ -110,7 +110,8 @@ fn every_family_trains_on_rgb_frames_and_is_scored_on_the_test_trajectories() {
         assert_eq!(image::open(conv.join(name)).unwrap().color(), image::ColorType::Rgb8, "{name}");
     }
     assert!(image::open(conv.join("rollout/comparison.gif")).unwrap().width() > 3 * 32 * 4);
+    // Trained runs and score runs of the colours variant share its label, apart from the plain preset's.
     let table = succeeds(bin().args(["table", "--runs"]).arg(&runs));
-    assert!(table.lines().any(|l| l.starts_with("| pixel dm-pendulum | hgn | - | 5 |")), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("| pixel dm-pendulum | lgn | 0 | 2 |")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("| pixel dm-pendulum-colors | hgn | - | 5 |")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("| pixel dm-pendulum-colors | lgn | 0 | 2 |")), "{table}");
 }

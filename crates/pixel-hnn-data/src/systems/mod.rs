@@ -252,6 +252,15 @@ impl SystemConfig {
         }
     }
 
+    /// The dataset's system as tables show it: ours by name, a suite preset with its variant
+    /// (`dm-pendulum-colors`).
+    pub fn label(&self) -> String {
+        match self {
+            SystemConfig::Suite(s) => s.label(),
+            other => other.kind().name().into(),
+        }
+    }
+
     pub fn get(&self) -> &dyn System {
         match self {
             SystemConfig::Pendulum(s) => s,
