@@ -237,7 +237,7 @@ pub fn evaluate_model(
         model,
         data,
         integrator,
-        Some(trained.train_window(context)),
+        Some(trained.train_window(&model.config.arch)),
         model.field.kind().name().into(),
         None,
     )?;

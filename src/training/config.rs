@@ -249,11 +249,12 @@ impl TrainConfig {
         c
     }
 
-    /// The frames a training window spans for an encoder reading `context` frames: the
-    /// context and the frames its rollout is fitted over (the paper's pair and next pair:
-    /// 3). The benchmark's valid prediction time counts only the frames after it.
-    pub fn train_window(&self, context: usize) -> usize {
-        context + self.horizon
+    /// The frames a training window of `arch` spans: its encoder's context (or its decoder's
+    /// frames, the more) and the frames its rollout is fitted over (the paper's pair and next
+    /// pair: 3), as [`Architecture::window_frames`] counts them for the training batches. The
+    /// benchmark's valid prediction time counts only the frames after it.
+    pub fn train_window(&self, arch: &Architecture) -> usize {
+        arch.window_frames(self.horizon)
     }
 
     /// The step `kind` trains and is rolled out with.

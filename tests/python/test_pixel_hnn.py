@@ -208,6 +208,40 @@ def test_bad_scoring_input_raises_value_error_naming_what_does_not_fit():
         pixel_hnn.score(truth, rgb, context=3, backward=rgb[:, :4])
     with pytest.raises(ValueError, match="frames must be a numpy array of uint8 or float32"):
         pixel_hnn.score(truth, rgb.astype(np.float64), context=3)
+    # A prediction that blew up is refused (the CLI refuses such a file), not scored as valid.
+    blown = rgb.copy()
+    blown[1, 2, 5, 5, 0] = np.nan
+    with pytest.raises(ValueError, match="the predictions hold NaN at trial 1, predicted frame 2"):
+        pixel_hnn.score(truth, blown, context=3)
+    with pytest.raises(ValueError, match="the backward predictions hold NaN at trial 1, predicted frame 2"):
+        pixel_hnn.score(truth, rgb, context=3, backward=blown)
+    with pytest.raises(ValueError, match="predictions: hold NaN at trial 1, predicted frame 2"):
+        pixel_hnn.vpt(truth[:, 3:], blown)
+    # Backward counts need forward predictions over as many frames.
+    with pytest.raises(ValueError, match="backward predictions need forward ones to the trials' last frame"):
+        pixel_hnn.score(truth, rgb[:, :3], context=3, backward=rgb)
+    with pytest.raises(ValueError, match="hold no pixels"):
+        pixel_hnn.vpt(np.zeros((1, 2, 0, 0), np.float32), np.zeros((1, 2, 0, 0), np.float32))
+    with pytest.raises(ValueError, match="threshold: must be a positive number"):
+        pixel_hnn.vpt(truth[:, 3:], rgb, threshold=float("nan"))
+
+
+def test_symetric_refuses_points_that_do_not_fit():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 2))
+    x = z @ np.array([[2.0, 0.5], [0.0, 1.0]])  # linear in the latents: order 1
+    assert pixel_hnn.symetric(z, x, z, x)["order"] == 1
+    for args, words in [
+        ((z, x, z[:, :1], x), "every latent needs the training latents' 2 values"),
+        ((z, x, z, x[:, :1]), "every state the training states' 2"),
+        ((z, x[:39], z, x), "train_latents and train_states: 40 and 39 rows"),
+        ((z, x, z[:0], x[:0]), "test_latents and test_states: 0 and 0 rows"),
+        ((z, x, np.full_like(z, np.nan), x), "test_latents and test_states: a value is not finite"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            pixel_hnn.symetric(*args)
+    with pytest.raises(ValueError, match="train_latents and train_states: every latent needs"):
+        pixel_hnn.symetric([[1.0, 2.0], [1.0]] * 20, x, z, x)
 
 
 @pytest.mark.parametrize("system,params,flags", [
@@ -250,16 +284,28 @@ def test_read_gives_a_suite_files_arrays():
 
 
 def test_a_preset_with_a_parameter_or_two_kinds_at_once_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="--param: the dm-pendulum preset draws its parameters"):
-        pixel_hnn.generate("dm-pendulum", g=3.0)
+    # Each in the command line's words: its parser's first line.
+    for kw, args in [
+        (dict(preset="dm-pendulum", g=3.0), ["--preset", "dm-pendulum", "--param", "g=3"]),
+        (dict(preset="dm-pendulum", system="pendulum"), ["--preset", "dm-pendulum", "--system", "pendulum"]),
+        (dict(preset="dm-pendulum", side=32), ["--preset", "dm-pendulum", "--side", "32"]),
+        (dict(preset="dm-pendulum", test_fraction=0.1), ["--preset", "dm-pendulum", "--test-fraction", "0.1"]),
+        (dict(system="pendulum", colors=True), ["--system", "pendulum", "--colors"]),
+        (dict(system="spring", friction=0.05), ["--system", "spring", "--friction", "0.05"]),
+        (dict(system="pendulum", test_trials=3), ["--system", "pendulum", "--test-trials", "3"]),
+        (dict(system="spring", g=3.0), ["--system", "spring", "--param", "g=3"]),
+    ]:
+        r = cli("generate", *args, "--out", str(tmp_path / "x.h5"))
+        assert r.returncode != 0, args
+        with pytest.raises(ValueError) as e:
+            pixel_hnn.write(tmp_path / "x.h5", **kw)
+        assert r.stderr.splitlines()[0] == f"error: {e.value}", args
+        with pytest.raises(ValueError):
+            pixel_hnn.generate(**kw)
     with pytest.raises(ValueError, match="--preset/--system: name one"):
-        pixel_hnn.generate("dm-pendulum", system="pendulum")
-    with pytest.raises(ValueError, match="--param: the spring has no parameter 'g'"):
-        pixel_hnn.generate(system="spring", g=3.0)
-    r = cli("generate", "--system", "spring", "--param", "g=3", "--out", str(tmp_path / "x.h5"))
-    with pytest.raises(ValueError) as e:
-        pixel_hnn.write(tmp_path / "x.h5", system="spring", g=3.0)
-    assert r.stderr.strip() == f"error: {e.value}"
+        pixel_hnn.generate()
+    with pytest.raises(ValueError, match="--system: 'dm-pendulum' is not a system; the systems are pendulum, spring"):
+        pixel_hnn.generate(system="dm-pendulum")
     with pytest.raises(ValueError, match="no such file"):
         pixel_hnn.read(tmp_path / "none.h5")
     assert list(tmp_path.iterdir()) == []
@@ -277,3 +323,49 @@ def test_the_notebook_example_runs_and_scores_a_pytorch_model():
     row = json.loads(r.stdout.strip().splitlines()[-1])
     assert row["benchmark_window"] == 6 and row["vpt_benchmark_backward_median"] is not None
     assert 0 < row["pixel_mse"] < 1 and len(row["latent_map_r2_test"]) == 2
+
+
+ORACLE = r'''
+import json, sys
+import numpy as np, torch
+import pixel_hnn
+sys.path.insert(0, sys.argv[1])
+import suite_in_python as ex
+
+# Random frames (any two differ far past the threshold). The oracle's latent is (trial i,
+# frame k); its steps move k by one; its decoder draws the true frame. Predicted right,
+# every frame is valid, forward and backward; a frame off, none is.
+n, s, px = 3, 12, 32 * 32 * 3
+truth = torch.rand(n, s, px, generator=torch.Generator().manual_seed(0))
+
+class Oracle:
+    def encoder(self, x):
+        first = x[:, :px]
+        return torch.tensor([[float(i), float((truth[i] == first[i]).all(1).nonzero()[0, 0])] for i in range(n)])
+    def decoder(self, z):
+        return torch.stack([truth[int(i), int(k)] for i, k in z.tolist()])
+    def forward_step(self, z):
+        return z + torch.tensor([0.0, 1.0])
+    def backward_step(self, z):
+        return z - torch.tensor([0.0, 1.0])
+
+fwd, back, lat = ex.predict(Oracle(), truth)
+shape = (n, -1, 32, 32, 3)
+r = pixel_hnn.score(truth.reshape(n, s, 32, 32, 3).numpy(), fwd.reshape(shape).numpy(), context=ex.CONTEXT,
+                    backward=back.reshape(shape).numpy())
+print(json.dumps([r["valid_prediction_time_median"], r["benchmark_vpt"]["forward_median"],
+                  r["benchmark_vpt"]["backward_median"], lat[:, 0].tolist()]))
+'''
+
+
+def test_the_notebook_examples_predictions_are_the_frames_score_expects():
+    torch_python = os.environ.get("PIXEL_HNN_TORCH_PYTHON")
+    if not torch_python:
+        pytest.skip("scripts/test-python names the project's torch venv in PIXEL_HNN_TORCH_PYTHON")
+    import json
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pixel_hnn.__file__)))
+    r = subprocess.run([torch_python, "-c", ORACLE, os.path.join(ROOT, "examples")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    vpt, forward, backward, first_latents = json.loads(r.stdout)
+    assert (vpt, forward, backward) == (10.0, 10.0, 10.0)
+    assert first_latents == [[i, 2.0] for i in range(3)]  # the latent of frame CONTEXT = 2

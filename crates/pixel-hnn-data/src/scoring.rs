@@ -261,7 +261,7 @@ impl BenchmarkVpt {
         let (px, steps, ctx, h) = (truth.pixels, truth.steps, forecast.context, forecast.predicted);
         let window = settings.window.unwrap_or(ctx);
         let n = truth.trial_ids.len();
-        let first_failure = |errors: Vec<f64>| errors.iter().position(|&e| e > settings.threshold).unwrap_or(errors.len());
+        let first_failure = |errors: Vec<f64>| symetric::first_failure(&errors, settings.threshold);
         // Forward: frames window .. ctx + h, in order.
         let forward: Vec<usize> = (0..n)
             .map(|i| {
@@ -293,6 +293,28 @@ impl BenchmarkVpt {
         let vpt = backward_median.map_or(forward_median, |b| (forward_median + b) / 2.0);
         BenchmarkVpt { window, length, forward, forward_median, backward, backward_median, vpt, vpt_relative: vpt / length as f64 }
     }
+}
+
+/// Where the first non-finite value of frames `[trials, h, px]` is, in words ("NaN at trial
+/// 0, predicted frame 3"; `None` when all are finite).
+pub fn non_finite(frames: &[f32], h: usize, px: usize) -> Option<String> {
+    let i = frames.iter().position(|v| !v.is_finite())?;
+    Some(format!("{} at trial {}, predicted frame {}", frames[i], i / (h * px).max(1), (i / px.max(1)) % h.max(1)))
+}
+
+/// Checks that a model's predictions handed in from outside are all finite, as a
+/// predictions file must be. (`evaluate`'s own rollouts are scored as they come: a frame
+/// that is not finite fails the valid prediction time there.)
+pub fn check_finite(f: &Forecast, pixels: usize) -> Result<(), Misfit> {
+    if let Some(at) = non_finite(f.frames, f.predicted, pixels) {
+        return Err(Misfit(format!("the predictions hold {at}")));
+    }
+    if let Some((bh, rows)) = f.backward {
+        if let Some(at) = non_finite(rows, bh, pixels) {
+            return Err(Misfit(format!("the backward predictions hold {at}")));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `forecast` can be scored against `truth` under `settings`.
@@ -341,6 +363,13 @@ pub fn check_fits(truth: &Truth, f: &Forecast, settings: ScoreSettings) -> Resul
     if let Some((bh, rows)) = f.backward {
         if rows.len() != n * bh * px {
             return bad(format!("the backward predictions hold {} values, not {n} trials x {bh} frames x {px}", rows.len()));
+        }
+        if f.context + f.predicted != steps {
+            return bad(format!(
+                "backward predictions need forward ones to the trials' last frame (horizon {}, not {}), so that both counts span as many frames",
+                steps - f.context,
+                f.predicted
+            ));
         }
         if bh != steps - f.context {
             return bad(format!(
@@ -425,5 +454,21 @@ mod tests {
         assert!(e.contains("backward predictions have 5 frames"), "{e}");
         let e = TrialScores::of(&truth, &Forecast { predicted: 9, frames: &vec![0.0; 72], ..f }, ScoreSettings::default()).unwrap_err().0;
         assert!(e.starts_with("predicts frames 2 .. 10"), "{e}");
+        // Backward predictions beside a short forward horizon: the two counts would span
+        // different frames (a relative VPT over 1).
+        let (fwd5, bwd) = (vec![0.0f32; 2 * 5 * 4], vec![0.0f32; 2 * 8 * 4]);
+        let short = Forecast { predicted: 5, frames: &fwd5, backward: Some((8, &bwd)), ..f };
+        let e = TrialScores::of(&truth, &short, ScoreSettings::default()).unwrap_err().0;
+        assert!(e.starts_with("backward predictions need forward ones to the trials' last frame (horizon 8, not 5)"), "{e}");
+        // Outside predictions must be finite; where they are not, the trial and frame are named.
+        let mut blown = ok.clone();
+        blown[(8 + 3) * 4 + 1] = f32::NAN;
+        assert_eq!(
+            check_finite(&Forecast { frames: &blown, ..f }, 4).unwrap_err().0,
+            "the predictions hold NaN at trial 1, predicted frame 3"
+        );
+        let back = Forecast { backward: Some((8, &blown)), ..f };
+        assert_eq!(check_finite(&back, 4).unwrap_err().0, "the backward predictions hold NaN at trial 1, predicted frame 3");
+        assert!(check_finite(&f, 4).is_ok());
     }
 }

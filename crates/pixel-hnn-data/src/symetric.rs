@@ -419,9 +419,36 @@ pub struct Symetric {
     pub map: PolyMap,
 }
 
+/// Why [`symetric`] cannot take these points, in words (`None`: it can): each set's latents
+/// and states row for row, every latent of one size and every state of one size in both
+/// sets, every value finite.
+pub fn check_points(train_z: &[Vec<f64>], train_s: &[Vec<f64>], test_z: &[Vec<f64>], test_s: &[Vec<f64>]) -> Option<String> {
+    let width = |rows: &[Vec<f64>]| rows.first().map_or(0, |r| r.len());
+    let (wz, ws) = (width(train_z), width(train_s));
+    for (set, z, s) in [("train", train_z, train_s), ("test", test_z, test_s)] {
+        if z.is_empty() || z.len() != s.len() {
+            return Some(format!(
+                "{set}_latents and {set}_states: {} and {} rows; they need the same number, at least one",
+                z.len(),
+                s.len()
+            ));
+        }
+        if wz == 0 || ws == 0 || z.iter().any(|r| r.len() != wz) || s.iter().any(|r| r.len() != ws) {
+            return Some(format!(
+                "{set}_latents and {set}_states: every latent needs the training latents' {wz} values and every state the training states' {ws} (none empty)"
+            ));
+        }
+        if z.iter().chain(s).flatten().any(|v| !v.is_finite()) {
+            return Some(format!("{set}_latents and {set}_states: a value is not finite"));
+        }
+    }
+    None
+}
+
 /// The SyMetric of latents `train_z`, `test_z` (`[n][d]`) against their true states
 /// `train_s`, `test_s` (`[n][m]`): the map is chosen by [`PolyMap::choose`] up to
-/// `max_order` ([`MAX_ORDER`] in the benchmark), scored and tested at the test points.
+/// `max_order` ([`MAX_ORDER`] in the benchmark), scored and tested at the test points
+/// (points as [`check_points`] asks).
 pub fn symetric(train_z: &[Vec<f64>], train_s: &[Vec<f64>], test_z: &[Vec<f64>], test_s: &[Vec<f64>], max_order: usize) -> Symetric {
     let (map, r2, trace) = choose_with_trace(train_z, train_s, test_z, test_s, max_order);
     let r2_holds = worst(&r2) >= R2_MIN;
@@ -444,8 +471,9 @@ pub fn symetric(train_z: &[Vec<f64>], train_s: &[Vec<f64>], test_z: &[Vec<f64>],
 /// The MSE of each predicted frame over its true frame's mean square, `MSE / mean(truth^2)`:
 /// frames are consecutive blocks of `pixels` values in `pred` and `truth` (the same
 /// length, a multiple of `pixels`). Term by term the rule of `evaluate`'s scoring: the
-/// difference in `f32`, the sums in `f64`. A black true frame gives `inf` (NaN where the
-/// prediction is black too).
+/// difference in `f32`, the sums in `f64`. A black true frame gives `inf`, or 0 where the
+/// prediction is black too (an exact prediction is 0 whatever the frame); a non-finite
+/// prediction gives NaN or `inf`.
 pub fn normalised_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
     assert!(
         pixels > 0 && pred.len() == truth.len() && truth.len() % pixels == 0,
@@ -459,17 +487,27 @@ pub fn normalised_mse(pred: &[f32], truth: &[f32], pixels: usize) -> Vec<f64> {
         .map(|(gt, p)| {
             let mse = gt.iter().zip(p).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / pixels as f64;
             let power = gt.iter().map(|a| (*a as f64).powi(2)).sum::<f64>() / pixels as f64;
-            mse / power
+            if mse == 0.0 {
+                0.0
+            } else {
+                mse / power
+            }
         })
         .collect()
+}
+
+/// The index of the first frame whose error is not at most `threshold` (NaN fails: a
+/// prediction that blew up), or the number of frames when none fails. The one rule behind
+/// every valid prediction time, ours and the benchmark's.
+pub fn first_failure(errors: &[f64], threshold: f64) -> usize {
+    errors.iter().position(|&e| e.is_nan() || e > threshold).unwrap_or(errors.len())
 }
 
 /// The valid prediction time: the index of the first frame whose [`normalised_mse`]
 /// exceeds `threshold` (strictly; 0.025 in the benchmark and the reference), or the number
 /// of frames when none does. As DeepMind's `_eval_batch_vpt` and `evaluate`'s scoring.
 pub fn vpt(pred: &[f32], truth: &[f32], pixels: usize, threshold: f64) -> usize {
-    let errors = normalised_mse(pred, truth, pixels);
-    errors.iter().position(|&e| e > threshold).unwrap_or(errors.len())
+    first_failure(&normalised_mse(pred, truth, pixels), threshold)
 }
 
 /// The region of the training latents: each coordinate's training range widened by
@@ -783,6 +821,13 @@ mod tests {
         assert_eq!(vpt(&black, &black, px, 0.025), 2);
         assert_eq!(vpt(&[0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0], &black, px, 0.025), 0);
         assert_eq!(vpt(&[], &[], px, 0.025), 0);
+        // A prediction that blew up fails where it turns non-finite, black truth or not.
+        let mut blown = pred.clone();
+        blown[px + 1] = f32::NAN;
+        assert_eq!(vpt(&blown, &truth, px, 2.0), 1);
+        blown[px + 1] = f32::INFINITY;
+        assert_eq!(vpt(&blown, &truth, px, 2.0), 1);
+        assert_eq!(vpt(&[0.0, 0.0, 0.0, 0.0, f32::NAN, 0.0, 0.0, 0.0], &black, px, 0.025), 1);
     }
 
     #[test]

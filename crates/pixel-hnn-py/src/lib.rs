@@ -343,7 +343,10 @@ fn system_config(
     seed: u64,
     test_fraction: Option<f64>,
 ) -> PyResult<DatasetConfig> {
-    let kind = SystemKind::from_name(system).ok_or_else(|| unknown_system(system))?;
+    let kind = SystemKind::from_name(system).ok_or_else(|| {
+        let known: Vec<&str> = SystemKind::ALL.iter().map(|s| s.name()).collect();
+        value_error(format!("--system: '{system}' is not a system; the systems are {} (a suite preset: preset=...)", known.join(", ")))
+    })?;
     let mut d = DatasetConfig::for_system(kind);
     let mut params: Vec<(String, f64)> = params.unwrap_or_default().into_iter().collect();
     params.sort_by(|a, b| a.0.cmp(&b.0));
@@ -588,6 +591,8 @@ fn score_json(
             latents: latents.as_ref().map(|(_, v)| (latent_dim.unwrap_or(0), &v[..])),
             backward: backward.as_ref().map(|(bh, v)| (*bh, &v[..])),
         };
+        // Finite, as a predictions file must be for `pixel-hnn score`.
+        pixel_hnn_data::scoring::check_finite(&forecast, px)?;
         TrialScores::of(&truth, &forecast, ScoreSettings { threshold, window })
     });
     let scores = scores.map_err(|m| value_error(format!("predictions: {m}")))?;
@@ -606,6 +611,15 @@ fn vpt(truth: &Bound<'_, PyAny>, predictions: &Bound<'_, PyAny>, threshold: f64)
         return Err(value_error(format!("predictions: shape {ps:?}; the truth's is {gs:?}")));
     }
     let (n, h, px) = frame_axes(&gs, "truth")?;
+    if px == 0 {
+        return Err(value_error(format!("truth: frames of shape {gs:?} hold no pixels")));
+    }
+    if !(threshold.is_finite() && threshold > 0.0) {
+        return Err(value_error(format!("threshold: must be a positive number (got {threshold})")));
+    }
+    if let Some(at) = pixel_hnn_data::scoring::non_finite(&pred, h, px) {
+        return Err(value_error(format!("predictions: hold {at}")));
+    }
     Ok((0..n)
         .map(|i| pixel_hnn_data::symetric::vpt(&pred[i * h * px..(i + 1) * h * px], &gt[i * h * px..(i + 1) * h * px], px, threshold))
         .collect())
@@ -622,15 +636,9 @@ fn symetric_json(
     test_states: Vec<Vec<f64>>,
     max_order: usize,
 ) -> PyResult<String> {
-    let same = |a: &[Vec<f64>], b: &[Vec<f64>], what: &str| -> PyResult<()> {
-        let w = a.first().map_or(0, |r| r.len());
-        if a.is_empty() || a.len() != b.len() || a.iter().any(|r| r.len() != w) || w == 0 {
-            return Err(value_error(format!("{what}: latents and states need the same number of rows, each latent of one size")));
-        }
-        Ok(())
-    };
-    same(&train_latents, &train_states, "train_latents")?;
-    same(&test_latents, &test_states, "test_latents")?;
+    if let Some(why) = pixel_hnn_data::symetric::check_points(&train_latents, &train_states, &test_latents, &test_states) {
+        return Err(value_error(why));
+    }
     if !(1..=pixel_hnn_data::symetric::MAX_ORDER).contains(&max_order) {
         return Err(value_error(format!("max_order: must be 1 .. {}", pixel_hnn_data::symetric::MAX_ORDER)));
     }
