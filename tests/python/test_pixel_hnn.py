@@ -224,6 +224,15 @@ def test_bad_scoring_input_raises_value_error_naming_what_does_not_fit():
         pixel_hnn.vpt(np.zeros((1, 2, 0, 0), np.float32), np.zeros((1, 2, 0, 0), np.float32))
     with pytest.raises(ValueError, match="threshold: must be a positive number"):
         pixel_hnn.vpt(truth[:, 3:], rgb, threshold=float("nan"))
+    for kw, words in [(dict(context=-1), "context: must be a whole number, at least 1"),
+                      (dict(context=3, window=2.5), "window: must be a whole number"),
+                      (dict(context=3, trial_ids=[0, -4]), "trial_ids: must be a whole number, at least 0")]:
+        with pytest.raises(ValueError, match=words):
+            pixel_hnn.score(truth, rgb, **kw)
+    # Labels and latents of any float type; numpy's integers as counts.
+    lat = np.zeros((2, 7, 2), np.float32)
+    s = pixel_hnn.score(truth, rgb, context=np.int64(3), labels=d["state"][:2].astype(np.float32), latents=lat)
+    assert s["context"] == 3 and s["latent"] is not None
 
 
 def test_symetric_refuses_points_that_do_not_fit():

@@ -13,6 +13,9 @@ any torch or jax.
     pixel_hnn.read("datasets/pendulum.h5")                                  # either kind of file
 """
 import json as _json
+import operator as _operator
+
+import numpy as _np
 
 from ._pixel_hnn import simulate, render, presets, vpt, read  # noqa: F401
 from . import _pixel_hnn
@@ -75,6 +78,17 @@ def write(path, preset=None, *, system=None, force=False, **kw):
     return _pixel_hnn.write_system(str(path), system, params=params, force=force, **settings)
 
 
+def _whole(v, name, least):
+    """`v` as an int of at least `least` (numpy's integers too), or a ValueError naming `name`."""
+    try:
+        i = _operator.index(v)
+    except TypeError:
+        i = None
+    if i is None or i < least:
+        raise ValueError(f"{name}: must be a whole number, at least {least} (got {v!r})")
+    return i
+
+
 def score(truth, predictions, *, context, labels=None, latents=None, backward=None, window=None,
           threshold=0.025, trial_ids=None):
     """Scores predicted frames as `pixel-hnn score` does, figure for figure.
@@ -89,9 +103,13 @@ def score(truth, predictions, *, context, labels=None, latents=None, backward=No
     window: the benchmark's training window (frames not counted; default: the context).
     Returns the dictionary `metrics.json` holds under `test_trials`.
     """
-    return _json.loads(_pixel_hnn.score_json(truth, predictions, context=context, labels=labels, latents=latents,
-                                             backward=backward, window=window, threshold=threshold,
-                                             trial_ids=trial_ids))
+    context = _whole(context, "context", 1)
+    window = None if window is None else _whole(window, "window", 1)
+    trial_ids = None if trial_ids is None else [_whole(i, "trial_ids", 0) for i in trial_ids]
+    as_f64 = lambda a: None if a is None else _np.ascontiguousarray(a, dtype=_np.float64)  # noqa: E731
+    return _json.loads(_pixel_hnn.score_json(truth, predictions, context=context, labels=as_f64(labels),
+                                             latents=as_f64(latents), backward=backward, window=window,
+                                             threshold=threshold, trial_ids=trial_ids))
 
 
 def symetric(train_latents, train_states, test_latents, test_states, *, max_order=5):
