@@ -60,7 +60,11 @@ impl Trajectory {
         let c = &data.config;
         let test = c.test_trials();
         if test == 0 {
-            return Err(Error::setting("--test-trials", "the suite dataset has no test trajectories to evaluate on".to_string()));
+            let why = "holds no test trajectories to evaluate on (make it with `generate --preset ... --test-trials N`)";
+            return Err(match &data.path {
+                Some(path) => Error::input(path, why),
+                None => Error::setting("--data", format!("the suite dataset {why}")),
+            });
         }
         let need = if context > 2 { cfg.steps.max(FIRST_SAMPLE_FRAME + cfg.frames + context - 1) } else { cfg.steps };
         if c.steps < need {
