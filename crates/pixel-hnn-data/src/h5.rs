@@ -1,6 +1,10 @@
-//! What every HDF5 writer shares: the compression level, a zlib stream as HDF5's `deflate`
-//! filter writes it, a chunk handed to HDF5 already filtered, and the size a dataset may
-//! reach in memory.
+//! What every HDF5 writer and reader shares: the compression level, a zlib stream as HDF5's
+//! `deflate` filter writes it, a chunk handed to HDF5 already filtered, the size a dataset
+//! may reach in memory; and, reading, a file's `config_json`, a dataset of a known shape and
+//! the words for one that cannot be read, every error naming the file.
+
+use crate::error::{Error, Result};
+use std::path::Path;
 
 /// gzip level of the frames: level 1 is as small here as 4-9 (frames are mostly zeros after
 /// the shuffle filter) and several times faster.
@@ -32,4 +36,26 @@ pub fn deflate(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(DEFLATE_LEVEL as u32));
     enc.write_all(bytes).expect("writing to memory");
     enc.finish().expect("writing to memory")
+}
+
+/// The configuration a file holds in its `config_json` attribute, parsed.
+pub fn config_json<T: serde::de::DeserializeOwned>(file: &hdf5::File, path: &Path) -> Result<T> {
+    let bad = |m: String| Error::input(path, m);
+    let json: hdf5::types::VarLenUnicode =
+        file.attr("config_json").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable config_json ({e})")))?;
+    serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))
+}
+
+/// The dataset `name` of `file`, which must have `shape`.
+pub fn dataset_of_shape(file: &hdf5::File, path: &Path, name: &str, shape: &[usize]) -> Result<hdf5::Dataset> {
+    let ds = file.dataset(name).map_err(|_| Error::input(path, format!("lacks the '{name}' dataset")))?;
+    if ds.shape() != shape {
+        return Err(Error::input(path, format!("'{name}' has shape {:?}, expected {shape:?}", ds.shape())));
+    }
+    Ok(ds)
+}
+
+/// The error of a dataset `name` whose values cannot be read.
+pub fn truncated(path: &Path, name: &str, e: hdf5::Error) -> Error {
+    Error::input(path, format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"))
 }

@@ -336,19 +336,11 @@ fn read_first(path: &Path, count: impl Fn(&SuiteDatasetConfig) -> usize) -> Resu
     if version != SUITE_FORMAT_VERSION {
         return Err(bad(format!("has suite format version {version}; this build reads version {SUITE_FORMAT_VERSION}")));
     }
-    let json: hdf5::types::VarLenUnicode =
-        file.attr("config_json").and_then(|a| a.read_scalar()).map_err(|e| bad(format!("has no readable config_json ({e})")))?;
-    let config: SuiteDatasetConfig = serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
+    let config: SuiteDatasetConfig = crate::h5::config_json(&file, path)?;
     config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
     let (n, s, d) = (count(&config), config.steps, 2 * config.suite.dof());
-    let dataset = |name: &str, shape: &[usize]| -> Result<hdf5::Dataset> {
-        let ds = file.dataset(name).map_err(|_| bad(format!("lacks the '{name}' dataset")))?;
-        if ds.shape() != shape {
-            return Err(bad(format!("'{name}' has shape {:?}, expected {shape:?}", ds.shape())));
-        }
-        Ok(ds)
-    };
-    let truncated = |name: &str, e: hdf5::Error| bad(format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"));
+    let dataset = |name: &str, shape: &[usize]| crate::h5::dataset_of_shape(&file, path, name, shape);
+    let truncated = |name: &str, e: hdf5::Error| crate::h5::truncated(path, name, e);
     let frames: ndarray::Array5<u8> =
         dataset("frames", &[config.trials, s, SIDE, SIDE, 3])?.read_slice((0..n, .., .., .., ..)).map_err(|e| truncated("frames", e))?;
     let states: ndarray::Array3<f64> =

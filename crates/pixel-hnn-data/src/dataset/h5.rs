@@ -158,22 +158,12 @@ pub(super) fn read(path: &Path) -> Result<PixelDataset> {
             }
         )));
     }
-    let json = file
-        .attr("config_json")
-        .and_then(|a| a.read_scalar::<VarLenUnicode>())
-        .map_err(|e| bad(format!("has no readable config_json ({e})")))?;
-    let config: DatasetConfig = serde_json::from_str(json.as_str()).map_err(|e| bad(format!("has a corrupt config_json ({e})")))?;
+    let config: DatasetConfig = crate::h5::config_json(&file, path)?;
     config.validate().map_err(|e| bad(format!("holds an invalid configuration ({e})")))?;
 
     let (t, s, side) = (config.trials, config.steps, config.render.side as usize);
-    let read_dataset = |name: &str, shape: &[usize]| -> Result<hdf5::Dataset> {
-        let ds = file.dataset(name).map_err(|_| bad(format!("lacks the '{name}' dataset")))?;
-        if ds.shape() != shape {
-            return Err(bad(format!("'{name}' has shape {:?}, expected {shape:?}", ds.shape())));
-        }
-        Ok(ds)
-    };
-    let truncated = |name: &str, e: hdf5::Error| bad(format!("'{name}' cannot be read; is the file truncated or corrupt? ({e})"));
+    let read_dataset = |name: &str, shape: &[usize]| crate::h5::dataset_of_shape(&file, path, name, shape);
+    let truncated = |name: &str, e: hdf5::Error| crate::h5::truncated(path, name, e);
     let frames: Vec<f32> = read_dataset("frames", &[t, s, side, side])?.read_raw().map_err(|e| truncated("frames", e))?;
     if let Some(v) = frames.iter().find(|v| !(0.0..=1.0).contains(*v)) {
         return Err(bad(format!("'frames' holds {v}, outside [0, 1]")));
