@@ -63,6 +63,15 @@ pub enum Sheet {
 }
 
 impl Sheet {
+    /// A picture drawn in RGB, kept grey where the frames it shows are (`channels` 1: every
+    /// pixel's channels are equal, the first is kept).
+    pub fn of(img: RgbImage, channels: usize) -> Sheet {
+        if channels == 1 {
+            return Sheet::Grey(GrayImage::from_fn(img.width(), img.height(), |x, y| Luma([img.get_pixel(x, y).0[0]])));
+        }
+        Sheet::Rgb(img)
+    }
+
     pub fn width(&self) -> u32 {
         match self {
             Sheet::Grey(i) => i.width(),
@@ -106,10 +115,7 @@ pub fn contact_sheet(data: &PixelDataset, cfg: &SheetConfig) -> Result<Sheet> {
             }
         }
     }
-    if channels == 1 {
-        return Ok(Sheet::Grey(GrayImage::from_fn(w, h, |x, y| Luma([img.get_pixel(x, y).0[0]]))));
-    }
-    Ok(Sheet::Rgb(img))
+    Ok(Sheet::of(img, channels))
 }
 
 #[cfg(test)]

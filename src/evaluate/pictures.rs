@@ -11,12 +11,12 @@
 //! | `phase-space.png` | 2-D latents only: a learned energy (HNN's H, HGN's H, LGN's E) over the latent plane (bands are level sets), training latents on top |
 //! | `rollout.json` | [`RolloutSummary`]: the trajectory's settings and each model's energy MSE, pixel MSE, VPT, learned-H variation |
 
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::preview::colour;
+use crate::dataset::preview::{colour, Sheet};
 use crate::dataset::{Pairs, PixelDataset, FIRST_SAMPLE_FRAME};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvalConfig, LatentMap, Rollout, Scorer, Trajectory};
@@ -105,20 +105,10 @@ struct Panel {
 }
 
 /// A frame scaled up, as RGB: a grey frame's shade on every channel (written back as grey:
-/// [`write_frame_png`]), an RGB frame (channel-major) in its colours.
+/// [`Sheet::of`]), an RGB frame (channel-major) in its colours.
 fn scaled(frame: &[f32], side: u32, scale: u32, channels: usize) -> RgbImage {
     let w = side * scale;
     RgbImage::from_fn(w, w, |x, y| image::Rgb(colour(frame, side, channels, x / scale, y / scale)))
-}
-
-/// Writes a picture, grey where the frames are.
-fn write_frame_png(img: &RgbImage, channels: usize, path: &Path) -> Result<()> {
-    if channels == 1 {
-        let grey = GrayImage::from_fn(img.width(), img.height(), |x, y| image::Luma([img.get_pixel(x, y).0[0]]));
-        write_png(&grey, path, true)
-    } else {
-        write_png(img, path, true)
-    }
 }
 
 /// Rolls each model out from the `cfg.seed` trajectory and writes the pictures into `out`
@@ -199,7 +189,7 @@ pub fn write_rollout(
             let dir = tmp.join("frames").join(&p.name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::output(out, format!("cannot create {} ({e})", dir.display())))?;
             for (i, f) in p.frames.iter().enumerate() {
-                write_frame_png(&scaled(f, side, layout.scale, channels), channels, &dir.join(format!("{i:04}.png")))?;
+                Sheet::of(scaled(f, side, layout.scale, channels), channels).write(&dir.join(format!("{i:04}.png")), true)?;
             }
         }
         // Real time, but at least 10 frames a second (GIF delays are in 1/100 s).
@@ -293,7 +283,7 @@ fn write_sheet(panels: &[Panel], (side, channels): (u32, usize), layout: Layout,
             blit(&mut px, w, (label_w + 2 + c as u32 * (cell + 2), y0), &scaled(&p.frames[i], side, scale, channels));
         }
     }
-    write_frame_png(&RgbImage::from_raw(w, h, px).expect("w * h pixels"), channels, path)
+    Sheet::of(RgbImage::from_raw(w, h, px).expect("w * h pixels"), channels).write(path, true)
 }
 
 /// A family's learned energy (the HNN's H, the LGN's E) on a grid over the training latents'

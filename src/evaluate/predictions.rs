@@ -327,8 +327,8 @@ impl Predictions {
 #[derive(Clone, Debug)]
 pub struct TestTrials {
     pub path: Option<PathBuf>,
-    /// What tables call the dataset's system: our system's name, or the suite preset's
-    /// (its variant is in the dataset's configuration).
+    /// What tables call the dataset's system: our system's name, or the suite preset's with
+    /// its variant (`dm-pendulum-colors`).
     pub system: String,
     pub steps: usize,
     pub side: usize,
